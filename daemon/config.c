@@ -1,0 +1,994 @@
+/* config.c — cellmux.conf into struct cmx_config: one key table per section type, then name
+ * resolution and session placement, so a config is whole and consistent or is rejected. */
+#include "daemon/config.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/macro.h"
+#include "daemon/ini.h"
+#include "router/router.h"
+
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
+#define CONFIG_FILE_MAX (1024 * 1024) /* a config this big is a mistake (or /dev/zero) */
+#define CAPACITY_MAX 4096
+#define DEFAULT_USER "nobody"
+#define DEFAULT_RESTART_SEC_MS 1000
+#define DEFAULT_RESTART_MAX_MS 60000
+#define SECTION_KEYS_MAX 8
+
+struct parser;
+
+enum {
+	KEY_REQUIRED = 1 << 0,
+	KEY_LIST = 1 << 1, /* comma-separated, may repeat; parse() is called once per item */
+};
+
+struct key_def {
+	const char *key;
+	int (*parse)(struct parser *p, int line, const char *key, const char *value);
+	unsigned flags;
+};
+
+struct section_def {
+	const char *type;
+	bool (*name_valid)(const char *name); /* NULL: the section takes no name */
+	const char *name_rules;
+	/* Checks for a duplicate and appends the object the following keys fill in. */
+	int (*begin)(struct parser *p, int line, const char *name);
+	/* Checks that need the whole section, after the required keys were checked. */
+	int (*end)(struct parser *p);
+	const struct key_def *keys;
+	size_t n_keys;
+};
+
+struct parser {
+	const char *path;
+	struct cmx_config *c;
+	char *err;
+	size_t errlen;
+	bool failed;
+
+	/* The section being read. */
+	const struct section_def *sec;
+	char label[64]; /* "[uplink a]", for messages */
+	int sec_line;
+	int key_line[SECTION_KEYS_MAX]; /* first line of each key of sec->keys, 0 if absent */
+	int gw_line[2];                 /* IPv4, IPv6 gateway= lines, for the subnet check */
+};
+
+static int __attribute__((format(printf, 3, 4)))
+fail(struct parser *p, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	/* The first error is the one to fix; later ones may only be its echoes. */
+	if (p->failed || !p->err || !p->errlen) {
+		p->failed = true;
+		return -EINVAL;
+	}
+	p->failed = true;
+	n = snprintf(p->err, p->errlen, "%s:%d: ", p->path, line);
+	if (n < 0 || (size_t)n >= p->errlen)
+		return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* Grows arr by one zeroed element; evaluates to the new element, or NULL without touching arr. */
+#define APPEND(arr, n)                                                                     \
+	({                                                                                 \
+		__typeof__(arr) _a = reallocarray((arr), (n) + 1, sizeof(*(arr)));        \
+		if (_a) {                                                                  \
+			memset(&_a[(n)], 0, sizeof(*_a));                                  \
+			(arr) = _a;                                                        \
+			_a = &_a[(n)++];                                                   \
+		}                                                                          \
+		_a;                                                                        \
+	})
+
+static void strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **s = v; *s; s++)
+		free(*s);
+	free(v);
+}
+
+static void strv_freep(char ***v)
+{
+	strv_free(*v);
+}
+
+/* ---- values ---- */
+
+static const char *const restart_names[] = {
+	[RESTART_NO] = "no",
+	[RESTART_ON_FAILURE] = "on-failure",
+	[RESTART_ALWAYS] = "always",
+};
+
+const char *restart_policy_to_string(enum restart_policy p)
+{
+	if ((size_t)p >= ARRAY_SIZE(restart_names))
+		return NULL;
+	return restart_names[p];
+}
+
+int restart_policy_from_string(const char *s, enum restart_policy *ret)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(restart_names); i++)
+		if (!strcmp(s, restart_names[i])) {
+			*ret = (enum restart_policy)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+bool config_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	/* Names become cgroup directory names: "." and ".." would escape. */
+	if (n == 0 || n > CONFIG_NAME_MAX || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+}
+
+bool config_uplink_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	/* Lower case only: the name ends up in "cmx-<name>", nft table and file names. */
+	if (n == 0 || n > UPLINK_NAME_MAX || !isalnum((unsigned char)s[0]))
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+/* The kernel's dev_valid_name(): at most IFNAMSIZ-1, no '/', ':' or whitespace, not . or .. */
+static bool ifname_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= sizeof(((struct uplink_params *)0)->ifname))
+		return false;
+	if (!strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (; *s; s++)
+		if (*s == '/' || *s == ':' || isspace((unsigned char)*s))
+			return false;
+	return true;
+}
+
+/* The portable user name set (useradd's), which also covers numeric uids. */
+static bool user_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= sizeof(((struct cfg_profile *)0)->user) || s[0] == '-')
+		return false;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+}
+
+/* Unsigned decimal without sign or spaces; at most 9 digits, so it cannot overflow. */
+static int parse_decimal(const char *s, unsigned long long *ret, const char **ret_rest)
+{
+	size_t n = strspn(s, "0123456789");
+
+	if (n == 0 || n > 9)
+		return -EINVAL;
+	*ret = strtoull(s, NULL, 10);
+	*ret_rest = s + n;
+	return 0;
+}
+
+static int parse_duration_ms(const char *s, unsigned *ret)
+{
+	static const struct {
+		const char *unit;
+		unsigned ms;
+	} units[] = {
+		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60 * 1000 }, { "h", 3600 * 1000 },
+	};
+	unsigned long long v;
+	const char *unit;
+
+	if (parse_decimal(s, &v, &unit) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
+		if (!strcmp(unit, units[i].unit)) {
+			if (v * units[i].ms > UINT_MAX)
+				return -ERANGE;
+			*ret = (unsigned)(v * units[i].ms);
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* Splits s the way a POSIX shell splits a simple command into words, minus every expansion:
+ * '...' is literal, "..." honours a backslash only before $ ` " and \, an unquoted backslash
+ * escapes any character. No $VAR, ~ or globbing: exec= is run as written, never by a shell. */
+static int split_words(struct parser *p, int line, const char *s, char ***ret)
+{
+	_cleanup_(strv_freep) char **argv = NULL;
+	_cleanup_free_ char *word = malloc(strlen(s) + 1); /* no word is longer than s */
+	size_t n = 0, len = 0;
+	bool in_word = false;
+
+	if (!word)
+		return -ENOMEM;
+	for (const char *c = s;; c++) {
+		if (*c == '\0' || isspace((unsigned char)*c)) {
+			if (in_word) {
+				char **v = reallocarray(argv, n + 2, sizeof(*argv));
+				if (!v)
+					return -ENOMEM;
+				argv = v;
+				argv[n] = strndup(word, len);
+				argv[n + 1] = NULL;
+				if (!argv[n])
+					return -ENOMEM;
+				n++;
+				in_word = false;
+				len = 0;
+			}
+			if (*c == '\0')
+				break;
+			continue;
+		}
+		in_word = true; /* even '' makes a (empty) word */
+		if (*c == '\'') {
+			const char *end = strchr(c + 1, '\'');
+			if (!end)
+				return fail(p, line, "unterminated ' in exec=");
+			memcpy(word + len, c + 1, (size_t)(end - c - 1));
+			len += (size_t)(end - c - 1);
+			c = end;
+		} else if (*c == '"') {
+			for (c++; *c != '"'; c++) {
+				if (*c == '\0')
+					return fail(p, line, "unterminated \" in exec=");
+				if (*c == '\\' && c[1] && strchr("$`\"\\", c[1]))
+					c++;
+				word[len++] = *c;
+			}
+		} else if (*c == '\\') {
+			if (c[1] == '\0')
+				return fail(p, line, "exec= ends with a lone backslash");
+			word[len++] = *++c;
+		} else {
+			word[len++] = *c;
+		}
+	}
+	*ret = TAKE_PTR(argv);
+	return 0;
+}
+
+/* ---- [daemon] ---- */
+
+static int daemon_begin(struct parser *p, int line, const char *name)
+{
+	if (p->c->daemon.line)
+		return fail(p, line, "duplicate [daemon] section (first defined at line %d)",
+			    p->c->daemon.line);
+	p->c->daemon.line = line;
+	return 0;
+}
+
+static int daemon_cgroup(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_daemon *d = &p->c->daemon;
+
+	if (value[0] != '/')
+		return fail(p, line, "cgroup=%s is not an absolute cgroup v2 path (like /cellmux)",
+			    value);
+	if (strlen(value) >= sizeof(d->cgroup))
+		return fail(p, line, "cgroup= is longer than %zu characters", sizeof(d->cgroup) - 1);
+	/* The path is joined under /sys/fs/cgroup; it must not climb out of it. */
+	for (const char *s = value; *s;) {
+		size_t n = strcspn(s, "/");
+		if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+			return fail(p, line, "cgroup=%s must not contain '.' or '..'", value);
+		s += n + (s[n] == '/');
+	}
+	strcpy(d->cgroup, value);
+	return 0;
+}
+
+static const struct key_def daemon_keys[] = {
+	{ "cgroup", daemon_cgroup, 0 },
+};
+
+/* ---- [uplink NAME] ---- */
+
+static struct cfg_uplink *cur_uplink(struct parser *p)
+{
+	return &p->c->uplinks[p->c->n_uplinks - 1];
+}
+
+int config_find_uplink(const struct cmx_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_uplinks; i++)
+		if (!strcmp(c->uplinks[i].p.name, name))
+			return (int)i;
+	return -ENOENT;
+}
+
+static int uplink_begin(struct parser *p, int line, const char *name)
+{
+	struct cmx_config *c = p->c;
+	struct cfg_uplink *u;
+	int i = config_find_uplink(c, name);
+
+	if (i >= 0)
+		return fail(p, line, "duplicate uplink '%s' (first defined at line %d)", name,
+			    c->uplinks[i].line);
+	u = APPEND(c->uplinks, c->n_uplinks);
+	if (!u)
+		return -ENOMEM;
+	strcpy(u->p.name, name);
+	u->capacity = CONFIG_DEFAULT_CAPACITY;
+	u->line = line;
+	return 0;
+}
+
+static int uplink_driver(struct parser *p, int line, const char *key, const char *value)
+{
+	/* Only netdev exists so far. When netns/uplink_qmi.c lands this becomes
+	 * uplink_driver_known(), and address= becomes optional for drivers that learn it. */
+	if (strcmp(value, "netdev"))
+		return fail(p, line, "unknown driver '%s' (known: netdev)", value);
+	strcpy(cur_uplink(p)->p.driver, value);
+	return 0;
+}
+
+static int uplink_interface(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_uplink *u = cur_uplink(p);
+
+	if (!ifname_valid(value))
+		return fail(p, line,
+			    "invalid interface name '%s' (1-15 characters, no '/', ':' or spaces)",
+			    value);
+	for (size_t i = 0; i + 1 < p->c->n_uplinks; i++) {
+		const struct cfg_uplink *o = &p->c->uplinks[i];
+		if (!strcmp(o->p.ifname, value))
+			return fail(p, line, "interface '%s' is already used by uplink '%s' (line %d)",
+				    value, o->p.name, o->iface_line);
+	}
+	strcpy(u->p.ifname, value);
+	u->iface_line = line;
+	return 0;
+}
+
+static bool same_addr(const struct ip_prefix *a, const struct ip_prefix *b)
+{
+	return a->family == b->family && !memcmp(&a->addr, &b->addr, (size_t)ip_prefix_addrlen(a));
+}
+
+static int uplink_address(struct parser *p, int line, const char *key, const char *value)
+{
+	struct uplink_params *u = &cur_uplink(p)->p;
+	struct ip_prefix a;
+
+	if (ip_prefix_parse(value, &a) < 0)
+		return fail(p, line, "invalid address '%s' (want ADDRESS/PREFIXLEN)", value);
+	for (size_t i = 0; i < u->n_addrs; i++)
+		if (same_addr(&u->addrs[i], &a))
+			return fail(p, line, "address '%s' given twice", value);
+	if (u->n_addrs >= UPLINK_MAX_ADDRS)
+		return fail(p, line, "too many addresses (at most %d)", UPLINK_MAX_ADDRS);
+	u->addrs[u->n_addrs++] = a;
+	return 0;
+}
+
+static int uplink_gateway(struct parser *p, int line, const char *key, const char *value)
+{
+	struct uplink_params *u = &cur_uplink(p)->p;
+	struct ip_prefix gw, *slot;
+	int v6;
+
+	if (ip_addr_parse(value, &gw) < 0)
+		return fail(p, line, "invalid gateway '%s' (want an address without /PREFIXLEN)",
+			    value);
+	v6 = gw.family == AF_INET6;
+	slot = v6 ? &u->gw6 : &u->gw4;
+	if (slot->family)
+		return fail(p, line, "second %s gateway '%s' (first at line %d)",
+			    v6 ? "IPv6" : "IPv4", value, p->gw_line[v6]);
+	*slot = gw;
+	p->gw_line[v6] = line;
+	return 0;
+}
+
+static int uplink_dns(struct parser *p, int line, const char *key, const char *value)
+{
+	struct uplink_params *u = &cur_uplink(p)->p;
+	struct ip_prefix a;
+
+	if (ip_addr_parse(value, &a) < 0)
+		return fail(p, line, "invalid DNS server '%s'", value);
+	if (u->n_dns >= UPLINK_MAX_DNS)
+		return fail(p, line, "too many DNS servers (at most %d)", UPLINK_MAX_DNS);
+	u->dns[u->n_dns++] = a;
+	return 0;
+}
+
+static int uplink_capacity(struct parser *p, int line, const char *key, const char *value)
+{
+	unsigned long long v;
+	const char *rest;
+
+	if (parse_decimal(value, &v, &rest) < 0 || *rest || v < 1 || v > CAPACITY_MAX)
+		return fail(p, line, "invalid capacity '%s' (1-%d sessions)", value, CAPACITY_MAX);
+	cur_uplink(p)->capacity = (unsigned)v;
+	return 0;
+}
+
+/* A gateway must be reachable on-link, or the default route cannot be installed. */
+static int check_gateway(struct parser *p, const struct ip_prefix *gw, int line)
+{
+	const struct uplink_params *u = &cur_uplink(p)->p;
+	char buf[IP_PREFIX_STRLEN];
+	bool inside = false;
+
+	if (!gw->family)
+		return 0;
+	for (size_t i = 0; i < u->n_addrs; i++) {
+		if (same_addr(&u->addrs[i], gw))
+			return fail(p, line, "gateway %s is the uplink's own address",
+				    ip_prefix_fmt(gw, false, buf));
+		inside = inside || ip_prefix_contains(&u->addrs[i], gw);
+	}
+	if (!inside)
+		return fail(p, line, "gateway %s is outside every %s address= subnet of %s",
+			    ip_prefix_fmt(gw, false, buf), gw->family == AF_INET6 ? "IPv6" : "IPv4",
+			    p->label);
+	return 0;
+}
+
+static int uplink_end(struct parser *p)
+{
+	const struct uplink_params *u = &cur_uplink(p)->p;
+	int r;
+
+	if (!strcmp(u->driver, "netdev") && u->n_addrs == 0)
+		return fail(p, p->sec_line, "%s needs address=", p->label);
+	r = check_gateway(p, &u->gw4, p->gw_line[0]);
+	if (r < 0)
+		return r;
+	return check_gateway(p, &u->gw6, p->gw_line[1]);
+}
+
+static const struct key_def uplink_keys[] = {
+	{ "driver", uplink_driver, KEY_REQUIRED },
+	{ "interface", uplink_interface, KEY_REQUIRED },
+	{ "address", uplink_address, KEY_LIST },
+	{ "gateway", uplink_gateway, KEY_LIST },
+	{ "dns", uplink_dns, KEY_LIST },
+	{ "capacity", uplink_capacity, 0 },
+};
+
+/* ---- [profile NAME] ---- */
+
+static struct cfg_profile *cur_profile(struct parser *p)
+{
+	return &p->c->profiles[p->c->n_profiles - 1];
+}
+
+int config_find_profile(const struct cmx_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_profiles; i++)
+		if (!strcmp(c->profiles[i].name, name))
+			return (int)i;
+	return -ENOENT;
+}
+
+static int profile_begin(struct parser *p, int line, const char *name)
+{
+	struct cmx_config *c = p->c;
+	struct cfg_profile *f;
+	int i = config_find_profile(c, name);
+
+	if (i >= 0)
+		return fail(p, line, "duplicate profile '%s' (first defined at line %d)", name,
+			    c->profiles[i].line);
+	f = APPEND(c->profiles, c->n_profiles);
+	if (!f)
+		return -ENOMEM;
+	strcpy(f->name, name);
+	strcpy(f->user, DEFAULT_USER);
+	f->restart = RESTART_ON_FAILURE;
+	f->restart_sec_ms = DEFAULT_RESTART_SEC_MS;
+	f->restart_max_ms = DEFAULT_RESTART_MAX_MS;
+	f->line = line;
+	return 0;
+}
+
+static int profile_exec(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_profile *f = cur_profile(p);
+	_cleanup_(strv_freep) char **argv = NULL;
+	int r = split_words(p, line, value, &argv);
+
+	if (r < 0)
+		return r;
+	if (!argv || argv[0][0] != '/')
+		return fail(p, line, "exec= must start with an absolute path, not '%s'",
+			    argv ? argv[0] : "");
+	f->argv = TAKE_PTR(argv);
+	f->exec_line = line;
+	return 0;
+}
+
+static int profile_user(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_profile *f = cur_profile(p);
+
+	if (!user_valid(value))
+		return fail(p, line, "invalid user name '%s'", value);
+	/* Catches root by name and uid 0 in any spelling; other names for uid 0 need the user
+	 * database, which is preflight's business. */
+	if (!strcmp(value, "root") || strspn(value, "0") == strlen(value))
+		return fail(p, line, "user=%s is root; workers never run as root", value);
+	strcpy(f->user, value);
+	f->user_line = line;
+	return 0;
+}
+
+static int profile_restart(struct parser *p, int line, const char *key, const char *value)
+{
+	if (restart_policy_from_string(value, &cur_profile(p)->restart) < 0)
+		return fail(p, line, "invalid restart=%s (no, on-failure or always)", value);
+	return 0;
+}
+
+static int parse_backoff(struct parser *p, int line, const char *key, const char *value,
+			 unsigned *ret)
+{
+	int r = parse_duration_ms(value, ret);
+
+	if (r == -ERANGE)
+		return fail(p, line, "%s=%s is too long", key, value);
+	/* 0 would never grow by doubling: a crashing worker would be restarted in a busy loop. */
+	if (r < 0 || *ret == 0)
+		return fail(p, line, "invalid %s=%s (a duration > 0 like 500ms, 2s, 1m, 1h; "
+				     "a plain number is seconds)", key, value);
+	return 0;
+}
+
+static int profile_restart_sec(struct parser *p, int line, const char *key, const char *value)
+{
+	return parse_backoff(p, line, key, value, &cur_profile(p)->restart_sec_ms);
+}
+
+static int profile_restart_max_sec(struct parser *p, int line, const char *key, const char *value)
+{
+	return parse_backoff(p, line, key, value, &cur_profile(p)->restart_max_ms);
+}
+
+static int seen_line(const struct parser *p, const char *key)
+{
+	for (size_t i = 0; i < p->sec->n_keys; i++)
+		if (!strcmp(p->sec->keys[i].key, key))
+			return p->key_line[i];
+	return 0;
+}
+
+static int profile_end(struct parser *p)
+{
+	struct cfg_profile *f = cur_profile(p);
+	int sec_line = seen_line(p, "restart_sec"), max_line = seen_line(p, "restart_max_sec");
+
+	if (f->restart_max_ms >= f->restart_sec_ms)
+		return 0;
+	/* Only one of the two was written: the default of the other gives way, since the
+	 * config is consistent as written (restart_sec=2m alone means a constant 2m). */
+	if (!max_line)
+		f->restart_max_ms = f->restart_sec_ms;
+	else if (!sec_line)
+		f->restart_sec_ms = f->restart_max_ms;
+	else
+		return fail(p, max_line, "restart_max_sec (%ums) is shorter than restart_sec (%ums)",
+			    f->restart_max_ms, f->restart_sec_ms);
+	return 0;
+}
+
+static const struct key_def profile_keys[] = {
+	{ "exec", profile_exec, KEY_REQUIRED },
+	{ "user", profile_user, 0 },
+	{ "restart", profile_restart, 0 },
+	{ "restart_sec", profile_restart_sec, 0 },
+	{ "restart_max_sec", profile_restart_max_sec, 0 },
+};
+
+/* ---- [session NAME] ---- */
+
+static struct cfg_session *cur_session(struct parser *p)
+{
+	return &p->c->sessions[p->c->n_sessions - 1];
+}
+
+int config_find_session(const struct cmx_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_sessions; i++)
+		if (!strcmp(c->sessions[i].name, name))
+			return (int)i;
+	return -ENOENT;
+}
+
+static int session_begin(struct parser *p, int line, const char *name)
+{
+	struct cmx_config *c = p->c;
+	struct cfg_session *s;
+	int i = config_find_session(c, name);
+
+	if (i >= 0)
+		return fail(p, line, "duplicate session '%s' (first defined at line %d)", name,
+			    c->sessions[i].line);
+	s = APPEND(c->sessions, c->n_sessions);
+	if (!s)
+		return -ENOMEM;
+	strcpy(s->name, name);
+	s->profile_idx = -1;
+	s->uplink_idx = -1;
+	s->line = line;
+	return 0;
+}
+
+/* Names are resolved after the whole file is read: sessions may come before their targets. */
+static int session_profile(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_session *s = cur_session(p);
+
+	if (!config_name_valid(value))
+		return fail(p, line, "invalid profile name '%s'", value);
+	strcpy(s->profile, value);
+	s->profile_line = line;
+	return 0;
+}
+
+static int session_uplink(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_session *s = cur_session(p);
+
+	if (!config_uplink_name_valid(value))
+		return fail(p, line, "invalid uplink name '%s'", value);
+	strcpy(s->uplink, value);
+	s->uplink_line = line;
+	return 0;
+}
+
+static const struct key_def session_keys[] = {
+	{ "profile", session_profile, KEY_REQUIRED },
+	{ "uplink", session_uplink, 0 },
+};
+
+/* ---- sections ---- */
+
+#define KEYS(k) k, ARRAY_SIZE(k)
+static_assert(ARRAY_SIZE(daemon_keys) <= SECTION_KEYS_MAX, "key_line[] too small");
+static_assert(ARRAY_SIZE(uplink_keys) <= SECTION_KEYS_MAX, "key_line[] too small");
+static_assert(ARRAY_SIZE(profile_keys) <= SECTION_KEYS_MAX, "key_line[] too small");
+static_assert(ARRAY_SIZE(session_keys) <= SECTION_KEYS_MAX, "key_line[] too small");
+
+static const struct section_def sections[] = {
+	{ "daemon", NULL, NULL, daemon_begin, NULL, KEYS(daemon_keys) },
+	{ "uplink", config_uplink_name_valid,
+	  "1-" STRINGIFY(UPLINK_NAME_MAX) " of a-z 0-9 _ -, starting with a letter or digit",
+	  uplink_begin, uplink_end, KEYS(uplink_keys) },
+	{ "profile", config_name_valid, "1-" STRINGIFY(CONFIG_NAME_MAX) " of A-Z a-z 0-9 _ . -",
+	  profile_begin, profile_end, KEYS(profile_keys) },
+	{ "session", config_name_valid, "1-" STRINGIFY(CONFIG_NAME_MAX) " of A-Z a-z 0-9 _ . -",
+	  session_begin, NULL, KEYS(session_keys) },
+};
+
+static int section_end(struct parser *p)
+{
+	const struct section_def *sec = p->sec;
+	int r;
+
+	if (!sec)
+		return 0;
+	for (size_t i = 0; i < sec->n_keys; i++)
+		if ((sec->keys[i].flags & KEY_REQUIRED) && !p->key_line[i])
+			return fail(p, p->sec_line, "%s needs %s=", p->label, sec->keys[i].key);
+	r = sec->end ? sec->end(p) : 0;
+	p->sec = NULL;
+	return r;
+}
+
+static int on_section(void *userdata, int line, const char *type, const char *name)
+{
+	struct parser *p = userdata;
+	const struct section_def *sec = NULL;
+	int r;
+
+	r = section_end(p);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < ARRAY_SIZE(sections); i++)
+		if (!strcmp(sections[i].type, type))
+			sec = &sections[i];
+	if (!sec)
+		return fail(p, line, "unknown section '%s'", type);
+	if (sec->name_valid && !name)
+		return fail(p, line, "[%s] needs a name, as in [%s NAME]", type, type);
+	if (!sec->name_valid && name)
+		return fail(p, line, "[%s] takes no name", type);
+	if (name && !sec->name_valid(name))
+		return fail(p, line, "invalid %s name '%s' (%s)", type, name, sec->name_rules);
+	r = sec->begin(p, line, name);
+	if (r < 0)
+		return r;
+
+	p->sec = sec;
+	p->sec_line = line;
+	memset(p->key_line, 0, sizeof(p->key_line));
+	memset(p->gw_line, 0, sizeof(p->gw_line));
+	snprintf(p->label, sizeof(p->label), "[%s%s%s]", type, name ? " " : "", name ? name : "");
+	return 0;
+}
+
+/* Calls k->parse() for every comma-separated item of value. */
+static int parse_list(struct parser *p, int line, const struct key_def *k, const char *value)
+{
+	_cleanup_free_ char *copy = strdup(value);
+	char *rest = copy, *item;
+	int r;
+
+	if (!copy)
+		return -ENOMEM;
+	while ((item = strsep(&rest, ","))) {
+		char *end = item + strlen(item);
+
+		while (isspace((unsigned char)*item))
+			item++;
+		while (end > item && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (!*item)
+			return fail(p, line, "empty item in %s=", k->key);
+		r = k->parse(p, line, k->key, item);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int on_key(void *userdata, int line, const char *type, const char *name, const char *key,
+		  const char *value)
+{
+	struct parser *p = userdata;
+	const struct key_def *k = NULL;
+	size_t i;
+	int r;
+
+	if (!p->sec)
+		return fail(p, line, "key '%s' outside of any section", key);
+	for (i = 0; i < p->sec->n_keys; i++)
+		if (!strcmp(p->sec->keys[i].key, key)) {
+			k = &p->sec->keys[i];
+			break;
+		}
+	if (!k)
+		return fail(p, line, "unknown key '%s' in %s", key, p->label);
+	if (!(k->flags & KEY_LIST) && p->key_line[i])
+		return fail(p, line, "duplicate key '%s'", key);
+	if (!*value)
+		return fail(p, line, "empty value for '%s'", key);
+
+	r = k->flags & KEY_LIST ? parse_list(p, line, k, value) : k->parse(p, line, key, value);
+	if (r < 0)
+		return r;
+	if (!p->key_line[i])
+		p->key_line[i] = line;
+	return 0;
+}
+
+static void on_syntax_error(void *userdata, int line, const char *msg)
+{
+	fail(userdata, line, "%s", msg);
+}
+
+static const struct ini_ops config_ini_ops = {
+	.section = on_section,
+	.key = on_key,
+	.error = on_syntax_error,
+};
+
+/* ---- the whole file ---- */
+
+static int resolve(struct parser *p)
+{
+	struct cmx_config *c = p->c;
+
+	for (size_t i = 0; i < c->n_sessions; i++) {
+		struct cfg_session *s = &c->sessions[i];
+
+		s->profile_idx = config_find_profile(c, s->profile);
+		if (s->profile_idx < 0)
+			return fail(p, s->profile_line, "session '%s' names unknown profile '%s'",
+				    s->name, s->profile);
+		if (!s->uplink[0])
+			continue;
+		s->uplink_idx = config_find_uplink(c, s->uplink);
+		if (s->uplink_idx < 0)
+			return fail(p, s->uplink_line, "session '%s' names unknown uplink '%s'",
+				    s->name, s->uplink);
+	}
+	return 0;
+}
+
+/* Pinned sessions claim their uplinks first, so the router spreads the others over what is
+ * left, in file order: the same config always gives the same placement. */
+static int place(struct parser *p)
+{
+	struct cmx_config *c = p->c;
+	_cleanup_free_ struct router_uplink *ru = calloc(c->n_uplinks + 1, sizeof(*ru));
+
+	if (!ru)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_uplinks; i++)
+		ru[i] = (struct router_uplink){ .capacity = c->uplinks[i].capacity, .usable = true };
+
+	for (size_t i = 0; i < c->n_sessions; i++) {
+		const struct cfg_session *s = &c->sessions[i];
+		struct router_uplink *u;
+
+		if (s->uplink_idx < 0)
+			continue;
+		u = &ru[s->uplink_idx];
+		if (u->sessions >= u->capacity)
+			return fail(p, s->line, "session '%s' does not fit: uplink '%s' is at capacity %u",
+				    s->name, s->uplink, u->capacity);
+		u->sessions++;
+	}
+	for (size_t i = 0; i < c->n_sessions; i++) {
+		struct cfg_session *s = &c->sessions[i];
+		int r;
+
+		if (s->uplink_idx >= 0)
+			continue;
+		r = router_pick_uplink(ru, c->n_uplinks);
+		if (r < 0)
+			return fail(p, s->line, "session '%s' does not fit: %s", s->name,
+				    c->n_uplinks ? "all uplinks are at capacity" : "no uplink is defined");
+		s->uplink_idx = r;
+		ru[r].sessions++;
+	}
+	return 0;
+}
+
+void config_free(struct cmx_config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_profiles; i++)
+		strv_free(c->profiles[i].argv);
+	free(c->uplinks);
+	free(c->profiles);
+	free(c->sessions);
+	free(c->path);
+	free(c);
+}
+
+static void config_freep(struct cmx_config **c)
+{
+	config_free(*c);
+}
+
+static void __attribute__((format(printf, 3, 4)))
+set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int config_parse_string(const char *path, const char *text, struct cmx_config **ret, char *err,
+			size_t errlen)
+{
+	_cleanup_(config_freep) struct cmx_config *c = NULL;
+	struct parser p = { .path = path, .err = err, .errlen = errlen };
+	int r;
+
+	set_err(err, errlen, "%s", "");
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->path = strdup(path))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	p.c = c;
+
+	r = ini_parse_string(text, &config_ini_ops, &p);
+	if (r >= 0)
+		r = section_end(&p);
+	if (r >= 0)
+		r = resolve(&p);
+	if (r >= 0)
+		r = place(&p);
+	if (r < 0)
+		goto fail;
+	*ret = TAKE_PTR(c);
+	return 0;
+fail:
+	/* Every failure leaves a message, even the ones that are not the config's fault. */
+	if (!p.failed)
+		set_err(err, errlen, "%s: %s", path, strerror(-r));
+	return r;
+}
+
+static int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, size = 0;
+
+	if (fd < 0)
+		return negative_errno();
+	for (;;) {
+		if (len == size) {
+			if (size > max)
+				return -EFBIG;
+			size = size ? 2 * size : 4096;
+			char *b = realloc(buf, size + 1);
+			if (!b)
+				return -ENOMEM;
+			buf = b;
+		}
+		ssize_t k = read(fd, buf + len, size - len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return negative_errno();
+		if (k == 0)
+			break;
+		len += (size_t)k;
+	}
+	if (len > max)
+		return -EFBIG;
+	buf[len] = '\0';
+	*ret = TAKE_PTR(buf);
+	*ret_len = len;
+	return 0;
+}
+
+int config_load(const char *path, struct cmx_config **ret, char *err, size_t errlen)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r;
+
+	r = read_file(path, CONFIG_FILE_MAX, &text, &len);
+	if (r < 0) {
+		set_err(err, errlen, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	/* The parser works on a C string; a NUL would silently cut the file short. */
+	if (strlen(text) != len) {
+		int line = 1;
+		for (const char *s = text; *s; s++)
+			line += *s == '\n';
+		set_err(err, errlen, "%s:%d: NUL byte in file", path, line);
+		return -EINVAL;
+	}
+	return config_parse_string(path, text, ret, err, errlen);
+}

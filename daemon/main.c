@@ -1,0 +1,128 @@
+/* main.c — cellmuxd's entry: arguments, config validation, the GLib main loop and signals.
+ * Exit status: 0 clean stop, 1 runtime failure, 2 bad usage or configuration. */
+#include <getopt.h>
+#include <glib-unix.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "daemon/cgroup.h"
+#include "daemon/config.h"
+#include "daemon/daemon.h"
+#include "daemon/preflight.h"
+
+#define CELLMUX_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: cellmuxd [-c PATH] [--check-config] [--debug]\n"
+		"Turns cellular modems into isolated uplinks and runs session workers in them.\n\n"
+		"  -c, --config PATH   configuration file (default " CONFIG_DEFAULT_PATH ")\n"
+		"      --check-config  validate the configuration and exit (0 ok, 2 invalid)\n"
+		"  -d, --debug         log debug messages\n"
+		"  -h, --help          this text\n"
+		"  -V, --version       print the version\n");
+}
+
+static gboolean on_stop_signal(gpointer data)
+{
+	struct daemon *d = data;
+
+	log_info("signal received, shutting down");
+	daemon_shutdown(d, 0);
+	return G_SOURCE_CONTINUE;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{},
+	};
+	const char *path = CONFIG_DEFAULT_PATH;
+	char err[CONFIG_ERR_MAX], mnt[256];
+	struct cmx_config *cfg = NULL;
+	struct daemon *d = NULL;
+	bool check_only = false;
+	int c, r, status;
+
+	log_open("cellmuxd");
+	while ((c = getopt_long(argc, argv, "c:dhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'C':
+			check_only = true;
+			break;
+		case 'd':
+			log_set_max_level(LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("cellmuxd " CELLMUX_VERSION "\n");
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	/* The whole file is validated, against the system too, before anything is created. */
+	r = config_load(path, &cfg, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 2;
+	}
+	r = preflight_check(cfg, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "%s\n", err);
+		config_free(cfg);
+		return 2;
+	}
+	if (check_only) {
+		printf("%s: ok (%zu uplinks, %zu profiles, %zu sessions)\n", path, cfg->n_uplinks,
+		       cfg->n_profiles, cfg->n_sessions);
+		config_free(cfg);
+		return 0;
+	}
+	if (geteuid() != 0) {
+		log_error("must run as root (it creates namespaces, moves interfaces, makes cgroups)");
+		config_free(cfg);
+		return 1;
+	}
+	r = cgroup_v2_mount(mnt, sizeof(mnt));
+	if (r < 0) {
+		log_error_errno(r, "cgroup v2 is not mounted (need a unified or hybrid hierarchy): %m");
+		config_free(cfg);
+		return 1;
+	}
+
+	log_info("cellmuxd " CELLMUX_VERSION " starting with %s", path);
+	r = daemon_new(cfg, &d); /* owns cfg from here, on failure too */
+	if (r < 0) {
+		log_error_errno(r, "start failed, everything created was removed: %m");
+		return 1;
+	}
+	g_unix_signal_add(SIGTERM, on_stop_signal, d);
+	g_unix_signal_add(SIGINT, on_stop_signal, d);
+	signal(SIGPIPE, SIG_IGN);
+	g_main_loop_run(d->loop);
+	status = d->exit_status;
+	daemon_free(d);
+	return status;
+}

@@ -1,0 +1,64 @@
+/* session.h — one session: a worker process started from a profile inside its uplink's
+ * namespace and cgroup, supervised (restart policy, exponential backoff), talking to the
+ * daemon on its control socket. */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "daemon/config.h"
+
+struct daemon;
+struct dm_uplink;
+
+enum session_state {
+	SESSION_STOPPED,
+	SESSION_RUNNING,
+	SESSION_BACKOFF,
+	SESSION_STOPPING,
+};
+
+/* The last report a worker sent, kept for status output. */
+struct session_report {
+	uint64_t seq;
+	int http_status;
+	char url[256];
+	char body[256];
+	char error[256];
+	char resolved_name[128];
+	char resolved[256]; /* addresses, comma-separated */
+	int64_t at_us;      /* g_get_real_time() when received */
+};
+
+struct session {
+	struct daemon *d;
+	char name[CONFIG_NAME_MAX + 1];
+	const struct cfg_profile *profile;
+	struct dm_uplink *uplink;
+	enum session_state state;
+	pid_t pid;
+	unsigned restarts; /* starts after the first */
+	unsigned failures; /* consecutive, drives the backoff */
+	unsigned protocol_errors;
+	int ctl_fd;
+	guint child_watch, ctl_watch, timer;
+	gint64 started_us;
+	char cgroup[4096];
+	bool have_report;
+	struct session_report report;
+};
+
+int session_new(struct daemon *d, const char *name, const struct cfg_profile *profile,
+		struct dm_uplink *uplink, struct session **ret);
+/* Starts the worker now. Errors are logged; a failed start is a failure for the policy. */
+int session_start(struct session *s);
+/* Asks the worker to stop (Stop message, SIGTERM, then SIGKILL of its cgroup after a grace
+ * period); daemon_session_stopped() follows once it is gone. */
+void session_stop(struct session *s);
+void session_free(struct session *s);
+const char *session_state_to_string(enum session_state st);
+
+/* The delay before restart number `failures` (1-based): first * 2^(failures-1), capped. */
+unsigned session_backoff_ms(unsigned first_ms, unsigned max_ms, unsigned failures);

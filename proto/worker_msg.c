@@ -1,0 +1,272 @@
+/* worker_msg.c — one protobuf message per SOCK_SEQPACKET packet on the worker control socket, and
+ * the checks every received message passes before either side looks at it. */
+#include "proto/worker_msg.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/macro.h"
+
+/* Length of the valid UTF-8 character at s (RFC 3629: no overlongs, no surrogates, nothing above
+ * U+10FFFF), 0 if s does not start one, -1 if the n bytes end inside an otherwise valid one. */
+static int utf8_char(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+	int need;
+
+	if (c < 0x80)
+		return 1;
+	if (c < 0xC2)
+		return 0;
+	if (c < 0xE0) {
+		need = 2;
+	} else if (c < 0xF0) {
+		need = 3;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+	} else if (c < 0xF5) {
+		need = 4;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+	} else {
+		return 0;
+	}
+	for (int i = 1; i < need; i++) {
+		if ((size_t)i >= n)
+			return -1;
+		if (s[i] < lo || s[i] > hi)
+			return 0;
+		lo = 0x80;
+		hi = 0xBF;
+	}
+	return need;
+}
+
+size_t worker_msg_text_sanitize(char *s, size_t len)
+{
+	unsigned char *u = (unsigned char *)s;
+	size_t i = 0, o = 0;
+
+	while (i < len) {
+		int r = u[i] ? utf8_char(u + i, len - i) : 0;
+
+		if (r < 0)
+			break;
+		if (r == 0) {
+			u[o++] = '?';
+			i++;
+			continue;
+		}
+		memmove(u + o, u + i, r);
+		o += r;
+		i += r;
+	}
+	s[o] = '\0';
+	return o;
+}
+
+/* protobuf-c hands out NUL-terminated copies, so only the length and the encoding are left to
+ * check; proto3 parsers in other languages reject strings that are not UTF-8, and the daemon
+ * forwards these. */
+static bool text_ok(const char *s, size_t max)
+{
+	size_t len, i = 0;
+
+	if (!s)
+		return true;
+	len = strnlen(s, max + 1);
+	if (len > max)
+		return false;
+	while (i < len) {
+		int r = utf8_char((const unsigned char *)s + i, len - i);
+
+		if (r <= 0)
+			return false;
+		i += r;
+	}
+	return true;
+}
+
+static bool address_ok(const char *s)
+{
+	unsigned char a[sizeof(struct in6_addr)];
+
+	if (!s || strnlen(s, WORKER_MSG_ADDR_MAX + 1) > WORKER_MSG_ADDR_MAX)
+		return false;
+	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+}
+
+static int report_validate(const Cellmux__Worker__Report *r)
+{
+	if (!text_ok(r->url, WORKER_MSG_TEXT_MAX) || !text_ok(r->body, WORKER_MSG_BODY_MAX) ||
+	    !text_ok(r->error, WORKER_MSG_TEXT_MAX) ||
+	    !text_ok(r->resolved_name, WORKER_MSG_TEXT_MAX) ||
+	    !text_ok(r->resolve_error, WORKER_MSG_TEXT_MAX))
+		return -EBADMSG;
+	/* No status at all, or any three-digit one: servers do send codes outside 100..599. */
+	if (r->http_status < 0 || r->http_status > 999)
+		return -EBADMSG;
+	if (r->n_resolved_addresses > WORKER_MSG_ADDRS_MAX)
+		return -EBADMSG;
+	if (r->n_resolved_addresses > 0 && (!r->resolved_name || !r->resolved_name[0]))
+		return -EBADMSG;
+	for (size_t i = 0; i < r->n_resolved_addresses; i++)
+		if (!address_ok(r->resolved_addresses[i]))
+			return -EBADMSG;
+	return 0;
+}
+
+static int worker_message_validate(const Cellmux__Worker__WorkerMessage *m)
+{
+	switch (m->msg_case) {
+	case CELLMUX__WORKER__WORKER_MESSAGE__MSG_HELLO:
+		if (!m->hello || !text_ok(m->hello->worker, WORKER_MSG_TEXT_MAX) ||
+		    !text_ok(m->hello->version, WORKER_MSG_TEXT_MAX))
+			return -EBADMSG;
+		return 0;
+	case CELLMUX__WORKER__WORKER_MESSAGE__MSG_REPORT:
+		if (!m->report)
+			return -EBADMSG;
+		return report_validate(m->report);
+	default:
+		/* Nothing set, or a case a newer worker added (it arrives as an unknown field). */
+		return -EBADMSG;
+	}
+}
+
+static int daemon_message_validate(const Cellmux__Worker__DaemonMessage *m)
+{
+	switch (m->msg_case) {
+	case CELLMUX__WORKER__DAEMON_MESSAGE__MSG_WELCOME:
+		if (!m->welcome || !text_ok(m->welcome->session, WORKER_MSG_TEXT_MAX) ||
+		    !text_ok(m->welcome->uplink, WORKER_MSG_TEXT_MAX))
+			return -EBADMSG;
+		return 0;
+	case CELLMUX__WORKER__DAEMON_MESSAGE__MSG_STOP:
+		return m->stop ? 0 : -EBADMSG;
+	default:
+		return -EBADMSG;
+	}
+}
+
+int worker_msg_send(int fd, const ProtobufCMessage *m)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t size;
+	ssize_t n;
+
+	if (fd < 0 || !m)
+		return -EINVAL;
+	size = protobuf_c_message_get_packed_size(m);
+	if (size == 0)
+		return -EINVAL;
+	if (size > WORKER_MSG_MAX)
+		return -EMSGSIZE;
+	buf = malloc(size);
+	if (!buf)
+		return -ENOMEM;
+	if (protobuf_c_message_pack(m, buf) != size)
+		return -EIO;
+	do
+		n = send(fd, buf, size, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return negative_errno();
+	/* A seqpacket send is all or nothing; anything else is a kernel we do not understand. */
+	if ((size_t)n != size)
+		return -EIO;
+	return 0;
+}
+
+/* One packet into a fresh buffer. MSG_TRUNC makes recv() report the packet's real length, so an
+ * oversized packet is detected (and, being a seqpacket, discarded whole) instead of being read
+ * as a truncated message that might still decode. */
+static int recv_packet(int fd, uint8_t **ret_buf, size_t *ret_len)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	ssize_t n;
+
+	if (fd < 0)
+		return -EINVAL;
+	buf = malloc(WORKER_MSG_MAX);
+	if (!buf)
+		return -ENOMEM;
+	do
+		n = recv(fd, buf, WORKER_MSG_MAX, MSG_DONTWAIT | MSG_TRUNC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return negative_errno();
+	/* worker_msg_send() never sends an empty packet, so zero bytes can only mean end-of-file. */
+	if (n == 0)
+		return -ECONNRESET;
+	if ((size_t)n > WORKER_MSG_MAX)
+		return -EMSGSIZE;
+	*ret_buf = TAKE_PTR(buf);
+	*ret_len = (size_t)n;
+	return 0;
+}
+
+int worker_msg_recv_worker(int fd, Cellmux__Worker__WorkerMessage **ret)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	Cellmux__Worker__WorkerMessage *m;
+	size_t len;
+	int r;
+
+	r = recv_packet(fd, &buf, &len);
+	if (r < 0)
+		return r;
+	m = cellmux__worker__worker_message__unpack(NULL, len, buf);
+	if (!m)
+		return -EBADMSG;
+	r = worker_message_validate(m);
+	if (r < 0) {
+		worker_msg_free_worker(m);
+		return r;
+	}
+	*ret = m;
+	return 0;
+}
+
+int worker_msg_recv_daemon(int fd, Cellmux__Worker__DaemonMessage **ret)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	Cellmux__Worker__DaemonMessage *m;
+	size_t len;
+	int r;
+
+	r = recv_packet(fd, &buf, &len);
+	if (r < 0)
+		return r;
+	m = cellmux__worker__daemon_message__unpack(NULL, len, buf);
+	if (!m)
+		return -EBADMSG;
+	r = daemon_message_validate(m);
+	if (r < 0) {
+		worker_msg_free_daemon(m);
+		return r;
+	}
+	*ret = m;
+	return 0;
+}
+
+void worker_msg_free_worker(Cellmux__Worker__WorkerMessage *m)
+{
+	if (m)
+		cellmux__worker__worker_message__free_unpacked(m, NULL);
+}
+
+void worker_msg_free_daemon(Cellmux__Worker__DaemonMessage *m)
+{
+	if (m)
+		cellmux__worker__daemon_message__free_unpacked(m, NULL);
+}

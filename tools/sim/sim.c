@@ -1,0 +1,252 @@
+/* sim.c — cellmux-sim's entry point: the table of subcommands and the small ones that only read
+ * the state (status, config) or flip one carrier's upstream (cut, heal). */
+#include <dirent.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/macro.h"
+#include "netns/netns.h"
+#include "tools/sim/sim.h"
+
+int state_read(int *ret_modems)
+{
+	_cleanup_fclose_ FILE *f = fopen(SIM_STATE_FILE, "re");
+	int n;
+
+	if (!f)
+		return negative_errno();
+	if (fscanf(f, "modems=%d", &n) != 1 || n < 1 || n > SIM_MAX_MODEMS)
+		return -EBADMSG;
+	*ret_modems = n;
+	return 0;
+}
+
+int state_write(int modems)
+{
+	char buf[64];
+
+	int r;
+
+	snprintf(buf, sizeof(buf), "modems=%d\n", modems);
+	r = write_file(SIM_STATE_FILE ".tmp", buf);
+	if (r < 0)
+		return r;
+	if (rename(SIM_STATE_FILE ".tmp", SIM_STATE_FILE) < 0)
+		return negative_errno();
+	return 0;
+}
+
+/* The modem count of the running sim, or an exit status when it is not up. */
+static int need_up(int *ret_modems)
+{
+	int r = state_read(ret_modems);
+
+	if (r == -ENOENT) {
+		log_error("the sim is not up; run `cellmux-sim up` first");
+		return 1;
+	}
+	if (r < 0) {
+		log_error_errno(r, "reading %s: %m", SIM_STATE_FILE);
+		return 1;
+	}
+	return 0;
+}
+
+/* Names the namespace holding ifname: "host", a named namespace, or "-" when none of them. */
+static void find_link(const char *ifname, char *where, size_t len, bool *ret_up)
+{
+	unsigned flags;
+	struct dirent *de;
+	DIR *d;
+
+	*ret_up = false;
+	if (if_nametoindex(ifname) > 0) {
+		snprintf(where, len, "host");
+		if (link_flags_in(NULL, ifname, &flags) == 0)
+			*ret_up = flags & IFF_UP;
+		return;
+	}
+	snprintf(where, len, "-");
+	d = opendir(NETNS_RUN_DIR);
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.' || !strncmp(de->d_name, SIM_NS_PREFIX, strlen(SIM_NS_PREFIX)))
+			continue;
+		if (link_flags_in(de->d_name, ifname, &flags) == 0) {
+			snprintf(where, len, "%s", de->d_name);
+			*ret_up = flags & IFF_UP;
+			break;
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
+int cmd_status(int argc, char **argv)
+{
+	pid_t pid;
+	int n, r;
+
+	if (argc > 1) {
+		fprintf(stderr, "usage: cellmux-sim status\n");
+		return SIM_EXIT_USAGE;
+	}
+	r = need_up(&n);
+	if (r)
+		return r;
+	r = pidfile_read(SIM_HTTPD_PID, &pid) == 0 && proc_is(pid, SIM_HTTPD_COMM);
+	printf("internet %s: %s %s/%d, httpd :80 and sink :9 %s (pid %d)\n", SIM_INET_NS,
+	       SIM_INET_BRIDGE, SIM_INET_ADDR, SIM_INET_PLEN, r ? "running" : "NOT RUNNING",
+	       r ? (int)pid : 0);
+	printf("%-4s %-10s %-16s %-16s %-17s %-12s %-5s %s\n", "IDX", "INTERFACE", "WHERE",
+	       "PUBLIC", "SUBSCRIBER", "GATEWAY", "WAN", "DNSMASQ");
+	for (int i = 0; i < n; i++) {
+		char where[64], whereup[80], sub[24], dns[32];
+		struct sim_carrier c;
+		const char *wan;
+		unsigned flags;
+		bool up;
+
+		sim_carrier_init(&c, i);
+		find_link(c.host_if, where, sizeof(where), &up);
+		snprintf(whereup, sizeof(whereup), "%s(%s)", where, up ? "up" : "down");
+		if (!strcmp(where, "-"))
+			snprintf(whereup, sizeof(whereup), "gone?");
+		if (link_flags_in(c.ns, "wan", &flags) < 0)
+			wan = "gone";
+		else
+			wan = flags & IFF_UP ? "up" : "down";
+		snprintf(sub, sizeof(sub), "%s/24", c.subscriber);
+		if (pidfile_read(c.dns_pid, &pid) == 0 && proc_is(pid, SIM_DNSMASQ_COMM))
+			snprintf(dns, sizeof(dns), "%d", (int)pid);
+		else
+			snprintf(dns, sizeof(dns), "dead");
+		printf("%-4d %-10s %-16s %-16s %-17s %-12s %-5s %s\n", i, c.host_if, whereup,
+		       c.public_addr, sub, c.gateway, wan, dns);
+	}
+	return 0;
+}
+
+int cmd_config(int argc, char **argv)
+{
+	int n, r;
+
+	if (argc > 1) {
+		fprintf(stderr, "usage: cellmux-sim config\n");
+		return SIM_EXIT_USAGE;
+	}
+	r = need_up(&n);
+	if (r)
+		return r;
+	printf("# cellmux.conf uplinks for the cellmux-sim fake carrier network (%d modem%s),\n"
+	       "# printed by `cellmux-sim config`. simwwanN is the modem: a veth whose other end is\n"
+	       "# carrier namespace %sN, which NATs 100.64.N.0/24 to its own public address in\n"
+	       "# the fake internet %s/%d. Nothing here reaches a real network.\n",
+	       n, n == 1 ? "" : "s", SIM_NS_PREFIX "c", SIM_INET_ADDR, SIM_INET_PLEN);
+	for (int i = 0; i < n; i++) {
+		struct sim_carrier c;
+
+		sim_carrier_init(&c, i);
+		printf("\n[uplink sim%d]\n"
+		       "driver=netdev\n"
+		       "interface=%s\n"
+		       "address=%s/24\n"
+		       "gateway=%s\n"
+		       "dns=%s\n"
+		       "capacity=4\n",
+		       i, c.host_if, c.subscriber, c.gateway, c.gateway);
+	}
+	return 0;
+}
+
+static int cut_heal(int argc, char **argv, bool up)
+{
+	struct sim_carrier c;
+	char *end;
+	long i;
+	int n, r;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: cellmux-sim %s <modem index>\n", argv[0]);
+		return SIM_EXIT_USAGE;
+	}
+	errno = 0;
+	i = strtol(argv[1], &end, 10);
+	if (errno || *end || end == argv[1] || i < 0 || i >= SIM_MAX_MODEMS) {
+		log_error("'%s' is not a modem index", argv[1]);
+		return SIM_EXIT_USAGE;
+	}
+	r = need_up(&n);
+	if (r)
+		return r;
+	if (i >= n) {
+		log_error("modem %ld does not exist; the sim has modems 0..%d", i, n - 1);
+		return SIM_EXIT_USAGE;
+	}
+	sim_carrier_init(&c, (int)i);
+	r = carrier_set_wan(&c, up);
+	if (r < 0)
+		return 1;
+	log_info("%s: carrier %s upstream is %s", argv[0], c.ns, up ? "back" : "cut");
+	return 0;
+}
+
+int cmd_cut(int argc, char **argv)
+{
+	return cut_heal(argc, argv, false);
+}
+
+int cmd_heal(int argc, char **argv)
+{
+	return cut_heal(argc, argv, true);
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help; /* NULL: not for people (the daemons `up` starts) */
+} commands[] = {
+	{ "up", cmd_up, "[--modems N]  build the fake carrier network (N 1..200, default 3)" },
+	{ "down", cmd_down, "             remove everything the sim built" },
+	{ "status", cmd_status, "             one line per modem" },
+	{ "config", cmd_config, "             print cellmux.conf uplink sections for the modems" },
+	{ "cut", cmd_cut, "<i>          take carrier i's upstream (its wan link) down" },
+	{ "heal", cmd_heal, "<i>          bring carrier i's upstream back" },
+	{ "httpd", cmd_httpd, NULL },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: cellmux-sim <command> [args]\n"
+		   "A fake carrier network for cellmux: per modem a veth simwwanN in the host\n"
+		   "namespace whose carrier NATs it into a fake internet (%s/%d).\n\n",
+		SIM_INET_ADDR, SIM_INET_PLEN);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (commands[i].help)
+			fprintf(f, "  %-7s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\nState, pid files and logs (httpd.log, sink.log, dnsN.log) are in %s.\n",
+		SIM_RUN_DIR);
+}
+
+int main(int argc, char **argv)
+{
+	log_open("cellmux-sim");
+	if (argc < 2) {
+		usage(stderr);
+		return SIM_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	log_error("unknown command '%s'", argv[1]);
+	usage(stderr);
+	return SIM_EXIT_USAGE;
+}
