@@ -1,6 +1,9 @@
 # cellmux — build, test and demo. `make` builds into build/; `make check` and `make demo` also
 # install missing Debian packages first (tools/deps.sh), so a fresh Debian 12 root needs nothing else.
 .DELETE_ON_ERROR:
+.DEFAULT_GOAL := all
+# Generated protobuf-c sources are kept: they are inputs of two libraries and of debugging.
+.SECONDARY:
 .SUFFIXES:
 
 CC      ?= gcc

@@ -26,6 +26,7 @@
 #define DEFAULT_RESTART_SEC_MS 1000
 #define DEFAULT_RESTART_MAX_MS 60000
 #define SECTION_KEYS_MAX 8
+#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
 
 struct parser;
 
@@ -70,15 +71,14 @@ struct parser {
 static int __attribute__((format(printf, 3, 4)))
 fail(struct parser *p, int line, const char *fmt, ...)
 {
+	bool first = !p->failed;
 	va_list ap;
 	int n;
 
 	/* The first error is the one to fix; later ones may only be its echoes. */
-	if (p->failed || !p->err || !p->errlen) {
-		p->failed = true;
-		return -EINVAL;
-	}
 	p->failed = true;
+	if (!first || !p->err || !p->errlen)
+		return -EINVAL;
 	n = snprintf(p->err, p->errlen, "%s:%d: ", p->path, line);
 	if (n < 0 || (size_t)n >= p->errlen)
 		return -EINVAL;
@@ -146,7 +146,7 @@ bool config_name_valid(const char *s)
 	/* Names become cgroup directory names: "." and ".." would escape. */
 	if (n == 0 || n > CONFIG_NAME_MAX || !strcmp(s, ".") || !strcmp(s, ".."))
 		return false;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+	return strspn(s, NAME_CHARS) == n;
 }
 
 bool config_uplink_name_valid(const char *s)
@@ -181,7 +181,7 @@ static bool user_valid(const char *s)
 
 	if (n == 0 || n >= sizeof(((struct cfg_profile *)0)->user) || s[0] == '-')
 		return false;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+	return strspn(s, NAME_CHARS) == n;
 }
 
 /* Unsigned decimal without sign or spaces; at most 9 digits, so it cannot overflow. */
@@ -297,7 +297,8 @@ static int daemon_cgroup(struct parser *p, int line, const char *key, const char
 		return fail(p, line, "cgroup=%s is not an absolute cgroup v2 path (like /cellmux)",
 			    value);
 	if (strlen(value) >= sizeof(d->cgroup))
-		return fail(p, line, "cgroup= is longer than %zu characters", sizeof(d->cgroup) - 1);
+		return fail(p, line, "cgroup= is longer than %zu characters",
+			    sizeof(d->cgroup) - 1);
 	/* The path is joined under /sys/fs/cgroup; it must not climb out of it. */
 	for (const char *s = value; *s;) {
 		size_t n = strcspn(s, "/");
@@ -367,7 +368,8 @@ static int uplink_interface(struct parser *p, int line, const char *key, const c
 	for (size_t i = 0; i + 1 < p->c->n_uplinks; i++) {
 		const struct cfg_uplink *o = &p->c->uplinks[i];
 		if (!strcmp(o->p.ifname, value))
-			return fail(p, line, "interface '%s' is already used by uplink '%s' (line %d)",
+			return fail(p, line,
+				    "interface '%s' is already used by uplink '%s' (line %d)",
 				    value, o->p.name, o->iface_line);
 	}
 	strcpy(u->p.ifname, value);
@@ -603,7 +605,8 @@ static int profile_end(struct parser *p)
 	else if (!sec_line)
 		f->restart_sec_ms = f->restart_max_ms;
 	else
-		return fail(p, max_line, "restart_max_sec (%ums) is shorter than restart_sec (%ums)",
+		return fail(p, max_line,
+			    "restart_max_sec (%ums) is shorter than restart_sec (%ums)",
 			    f->restart_max_ms, f->restart_sec_ms);
 	return 0;
 }
@@ -843,7 +846,10 @@ static int place(struct parser *p)
 	if (!ru)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->n_uplinks; i++)
-		ru[i] = (struct router_uplink){ .capacity = c->uplinks[i].capacity, .usable = true };
+		ru[i] = (struct router_uplink){
+			.capacity = c->uplinks[i].capacity,
+			.usable = true,
+		};
 
 	for (size_t i = 0; i < c->n_sessions; i++) {
 		const struct cfg_session *s = &c->sessions[i];
@@ -853,7 +859,8 @@ static int place(struct parser *p)
 			continue;
 		u = &ru[s->uplink_idx];
 		if (u->sessions >= u->capacity)
-			return fail(p, s->line, "session '%s' does not fit: uplink '%s' is at capacity %u",
+			return fail(p, s->line,
+				    "session '%s' does not fit: uplink '%s' is at capacity %u",
 				    s->name, s->uplink, u->capacity);
 		u->sessions++;
 	}
@@ -866,7 +873,8 @@ static int place(struct parser *p)
 		r = router_pick_uplink(ru, c->n_uplinks);
 		if (r < 0)
 			return fail(p, s->line, "session '%s' does not fit: %s", s->name,
-				    c->n_uplinks ? "all uplinks are at capacity" : "no uplink is defined");
+				    c->n_uplinks ? "all uplinks are at capacity"
+						 : "no uplink is defined");
 		s->uplink_idx = r;
 		ru[r].sessions++;
 	}
@@ -912,28 +920,24 @@ int config_parse_string(const char *path, const char *text, struct cmx_config **
 
 	set_err(err, errlen, "%s", "");
 	c = calloc(1, sizeof(*c));
-	if (!c || !(c->path = strdup(path))) {
-		r = -ENOMEM;
-		goto fail;
-	}
+	r = c && (c->path = strdup(path)) ? 0 : -ENOMEM;
 	p.c = c;
-
-	r = ini_parse_string(text, &config_ini_ops, &p);
+	if (r >= 0)
+		r = ini_parse_string(text, &config_ini_ops, &p);
 	if (r >= 0)
 		r = section_end(&p);
 	if (r >= 0)
 		r = resolve(&p);
 	if (r >= 0)
 		r = place(&p);
-	if (r < 0)
-		goto fail;
+	if (r < 0) {
+		/* Every failure leaves a message, even those that are not the config's fault. */
+		if (!p.failed)
+			set_err(err, errlen, "%s: %s", path, strerror(-r));
+		return r;
+	}
 	*ret = TAKE_PTR(c);
 	return 0;
-fail:
-	/* Every failure leaves a message, even the ones that are not the config's fault. */
-	if (!p.failed)
-		set_err(err, errlen, "%s: %s", path, strerror(-r));
-	return r;
 }
 
 static int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
@@ -974,7 +978,7 @@ static int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 int config_load(const char *path, struct cmx_config **ret, char *err, size_t errlen)
 {
 	_cleanup_free_ char *text = NULL;
-	size_t len;
+	size_t len = 0;
 	int r;
 
 	r = read_file(path, CONFIG_FILE_MAX, &text, &len);

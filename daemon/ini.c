@@ -68,7 +68,7 @@ static const char *parse_header(char *s, char **ret_type, char **ret_name)
 int ini_parse_string(const char *text, const struct ini_ops *ops, void *userdata)
 {
 	/* Two line buffers that swap roles, so the current header outlives the lines under it. */
-	static_assert(INI_LINE_MAX < 65536, "line buffers live on the stack");
+	static_assert(INI_LINE_MAX <= 16384, "two lines must fit on the stack");
 	char buf_a[INI_LINE_MAX + 1], buf_b[INI_LINE_MAX + 1];
 	char *cur = buf_a, *hdr = buf_b;
 	char *type = NULL, *name = NULL;
@@ -87,7 +87,7 @@ int ini_parse_string(const char *text, const struct ini_ops *ops, void *userdata
 
 		line++;
 		if (len > INI_LINE_MAX)
-			return syntax_error(ops, userdata, line, "line too long (more than %d characters)",
+			return syntax_error(ops, userdata, line, "line longer than %d characters",
 					    INI_LINE_MAX);
 		memcpy(cur, p, len);
 		cur[len] = '\0';
@@ -98,14 +98,10 @@ int ini_parse_string(const char *text, const struct ini_ops *ops, void *userdata
 			continue;
 
 		if (*s == '[') {
-			char *t, *n;
-
-			why = parse_header(s, &t, &n);
+			why = parse_header(s, &type, &name);
 			if (why)
 				return syntax_error(ops, userdata, line, "%s", why);
-			type = t;
-			name = n;
-			char *swap = hdr;
+			char *swap = hdr; /* type and name point into cur */
 			hdr = cur;
 			cur = swap;
 			r = ops->section ? ops->section(userdata, line, type, name) : 0;

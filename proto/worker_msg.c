@@ -205,7 +205,7 @@ static int recv_packet(int fd, uint8_t **ret_buf, size_t *ret_len)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return negative_errno();
-	/* worker_msg_send() never sends an empty packet, so zero bytes can only mean end-of-file. */
+	/* worker_msg_send() never sends an empty packet: zero bytes can only mean end-of-file. */
 	if (n == 0)
 		return -ECONNRESET;
 	if ((size_t)n > WORKER_MSG_MAX)

@@ -1,5 +1,6 @@
 /* test_ipaddr.c — unit tests for netns/ipaddr.c: what parses, what is refused, how prefixes
  * format back, and which addresses a subnet contains. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

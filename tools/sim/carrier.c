@@ -21,19 +21,22 @@ static void rtnl_closep(struct rtnl **nl)
 }
 #define _cleanup_rtnl_ _cleanup_(rtnl_closep)
 
-void sim_carrier_init(struct sim_carrier *c, int i)
+void sim_carrier_init(struct sim_carrier *c, int index)
 {
+	/* SIM_MAX_MODEMS < 1000; the modulo shows the compiler that every name fits. */
+	unsigned i = (unsigned)index % 1000;
+
 	memset(c, 0, sizeof(*c));
-	c->index = i;
-	snprintf(c->ns, sizeof(c->ns), SIM_NS_PREFIX "c%d", i);
-	snprintf(c->inet_if, sizeof(c->inet_if), "c%d", i);
-	snprintf(c->host_if, sizeof(c->host_if), SIM_HOST_IF_PREFIX "%d", i);
+	c->index = index;
+	snprintf(c->ns, sizeof(c->ns), SIM_NS_PREFIX "c%u", i);
+	snprintf(c->inet_if, sizeof(c->inet_if), "c%u", i);
+	snprintf(c->host_if, sizeof(c->host_if), SIM_HOST_IF_PREFIX "%u", i);
 	/* .0 and .255 are skipped so every public address looks like a plain host. */
-	snprintf(c->public_addr, sizeof(c->public_addr), "198.18.%d.%d", 1 + i / 254, 1 + i % 254);
-	snprintf(c->gateway, sizeof(c->gateway), "100.64.%d.1", i);
-	snprintf(c->subscriber, sizeof(c->subscriber), "100.64.%d.2", i);
-	snprintf(c->dns_pid, sizeof(c->dns_pid), SIM_RUN_DIR "/dns%d.pid", i);
-	snprintf(c->dns_log, sizeof(c->dns_log), SIM_RUN_DIR "/dns%d.log", i);
+	snprintf(c->public_addr, sizeof(c->public_addr), "198.18.%u.%u", 1 + i / 254, 1 + i % 254);
+	snprintf(c->gateway, sizeof(c->gateway), "100.64.%u.1", i % 256);
+	snprintf(c->subscriber, sizeof(c->subscriber), "100.64.%u.2", i % 256);
+	snprintf(c->dns_pid, sizeof(c->dns_pid), SIM_RUN_DIR "/dns%u.pid", i);
+	snprintf(c->dns_log, sizeof(c->dns_log), SIM_RUN_DIR "/dns%u.log", i);
 }
 
 static int ns_ensure(const char *name, struct undo *u)
@@ -54,8 +57,10 @@ static int veth_ensure(struct rtnl *nl, const char *ns, const char *name, const 
 {
 	int r = link_index(nl, name);
 
-	if (r != -ENODEV)
+	if (r > 0)
 		return r;
+	if (r != -ENODEV)
+		return log_error_errno(r, "link %s in %s: %m", name, ns);
 	r = link_add_veth(nl, name, peer, peer_nsfd);
 	if (r == -EEXIST)
 		return log_error_errno(r, "creating veth %s/%s in %s: %m (a leftover %s? run "
@@ -63,7 +68,10 @@ static int veth_ensure(struct rtnl *nl, const char *ns, const char *name, const 
 	if (r < 0)
 		return log_error_errno(r, "creating veth %s/%s in %s: %m", name, peer, ns);
 	undo_link(u, ns, name);
-	return link_index(nl, name);
+	r = link_index(nl, name);
+	if (r < 0)
+		return log_error_errno(r, "link %s in %s after creating it: %m", name, ns);
+	return r;
 }
 
 static int addr_ensure(struct rtnl *nl, int ifindex, const char *addr, int plen)
@@ -140,13 +148,16 @@ int inet_ensure(struct undo *u)
 	return 0;
 }
 
-/* The table is replaced whole, so re-running `up` converges instead of piling up rules. Only
- * replies come back in from the wan: like a real CGNAT, subscribers cannot be reached. */
+/* Only replies come back in from the wan: like a real CGNAT, subscribers cannot be reached. An
+ * existing table is kept (a commit costs the kernel a grace period, ~15 ms per carrier); a new
+ * one is created with add-delete-define so a half-made one can never pile up rules. */
 static int carrier_firewall(const struct sim_carrier *c, int nsfd)
 {
 	char script[1024], err[512] = "";
 	int r;
 
+	if (fw_apply(nsfd, "list table ip cmxsim\n", NULL, 0) == 0)
+		return 0;
 	snprintf(script, sizeof(script),
 		 "table ip cmxsim\n"
 		 "delete table ip cmxsim\n"
@@ -155,7 +166,7 @@ static int carrier_firewall(const struct sim_carrier *c, int nsfd)
 		 "		type nat hook postrouting priority srcnat; policy accept;\n"
 		 "		oifname \"wan\" ip saddr 100.64.0.0/10 snat to %s\n"
 		 "	}\n"
-		 "	chain fwd {\n"
+		 "	chain forward {\n"
 		 "		type filter hook forward priority filter; policy drop;\n"
 		 "		iifname \"sub\" oifname \"wan\" accept\n"
 		 "		iifname \"wan\" oifname \"sub\" ct state established,related accept\n"
@@ -221,7 +232,7 @@ int carrier_ensure(const struct sim_carrier *c, int inet_nsfd, int host_nsfd, st
 	/* Upstream: wan in the carrier, its peer on the internet bridge. */
 	wan = veth_ensure(nl, c->ns, "wan", c->inet_if, inet_nsfd, u);
 	if (wan < 0)
-		return log_error_errno(wan, "link wan in %s: %m", c->ns);
+		return wan;
 	peer = link_index(inl, c->inet_if);
 	br = link_index(inl, SIM_INET_BRIDGE);
 	if (peer < 0 || br < 0)
@@ -242,7 +253,7 @@ int carrier_ensure(const struct sim_carrier *c, int inet_nsfd, int host_nsfd, st
 	/* Downstream: sub in the carrier, its peer is the modem, left down in the host. */
 	sub = veth_ensure(nl, c->ns, "sub", c->host_if, host_nsfd, u);
 	if (sub < 0)
-		return log_error_errno(sub, "link sub in %s: %m", c->ns);
+		return sub;
 	r = addr_ensure(nl, sub, c->gateway, 24);
 	if (r < 0)
 		return log_error_errno(r, "adding %s to sub in %s: %m", c->gateway, c->ns);

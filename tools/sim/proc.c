@@ -99,29 +99,46 @@ static void sleep_ms(long ms)
 		;
 }
 
-static bool wait_gone(pid_t pid, const char *comm, long ms)
+/* SIGTERM to all first and one wait for all: daemons exit in parallel, not one after another. */
+int procs_stop(const pid_t *pids, const char *const *comms, size_t n)
 {
-	for (long t = 0; t < ms; t += 10) {
-		if (!proc_is(pid, comm))
-			return true;
-		sleep_ms(10);
+	int ret = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!proc_is(pids[i], comms[i]))
+			continue;
+		log_debug("stopping %s (pid %d)", comms[i], (int)pids[i]);
+		if (kill(pids[i], SIGTERM) < 0 && errno != ESRCH)
+			ret = negative_errno();
 	}
-	return !proc_is(pid, comm);
+	for (int pass = 0; pass < 2; pass++) {
+		bool all_gone = false;
+
+		/* 3 s for SIGTERM, then 2 s more after SIGKILL. */
+		for (long t = 0; t < (pass ? 2000 : 3000) && !all_gone; t += 10) {
+			all_gone = true;
+			for (size_t i = 0; i < n && all_gone; i++)
+				all_gone = !proc_is(pids[i], comms[i]);
+			if (!all_gone)
+				sleep_ms(10);
+		}
+		if (all_gone)
+			return ret;
+		for (size_t i = 0; i < n; i++) {
+			if (!proc_is(pids[i], comms[i]))
+				continue;
+			if (pass)
+				return -ETIMEDOUT;
+			log_warn("%s (pid %d) ignored SIGTERM; killing it", comms[i], (int)pids[i]);
+			kill(pids[i], SIGKILL);
+		}
+	}
+	return ret;
 }
 
 int proc_stop(pid_t pid, const char *comm)
 {
-	if (!proc_is(pid, comm))
-		return 0;
-	log_debug("stopping %s (pid %d)", comm, (int)pid);
-	if (kill(pid, SIGTERM) < 0)
-		return errno == ESRCH ? 0 : negative_errno();
-	if (wait_gone(pid, comm, 3000))
-		return 0;
-	log_warn("%s (pid %d) ignored SIGTERM; killing it", comm, (int)pid);
-	if (kill(pid, SIGKILL) < 0 && errno != ESRCH)
-		return negative_errno();
-	return wait_gone(pid, comm, 2000) ? 0 : -ETIMEDOUT;
+	return procs_stop(&pid, &comm, 1);
 }
 
 int spawn_in_ns(int nsfd, const char *path, char *const argv[])
@@ -157,42 +174,66 @@ int spawn_in_ns(int nsfd, const char *path, char *const argv[])
 	return -ECHILD;
 }
 
-int ns_stop_daemons(const char *ns)
+int ns_stop_daemons(const char *const *names, size_t n)
 {
 	_cleanup_(closedirp) DIR *d = NULL;
-	struct stat nst, st;
+	_cleanup_free_ struct stat *nst = calloc(n ? n : 1, sizeof(*nst));
+	_cleanup_free_ const char **comms = NULL;
+	_cleanup_free_ pid_t *pids = NULL;
+	size_t npids = 0, cap = 0;
 	struct dirent *de;
 	char path[300];
-	int ret = 0;
 
-	snprintf(path, sizeof(path), NETNS_RUN_DIR "/%s", ns);
-	if (stat(path, &nst) < 0)
-		return errno == ENOENT ? 0 : negative_errno();
+	if (!nst)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), NETNS_RUN_DIR "/%s", names[i]);
+		if (stat(path, &nst[i]) < 0)
+			nst[i].st_ino = 0;
+	}
 	d = opendir("/proc");
 	if (!d)
 		return negative_errno();
 	while ((de = readdir(d))) {
 		pid_t pid = (pid_t)atoi(de->d_name);
 		const char *comm;
+		struct stat st;
+		size_t i;
 
 		if (pid <= 1)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
-		if (stat(path, &st) < 0 || st.st_ino != nst.st_ino || st.st_dev != nst.st_dev)
+		if (stat(path, &st) < 0)
+			continue;
+		for (i = 0; i < n; i++)
+			if (nst[i].st_ino && st.st_ino == nst[i].st_ino && st.st_dev == nst[i].st_dev)
+				break;
+		if (i == n)
 			continue;
 		comm = proc_is(pid, SIM_DNSMASQ_COMM) ? SIM_DNSMASQ_COMM
 		       : proc_is(pid, SIM_HTTPD_COMM) ? SIM_HTTPD_COMM
 						      : NULL;
-		if (comm) {
-			int r = proc_stop(pid, comm);
-
-			if (r < 0)
-				ret = log_warn_errno(r, "stopping %s (pid %d) in %s: %m", comm,
-						     (int)pid, ns);
-		} else {
+		if (!comm) {
 			log_warn("pid %d still runs in %s; the namespace lives on until it exits",
-				 (int)pid, ns);
+				 (int)pid, names[i]);
+			continue;
 		}
+		if (npids == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			pid_t *np = realloc(pids, ncap * sizeof(*np));
+			const char **nc;
+
+			if (!np)
+				return -ENOMEM;
+			pids = np;
+			nc = realloc(comms, ncap * sizeof(*nc));
+			if (!nc)
+				return -ENOMEM;
+			comms = nc;
+			cap = ncap;
+		}
+		pids[npids] = pid;
+		comms[npids++] = comm;
 	}
-	return ret;
+	return procs_stop(pids, comms, npids);
 }

@@ -105,7 +105,7 @@ int cmd_status(int argc, char **argv)
 	printf("%-4s %-10s %-16s %-16s %-17s %-12s %-5s %s\n", "IDX", "INTERFACE", "WHERE",
 	       "PUBLIC", "SUBSCRIBER", "GATEWAY", "WAN", "DNSMASQ");
 	for (int i = 0; i < n; i++) {
-		char where[64], whereup[80], sub[24], dns[32];
+		char where[256], whereup[300], sub[24], dns[32];
 		struct sim_carrier c;
 		const char *wan;
 		unsigned flags;
@@ -228,7 +228,7 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (commands[i].help)
 			fprintf(f, "  %-7s %s\n", commands[i].name, commands[i].help);
-	fprintf(f, "\nState, pid files and logs (httpd.log, sink.log, dnsN.log) are in %s.\n",
+	fprintf(f, "\nState, pid files and logs (http.log, sink.log, dnsN.log) are in %s.\n",
 		SIM_RUN_DIR);
 }
 

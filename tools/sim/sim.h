@@ -13,7 +13,7 @@
 #define SIM_RUN_DIR "/run/cellmux-sim"
 #define SIM_STATE_FILE SIM_RUN_DIR "/state"
 #define SIM_HTTPD_PID SIM_RUN_DIR "/httpd.pid"
-#define SIM_HTTPD_LOG SIM_RUN_DIR "/httpd.log"
+#define SIM_HTTPD_LOG SIM_RUN_DIR "/http.log"
 #define SIM_SINK_LOG SIM_RUN_DIR "/sink.log"
 
 #define SIM_NS_PREFIX "cmxsim-"
@@ -82,10 +82,11 @@ int pidfile_write(const char *path, pid_t pid);
 bool proc_is(pid_t pid, const char *comm);
 /* SIGTERM, then SIGKILL; only if pid still has that comm (pid files outlive processes). */
 int proc_stop(pid_t pid, const char *comm);
+int procs_stop(const pid_t *pids, const char *const *comms, size_t n);
 /* Runs path inside nsfd and waits for it; daemons fork away and leave a pid file. */
 int spawn_in_ns(int nsfd, const char *path, char *const argv[]);
-/* Stops dnsmasq and httpd processes living in the named namespace, pid file or not. */
-int ns_stop_daemons(const char *ns);
+/* Stops dnsmasq and httpd processes living in the named namespaces, pid file or not. */
+int ns_stop_daemons(const char *const *names, size_t n);
 int write_file(const char *path, const char *content);
 
 /* state file: the sim is up with this many modems. -ENOENT when not up. */

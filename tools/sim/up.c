@@ -90,10 +90,13 @@ void undo_run(struct undo *u)
 			if (r == -ENODEV || r == -ENOENT)
 				r = 0;
 			break;
-		case UNDO_NS:
-			ns_stop_daemons(rec->ns);
+		case UNDO_NS: {
+			const char *names[] = { rec->ns };
+
+			ns_stop_daemons(names, 1);
 			r = carrier_destroy(rec->ns);
 			break;
+		}
 		}
 		if (r < 0)
 			log_warn_errno(r, "undoing: %m");
@@ -281,33 +284,35 @@ fail:
 
 static int stop_by_pidfiles(void)
 {
+	pid_t pids[SIM_MAX_MODEMS + 1];
+	const char *comms[SIM_MAX_MODEMS + 1];
 	DIR *d = opendir(SIM_RUN_DIR);
 	struct dirent *de;
-	int ret = 0;
+	size_t n = 0;
+	int r;
 
 	if (!d)
 		return errno == ENOENT ? 0 : negative_errno();
-	while ((de = readdir(d))) {
-		const char *comm;
+	while ((de = readdir(d)) && n < ARRAY_SIZE(pids)) {
 		char path[300];
-		pid_t pid;
-		int r;
+		int i, end = 0;
 
 		if (!strcmp(de->d_name, "httpd.pid"))
-			comm = SIM_HTTPD_COMM;
-		else if (!strncmp(de->d_name, "dns", 3) && strstr(de->d_name, ".pid"))
-			comm = SIM_DNSMASQ_COMM;
+			comms[n] = SIM_HTTPD_COMM;
+		else if (sscanf(de->d_name, "dns%d.pid%n", &i, &end) == 1 && end > 0 &&
+			 !de->d_name[end])
+			comms[n] = SIM_DNSMASQ_COMM;
 		else
 			continue;
 		snprintf(path, sizeof(path), SIM_RUN_DIR "/%s", de->d_name);
-		if (pidfile_read(path, &pid) < 0)
-			continue;
-		r = proc_stop(pid, comm);
-		if (r < 0)
-			ret = log_error_errno(r, "stopping %s (pid %d): %m", comm, (int)pid);
+		if (pidfile_read(path, &pids[n]) == 0)
+			n++;
 	}
 	closedir(d);
-	return ret;
+	r = procs_stop(pids, comms, n);
+	if (r < 0)
+		return log_error_errno(r, "stopping the sim's daemons: %m");
+	return 0;
 }
 
 /* A simwwan veth outlives its carrier only while something still holds that carrier's
@@ -364,9 +369,50 @@ static int rm_run_dir(void)
 	return ret;
 }
 
+/* The names of the sim's namespaces, NULL-terminated. */
+static char **sim_namespaces(size_t *ret_n)
+{
+	DIR *d = opendir(NETNS_RUN_DIR);
+	char **names = NULL, **grown;
+	struct dirent *de;
+	size_t n = 0;
+
+	*ret_n = 0;
+	names = calloc(1, sizeof(*names));
+	while (names && d && (de = readdir(d))) {
+		if (strncmp(de->d_name, SIM_NS_PREFIX, strlen(SIM_NS_PREFIX)))
+			continue;
+		grown = realloc(names, (n + 2) * sizeof(*names));
+		if (!grown)
+			break;
+		names = grown;
+		names[n] = strdup(de->d_name);
+		if (names[n])
+			names[++n] = NULL;
+	}
+	if (d)
+		closedir(d);
+	*ret_n = n;
+	return names;
+}
+
+static bool host_has_modems(void)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	bool found = false;
+
+	for (i = ifs; i && i->if_index && !found; i++)
+		found = !strncmp(i->if_name, SIM_HOST_IF_PREFIX, strlen(SIM_HOST_IF_PREFIX));
+	if (ifs)
+		if_freenameindex(ifs);
+	return found;
+}
+
 int cmd_down(int argc, char **argv)
 {
 	struct dirent *de;
+	size_t n = 0;
+	char **names;
 	int ret = 0, r;
 	DIR *d;
 
@@ -376,20 +422,30 @@ int cmd_down(int argc, char **argv)
 	}
 	if (stop_by_pidfiles() < 0)
 		ret = 1;
-
-	/* Carriers first: deleting their veths also removes simwwanN wherever the daemon put it. */
-	d = opendir(NETNS_RUN_DIR);
-	while (d && (de = readdir(d))) {
-		if (strncmp(de->d_name, SIM_NS_PREFIX, strlen(SIM_NS_PREFIX)))
-			continue;
-		if (ns_stop_daemons(de->d_name) < 0)
-			ret = 1;
-		if (carrier_destroy(de->d_name) < 0)
-			ret = 1;
+	names = sim_namespaces(&n);
+	if (!names) {
+		log_error("out of memory");
+		return 1;
 	}
-	if (d)
-		closedir(d);
+	/* Daemons whose pid files are lost would keep their namespace, and its veths, alive. */
+	if (ns_stop_daemons((const char *const *)names, n) < 0)
+		ret = 1;
+	for (size_t i = 0; i < n; i++) {
+		r = ns_delete(names[i]);
+		if (r < 0 && r != -ENOENT) {
+			log_error_errno(r, "deleting namespace %s: %m", names[i]);
+			ret = 1;
+		}
+		free(names[i]);
+	}
+	free(names);
 
+	/* The kernel frees the unnamed namespaces, and every veth with an end in them, in one
+	 * batch: far faster than deleting each veth (a grace period per link). Wait for that. */
+	for (int t = 0; t < 3000 && n > 0 && host_has_modems(); t += 10)
+		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+
+	/* What is still there is held by someone else; delete it by name wherever it sits. */
 	r = ns_open_current();
 	if (r >= 0) {
 		_cleanup_close_ int fd = r;

@@ -78,8 +78,8 @@ static void usage(FILE *f)
 		"  --timeout SECS   limit for one fetch (default 10)\n"
 		"  -h, --help       show this help\n"
 		"\n"
-		"Only the first %d bytes of a body are kept; a longer transfer is cut there, which\n"
-		"spares a metered uplink.\n",
+		"Only the first %d bytes of a body are kept; a longer transfer is cut there,\n"
+		"which spares a metered uplink.\n",
 		WORKER_MSG_BODY_MAX);
 }
 
@@ -193,6 +193,7 @@ static int set_text(char **dst, const char *s)
 
 static int handle_daemon_message(struct probe *p, const Cellmux__Worker__DaemonMessage *m)
 {
+	const char *session;
 	int r;
 
 	switch (m->msg_case) {
@@ -201,11 +202,12 @@ static int handle_daemon_message(struct probe *p, const Cellmux__Worker__DaemonM
 		p->stop = true;
 		return 0;
 	case CELLMUX__WORKER__DAEMON_MESSAGE__MSG_WELCOME:
+		session = m->welcome->session ?: "";
 		/* The daemon is the authority on names; the environment was only a first guess. */
-		if (m->welcome->session[0] && !header_safe(m->welcome->session)) {
+		if (session[0] && !header_safe(session)) {
 			log_warn("welcome: session name unfit for a header, ignoring it");
 		} else {
-			r = set_text(&p->session, m->welcome->session);
+			r = set_text(&p->session, session);
 			if (r < 0)
 				return r;
 		}
@@ -255,9 +257,10 @@ static int read_signal(struct probe *p)
 	ssize_t n;
 
 	n = read(p->sig_fd, &si, sizeof(si));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
 	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : log_error_errno(negative_errno(),
-									     "signalfd: %m");
+		return log_error_errno(negative_errno(), "signalfd: %m");
 	if (n == sizeof(si)) {
 		log_info("%s, exiting", strsignal((int)si.ssi_signo));
 		p->stop = true;
@@ -348,7 +351,8 @@ static void round_resolve(struct probe *p, struct round *rd)
 		worker_msg_text_sanitize(rd->resolve_error, strlen(rd->resolve_error));
 		return;
 	}
-	for (struct addrinfo *ai = res; ai && rd->n_addrs < WORKER_MSG_ADDRS_MAX; ai = ai->ai_next) {
+	for (struct addrinfo *ai = res; ai && rd->n_addrs < WORKER_MSG_ADDRS_MAX;
+	     ai = ai->ai_next) {
 		char *a = rd->addr_buf[rd->n_addrs];
 		const void *src;
 		bool dup = false;
@@ -543,7 +547,7 @@ static int probe_round(struct probe *p)
 	if (p->fatal < 0)
 		return p->fatal;
 	if (p->stop)
-		return 0; /* the fetch was cut short for it; a partial round is not worth reporting */
+		return 0; /* the fetch was cut short for it: not a round worth reporting */
 
 	round_log(p, rd);
 	if (p->ctl_fd < 0) {
@@ -705,7 +709,8 @@ static int probe_setup(struct probe *p)
 	if (r < 0)
 		return r;
 	if (session && !header_safe(session)) {
-		log_warn("%s has characters unfit for a header, not sending it", WORKER_ENV_SESSION);
+		log_warn("%s has characters unfit for a header, not sending it",
+			 WORKER_ENV_SESSION);
 		session = NULL;
 	}
 	if (set_text(&p->session, session) < 0 || set_text(&p->uplink, uplink) < 0)
@@ -738,8 +743,9 @@ int main(int argc, char **argv)
 		r = -EIO;
 		goto out;
 	}
-	log_info("probing %s every %gs%s%s, %s", p.url, p.interval, p.session ? " for session " : "",
-		 p.session ?: "", p.ctl_fd >= 0 ? "reporting to cellmuxd" : "standalone");
+	log_info("probing %s every %gs%s%s, %s", p.url, p.interval,
+		 p.session ? " for session " : "", p.session ?: "",
+		 p.ctl_fd >= 0 ? "reporting to cellmuxd" : "standalone");
 
 	if (p.ctl_fd >= 0) {
 		r = send_hello(&p);
@@ -753,7 +759,7 @@ int main(int argc, char **argv)
 			break;
 		if (p.count && p.seq >= p.count)
 			break;
-		/* Fixed cadence from the first round; a round that overran starts the next at once. */
+		/* Fixed cadence from the first round; after an overrun the next starts at once. */
 		next += (uint64_t)(p.interval * 1e6);
 		if (next < now_us(CLOCK_MONOTONIC))
 			next = now_us(CLOCK_MONOTONIC);

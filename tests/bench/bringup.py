@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""bringup.py — uplink bring-up and session start: cellmuxd against the equivalent iproute2 + nft
+shell script, measured in the same run on the same fake modems. Prints medians and ratios.
+
+  uplinks:  N uplinks up, cellmuxd (exec to READY=1 on NOTIFY_SOCKET) vs. a shell script doing
+            ip netns add / ip link set netns / addr / route / resolv.conf / nft -f per uplink.
+  sessions: per-session start cost, (T(M sessions) - T(0 sessions)) / M with cellmuxd, vs. one
+            `ip netns exec NS true`.
+"""
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
+SIM = os.path.join(BUILD, "cellmux-sim")
+CELLMUXD = os.path.join(BUILD, "cellmuxd")
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, shell=True, check=True, **kw)
+
+
+def daemon_ready_time(conf, tmp):
+    """Seconds from exec of cellmuxd to its READY=1; then stops it and waits."""
+    path = os.path.join(tmp, "notify.sock")
+    if os.path.exists(path):
+        os.unlink(path)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    s.settimeout(60)
+    env = dict(os.environ, NOTIFY_SOCKET=path)
+    log = open(os.path.join(tmp, "daemon.log"), "ab")
+    t0 = time.perf_counter()
+    p = subprocess.Popen([CELLMUXD, "-c", conf], env=env, stdout=log, stderr=log)
+    try:
+        while True:
+            msg = s.recv(4096).decode()
+            if "READY=1" in msg:
+                t = time.perf_counter() - t0
+                break
+    finally:
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(60)
+        s.close()
+        log.close()
+    if rc != 0:
+        sys.exit(f"cellmuxd exited {rc}; see {tmp}/daemon.log")
+    return t
+
+
+def script_for(n):
+    """The shell equivalent of what cellmuxd does per uplink (sim config layout)."""
+    lines = ["set -e"]
+    for i in range(n):
+        ns = f"cmx-sim{i}"
+        lines += [
+            f"ip netns add {ns}",
+            f"ip link set simwwan{i} down",
+            f"ip link set simwwan{i} netns {ns}",
+            f"ip -n {ns} link set lo up",
+            f"ip -n {ns} addr add 100.64.{i}.2/24 dev simwwan{i}",
+            f"ip -n {ns} link set simwwan{i} up",
+            f"ip -n {ns} route add default via 100.64.{i}.1",
+            f"mkdir -p /etc/netns/{ns}",
+            f"echo 'nameserver 100.64.{i}.1' > /etc/netns/{ns}/resolv.conf",
+            f"ip netns exec {ns} nft -f - <<'EOF'\n"
+            "table inet cellmux {\n counter blocked { }\n"
+            " chain output { type filter hook output priority filter; policy drop;\n"
+            f'  oifname "lo" accept\n  oifname "simwwan{i}" accept\n  counter name blocked\n }}\n'
+            " chain forward { type filter hook forward priority filter; policy drop; }\n}\nEOF",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def script_teardown(n):
+    cmds = []
+    for i in range(n):
+        ns = f"cmx-sim{i}"
+        cmds += [f"ip -n {ns} link set simwwan{i} netns 1 || true", f"ip netns del {ns} || true",
+                 f"rm -rf /etc/netns/{ns}"]
+    return "\n".join(cmds) + "\n"
+
+
+def script_time(n, tmp):
+    path = os.path.join(tmp, "up.sh")
+    with open(path, "w") as f:
+        f.write(script_for(n))
+    t0 = time.perf_counter()
+    sh(f"bash {path}")
+    t = time.perf_counter() - t0
+    sh(script_teardown(n))
+    return t
+
+
+def write_conf(tmp, name, sessions):
+    conf = os.path.join(tmp, name)
+    base = subprocess.run([SIM, "config"], check=True, capture_output=True, text=True).stdout
+    with open(conf, "w") as f:
+        f.write(base)
+        f.write("\n[daemon]\ncgroup=/cellmux-bench\n\n[profile idle]\nexec=/bin/sleep 1000\n"
+                "user=nobody\nrestart=no\n")
+        for s in range(sessions):
+            f.write(f"\n[session b{s}]\nprofile=idle\n")
+    return conf
+
+
+def netns_exec_time(ns, reps):
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        subprocess.run(["ip", "netns", "exec", ns, "true"], check=True)
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--uplinks", type=int, default=8)
+    ap.add_argument("--sessions", type=int, default=32)
+    ap.add_argument("--reps", type=int, default=9)
+    ap.add_argument("--quick", action="store_true", help="smoke pass: 2 uplinks, 2 sessions, 1 rep")
+    a = ap.parse_args()
+    if a.quick:
+        a.uplinks, a.sessions, a.reps = 2, 2, 1
+    tmp = tempfile.mkdtemp(prefix="cellmux-bench.")
+    os.chmod(tmp, 0o755)
+    sh(f"{SIM} down >/dev/null; {SIM} up --modems {a.uplinks} >/dev/null")
+    try:
+        conf0 = write_conf(tmp, "zero.conf", 0)
+        confm = write_conf(tmp, "many.conf", a.sessions)
+        d0, dm, sc = [], [], []
+        for _ in range(a.reps):  # interleaved, so drift hits both sides alike
+            d0.append(daemon_ready_time(conf0, tmp))
+            sc.append(script_time(a.uplinks, tmp))
+            dm.append(daemon_ready_time(confm, tmp))
+        md0, mdm, msc = (statistics.median(x) for x in (d0, dm, sc))
+        per_session = max(mdm - md0, 0) / a.sessions
+        # ip netns exec needs a namespace: bring one uplink up by script, measure, take it down.
+        sh(f"bash -c {repr(script_for(1))}")
+        try:
+            nse = netns_exec_time("cmx-sim0", max(a.reps * 5, 5))
+        finally:
+            sh(script_teardown(1))
+        print(f"uplink bring-up, {a.uplinks} uplinks, median of {a.reps}:")
+        print(f"  cellmuxd (exec to READY)      {md0 * 1e3:9.2f} ms")
+        print(f"  iproute2 + nft shell script   {msc * 1e3:9.2f} ms")
+        print(f"  ratio script / cellmuxd       {msc / md0:9.2f} x   (aim: >= 5)")
+        print(f"session start, {a.sessions} sessions, median of {a.reps}:")
+        print(f"  cellmuxd per session          {per_session * 1e3:9.3f} ms")
+        print(f"  ip netns exec NS true         {nse * 1e3:9.3f} ms")
+        print(f"  ratio netns-exec / cellmuxd   {nse / per_session if per_session else float('inf'):9.2f} x   (aim: >= 1)")
+    finally:
+        sh(f"{SIM} down >/dev/null 2>&1 || true")
+        sh(f"rm -rf {tmp}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,999 @@
+/* test_config.c — unit tests for daemon/config.c and daemon/ini.c: what cellmux.conf accepts,
+ * its defaults, session placement, and the exact "FILE:LINE: message" of every rejection. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon/config.h"
+#include "daemon/ini.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Fragments; each ends with a newline so they concatenate. */
+#define UPLINK_A "[uplink a]\ndriver=netdev\ninterface=wwan0\naddress=10.0.0.2/24\n" /* 4 lines */
+#define PROFILE_P "[profile p]\nexec=/bin/true\n"                                    /* 2 lines */
+
+static struct cmx_config *parse_ok(const char *text)
+{
+	struct cmx_config *c = NULL;
+	char err[CONFIG_ERR_MAX];
+	int r = config_parse_string("t.conf", text, &c, err, sizeof(err));
+
+	if (r < 0)
+		fail_msg("config rejected (%d): %s", r, err);
+	assert_non_null(c);
+	assert_string_equal(err, "");
+	return c;
+}
+
+static void expect_error(const char *text, const char *msg)
+{
+	struct cmx_config *sentinel = (struct cmx_config *)&sentinel, *c = sentinel;
+	char err[CONFIG_ERR_MAX];
+
+	assert_int_equal(config_parse_string("t.conf", text, &c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, msg);
+	assert_ptr_equal(c, sentinel); /* *ret is written only on success */
+}
+
+/* One test per rejection, named after the rule it proves. */
+#define ERROR_TEST(name, text, msg)                                                        \
+	static void name(void **state)                                                     \
+	{                                                                                  \
+		expect_error(text, msg);                                                   \
+	}
+
+/* ---- accepted configs ---- */
+
+static void test_empty_file_is_a_valid_config_without_uplinks(void **state)
+{
+	struct cmx_config *c = parse_ok("");
+
+	assert_string_equal(c->path, "t.conf");
+	assert_int_equal(c->n_uplinks, 0);
+	assert_int_equal(c->n_profiles, 0);
+	assert_int_equal(c->n_sessions, 0);
+	assert_string_equal(c->daemon.cgroup, "");
+	assert_int_equal(c->daemon.line, 0);
+	config_free(c);
+}
+
+static void test_comments_blank_lines_and_spaces_are_ignored(void **state)
+{
+	struct cmx_config *c = parse_ok("# a comment\n"
+					"; another one\n"
+					"\n"
+					"   \t\n"
+					"  [ uplink   a ]  \n"
+					"\tdriver =  netdev \n"
+					"  # indented comment\n"
+					"interface\t=\twwan0\n"
+					"address=10.0.0.2/24");
+
+	assert_int_equal(c->n_uplinks, 1);
+	assert_string_equal(c->uplinks[0].p.name, "a");
+	assert_string_equal(c->uplinks[0].p.driver, "netdev");
+	assert_string_equal(c->uplinks[0].p.ifname, "wwan0");
+	assert_int_equal(c->uplinks[0].line, 5);
+	assert_int_equal(c->uplinks[0].iface_line, 8);
+	config_free(c);
+}
+
+static void test_crlf_line_endings_and_bom_are_accepted(void **state)
+{
+	struct cmx_config *c = parse_ok("\xef\xbb\xbf[uplink a]\r\ndriver=netdev\r\n"
+					"interface=wwan0\r\naddress=10.0.0.2/24\r\n");
+
+	assert_string_equal(c->uplinks[0].p.ifname, "wwan0");
+	assert_int_equal(c->uplinks[0].iface_line, 3);
+	config_free(c);
+}
+
+static void test_full_config_fills_every_field(void **state)
+{
+	char buf[IP_PREFIX_STRLEN];
+	struct cmx_config *c = parse_ok("[daemon]\n"
+					"cgroup=/cellmux.slice/sessions\n"
+					"[uplink lte-1]\n"
+					"driver=netdev\n"
+					"interface=usb0\n"
+					"address=100.64.0.2/10\n"
+					"gateway=100.64.0.1\n"
+					"dns=192.0.2.53, 2001:db8::53\n"
+					"capacity=3\n"
+					"[profile probe.v2]\n"
+					"exec=/usr/bin/probe --interval 5\n"
+					"user=cellmux-worker\n"
+					"restart=always\n"
+					"restart_sec=500ms\n"
+					"restart_max_sec=1m\n"
+					"[session S_1]\n"
+					"profile=probe.v2\n"
+					"uplink=lte-1\n");
+	const struct cfg_uplink *u = &c->uplinks[0];
+	const struct cfg_profile *f = &c->profiles[0];
+	const struct cfg_session *s = &c->sessions[0];
+
+	assert_string_equal(c->daemon.cgroup, "/cellmux.slice/sessions");
+	assert_int_equal(c->daemon.line, 1);
+
+	assert_int_equal(c->n_uplinks, 1);
+	assert_string_equal(u->p.name, "lte-1");
+	assert_string_equal(u->p.ifname, "usb0");
+	assert_int_equal(u->p.n_addrs, 1);
+	assert_string_equal(ip_prefix_fmt(&u->p.addrs[0], true, buf), "100.64.0.2/10");
+	assert_string_equal(ip_prefix_fmt(&u->p.gw4, false, buf), "100.64.0.1");
+	assert_int_equal(u->p.gw6.family, 0);
+	assert_int_equal(u->p.n_dns, 2);
+	assert_string_equal(ip_prefix_fmt(&u->p.dns[0], false, buf), "192.0.2.53");
+	assert_string_equal(ip_prefix_fmt(&u->p.dns[1], false, buf), "2001:db8::53");
+	assert_int_equal(u->capacity, 3);
+	assert_int_equal(u->line, 3);
+	assert_int_equal(u->iface_line, 5);
+
+	assert_int_equal(c->n_profiles, 1);
+	assert_string_equal(f->name, "probe.v2");
+	assert_string_equal(f->argv[0], "/usr/bin/probe");
+	assert_string_equal(f->argv[1], "--interval");
+	assert_string_equal(f->argv[2], "5");
+	assert_null(f->argv[3]);
+	assert_string_equal(f->user, "cellmux-worker");
+	assert_int_equal(f->restart, RESTART_ALWAYS);
+	assert_int_equal(f->restart_sec_ms, 500);
+	assert_int_equal(f->restart_max_ms, 60000);
+	assert_int_equal(f->line, 10);
+	assert_int_equal(f->exec_line, 11);
+	assert_int_equal(f->user_line, 12);
+
+	assert_int_equal(c->n_sessions, 1);
+	assert_string_equal(s->name, "S_1");
+	assert_string_equal(s->profile, "probe.v2");
+	assert_string_equal(s->uplink, "lte-1");
+	assert_int_equal(s->profile_idx, 0);
+	assert_int_equal(s->uplink_idx, 0);
+	assert_int_equal(s->line, 16);
+	assert_int_equal(s->profile_line, 17);
+	assert_int_equal(s->uplink_line, 18);
+	config_free(c);
+}
+
+static void test_uplink_capacity_defaults(void **state)
+{
+	struct cmx_config *c = parse_ok(UPLINK_A);
+
+	assert_int_equal(c->uplinks[0].capacity, CONFIG_DEFAULT_CAPACITY);
+	assert_int_equal(c->uplinks[0].p.n_dns, 0);
+	assert_int_equal(c->uplinks[0].p.gw4.family, 0);
+	config_free(c);
+}
+
+static void test_capacity_accepts_its_bounds(void **state)
+{
+	struct cmx_config *c = parse_ok("[uplink a]\ndriver=netdev\ninterface=a0\n"
+					"address=10.0.0.2/24\ncapacity=1\n"
+					"[uplink b]\ndriver=netdev\ninterface=b0\n"
+					"address=10.0.1.2/24\ncapacity=4096\n");
+
+	assert_int_equal(c->uplinks[0].capacity, 1);
+	assert_int_equal(c->uplinks[1].capacity, 4096);
+	config_free(c);
+}
+
+static void test_profile_defaults_are_nobody_on_failure_1s_60s(void **state)
+{
+	struct cmx_config *c = parse_ok(PROFILE_P);
+	const struct cfg_profile *f = &c->profiles[0];
+
+	assert_string_equal(f->user, "nobody");
+	assert_int_equal(f->user_line, 0);
+	assert_int_equal(f->restart, RESTART_ON_FAILURE);
+	assert_int_equal(f->restart_sec_ms, 1000);
+	assert_int_equal(f->restart_max_ms, 60000);
+	config_free(c);
+}
+
+static void test_addresses_accumulate_over_lines_and_commas_with_ipv6(void **state)
+{
+	char buf[IP_PREFIX_STRLEN];
+	struct cmx_config *c = parse_ok("[uplink a]\n"
+					"driver=netdev\n"
+					"interface=wwan0\n"
+					"address=10.0.0.2/24 , 2001:db8:1::2/64\n"
+					"address=10.0.1.2/24\n"
+					"address=fd00::2/8,192.168.1.2/30\n"
+					"gateway=10.0.1.1,2001:db8:1::1\n");
+	const struct uplink_params *u = &c->uplinks[0].p;
+	static const char *const want[] = { "10.0.0.2/24", "2001:db8:1::2/64", "10.0.1.2/24",
+					    "fd00::2/8", "192.168.1.2/30" };
+
+	assert_int_equal(u->n_addrs, N(want));
+	for (size_t i = 0; i < N(want); i++)
+		assert_string_equal(ip_prefix_fmt(&u->addrs[i], true, buf), want[i]);
+	assert_string_equal(ip_prefix_fmt(&u->gw4, false, buf), "10.0.1.1");
+	assert_string_equal(ip_prefix_fmt(&u->gw6, false, buf), "2001:db8:1::1");
+	config_free(c);
+}
+
+static void test_eight_addresses_fit(void **state)
+{
+	struct cmx_config *c = parse_ok("[uplink a]\ndriver=netdev\ninterface=wwan0\n"
+					"address=10.0.0.1/24,10.0.0.2/24,10.0.0.3/24\n"
+					"address=10.0.0.4/24,10.0.0.5/24,10.0.0.6/24\n"
+					"address=10.0.0.7/24,10.0.0.8/24\n");
+
+	assert_int_equal(c->uplinks[0].p.n_addrs, UPLINK_MAX_ADDRS);
+	config_free(c);
+}
+
+static void test_gateways_may_be_given_once_per_family_on_separate_lines(void **state)
+{
+	char buf[IP_PREFIX_STRLEN];
+	struct cmx_config *c = parse_ok("[uplink a]\ndriver=netdev\ninterface=wwan0\n"
+					"gateway=2001:db8::1\n"
+					"address=10.0.0.2/24,2001:db8::2/64\n"
+					"gateway=10.0.0.1\n");
+
+	assert_string_equal(ip_prefix_fmt(&c->uplinks[0].p.gw4, false, buf), "10.0.0.1");
+	assert_string_equal(ip_prefix_fmt(&c->uplinks[0].p.gw6, false, buf), "2001:db8::1");
+	config_free(c);
+}
+
+static void test_exec_is_split_like_shell_words_without_expansion(void **state)
+{
+	struct cmx_config *c = parse_ok("[profile p]\n"
+					"exec=/opt/my\\ worker/run  'a b'  "
+					"\"c \\\"d\\\" $HOME\" e\\ f "
+					"'' \"x\\y\" mi'x'\"ed\" 'it''s' \\'q *\n");
+	static const char *const want[] = {
+		"/opt/my worker/run", "a b", "c \"d\" $HOME", "e f", "", "x\\y", "mixed", "its",
+		"'q", "*",
+	};
+	char **argv = c->profiles[0].argv;
+	size_t n = 0;
+
+	while (argv[n])
+		n++;
+	assert_int_equal(n, N(want));
+	for (size_t i = 0; i < N(want); i++)
+		assert_string_equal(argv[i], want[i]);
+	config_free(c);
+}
+
+static void test_durations_take_ms_s_m_h_and_plain_seconds(void **state)
+{
+	static const struct {
+		const char *sec, *max;
+		unsigned sec_ms, max_ms;
+	} cases[] = {
+		{ "500ms", "2s", 500, 2000 },
+		{ "3", "1m", 3000, 60000 },
+		{ "1s", "1h", 1000, 3600000 },
+		{ "250ms", "250ms", 250, 250 },
+	};
+
+	for (size_t i = 0; i < N(cases); i++) {
+		char text[256];
+		snprintf(text, sizeof(text),
+			 "[profile p]\nexec=/bin/true\nrestart_sec=%s\nrestart_max_sec=%s\n",
+			 cases[i].sec, cases[i].max);
+		struct cmx_config *c = parse_ok(text);
+		assert_int_equal(c->profiles[0].restart_sec_ms, cases[i].sec_ms);
+		assert_int_equal(c->profiles[0].restart_max_ms, cases[i].max_ms);
+		config_free(c);
+	}
+}
+
+static void test_restart_sec_alone_above_default_max_raises_the_max(void **state)
+{
+	struct cmx_config *c = parse_ok(PROFILE_P "restart_sec=2m\n");
+
+	assert_int_equal(c->profiles[0].restart_sec_ms, 120000);
+	assert_int_equal(c->profiles[0].restart_max_ms, 120000);
+	config_free(c);
+}
+
+static void test_restart_max_alone_below_default_sec_lowers_the_first_delay(void **state)
+{
+	struct cmx_config *c = parse_ok(PROFILE_P "restart_max_sec=200ms\n");
+
+	assert_int_equal(c->profiles[0].restart_sec_ms, 200);
+	assert_int_equal(c->profiles[0].restart_max_ms, 200);
+	config_free(c);
+}
+
+static void test_restart_policies_parse_and_print(void **state)
+{
+	static const char *const names[] = { "no", "on-failure", "always" };
+	static const enum restart_policy want[] = { RESTART_NO, RESTART_ON_FAILURE,
+						    RESTART_ALWAYS };
+
+	for (size_t i = 0; i < N(names); i++) {
+		char text[128];
+		snprintf(text, sizeof(text), PROFILE_P "restart=%s\n", names[i]);
+		struct cmx_config *c = parse_ok(text);
+		assert_int_equal(c->profiles[0].restart, want[i]);
+		assert_string_equal(restart_policy_to_string(want[i]), names[i]);
+		config_free(c);
+	}
+	assert_null(restart_policy_to_string((enum restart_policy)42));
+}
+
+static void test_numeric_non_root_user_is_accepted(void **state)
+{
+	struct cmx_config *c = parse_ok(PROFILE_P "user=65534\n");
+
+	assert_string_equal(c->profiles[0].user, "65534");
+	config_free(c);
+}
+
+static void test_sessions_may_name_profiles_and_uplinks_defined_later(void **state)
+{
+	struct cmx_config *c = parse_ok("[session s1]\nprofile=q\nuplink=b\n"
+					"[session s2]\nprofile=p\n" PROFILE_P
+					"[profile q]\nexec=/bin/false\n" UPLINK_A
+					"[uplink b]\ndriver=netdev\ninterface=wwan1\n"
+					"address=10.0.1.2/24\n");
+
+	assert_int_equal(c->sessions[0].profile_idx, 1);
+	assert_int_equal(c->sessions[0].uplink_idx, 1);
+	assert_int_equal(c->sessions[1].profile_idx, 0);
+	assert_int_equal(c->sessions[1].uplink_idx, 0);
+	assert_int_equal(c->sessions[1].uplink_line, 0);
+	assert_string_equal(c->sessions[1].uplink, "");
+	config_free(c);
+}
+
+static void test_find_functions_return_index_or_enoent(void **state)
+{
+	struct cmx_config *c = parse_ok(UPLINK_A PROFILE_P "[session s]\nprofile=p\n");
+
+	assert_int_equal(config_find_uplink(c, "a"), 0);
+	assert_int_equal(config_find_uplink(c, "b"), -ENOENT);
+	assert_int_equal(config_find_profile(c, "p"), 0);
+	assert_int_equal(config_find_profile(c, "a"), -ENOENT);
+	assert_int_equal(config_find_session(c, "s"), 0);
+	assert_int_equal(config_find_session(c, "p"), -ENOENT);
+	config_free(c);
+}
+
+static void test_name_rules_are_exported(void **state)
+{
+	assert_true(config_name_valid("A-b_c.9"));
+	assert_true(config_name_valid("12345678901234567890123456789012"));
+	assert_false(config_name_valid("123456789012345678901234567890123"));
+	assert_false(config_name_valid(""));
+	assert_false(config_name_valid("."));
+	assert_false(config_name_valid(".."));
+	assert_true(config_name_valid("..."));
+	assert_false(config_name_valid("a/b"));
+	assert_false(config_name_valid("a b"));
+
+	assert_true(config_uplink_name_valid("0lte_a-b"));
+	assert_true(config_uplink_name_valid("abcdefghijklmno"));
+	assert_false(config_uplink_name_valid("abcdefghijklmnop"));
+	assert_false(config_uplink_name_valid("Lte"));
+	assert_false(config_uplink_name_valid("-a"));
+	assert_false(config_uplink_name_valid("_a"));
+	assert_false(config_uplink_name_valid("a.b"));
+	assert_false(config_uplink_name_valid(""));
+}
+
+static void test_config_free_null_is_a_noop(void **state)
+{
+	config_free(NULL);
+}
+
+/* ---- placement ---- */
+
+/* 10 lines: a has room for 2 sessions, b for 4. */
+#define UPLINKS_A2_B4                                                                      \
+	"[uplink a]\ndriver=netdev\ninterface=wwan0\naddress=10.0.0.2/24\ncapacity=2\n"    \
+	"[uplink b]\ndriver=netdev\ninterface=wwan1\naddress=10.0.1.2/24\ncapacity=4\n"
+
+static void assert_placement(const struct cmx_config *c, const char *want)
+{
+	char got[64] = "";
+
+	for (size_t i = 0; i < c->n_sessions; i++)
+		got[i] = c->uplinks[c->sessions[i].uplink_idx].p.name[0];
+	assert_string_equal(got, want);
+}
+
+static void test_unpinned_sessions_spread_by_load_relative_to_capacity(void **state)
+{
+	struct cmx_config *c = parse_ok(UPLINKS_A2_B4 PROFILE_P
+					"[session s1]\nprofile=p\n[session s2]\nprofile=p\n"
+					"[session s3]\nprofile=p\n[session s4]\nprofile=p\n"
+					"[session s5]\nprofile=p\n[session s6]\nprofile=p\n");
+
+	/* 0/2 vs 0/4 tie → a; then b (0/4 < 1/2); b again (1/4 < 1/2); tie 1/2 = 2/4 → a;
+	 * then a is full, so b, b. */
+	assert_placement(c, "abbabb");
+	config_free(c);
+}
+
+static void test_pinned_sessions_are_counted_before_unpinned_ones(void **state)
+{
+	struct cmx_config *c = parse_ok(UPLINKS_A2_B4 PROFILE_P
+					"[session s1]\nprofile=p\n"
+					"[session s2]\nprofile=p\nuplink=a\n"
+					"[session s3]\nprofile=p\nuplink=a\n"
+					"[session s4]\nprofile=p\n");
+
+	/* s1 comes first in the file, yet a is already full with s2 and s3. */
+	assert_placement(c, "baab");
+	config_free(c);
+}
+
+static void test_sessions_fill_every_uplink_to_capacity_exactly(void **state)
+{
+	struct cmx_config *c = parse_ok(UPLINKS_A2_B4 PROFILE_P
+					"[session s1]\nprofile=p\n[session s2]\nprofile=p\n"
+					"[session s3]\nprofile=p\n[session s4]\nprofile=p\n"
+					"[session s5]\nprofile=p\n"
+					"[session s6]\nprofile=p\nuplink=b\n");
+
+	/* s6 claims b first; then a 0/2 < b 1/4, b 1/4 < a 1/2, a 1/2 = b 2/4 tie, b, b. */
+	assert_placement(c, "ababbb");
+	config_free(c);
+}
+
+ERROR_TEST(test_pinned_session_over_capacity_is_rejected_at_its_header,
+	   UPLINKS_A2_B4 PROFILE_P "[session s1]\nprofile=p\nuplink=a\n"
+				   "[session s2]\nprofile=p\n"
+				   "[session s3]\nprofile=p\nuplink=a\n"
+				   "[session s7]\nprofile=p\nuplink=a\n",
+	   "t.conf:21: session 's7' does not fit: uplink 'a' is at capacity 2")
+ERROR_TEST(test_unpinned_session_beyond_total_capacity_is_rejected,
+	   "[uplink a]\ndriver=netdev\ninterface=wwan0\naddress=10.0.0.2/24\ncapacity=1\n" PROFILE_P
+	   "[session s1]\nprofile=p\n[session s2]\nprofile=p\n",
+	   "t.conf:10: session 's2' does not fit: all uplinks are at capacity")
+ERROR_TEST(test_session_without_any_uplink_is_rejected, PROFILE_P "[session s1]\nprofile=p\n",
+	   "t.conf:3: session 's1' does not fit: no uplink is defined")
+
+/* ---- ini syntax ---- */
+
+ERROR_TEST(test_line_without_equals_is_rejected, "[daemon]\ncgroup /x\n",
+	   "t.conf:2: expected key=value, [section] or a comment")
+ERROR_TEST(test_unterminated_header_is_rejected, "\n[uplink a\n",
+	   "t.conf:2: unterminated section header (missing ']')")
+ERROR_TEST(test_text_after_header_is_rejected, "[daemon] # comment\n",
+	   "t.conf:1: unexpected text after ']'")
+ERROR_TEST(test_header_with_two_names_is_rejected, "[uplink a b]\n",
+	   "t.conf:1: section header has more than one name")
+ERROR_TEST(test_empty_header_is_rejected, "[ ]\n", "t.conf:1: empty section header")
+ERROR_TEST(test_nested_bracket_in_header_is_rejected, "[uplink [a]\n",
+	   "t.conf:1: unexpected '[' in section header")
+ERROR_TEST(test_empty_key_is_rejected, "[daemon]\n = /x\n", "t.conf:2: empty key before '='")
+ERROR_TEST(test_key_before_any_section_is_rejected, "# hi\ncgroup=/x\n",
+	   "t.conf:2: key 'cgroup' outside of any section")
+ERROR_TEST(test_empty_value_is_rejected, UPLINK_A "capacity=\n",
+	   "t.conf:5: empty value for 'capacity'")
+ERROR_TEST(test_empty_list_item_is_rejected, UPLINK_A "dns=192.0.2.1,,192.0.2.2\n",
+	   "t.conf:5: empty item in dns=")
+
+static void test_overlong_line_is_rejected_but_4096_fits(void **state)
+{
+	size_t n = 4096 - strlen("exec=/");
+	char *text = malloc(64 + n + 2);
+
+	assert_non_null(text);
+	/* Exactly INI_LINE_MAX characters on line 2: accepted. */
+	strcpy(text, "[profile p]\nexec=/");
+	memset(text + strlen(text), 'x', n);
+	strcpy(text + strlen("[profile p]\nexec=/") + n, "\n");
+	struct cmx_config *c = parse_ok(text);
+	assert_int_equal(strlen(c->profiles[0].argv[0]), n + 1);
+	config_free(c);
+
+	/* One more: rejected with the line number. */
+	strcpy(text + strlen("[profile p]\nexec=/") + n, "x\n");
+	expect_error(text, "t.conf:2: line longer than 4096 characters");
+	free(text);
+}
+
+/* ---- sections ---- */
+
+ERROR_TEST(test_unknown_section_is_rejected, UPLINK_A "[foo]\n", "t.conf:5: unknown section 'foo'")
+ERROR_TEST(test_section_types_are_case_sensitive, "[Uplink a]\n",
+	   "t.conf:1: unknown section 'Uplink'")
+ERROR_TEST(test_unnamed_uplink_is_rejected, "[uplink]\n",
+	   "t.conf:1: [uplink] needs a name, as in [uplink NAME]")
+ERROR_TEST(test_named_daemon_section_is_rejected, "[daemon main]\n",
+	   "t.conf:1: [daemon] takes no name")
+ERROR_TEST(test_second_daemon_section_is_rejected, "[daemon]\n\n[daemon]\n",
+	   "t.conf:3: duplicate [daemon] section (first defined at line 1)")
+ERROR_TEST(test_uplink_name_with_upper_case_is_rejected, "[uplink LTE]\n",
+	   "t.conf:1: invalid uplink name 'LTE' (1-15 of a-z 0-9 _ -, starting with a letter or "
+	   "digit)")
+ERROR_TEST(test_uplink_name_starting_with_dash_is_rejected, "[uplink -a]\n",
+	   "t.conf:1: invalid uplink name '-a' (1-15 of a-z 0-9 _ -, starting with a letter or "
+	   "digit)")
+ERROR_TEST(test_uplink_name_of_16_chars_is_rejected, "[uplink abcdefghijklmnop]\n",
+	   "t.conf:1: invalid uplink name 'abcdefghijklmnop' (1-15 of a-z 0-9 _ -, starting with a "
+	   "letter or digit)")
+ERROR_TEST(test_profile_name_dotdot_is_rejected, "[profile ..]\n",
+	   "t.conf:1: invalid profile name '..' (1-32 of A-Z a-z 0-9 _ . -)")
+ERROR_TEST(test_session_name_of_33_chars_is_rejected,
+	   "[session 123456789012345678901234567890123]\n",
+	   "t.conf:1: invalid session name '123456789012345678901234567890123' "
+	   "(1-32 of A-Z a-z 0-9 _ . -)")
+ERROR_TEST(test_duplicate_uplink_is_rejected,
+	   "\n\n" UPLINK_A "[uplink a]\ndriver=netdev\ninterface=wwan1\n",
+	   "t.conf:7: duplicate uplink 'a' (first defined at line 3)")
+ERROR_TEST(test_duplicate_profile_is_rejected, PROFILE_P PROFILE_P,
+	   "t.conf:3: duplicate profile 'p' (first defined at line 1)")
+ERROR_TEST(test_duplicate_session_is_rejected,
+	   UPLINK_A PROFILE_P "[session s]\nprofile=p\n[session s]\nprofile=p\n",
+	   "t.conf:9: duplicate session 's' (first defined at line 7)")
+ERROR_TEST(test_unknown_key_names_its_section, UPLINK_A "foo=1\n",
+	   "t.conf:5: unknown key 'foo' in [uplink a]")
+ERROR_TEST(test_keys_are_case_sensitive, "[daemon]\nCgroup=/x\n",
+	   "t.conf:2: unknown key 'Cgroup' in [daemon]")
+ERROR_TEST(test_key_of_another_section_is_unknown, PROFILE_P "interface=wwan0\n",
+	   "t.conf:3: unknown key 'interface' in [profile p]")
+ERROR_TEST(test_duplicate_single_valued_key_is_rejected, UPLINK_A "interface=wwan1\n",
+	   "t.conf:5: duplicate key 'interface'")
+ERROR_TEST(test_duplicate_exec_is_rejected, PROFILE_P "exec=/bin/false\n",
+	   "t.conf:3: duplicate key 'exec'")
+
+/* ---- [daemon] ---- */
+
+ERROR_TEST(test_relative_cgroup_is_rejected, "[daemon]\ncgroup=cellmux\n",
+	   "t.conf:2: cgroup=cellmux is not an absolute cgroup v2 path (like /cellmux)")
+ERROR_TEST(test_cgroup_climbing_up_is_rejected, "[daemon]\ncgroup=/a/../../etc\n",
+	   "t.conf:2: cgroup=/a/../../etc must not contain '.' or '..'")
+
+/* ---- [uplink] ---- */
+
+ERROR_TEST(test_uplink_without_driver_is_rejected,
+	   "[uplink a]\ninterface=wwan0\naddress=10.0.0.2/24\n",
+	   "t.conf:1: [uplink a] needs driver=")
+ERROR_TEST(test_uplink_without_interface_is_rejected_at_its_header,
+	   PROFILE_P "\n\n\n[uplink a]\ndriver=netdev\naddress=10.0.0.2/24\n",
+	   "t.conf:6: [uplink a] needs interface=")
+ERROR_TEST(test_netdev_uplink_without_address_is_rejected,
+	   "[uplink a]\ndriver=netdev\ninterface=wwan0\n[uplink b]\n",
+	   "t.conf:1: [uplink a] needs address=")
+ERROR_TEST(test_unknown_driver_is_rejected, "[uplink a]\ndriver=qmi\n",
+	   "t.conf:2: unknown driver 'qmi' (known: netdev)")
+ERROR_TEST(test_interface_name_of_16_chars_is_rejected,
+	   "[uplink a]\ninterface=abcdefghijklmnop\n",
+	   "t.conf:2: invalid interface name 'abcdefghijklmnop' (1-15 characters, no '/', ':' or "
+	   "spaces)")
+ERROR_TEST(test_interface_name_with_slash_is_rejected, "[uplink a]\ninterface=usb/0\n",
+	   "t.conf:2: invalid interface name 'usb/0' (1-15 characters, no '/', ':' or spaces)")
+ERROR_TEST(test_interface_name_with_space_is_rejected, "[uplink a]\ninterface=usb 0\n",
+	   "t.conf:2: invalid interface name 'usb 0' (1-15 characters, no '/', ':' or spaces)")
+ERROR_TEST(test_two_uplinks_on_one_interface_are_rejected,
+	   UPLINK_A "[uplink b]\ndriver=netdev\ninterface=wwan0\n",
+	   "t.conf:7: interface 'wwan0' is already used by uplink 'a' (line 3)")
+ERROR_TEST(test_address_with_plen_33_is_rejected, UPLINK_A "address=10.0.0.3/33\n",
+	   "t.conf:5: invalid address '10.0.0.3/33' (want ADDRESS/PREFIXLEN)")
+ERROR_TEST(test_address_without_plen_is_rejected, UPLINK_A "address=10.0.0.3\n",
+	   "t.conf:5: invalid address '10.0.0.3' (want ADDRESS/PREFIXLEN)")
+ERROR_TEST(test_ipv6_address_with_plen_129_is_rejected, UPLINK_A "address=::1/129\n",
+	   "t.conf:5: invalid address '::1/129' (want ADDRESS/PREFIXLEN)")
+ERROR_TEST(test_address_given_twice_is_rejected, UPLINK_A "address=10.0.0.2/16\n",
+	   "t.conf:5: address '10.0.0.2/16' given twice")
+ERROR_TEST(test_ninth_address_is_rejected,
+	   UPLINK_A "address=10.0.0.3/24,10.0.0.4/24,10.0.0.5/24,10.0.0.6/24\n"
+		    "address=10.0.0.7/24,10.0.0.8/24,10.0.0.9/24,10.0.0.10/24\n",
+	   "t.conf:6: too many addresses (at most 8)")
+ERROR_TEST(test_gateway_with_plen_is_rejected, UPLINK_A "gateway=10.0.0.1/24\n",
+	   "t.conf:5: invalid gateway '10.0.0.1/24' (want an address without /PREFIXLEN)")
+ERROR_TEST(test_gateway_outside_every_subnet_is_rejected_at_its_line,
+	   "[uplink a]\ndriver=netdev\ninterface=wwan0\ngateway=10.0.1.1\naddress=10.0.0.2/24\n",
+	   "t.conf:4: gateway 10.0.1.1 is outside every IPv4 address= subnet of [uplink a]")
+ERROR_TEST(test_ipv6_gateway_needs_an_ipv6_subnet, UPLINK_A "gateway=2001:db8::1\n",
+	   "t.conf:5: gateway 2001:db8::1 is outside every IPv6 address= subnet of [uplink a]")
+ERROR_TEST(test_gateway_equal_to_own_address_is_rejected, UPLINK_A "gateway=10.0.0.2\n",
+	   "t.conf:5: gateway 10.0.0.2 is the uplink's own address")
+ERROR_TEST(test_second_ipv4_gateway_is_rejected, UPLINK_A "gateway=10.0.0.1\ngateway=10.0.0.3\n",
+	   "t.conf:6: second IPv4 gateway '10.0.0.3' (first at line 5)")
+ERROR_TEST(test_two_ipv4_gateways_on_one_line_are_rejected, UPLINK_A "gateway=10.0.0.1,10.0.0.3\n",
+	   "t.conf:5: second IPv4 gateway '10.0.0.3' (first at line 5)")
+ERROR_TEST(test_invalid_dns_is_rejected, UPLINK_A "dns=1.2.3\n",
+	   "t.conf:5: invalid DNS server '1.2.3'")
+ERROR_TEST(test_fourth_dns_server_is_rejected, UPLINK_A "dns=192.0.2.1,192.0.2.2\ndns=::1,::2\n",
+	   "t.conf:6: too many DNS servers (at most 3)")
+ERROR_TEST(test_capacity_zero_is_rejected, UPLINK_A "capacity=0\n",
+	   "t.conf:5: invalid capacity '0' (1-4096 sessions)")
+ERROR_TEST(test_capacity_4097_is_rejected, UPLINK_A "capacity=4097\n",
+	   "t.conf:5: invalid capacity '4097' (1-4096 sessions)")
+ERROR_TEST(test_negative_capacity_is_rejected, UPLINK_A "capacity=-1\n",
+	   "t.conf:5: invalid capacity '-1' (1-4096 sessions)")
+ERROR_TEST(test_capacity_with_garbage_is_rejected, UPLINK_A "capacity=8x\n",
+	   "t.conf:5: invalid capacity '8x' (1-4096 sessions)")
+
+/* ---- [profile] ---- */
+
+ERROR_TEST(test_profile_without_exec_is_rejected, "[profile p]\nuser=worker\n",
+	   "t.conf:1: [profile p] needs exec=")
+ERROR_TEST(test_relative_exec_is_rejected, "[profile p]\nexec=probe --x\n",
+	   "t.conf:2: exec= must start with an absolute path, not 'probe'")
+ERROR_TEST(test_exec_with_empty_program_is_rejected, "[profile p]\nexec='' /bin/true\n",
+	   "t.conf:2: exec= must start with an absolute path, not ''")
+ERROR_TEST(test_unterminated_single_quote_is_rejected, "[profile p]\nexec=/bin/echo 'a b\n",
+	   "t.conf:2: unterminated ' in exec=")
+ERROR_TEST(test_unterminated_double_quote_is_rejected, "[profile p]\nexec=/bin/echo \"a\\\"\n",
+	   "t.conf:2: unterminated \" in exec=")
+ERROR_TEST(test_trailing_backslash_is_rejected, "[profile p]\nexec=/bin/echo a\\\n",
+	   "t.conf:2: exec= ends with a lone backslash")
+ERROR_TEST(test_root_user_is_rejected, PROFILE_P "user=root\n",
+	   "t.conf:3: user=root is root; workers never run as root")
+ERROR_TEST(test_uid_0_is_rejected, PROFILE_P "user=0\n",
+	   "t.conf:3: user=0 is root; workers never run as root")
+ERROR_TEST(test_uid_0_with_leading_zeros_is_rejected, PROFILE_P "user=000\n",
+	   "t.conf:3: user=000 is root; workers never run as root")
+ERROR_TEST(test_user_starting_with_dash_is_rejected, PROFILE_P "user=-x\n",
+	   "t.conf:3: invalid user name '-x'")
+ERROR_TEST(test_unknown_restart_policy_is_rejected, PROFILE_P "restart=sometimes\n",
+	   "t.conf:3: invalid restart=sometimes (no, on-failure or always)")
+ERROR_TEST(test_duration_with_unknown_unit_is_rejected, PROFILE_P "restart_sec=2x\n",
+	   "t.conf:3: invalid restart_sec=2x (a duration > 0 like 500ms, 2s, 1m, 1h; a plain "
+	   "number is seconds)")
+ERROR_TEST(test_fractional_duration_is_rejected, PROFILE_P "restart_max_sec=1.5s\n",
+	   "t.conf:3: invalid restart_max_sec=1.5s (a duration > 0 like 500ms, 2s, 1m, 1h; a plain "
+	   "number is seconds)")
+ERROR_TEST(test_zero_duration_is_rejected, PROFILE_P "restart_sec=0\n",
+	   "t.conf:3: invalid restart_sec=0 (a duration > 0 like 500ms, 2s, 1m, 1h; a plain "
+	   "number is seconds)")
+ERROR_TEST(test_duration_overflowing_32_bits_of_ms_is_rejected, PROFILE_P "restart_sec=5000h\n",
+	   "t.conf:3: restart_sec=5000h is too long")
+ERROR_TEST(test_restart_max_below_restart_sec_is_rejected, PROFILE_P "restart_max_sec=1s\n"
+									"restart_sec=2s\n",
+	   "t.conf:3: restart_max_sec (1000ms) is shorter than restart_sec (2000ms)")
+
+/* ---- [session] ---- */
+
+ERROR_TEST(test_session_without_profile_is_rejected, UPLINK_A "[session s]\nuplink=a\n",
+	   "t.conf:5: [session s] needs profile=")
+ERROR_TEST(test_session_naming_unknown_profile_is_rejected,
+	   UPLINK_A PROFILE_P "[session s1]\nprofile=x\n",
+	   "t.conf:8: session 's1' names unknown profile 'x'")
+ERROR_TEST(test_session_naming_unknown_uplink_is_rejected,
+	   UPLINK_A PROFILE_P "[session s1]\nprofile=p\nuplink=b\n",
+	   "t.conf:9: session 's1' names unknown uplink 'b'")
+ERROR_TEST(test_session_with_invalid_profile_name_is_rejected, "[session s1]\nprofile=a/b\n",
+	   "t.conf:2: invalid profile name 'a/b'")
+ERROR_TEST(test_session_with_invalid_uplink_name_is_rejected, "[session s1]\nuplink=A\n",
+	   "t.conf:2: invalid uplink name 'A'")
+
+/* ---- whole file ---- */
+
+ERROR_TEST(test_first_error_in_file_order_wins, PROFILE_P "[session s]\nprofile=x\nbogus\n",
+	   "t.conf:5: expected key=value, [section] or a comment")
+ERROR_TEST(test_error_after_allocations_is_reported_and_freed,
+	   UPLINK_A PROFILE_P "[profile q]\nexec=/bin/sh -c 'exit 1'\n[session s]\nprofile=p\n"
+			      "[bad]\n",
+	   "t.conf:11: unknown section 'bad'")
+
+static void test_err_may_be_null(void **state)
+{
+	struct cmx_config *c = NULL;
+
+	assert_int_equal(config_parse_string("t.conf", "[x]\n", &c, NULL, 0), -EINVAL);
+	assert_null(c);
+	assert_int_equal(config_parse_string("t.conf", "", &c, NULL, 0), 0);
+	config_free(c);
+}
+
+static void test_long_message_is_truncated_not_overflowed(void **state)
+{
+	struct cmx_config *c = NULL;
+	char err[16];
+
+	memset(err, 'z', sizeof(err));
+	assert_int_equal(config_parse_string("t.conf", "[foo]\n", &c, err, 12), -EINVAL);
+	assert_string_equal(err, "t.conf:1: u");
+	assert_int_equal(err[12], 'z');
+}
+
+/* ---- config_load ---- */
+
+static char *write_temp(const char *text, size_t len)
+{
+	char *path = strdup("/tmp/test_config.XXXXXX");
+	int fd;
+
+	assert_non_null(path);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+static void test_load_reads_the_file_and_remembers_its_path(void **state)
+{
+	static const char text[] = UPLINK_A;
+	char *path = write_temp(text, strlen(text));
+	struct cmx_config *c = NULL;
+	char err[CONFIG_ERR_MAX];
+
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c->path, path);
+	assert_string_equal(c->uplinks[0].p.ifname, "wwan0");
+	config_free(c);
+	unlink(path);
+	free(path);
+}
+
+static void test_load_reports_errors_with_the_file_name(void **state)
+{
+	static const char text[] = UPLINK_A "[session s]\n";
+	char *path = write_temp(text, strlen(text));
+	struct cmx_config *c = NULL;
+	char err[CONFIG_ERR_MAX], want[CONFIG_ERR_MAX];
+
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:5: [session s] needs profile=", path);
+	assert_string_equal(err, want);
+	assert_null(c);
+	unlink(path);
+	free(path);
+}
+
+static void test_load_of_missing_file_is_enoent_with_strerror(void **state)
+{
+	struct cmx_config *c = NULL;
+	char err[CONFIG_ERR_MAX];
+
+	assert_int_equal(config_load("/nonexistent/cellmux.conf", &c, err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, "/nonexistent/cellmux.conf: No such file or directory");
+	assert_null(c);
+}
+
+static void test_load_of_directory_is_eisdir(void **state)
+{
+	struct cmx_config *c = NULL;
+	char err[CONFIG_ERR_MAX];
+
+	assert_int_equal(config_load("/tmp", &c, err, sizeof(err)), -EISDIR);
+	assert_string_equal(err, "/tmp: Is a directory");
+}
+
+static void test_load_rejects_nul_byte_with_its_line(void **state)
+{
+	static const char text[] = "[daemon]\n\ncgroup=/a\0b\n";
+	char *path = write_temp(text, sizeof(text) - 1);
+	struct cmx_config *c = NULL;
+	char err[CONFIG_ERR_MAX], want[CONFIG_ERR_MAX];
+
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:3: NUL byte in file", path);
+	assert_string_equal(err, want);
+	unlink(path);
+	free(path);
+}
+
+/* ---- ini.c directly ---- */
+
+struct ini_log {
+	char lines[16][128];
+	size_t n;
+	int fail_at; /* a callback returns -ECANCELED on this line */
+};
+
+static int log_section(void *userdata, int line, const char *type, const char *name)
+{
+	struct ini_log *l = userdata;
+
+	snprintf(l->lines[l->n++], sizeof(l->lines[0]), "%d S %s|%s", line, type,
+		 name ? name : "(null)");
+	return line == l->fail_at ? -ECANCELED : 0;
+}
+
+static int log_key(void *userdata, int line, const char *type, const char *name, const char *key,
+		   const char *value)
+{
+	struct ini_log *l = userdata;
+
+	snprintf(l->lines[l->n++], sizeof(l->lines[0]), "%d K %s|%s|%s|%s", line,
+		 type ? type : "(null)", name ? name : "(null)", key, value);
+	return line == l->fail_at ? -ECANCELED : 0;
+}
+
+static void log_error(void *userdata, int line, const char *msg)
+{
+	struct ini_log *l = userdata;
+
+	snprintf(l->lines[l->n++], sizeof(l->lines[0]), "%d E %s", line, msg);
+}
+
+static const struct ini_ops log_ops = { log_section, log_key, log_error };
+
+static void test_ini_reports_type_name_key_value_and_lines(void **state)
+{
+	struct ini_log l = { .fail_at = -1 };
+	static const char *const want[] = {
+		"1 K (null)|(null)|top|level",
+		"3 S daemon|(null)",
+		"4 K daemon|(null)|a|b = c",
+		"5 S uplink|x",
+		"6 K uplink|x|k|",
+		"7 K uplink|x|q|#not a comment",
+	};
+
+	assert_int_equal(ini_parse_string("top=level\n"
+					  "; c\n"
+					  "[daemon]\n"
+					  "  a = b = c  \n"
+					  "[uplink\tx]\n"
+					  "k=\n"
+					  "q=#not a comment",
+					  &log_ops, &l),
+			 0);
+	assert_int_equal(l.n, N(want));
+	for (size_t i = 0; i < N(want); i++)
+		assert_string_equal(l.lines[i], want[i]);
+}
+
+static void test_ini_callback_error_stops_parsing(void **state)
+{
+	struct ini_log l = { .fail_at = 2 };
+
+	assert_int_equal(ini_parse_string("[a]\nk=v\nbroken\n", &log_ops, &l), -ECANCELED);
+	assert_int_equal(l.n, 2);
+}
+
+static void test_ini_syntax_error_calls_error_once_and_stops(void **state)
+{
+	struct ini_log l = { .fail_at = -1 };
+
+	assert_int_equal(ini_parse_string("[a]\nbroken\n[b\n", &log_ops, &l), -EINVAL);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.lines[1], "2 E expected key=value, [section] or a comment");
+}
+
+static void test_ini_without_error_callback_still_fails(void **state)
+{
+	static const struct ini_ops ops = { 0 };
+
+	assert_int_equal(ini_parse_string("[a]\nk=v\n", &ops, NULL), 0);
+	assert_int_equal(ini_parse_string("=v\n", &ops, NULL), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_empty_file_is_a_valid_config_without_uplinks),
+		cmocka_unit_test(test_comments_blank_lines_and_spaces_are_ignored),
+		cmocka_unit_test(test_crlf_line_endings_and_bom_are_accepted),
+		cmocka_unit_test(test_full_config_fills_every_field),
+		cmocka_unit_test(test_uplink_capacity_defaults),
+		cmocka_unit_test(test_capacity_accepts_its_bounds),
+		cmocka_unit_test(test_profile_defaults_are_nobody_on_failure_1s_60s),
+		cmocka_unit_test(test_addresses_accumulate_over_lines_and_commas_with_ipv6),
+		cmocka_unit_test(test_eight_addresses_fit),
+		cmocka_unit_test(test_gateways_may_be_given_once_per_family_on_separate_lines),
+		cmocka_unit_test(test_exec_is_split_like_shell_words_without_expansion),
+		cmocka_unit_test(test_durations_take_ms_s_m_h_and_plain_seconds),
+		cmocka_unit_test(test_restart_sec_alone_above_default_max_raises_the_max),
+		cmocka_unit_test(test_restart_max_alone_below_default_sec_lowers_the_first_delay),
+		cmocka_unit_test(test_restart_policies_parse_and_print),
+		cmocka_unit_test(test_numeric_non_root_user_is_accepted),
+		cmocka_unit_test(test_sessions_may_name_profiles_and_uplinks_defined_later),
+		cmocka_unit_test(test_find_functions_return_index_or_enoent),
+		cmocka_unit_test(test_name_rules_are_exported),
+		cmocka_unit_test(test_config_free_null_is_a_noop),
+
+		cmocka_unit_test(test_unpinned_sessions_spread_by_load_relative_to_capacity),
+		cmocka_unit_test(test_pinned_sessions_are_counted_before_unpinned_ones),
+		cmocka_unit_test(test_sessions_fill_every_uplink_to_capacity_exactly),
+		cmocka_unit_test(test_pinned_session_over_capacity_is_rejected_at_its_header),
+		cmocka_unit_test(test_unpinned_session_beyond_total_capacity_is_rejected),
+		cmocka_unit_test(test_session_without_any_uplink_is_rejected),
+
+		cmocka_unit_test(test_line_without_equals_is_rejected),
+		cmocka_unit_test(test_unterminated_header_is_rejected),
+		cmocka_unit_test(test_text_after_header_is_rejected),
+		cmocka_unit_test(test_header_with_two_names_is_rejected),
+		cmocka_unit_test(test_empty_header_is_rejected),
+		cmocka_unit_test(test_nested_bracket_in_header_is_rejected),
+		cmocka_unit_test(test_empty_key_is_rejected),
+		cmocka_unit_test(test_key_before_any_section_is_rejected),
+		cmocka_unit_test(test_empty_value_is_rejected),
+		cmocka_unit_test(test_empty_list_item_is_rejected),
+		cmocka_unit_test(test_overlong_line_is_rejected_but_4096_fits),
+
+		cmocka_unit_test(test_unknown_section_is_rejected),
+		cmocka_unit_test(test_section_types_are_case_sensitive),
+		cmocka_unit_test(test_unnamed_uplink_is_rejected),
+		cmocka_unit_test(test_named_daemon_section_is_rejected),
+		cmocka_unit_test(test_second_daemon_section_is_rejected),
+		cmocka_unit_test(test_uplink_name_with_upper_case_is_rejected),
+		cmocka_unit_test(test_uplink_name_starting_with_dash_is_rejected),
+		cmocka_unit_test(test_uplink_name_of_16_chars_is_rejected),
+		cmocka_unit_test(test_profile_name_dotdot_is_rejected),
+		cmocka_unit_test(test_session_name_of_33_chars_is_rejected),
+		cmocka_unit_test(test_duplicate_uplink_is_rejected),
+		cmocka_unit_test(test_duplicate_profile_is_rejected),
+		cmocka_unit_test(test_duplicate_session_is_rejected),
+		cmocka_unit_test(test_unknown_key_names_its_section),
+		cmocka_unit_test(test_keys_are_case_sensitive),
+		cmocka_unit_test(test_key_of_another_section_is_unknown),
+		cmocka_unit_test(test_duplicate_single_valued_key_is_rejected),
+		cmocka_unit_test(test_duplicate_exec_is_rejected),
+
+		cmocka_unit_test(test_relative_cgroup_is_rejected),
+		cmocka_unit_test(test_cgroup_climbing_up_is_rejected),
+
+		cmocka_unit_test(test_uplink_without_driver_is_rejected),
+		cmocka_unit_test(test_uplink_without_interface_is_rejected_at_its_header),
+		cmocka_unit_test(test_netdev_uplink_without_address_is_rejected),
+		cmocka_unit_test(test_unknown_driver_is_rejected),
+		cmocka_unit_test(test_interface_name_of_16_chars_is_rejected),
+		cmocka_unit_test(test_interface_name_with_slash_is_rejected),
+		cmocka_unit_test(test_interface_name_with_space_is_rejected),
+		cmocka_unit_test(test_two_uplinks_on_one_interface_are_rejected),
+		cmocka_unit_test(test_address_with_plen_33_is_rejected),
+		cmocka_unit_test(test_address_without_plen_is_rejected),
+		cmocka_unit_test(test_ipv6_address_with_plen_129_is_rejected),
+		cmocka_unit_test(test_address_given_twice_is_rejected),
+		cmocka_unit_test(test_ninth_address_is_rejected),
+		cmocka_unit_test(test_gateway_with_plen_is_rejected),
+		cmocka_unit_test(test_gateway_outside_every_subnet_is_rejected_at_its_line),
+		cmocka_unit_test(test_ipv6_gateway_needs_an_ipv6_subnet),
+		cmocka_unit_test(test_gateway_equal_to_own_address_is_rejected),
+		cmocka_unit_test(test_second_ipv4_gateway_is_rejected),
+		cmocka_unit_test(test_two_ipv4_gateways_on_one_line_are_rejected),
+		cmocka_unit_test(test_invalid_dns_is_rejected),
+		cmocka_unit_test(test_fourth_dns_server_is_rejected),
+		cmocka_unit_test(test_capacity_zero_is_rejected),
+		cmocka_unit_test(test_capacity_4097_is_rejected),
+		cmocka_unit_test(test_negative_capacity_is_rejected),
+		cmocka_unit_test(test_capacity_with_garbage_is_rejected),
+
+		cmocka_unit_test(test_profile_without_exec_is_rejected),
+		cmocka_unit_test(test_relative_exec_is_rejected),
+		cmocka_unit_test(test_exec_with_empty_program_is_rejected),
+		cmocka_unit_test(test_unterminated_single_quote_is_rejected),
+		cmocka_unit_test(test_unterminated_double_quote_is_rejected),
+		cmocka_unit_test(test_trailing_backslash_is_rejected),
+		cmocka_unit_test(test_root_user_is_rejected),
+		cmocka_unit_test(test_uid_0_is_rejected),
+		cmocka_unit_test(test_uid_0_with_leading_zeros_is_rejected),
+		cmocka_unit_test(test_user_starting_with_dash_is_rejected),
+		cmocka_unit_test(test_unknown_restart_policy_is_rejected),
+		cmocka_unit_test(test_duration_with_unknown_unit_is_rejected),
+		cmocka_unit_test(test_fractional_duration_is_rejected),
+		cmocka_unit_test(test_zero_duration_is_rejected),
+		cmocka_unit_test(test_duration_overflowing_32_bits_of_ms_is_rejected),
+		cmocka_unit_test(test_restart_max_below_restart_sec_is_rejected),
+
+		cmocka_unit_test(test_session_without_profile_is_rejected),
+		cmocka_unit_test(test_session_naming_unknown_profile_is_rejected),
+		cmocka_unit_test(test_session_naming_unknown_uplink_is_rejected),
+		cmocka_unit_test(test_session_with_invalid_profile_name_is_rejected),
+		cmocka_unit_test(test_session_with_invalid_uplink_name_is_rejected),
+
+		cmocka_unit_test(test_first_error_in_file_order_wins),
+		cmocka_unit_test(test_error_after_allocations_is_reported_and_freed),
+		cmocka_unit_test(test_err_may_be_null),
+		cmocka_unit_test(test_long_message_is_truncated_not_overflowed),
+
+		cmocka_unit_test(test_load_reads_the_file_and_remembers_its_path),
+		cmocka_unit_test(test_load_reports_errors_with_the_file_name),
+		cmocka_unit_test(test_load_of_missing_file_is_enoent_with_strerror),
+		cmocka_unit_test(test_load_of_directory_is_eisdir),
+		cmocka_unit_test(test_load_rejects_nul_byte_with_its_line),
+
+		cmocka_unit_test(test_ini_reports_type_name_key_value_and_lines),
+		cmocka_unit_test(test_ini_callback_error_stops_parsing),
+		cmocka_unit_test(test_ini_syntax_error_calls_error_once_and_stops),
+		cmocka_unit_test(test_ini_without_error_callback_still_fails),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,508 @@
+/* test_worker_msg.c — the worker control protocol over a real SOCK_SEQPACKET socketpair: round
+ * trips, golden bytes of a Report, and every way a packet from the wire is refused. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/macro.h"
+#include "proto/worker_msg.h"
+
+struct pair {
+	int tx, rx;
+};
+
+static int pair_setup(void **state)
+{
+	struct pair *p = malloc(sizeof(*p));
+	int sv[2];
+
+	if (!p || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		free(p);
+		return -1;
+	}
+	p->tx = sv[0];
+	p->rx = sv[1];
+	*state = p;
+	return 0;
+}
+
+static int pair_teardown(void **state)
+{
+	struct pair *p = *state;
+
+	if (p->tx >= 0)
+		close(p->tx);
+	close(p->rx);
+	free(p);
+	return 0;
+}
+
+static void send_raw(int fd, const void *buf, size_t len)
+{
+	assert_int_equal(send(fd, buf, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+static void send_stop_expect(int fd, int want)
+{
+	Cellmux__Worker__Stop stop = CELLMUX__WORKER__STOP__INIT;
+	Cellmux__Worker__DaemonMessage m = CELLMUX__WORKER__DAEMON_MESSAGE__INIT;
+
+	m.msg_case = CELLMUX__WORKER__DAEMON_MESSAGE__MSG_STOP;
+	m.stop = &stop;
+	assert_int_equal(worker_msg_send(fd, &m.base), want);
+}
+
+static void send_stop(int fd)
+{
+	send_stop_expect(fd, 0);
+}
+
+static void expect_stop(int fd)
+{
+	Cellmux__Worker__DaemonMessage *m = NULL;
+
+	assert_int_equal(worker_msg_recv_daemon(fd, &m), 0);
+	assert_non_null(m);
+	assert_int_equal(m->msg_case, CELLMUX__WORKER__DAEMON_MESSAGE__MSG_STOP);
+	worker_msg_free_daemon(m);
+}
+
+/* A Report as one would come from the probe, and its encoding worked out by hand from the proto3
+ * wire format (not produced by protobuf-c), so a change of field numbers or types shows up. */
+static char *golden_addrs[] = { "198.18.0.1", "2001:db8::1" };
+
+static void golden_report(Cellmux__Worker__Report *r)
+{
+	r->seq = 7;
+	r->url = "http://198.18.0.1/ip";
+	r->http_status = 200;
+	r->body = "198.18.1.1";
+	r->resolved_name = "ip.sim";
+	r->n_resolved_addresses = 2;
+	r->resolved_addresses = golden_addrs;
+	r->latency_us = 1500;
+	r->unix_time_ms = 1700000000123ULL;
+}
+
+static const uint8_t golden_bytes[] = {
+	0x12, 0x52, /* WorkerMessage.report (2, LEN), 82 bytes */
+	0x08, 0x07, /* seq (1, VARINT) = 7 */
+	0x12, 0x14, 'h', 't', 't', 'p', ':', '/', '/', '1', '9', '8', '.', '1', '8', '.', '0', '.',
+	'1', '/', 'i', 'p', /* url (2, LEN) */
+	0x18, 0xc8, 0x01, /* http_status (3, VARINT) = 200 */
+	0x22, 0x0a, '1', '9', '8', '.', '1', '8', '.', '1', '.', '1', /* body (4, LEN) */
+	/* error (5) is empty and so absent */
+	0x32, 0x06, 'i', 'p', '.', 's', 'i', 'm', /* resolved_name (6, LEN) */
+	0x3a, 0x0a, '1', '9', '8', '.', '1', '8', '.', '0', '.', '1', /* resolved_addresses (7) */
+	0x3a, 0x0b, '2', '0', '0', '1', ':', 'd', 'b', '8', ':', ':', '1',
+	0x40, 0xdc, 0x0b, /* latency_us (8, VARINT) = 1500 */
+	0x48, 0xfb, 0xd0, 0x95, 0xff, 0xbc, 0x31, /* unix_time_ms (9, VARINT) = 1700000000123 */
+};
+
+static void test_report_golden_bytes(void **state)
+{
+	struct pair *p = *state;
+	Cellmux__Worker__Report rep = CELLMUX__WORKER__REPORT__INIT;
+	Cellmux__Worker__WorkerMessage m = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
+	Cellmux__Worker__WorkerMessage *got = NULL;
+	uint8_t buf[256];
+
+	golden_report(&rep);
+	m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_REPORT;
+	m.report = &rep;
+	assert_int_equal(protobuf_c_message_get_packed_size(&m.base), sizeof(golden_bytes));
+	assert_int_equal(protobuf_c_message_pack(&m.base, buf), sizeof(golden_bytes));
+	assert_memory_equal(buf, golden_bytes, sizeof(golden_bytes));
+
+	/* The framing adds nothing: the packet is exactly the message. */
+	assert_int_equal(worker_msg_send(p->tx, &m.base), 0);
+	assert_int_equal(recv(p->rx, buf, sizeof(buf), MSG_DONTWAIT),
+			 (ssize_t)sizeof(golden_bytes));
+	assert_memory_equal(buf, golden_bytes, sizeof(golden_bytes));
+
+	/* And the captured bytes decode back to the same Report. */
+	send_raw(p->tx, golden_bytes, sizeof(golden_bytes));
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got), 0);
+	assert_int_equal(got->msg_case, CELLMUX__WORKER__WORKER_MESSAGE__MSG_REPORT);
+	assert_int_equal(got->report->seq, 7);
+	assert_string_equal(got->report->url, "http://198.18.0.1/ip");
+	assert_int_equal(got->report->http_status, 200);
+	assert_string_equal(got->report->body, "198.18.1.1");
+	assert_string_equal(got->report->error, "");
+	assert_string_equal(got->report->resolved_name, "ip.sim");
+	assert_int_equal(got->report->n_resolved_addresses, 2);
+	assert_string_equal(got->report->resolved_addresses[0], "198.18.0.1");
+	assert_string_equal(got->report->resolved_addresses[1], "2001:db8::1");
+	assert_int_equal(got->report->latency_us, 1500);
+	assert_int_equal(got->report->unix_time_ms, 1700000000123ULL);
+	assert_string_equal(got->report->resolve_error, "");
+	worker_msg_free_worker(got);
+}
+
+static void test_hello_round_trip(void **state)
+{
+	struct pair *p = *state;
+	Cellmux__Worker__Hello hello = CELLMUX__WORKER__HELLO__INIT;
+	Cellmux__Worker__WorkerMessage m = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
+	Cellmux__Worker__WorkerMessage *got = NULL;
+
+	hello.worker = "cellmux-probe";
+	hello.version = "0.1";
+	hello.pid = 4242;
+	m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_HELLO;
+	m.hello = &hello;
+	assert_int_equal(worker_msg_send(p->tx, &m.base), 0);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got), 0);
+	assert_int_equal(got->msg_case, CELLMUX__WORKER__WORKER_MESSAGE__MSG_HELLO);
+	assert_string_equal(got->hello->worker, "cellmux-probe");
+	assert_string_equal(got->hello->version, "0.1");
+	assert_int_equal(got->hello->pid, 4242);
+	worker_msg_free_worker(got);
+}
+
+static void test_report_round_trip_error(void **state)
+{
+	struct pair *p = *state;
+	Cellmux__Worker__Report rep = CELLMUX__WORKER__REPORT__INIT;
+	Cellmux__Worker__WorkerMessage m = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
+	Cellmux__Worker__WorkerMessage *got = NULL;
+
+	rep.seq = UINT64_MAX;
+	rep.url = "https://example.test/\xc3\xa9t\xc3\xa9"; /* UTF-8 passes */
+	rep.error = "Couldn't connect to server";
+	rep.resolved_name = "example.test";
+	rep.resolve_error = "Name or service not known";
+	rep.latency_us = 10000000;
+	m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_REPORT;
+	m.report = &rep;
+	assert_int_equal(worker_msg_send(p->tx, &m.base), 0);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got), 0);
+	assert_int_equal(got->msg_case, CELLMUX__WORKER__WORKER_MESSAGE__MSG_REPORT);
+	assert_true(got->report->seq == UINT64_MAX);
+	assert_string_equal(got->report->url, rep.url);
+	assert_int_equal(got->report->http_status, 0);
+	assert_string_equal(got->report->body, "");
+	assert_string_equal(got->report->error, "Couldn't connect to server");
+	assert_int_equal(got->report->n_resolved_addresses, 0);
+	assert_string_equal(got->report->resolve_error, "Name or service not known");
+	worker_msg_free_worker(got);
+}
+
+static void test_welcome_and_stop_round_trip(void **state)
+{
+	struct pair *p = *state;
+	Cellmux__Worker__Welcome welcome = CELLMUX__WORKER__WELCOME__INIT;
+	Cellmux__Worker__DaemonMessage m = CELLMUX__WORKER__DAEMON_MESSAGE__INIT;
+	Cellmux__Worker__DaemonMessage *got = NULL;
+
+	welcome.session = "s1";
+	welcome.uplink = "sim-a";
+	m.msg_case = CELLMUX__WORKER__DAEMON_MESSAGE__MSG_WELCOME;
+	m.welcome = &welcome;
+	assert_int_equal(worker_msg_send(p->tx, &m.base), 0);
+	send_stop(p->tx);
+
+	/* Packets keep their boundaries and their order. */
+	assert_int_equal(worker_msg_recv_daemon(p->rx, &got), 0);
+	assert_int_equal(got->msg_case, CELLMUX__WORKER__DAEMON_MESSAGE__MSG_WELCOME);
+	assert_string_equal(got->welcome->session, "s1");
+	assert_string_equal(got->welcome->uplink, "sim-a");
+	worker_msg_free_daemon(got);
+	expect_stop(p->rx);
+}
+
+static void test_empty_socket_is_eagain(void **state)
+{
+	struct pair *p = *state;
+	Cellmux__Worker__WorkerMessage *got = NULL;
+
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got), -EAGAIN);
+	assert_null(got);
+}
+
+static void test_closed_peer_is_econnreset(void **state)
+{
+	struct pair *p = *state;
+	Cellmux__Worker__DaemonMessage *got = NULL;
+
+	send_stop(p->tx);
+	close(p->tx);
+	p->tx = -1;
+	/* What was queued before the close is still delivered, then the end. */
+	expect_stop(p->rx);
+	assert_int_equal(worker_msg_recv_daemon(p->rx, &got), -ECONNRESET);
+	assert_null(got);
+}
+
+static void test_send_to_closed_peer_is_epipe(void **state)
+{
+	struct pair *p = *state;
+
+	close(p->rx);
+	p->rx = p->tx;
+	p->tx = -1;
+	/* Without MSG_NOSIGNAL this would kill the test with SIGPIPE. */
+	send_stop_expect(p->rx, -EPIPE);
+}
+
+static void test_oversize_packet_dropped(void **state)
+{
+	struct pair *p = *state;
+	Cellmux__Worker__WorkerMessage *got = NULL;
+	size_t big = WORKER_MSG_MAX + 1;
+	uint8_t *buf = calloc(1, big);
+	int sndbuf = 4 * WORKER_MSG_MAX;
+
+	assert_non_null(buf);
+	assert_int_equal(setsockopt(p->tx, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+
+	/* A Hello padded with an unknown field (number 100) to exactly WORKER_MSG_MAX bytes is
+	 * accepted; one byte more and the packet is refused whole. Both length varints take 3
+	 * bytes at these sizes. */
+	for (size_t len = WORKER_MSG_MAX; len <= big; len++) {
+		size_t hello_len = len - 4; /* outer key 0x0a + 3-byte length */
+		size_t field_len = hello_len - 5; /* key 0xa2 0x06 + 3-byte length */
+		uint8_t *b = buf;
+
+		*b++ = 0x0a; /* WorkerMessage.hello */
+		*b++ = 0x80 | (hello_len & 0x7f);
+		*b++ = 0x80 | ((hello_len >> 7) & 0x7f);
+		*b++ = hello_len >> 14;
+		*b++ = 0xa2; /* field 100, LEN */
+		*b++ = 0x06;
+		*b++ = 0x80 | (field_len & 0x7f);
+		*b++ = 0x80 | ((field_len >> 7) & 0x7f);
+		*b++ = field_len >> 14;
+		memset(b, 'x', field_len);
+		send_raw(p->tx, buf, len);
+	}
+	free(buf);
+
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got), 0);
+	assert_int_equal(got->msg_case, CELLMUX__WORKER__WORKER_MESSAGE__MSG_HELLO);
+	worker_msg_free_worker(got);
+	got = NULL;
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got), -EMSGSIZE);
+	assert_null(got);
+
+	/* The oversized packet is gone, the next one reads normally. */
+	send_stop(p->tx);
+	expect_stop(p->rx);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got), -EAGAIN);
+}
+
+static void test_send_refuses_oversize(void **state)
+{
+	struct pair *p = *state;
+	Cellmux__Worker__Report rep = CELLMUX__WORKER__REPORT__INIT;
+	Cellmux__Worker__WorkerMessage m = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
+	Cellmux__Worker__WorkerMessage *got = NULL;
+	char *body = malloc(WORKER_MSG_MAX + 1);
+
+	assert_non_null(body);
+	memset(body, 'x', WORKER_MSG_MAX);
+	body[WORKER_MSG_MAX] = '\0';
+	rep.body = body;
+	m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_REPORT;
+	m.report = &rep;
+	assert_int_equal(worker_msg_send(p->tx, &m.base), -EMSGSIZE);
+	free(body);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got), -EAGAIN);
+}
+
+static void test_garbage_is_ebadmsg(void **state)
+{
+	struct pair *p = *state;
+	static const uint8_t garbage[] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x13 };
+	/* report, claiming 10 bytes where 2 follow */
+	static const uint8_t short_len[] = { 0x12, 0x0a, 0x08, 0x07 };
+	Cellmux__Worker__WorkerMessage *got = NULL;
+
+	send_raw(p->tx, garbage, sizeof(garbage));
+	send_raw(p->tx, short_len, sizeof(short_len));
+	send_stop(p->tx);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got), -EBADMSG);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got), -EBADMSG);
+	assert_null(got);
+	expect_stop(p->rx);
+}
+
+static void test_no_or_unknown_oneof_is_ebadmsg(void **state)
+{
+	struct pair *p = *state;
+	Cellmux__Worker__WorkerMessage empty = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
+	/* Only a field a newer peer might add (15, VARINT = 1): decodes, but no case we know. */
+	static const uint8_t future_case[] = { 0x78, 0x01 };
+	/* DaemonMessage field 3, an empty message: the first of the reserved cases. */
+	static const uint8_t future_daemon_case[] = { 0x1a, 0x00 };
+	Cellmux__Worker__WorkerMessage *got = NULL;
+	Cellmux__Worker__DaemonMessage *dgot = NULL;
+
+	/* An empty message packs to zero bytes, which the peer would take for a close. */
+	assert_int_equal(worker_msg_send(p->tx, &empty.base), -EINVAL);
+
+	send_raw(p->tx, future_case, sizeof(future_case));
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got), -EBADMSG);
+	assert_null(got);
+	send_raw(p->tx, future_daemon_case, sizeof(future_daemon_case));
+	assert_int_equal(worker_msg_recv_daemon(p->rx, &dgot), -EBADMSG);
+	assert_null(dgot);
+}
+
+static void expect_report_refused(struct pair *p, const Cellmux__Worker__Report *rep)
+{
+	Cellmux__Worker__WorkerMessage m = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
+	Cellmux__Worker__WorkerMessage *got = NULL;
+
+	m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_REPORT;
+	m.report = (Cellmux__Worker__Report *)rep;
+	assert_int_equal(worker_msg_send(p->tx, &m.base), 0);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got), -EBADMSG);
+	assert_null(got);
+}
+
+static void test_report_fields_bounded(void **state)
+{
+	struct pair *p = *state;
+	Cellmux__Worker__Report rep;
+	char body[WORKER_MSG_BODY_MAX + 2];
+	char *bad_addr[] = { "198.18.0.1", "not-an-address" };
+	char *addrs[WORKER_MSG_ADDRS_MAX + 1];
+	Cellmux__Worker__WorkerMessage m = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
+	Cellmux__Worker__WorkerMessage *got = NULL;
+
+	/* A body of exactly the limit passes ... */
+	memset(body, 'b', sizeof(body));
+	body[WORKER_MSG_BODY_MAX] = '\0';
+	cellmux__worker__report__init(&rep);
+	rep.body = body;
+	m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_REPORT;
+	m.report = &rep;
+	assert_int_equal(worker_msg_send(p->tx, &m.base), 0);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got), 0);
+	assert_int_equal(strlen(got->report->body), WORKER_MSG_BODY_MAX);
+	worker_msg_free_worker(got);
+
+	/* ... one byte more does not. */
+	body[WORKER_MSG_BODY_MAX] = 'b';
+	body[WORKER_MSG_BODY_MAX + 1] = '\0';
+	expect_report_refused(p, &rep);
+
+	cellmux__worker__report__init(&rep);
+	rep.url = "http://x/\xc3"; /* a lone UTF-8 lead byte */
+	expect_report_refused(p, &rep);
+
+	cellmux__worker__report__init(&rep);
+	rep.error = "\xed\xa0\x80"; /* an encoded surrogate */
+	expect_report_refused(p, &rep);
+
+	cellmux__worker__report__init(&rep);
+	rep.http_status = -1;
+	expect_report_refused(p, &rep);
+	rep.http_status = 1000;
+	expect_report_refused(p, &rep);
+
+	cellmux__worker__report__init(&rep);
+	rep.resolved_name = "ip.sim";
+	rep.n_resolved_addresses = 2;
+	rep.resolved_addresses = bad_addr;
+	expect_report_refused(p, &rep);
+
+	/* Addresses without the name they belong to. */
+	cellmux__worker__report__init(&rep);
+	rep.n_resolved_addresses = 1;
+	rep.resolved_addresses = bad_addr;
+	expect_report_refused(p, &rep);
+
+	cellmux__worker__report__init(&rep);
+	for (size_t i = 0; i < ARRAY_SIZE(addrs); i++)
+		addrs[i] = "192.0.2.1";
+	rep.resolved_name = "many.test";
+	rep.n_resolved_addresses = WORKER_MSG_ADDRS_MAX + 1;
+	rep.resolved_addresses = addrs;
+	expect_report_refused(p, &rep);
+}
+
+static void test_welcome_fields_bounded(void **state)
+{
+	struct pair *p = *state;
+	Cellmux__Worker__Welcome welcome = CELLMUX__WORKER__WELCOME__INIT;
+	Cellmux__Worker__DaemonMessage m = CELLMUX__WORKER__DAEMON_MESSAGE__INIT;
+	Cellmux__Worker__DaemonMessage *got = NULL;
+	char *name = malloc(WORKER_MSG_TEXT_MAX + 2);
+
+	assert_non_null(name);
+	memset(name, 's', WORKER_MSG_TEXT_MAX + 1);
+	name[WORKER_MSG_TEXT_MAX + 1] = '\0';
+	welcome.session = name;
+	m.msg_case = CELLMUX__WORKER__DAEMON_MESSAGE__MSG_WELCOME;
+	m.welcome = &welcome;
+	assert_int_equal(worker_msg_send(p->tx, &m.base), 0);
+	free(name);
+	assert_int_equal(worker_msg_recv_daemon(p->rx, &got), -EBADMSG);
+	assert_null(got);
+}
+
+static void expect_sanitized(const char *in, size_t len, const char *want)
+{
+	char buf[64];
+
+	assert_true(len < sizeof(buf));
+	memcpy(buf, in, len);
+	assert_int_equal(worker_msg_text_sanitize(buf, len), strlen(want));
+	assert_string_equal(buf, want);
+}
+
+/* Literals may hold NUL bytes, so their length comes from sizeof. */
+#define expect_sanitized_lit(in, want) expect_sanitized(in, sizeof(in) - 1, want)
+
+static void test_text_sanitize(void **state)
+{
+	expect_sanitized_lit("198.18.1.1\n", "198.18.1.1\n");
+	expect_sanitized_lit("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xb6",
+			     "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xb6");
+	expect_sanitized_lit("a\0b", "a?b");
+	expect_sanitized_lit("a\xff" "b", "a?b");
+	expect_sanitized_lit("\xc0\x80", "??");            /* overlong NUL */
+	expect_sanitized_lit("\xed\xa0\x80x", "???x");    /* surrogate */
+	expect_sanitized_lit("\xf4\x90\x80\x80", "????"); /* above U+10FFFF */
+	expect_sanitized_lit("\x80x", "?x");              /* stray continuation byte */
+	/* A body cut inside a character loses that character, not more. */
+	expect_sanitized_lit("ok \xe2\x82", "ok ");
+	expect_sanitized_lit("ok \xf0\x9f\x93", "ok ");
+	/* ... but an invalid sequence before the end is still replaced. */
+	expect_sanitized_lit("\xe2x\xe2\x82", "?x");
+	expect_sanitized_lit("", "");
+}
+
+#define PAIR_TEST(f) cmocka_unit_test_setup_teardown(f, pair_setup, pair_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		PAIR_TEST(test_report_golden_bytes),
+		PAIR_TEST(test_hello_round_trip),
+		PAIR_TEST(test_report_round_trip_error),
+		PAIR_TEST(test_welcome_and_stop_round_trip),
+		PAIR_TEST(test_empty_socket_is_eagain),
+		PAIR_TEST(test_closed_peer_is_econnreset),
+		PAIR_TEST(test_send_to_closed_peer_is_epipe),
+		PAIR_TEST(test_oversize_packet_dropped),
+		PAIR_TEST(test_send_refuses_oversize),
+		PAIR_TEST(test_garbage_is_ebadmsg),
+		PAIR_TEST(test_no_or_unknown_oneof_is_ebadmsg),
+		PAIR_TEST(test_report_fields_bounded),
+		PAIR_TEST(test_welcome_fields_bounded),
+		cmocka_unit_test(test_text_sanitize),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
