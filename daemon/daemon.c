@@ -17,20 +17,43 @@
 /* Bound on waiting for workers at shutdown; their cgroups are killed after SESSION_STOP_GRACE. */
 #define SHUTDOWN_TIMEOUT_MS 15000
 
+/* Bringing an uplink up is mostly waiting: moving a link between namespaces and committing an
+ * nftables table each wait out a kernel RCU grace period (measured 15-20 ms each here). One
+ * thread per uplink lets those waits overlap; every step is per-thread (setns affects only the
+ * calling thread, each uplink has its own netlink sockets and nft context), and the loop
+ * has not started yet, so nothing else runs meanwhile. */
+static gpointer uplink_up_thread(gpointer data)
+{
+	struct dm_uplink *du = data;
+
+	return GINT_TO_POINTER(uplink_up(&du->cfg->p, &du->u));
+}
+
 static int uplinks_up(struct daemon *d)
 {
+	GThread **threads = g_new0(GThread *, d->n_uplinks ? d->n_uplinks : 1);
+	int first_err = 0;
+
+	for (size_t i = 0; i < d->n_uplinks; i++)
+		threads[i] = g_thread_new("uplink-up", uplink_up_thread, &d->uplinks[i]);
 	for (size_t i = 0; i < d->n_uplinks; i++) {
 		struct dm_uplink *du = &d->uplinks[i];
-		int r = uplink_up(&du->cfg->p, &du->u);
+		int r = GPOINTER_TO_INT(g_thread_join(threads[i]));
 
-		if (r < 0)
-			return log_error_errno(r, "uplink %s: bringing up %s: %m", du->cfg->p.name,
-					       du->cfg->p.ifname);
+		if (r < 0) {
+			du->u = NULL;
+			log_error_errno(r, "uplink %s: bringing up %s: %m", du->cfg->p.name,
+					du->cfg->p.ifname);
+			if (!first_err)
+				first_err = r;
+			continue;
+		}
 		du->state = DM_UPLINK_UP;
 		log_info("uplink %s: up in namespace %s via %s", du->cfg->p.name,
 			 uplink_ns_name(du->u), du->cfg->p.ifname);
 	}
-	return 0;
+	g_free(threads);
+	return first_err;
 }
 
 static void uplinks_down(struct daemon *d)

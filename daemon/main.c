@@ -30,10 +30,11 @@ static void usage(FILE *f)
 
 static gboolean on_stop_signal(gpointer data)
 {
-	struct daemon *d = data;
+	struct daemon **d = data;
 
 	log_info("signal received, shutting down");
-	daemon_shutdown(d, 0);
+	if (*d)
+		daemon_shutdown(*d, 0);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -113,14 +114,17 @@ int main(int argc, char **argv)
 	}
 
 	log_info("cellmuxd " CELLMUX_VERSION " starting with %s", path);
+	/* Handlers first: a SIGTERM that arrives during start-up (right after READY=1, say) is
+	 * queued by GLib and handled by the loop, never the default action that leaves
+	 * namespaces behind. */
+	g_unix_signal_add(SIGTERM, on_stop_signal, &d);
+	g_unix_signal_add(SIGINT, on_stop_signal, &d);
+	signal(SIGPIPE, SIG_IGN);
 	r = daemon_new(cfg, &d); /* owns cfg from here, on failure too */
 	if (r < 0) {
 		log_error_errno(r, "start failed, everything created was removed: %m");
 		return 1;
 	}
-	g_unix_signal_add(SIGTERM, on_stop_signal, d);
-	g_unix_signal_add(SIGINT, on_stop_signal, d);
-	signal(SIGPIPE, SIG_IGN);
 	g_main_loop_run(d->loop);
 	status = d->exit_status;
 	daemon_free(d);

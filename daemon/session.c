@@ -278,6 +278,8 @@ int session_start(struct session *s)
 	};
 	s->started_us = g_get_monotonic_time();
 	r = spawn_worker(&sp, &pid, &step);
+	log_debug("session %s: spawn took %lld us", s->name,
+		  (long long)(g_get_monotonic_time() - s->started_us));
 	close(sv[1]);
 	if (pid > 0)
 		s->child_watch = g_child_watch_add(pid, child_exited, s);

@@ -7,6 +7,8 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
+#include <linux/sched.h>
+#include <stdint.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -60,27 +62,30 @@ static _Noreturn void child_fail(int pipefd, int step)
 }
 
 /* Runs in the child between fork and exec: async-signal-safe calls only. */
-static _Noreturn void child(const struct spawn_params *sp, int pipefd)
+static _Noreturn void child(const struct spawn_params *sp, int pipefd, int cgroup_fd)
 {
 	sigset_t all;
 
-	/* The daemon's signal handling (GLib) must not leak into the worker. */
-	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
+	/* exec resets caught signals to their defaults; only ignored ones (SIGPIPE, ignored by
+	 * the daemon) and the mask would leak into the worker. */
+	signal(SIGPIPE, SIG_DFL);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	/* Die with the daemon rather than outlive it unsupervised. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 
-	/* Joined first: the /sys remount below hides the cgroup hierarchy. */
-	char pid[16];
-	int n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	char procs[PATH_MAX];
-	snprintf(procs, sizeof(procs), "%s/cgroup.procs", sp->cgroup);
-	int cfd = open(procs, O_WRONLY | O_CLOEXEC);
-	if (cfd < 0 || write(cfd, pid, (size_t)n) != n)
-		child_fail(pipefd, STEP_CGROUP);
-	close(cfd);
+	/* Born in its cgroup with clone3(CLONE_INTO_CGROUP); otherwise it joins now, before the
+	 * /sys remount below hides the cgroup hierarchy. */
+	if (cgroup_fd < 0) {
+		char pid[16], procs[PATH_MAX];
+		int n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
+
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", sp->cgroup);
+		int cfd = open(procs, O_WRONLY | O_CLOEXEC);
+		if (cfd < 0 || write(cfd, pid, (size_t)n) != n)
+			child_fail(pipefd, STEP_CGROUP);
+		close(cfd);
+	}
 
 	if (setns(sp->nsfd, CLONE_NEWNET) < 0)
 		child_fail(pipefd, STEP_NETNS);
@@ -132,28 +137,54 @@ static _Noreturn void child(const struct spawn_params *sp, int pipefd)
 	child_fail(pipefd, STEP_EXEC);
 }
 
+/* fork() that places the child in a cgroup atomically (Linux 5.7+). glibc has no wrapper; the
+ * child only makes system calls until it execs, so skipping glibc's fork handlers is fine. */
+static pid_t clone_into_cgroup(int cgroup_fd)
+{
+	struct clone_args args = {
+		.flags = CLONE_INTO_CGROUP,
+		.exit_signal = SIGCHLD,
+		.cgroup = (uint64_t)cgroup_fd,
+	};
+
+	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
 int spawn_worker(const struct spawn_params *sp, pid_t *ret_pid, const char **ret_step)
 {
 	struct failure f;
-	int p[2], r;
+	int p[2], r, cgroup_fd;
 	ssize_t n;
 	pid_t pid;
 
 	*ret_step = NULL;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return negative_errno();
-	pid = fork();
+	/* Writing cgroup.procs takes the cgroup threadgroup lock for writing, which waits out an
+	 * RCU grace period (measured: 5-25 ms here); a child born in the cgroup does not. */
+	cgroup_fd = open(sp->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	pid = cgroup_fd < 0 ? -1 : clone_into_cgroup(cgroup_fd);
+	if (pid < 0 && (errno == ENOSYS || errno == EINVAL || errno == E2BIG || cgroup_fd < 0)) {
+		if (cgroup_fd >= 0)
+			close(cgroup_fd);
+		cgroup_fd = -1;
+		pid = fork();
+	}
 	if (pid < 0) {
 		r = negative_errno();
 		close(p[0]);
 		close(p[1]);
+		if (cgroup_fd >= 0)
+			close(cgroup_fd);
 		return r;
 	}
 	if (pid == 0) {
 		close(p[0]);
-		child(sp, p[1]);
+		child(sp, p[1], cgroup_fd);
 	}
 	close(p[1]);
+	if (cgroup_fd >= 0)
+		close(cgroup_fd);
 	do
 		n = read(p[0], &f, sizeof(f));
 	while (n < 0 && errno == EINTR);

@@ -143,7 +143,7 @@ def main():
         md0, mdm, msc = (statistics.median(x) for x in (d0, dm, sc))
         per_session = max(mdm - md0, 0) / a.sessions
         # ip netns exec needs a namespace: bring one uplink up by script, measure, take it down.
-        sh(f"bash -c {repr(script_for(1))}")
+        subprocess.run(["bash", "-c", script_for(1)], check=True)
         try:
             nse = netns_exec_time("cmx-sim0", max(a.reps * 5, 5))
         finally:

@@ -16,7 +16,7 @@ expect_bad() {
 	check "$name: error is '$T/cellmux.conf:$line: ...' ($out)" \
 		grep -qE "^$T/cellmux.conf:$line: .*$msg" <<<"$out"
 	check "$name: nothing created" nothing_left
-	check "$name: interfaces untouched" ip link show simwwan0
+	check "$name: interfaces untouched" ip link show simwwan0 >/dev/null
 }
 
 bad() { # extra config text on stdin, appended to the sim's uplinks
@@ -51,7 +51,7 @@ expect_bad "profile exec that does not exist" $((base_lines + 2)) "/no/such/work
 printf '[profile p]\nexec=/bin/sleep 100\nuser=root\n' | bad
 expect_bad "worker as root" $((base_lines + 3)) "root"
 
-printf '[uplink x]\ndriver=netdev\ninterface=simwwan1\naddress=100.64.1.2/33\n' | bad
+printf "[uplink x]\ndriver=netdev\ninterface=spare0\naddress=100.64.1.2/33\n" | bad
 expect_bad "bad address" $((base_lines + 4)) ""
 
 # --check-config says the same without touching anything, and accepts the sim's own file.

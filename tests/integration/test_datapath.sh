@@ -84,7 +84,7 @@ done
 
 # Kill switch. Sessions on sim0 must fail while its carrier is cut, and nothing of theirs may
 # appear at the server through another carrier. To prove the nftables policy, not just a missing
-# route, we also hand cmx-sim0 a second way out (a dummy link with a route to the server):
+# route, we also hand cmx-sim0 a second way out (a veth with a route to the server):
 # the output policy must drop it, and its counter must show that it did.
 victims=()
 for s in 1 2 3 4 5 6; do [ "${placed[s$s]}" = sim0 ] && victims+=(s$s); done
@@ -93,9 +93,10 @@ CLEANUP_EXTRA+=("nft delete table ip cmxtest 2>/dev/null")
 nft add chain ip cmxtest pre '{ type filter hook prerouting priority -300; }'
 nft add rule ip cmxtest pre ip saddr 100.64.0.0/10 counter
 "$SIM" cut 0 || fail "cellmux-sim cut 0"
-ip -n cmx-sim0 link add leak0 type dummy
-ip -n cmx-sim0 link set leak0 up
-ip -n cmx-sim0 route add 198.18.0.1/32 dev leak0
+check "a side door into cmx-sim0 is opened" sh -c '
+	ip -n cmx-sim0 link add leak0 type veth peer name leak1 &&
+	ip -n cmx-sim0 link set leak0 up && ip -n cmx-sim0 link set leak1 up &&
+	ip -n cmx-sim0 route add 198.18.0.1/32 dev leak0'
 before=$(http_log | wc -l)
 errors_before=$(grep -c "session ${victims[0]}: worker error" "$T/daemon.log")
 wait_for 20 sh -c "[ \$(grep -c 'session ${victims[0]}: worker error' '$T/daemon.log') -ge $((errors_before + 3)) ]"
@@ -110,9 +111,9 @@ check "other sessions kept working meanwhile" \
 	sh -c "printf '%s\n' \"\$1\" | grep -q ' 200 session='" _ "$new_lines"
 blocked=$(ip netns exec cmx-sim0 nft list counter inet cellmux blocked | awk '/packets/ { print $2 }')
 check "the egress policy dropped the side door's packets (blocked=$blocked)" [ "${blocked:-0}" -gt 0 ]
-host=$(nft list chain ip cmxtest pre | awk '/counter/ { print $3 }')
+host=$(nft list chain ip cmxtest pre | grep -o 'packets [0-9]*' | awk '{ print $2 }')
 check "nothing from the subscriber range reached the host namespace (packets=$host)" [ "$host" = 0 ]
-ip -n cmx-sim0 link del leak0
+check "the side door is closed again" ip -n cmx-sim0 link del leak0
 "$SIM" heal 0
 before=$(http_log | wc -l)
 check "after heal, ${victims[0]} reaches the server again" \

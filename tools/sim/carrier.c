@@ -63,8 +63,10 @@ static int veth_ensure(struct rtnl *nl, const char *ns, const char *name, const 
 		return log_error_errno(r, "link %s in %s: %m", name, ns);
 	r = link_add_veth(nl, name, peer, peer_nsfd);
 	if (r == -EEXIST)
-		return log_error_errno(r, "creating veth %s/%s in %s: %m (a leftover %s? run "
-					  "`cellmux-sim down` first)", name, peer, ns, peer);
+		return log_error_errno(r,
+				       "creating veth %s/%s in %s: %m (a leftover %s? run "
+				       "`cellmux-sim down` first)",
+				       name, peer, ns, peer);
 	if (r < 0)
 		return log_error_errno(r, "creating veth %s/%s in %s: %m", name, peer, ns);
 	undo_link(u, ns, name);
@@ -158,21 +160,22 @@ static int carrier_firewall(const struct sim_carrier *c, int nsfd)
 
 	if (fw_apply(nsfd, "list table ip cmxsim\n", NULL, 0) == 0)
 		return 0;
-	snprintf(script, sizeof(script),
-		 "table ip cmxsim\n"
-		 "delete table ip cmxsim\n"
-		 "table ip cmxsim {\n"
-		 "	chain post {\n"
-		 "		type nat hook postrouting priority srcnat; policy accept;\n"
-		 "		oifname \"wan\" ip saddr 100.64.0.0/10 snat to %s\n"
-		 "	}\n"
-		 "	chain forward {\n"
-		 "		type filter hook forward priority filter; policy drop;\n"
-		 "		iifname \"sub\" oifname \"wan\" accept\n"
-		 "		iifname \"wan\" oifname \"sub\" ct state established,related accept\n"
-		 "	}\n"
-		 "}\n",
-		 c->public_addr);
+	snprintf(
+	    script, sizeof(script),
+	    "table ip cmxsim\n"
+	    "delete table ip cmxsim\n"
+	    "table ip cmxsim {\n"
+	    "	chain post {\n"
+	    "		type nat hook postrouting priority srcnat; policy accept;\n"
+	    "		oifname \"wan\" ip saddr 100.64.0.0/10 snat to %s\n"
+	    "	}\n"
+	    "	chain forward {\n"
+	    "		type filter hook forward priority filter; policy drop;\n"
+	    "		iifname \"sub\" oifname \"wan\" accept\n"
+	    "		iifname \"wan\" oifname \"sub\" ct state established,related accept\n"
+	    "	}\n"
+	    "}\n",
+	    c->public_addr);
 	r = fw_apply(nsfd, script, err, sizeof(err));
 	if (r < 0)
 		return log_error_errno(r, "nftables in %s: %m%s%s", c->ns, *err ? ": " : "", err);
@@ -182,9 +185,19 @@ static int carrier_firewall(const struct sim_carrier *c, int nsfd)
 static int carrier_dnsmasq(const struct sim_carrier *c, int nsfd, struct undo *u)
 {
 	char listen[64], pidfile[96], carrier_rr[96], ip_rr[96], logf[96];
-	char *argv[] = { "dnsmasq",	"--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-			 "--bind-interfaces", listen, pidfile, carrier_rr, ip_rr, "--user=nobody",
-			 logf, "--log-queries", NULL };
+	char *argv[] = {"dnsmasq",
+			"--conf-file=/dev/null",
+			"--no-resolv",
+			"--no-hosts",
+			"--bind-interfaces",
+			listen,
+			pidfile,
+			carrier_rr,
+			ip_rr,
+			"--user=nobody",
+			logf,
+			"--log-queries",
+			NULL};
 	pid_t pid;
 	int r;
 
@@ -202,7 +215,8 @@ static int carrier_dnsmasq(const struct sim_carrier *c, int nsfd, struct undo *u
 		return log_error_errno(r, "starting dnsmasq in %s: %m", c->ns);
 	r = pidfile_read(c->dns_pid, &pid);
 	if (r < 0)
-		return log_error_errno(r, "dnsmasq in %s left no pid file %s: %m", c->ns, c->dns_pid);
+		return log_error_errno(r, "dnsmasq in %s left no pid file %s: %m", c->ns,
+				       c->dns_pid);
 	undo_proc(u, pid, SIM_DNSMASQ_COMM);
 	return 0;
 }
@@ -293,7 +307,7 @@ int carrier_set_wan(const struct sim_carrier *c, bool up)
 
 int carrier_destroy(const char *ns)
 {
-	static const char *const links[] = { "sub", "wan" };
+	static const char *const links[] = {"sub", "wan"};
 	_cleanup_rtnl_ struct rtnl *nl = NULL;
 	_cleanup_close_ int nsfd = ns_open(ns);
 	int r;
@@ -317,7 +331,7 @@ int carrier_destroy(const char *ns)
 int link_flags_in(const char *ns, const char *ifname, unsigned *ret_flags)
 {
 	_cleanup_close_ int nsfd = -1, fd = -1;
-	struct ifreq ifr = { 0 };
+	struct ifreq ifr = {0};
 	int saved, r;
 
 	nsfd = ns ? ns_open(ns) : ns_open_current();

@@ -207,7 +207,7 @@ static void find_session(const char *p, char *session, size_t size)
 static void handle_request(struct httpd *h, struct conn *c)
 {
 	static const char index_text[] =
-		"cellmux-sim: the fake internet. GET /ip answers with the address you came from.\n";
+	    "cellmux-sim: the fake internet. GET /ip answers with the address you came from.\n";
 	char method[17], path[PATH_LOG_MAX], session[SESSION_MAX + 1], body[64];
 	char *eol, *target, *version, *sp;
 	size_t plen;
@@ -400,17 +400,16 @@ static int serve(struct httpd *h)
 
 		/* At the limit the listeners rest and new clients wait in the backlog. */
 		if (h->n < h->max) {
-			h->pfds[nl++] = (struct pollfd){ .fd = h->http_fd, .events = POLLIN };
+			h->pfds[nl++] = (struct pollfd){.fd = h->http_fd, .events = POLLIN};
 			if (h->sink_fd >= 0)
-				h->pfds[nl++] = (struct pollfd){ .fd = h->sink_fd, .events = POLLIN };
+				h->pfds[nl++] = (struct pollfd){.fd = h->sink_fd, .events = POLLIN};
 		}
 		np = nl;
 		for (size_t i = 0; i < h->n; i++) {
 			struct conn *c = h->conns[i];
 
 			h->pfds[np++] = (struct pollfd){
-				.fd = c->fd, .events = c->state == C_WRITE ? POLLOUT : POLLIN
-			};
+			    .fd = c->fd, .events = c->state == C_WRITE ? POLLOUT : POLLIN};
 			if (c->deadline < next)
 				next = c->deadline;
 		}
@@ -438,7 +437,7 @@ static int serve(struct httpd *h)
 
 static int listen_on(const char *spec, int *ret_fd)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct sockaddr_in sa = {.sin_family = AF_INET};
 	_cleanup_close_ int fd = -1;
 	char host[64], *colon, *end;
 	long port;
@@ -526,21 +525,23 @@ static int daemonize(const char *pid_file)
 
 static void usage_httpd(void)
 {
-	fprintf(stderr, "usage: cellmux-sim httpd --listen ADDR:PORT --log FILE [--sink ADDR:PORT]\n"
-			"                         [--sink-log FILE] [--pid-file FILE] [--daemon]\n");
+	fprintf(stderr,
+		"usage: cellmux-sim httpd --listen ADDR:PORT --log FILE [--sink ADDR:PORT]\n"
+		"                         [--sink-log FILE] [--pid-file FILE] [--daemon]\n");
 }
 
 int cmd_httpd(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "listen", required_argument, NULL, 'l' }, { "log", required_argument, NULL, 'L' },
-		{ "sink", required_argument, NULL, 's' },   { "sink-log", required_argument, NULL, 'S' },
-		{ "pid-file", required_argument, NULL, 'p' }, { "daemon", no_argument, NULL, 'd' },
-		{}
-	};
+	static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
+					     {"log", required_argument, NULL, 'L'},
+					     {"sink", required_argument, NULL, 's'},
+					     {"sink-log", required_argument, NULL, 'S'},
+					     {"pid-file", required_argument, NULL, 'p'},
+					     {"daemon", no_argument, NULL, 'd'},
+					     {}};
 	const char *listen_spec = NULL, *log_path = NULL, *sink_spec = NULL, *sink_log = NULL;
 	const char *pid_file = NULL;
-	struct httpd h = { .http_fd = -1, .sink_fd = -1, .log_fd = -1, .sink_log_fd = -1 };
+	struct httpd h = {.http_fd = -1, .sink_fd = -1, .log_fd = -1, .sink_log_fd = -1};
 	bool daemon = false;
 	int opt, r;
 

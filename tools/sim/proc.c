@@ -93,7 +93,7 @@ bool proc_is(pid_t pid, const char *comm)
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -161,6 +161,8 @@ int spawn_in_ns(int nsfd, const char *path, char *const argv[])
 			dup2(null, STDIN_FILENO);
 			dup2(null, STDOUT_FILENO);
 		}
+		/* Nor any other fd our caller leaked to us without O_CLOEXEC. */
+		close_range(3, ~0U, 0);
 		execv(path, argv);
 		_exit(127);
 	}
@@ -206,7 +208,8 @@ int ns_stop_daemons(const char *const *names, size_t n)
 		if (stat(path, &st) < 0)
 			continue;
 		for (i = 0; i < n; i++)
-			if (nst[i].st_ino && st.st_ino == nst[i].st_ino && st.st_dev == nst[i].st_dev)
+			if (nst[i].st_ino && st.st_ino == nst[i].st_ino &&
+			    st.st_dev == nst[i].st_dev)
 				break;
 		if (i == n)
 			continue;

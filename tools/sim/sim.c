@@ -74,7 +74,8 @@ static void find_link(const char *ifname, char *where, size_t len, bool *ret_up)
 	snprintf(where, len, "-");
 	d = opendir(NETNS_RUN_DIR);
 	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.' || !strncmp(de->d_name, SIM_NS_PREFIX, strlen(SIM_NS_PREFIX)))
+		if (de->d_name[0] == '.' ||
+		    !strncmp(de->d_name, SIM_NS_PREFIX, strlen(SIM_NS_PREFIX)))
 			continue;
 		if (link_flags_in(de->d_name, ifname, &flags) == 0) {
 			snprintf(where, len, "%s", de->d_name);
@@ -142,11 +143,12 @@ int cmd_config(int argc, char **argv)
 	r = need_up(&n);
 	if (r)
 		return r;
-	printf("# cellmux.conf uplinks for the cellmux-sim fake carrier network (%d modem%s),\n"
-	       "# printed by `cellmux-sim config`. simwwanN is the modem: a veth whose other end is\n"
-	       "# carrier namespace %sN, which NATs 100.64.N.0/24 to its own public address in\n"
-	       "# the fake internet %s/%d. Nothing here reaches a real network.\n",
-	       n, n == 1 ? "" : "s", SIM_NS_PREFIX "c", SIM_INET_ADDR, SIM_INET_PLEN);
+	printf(
+	    "# cellmux.conf uplinks for the cellmux-sim fake carrier network (%d modem%s),\n"
+	    "# printed by `cellmux-sim config`. simwwanN is the modem: a veth whose other end is\n"
+	    "# carrier namespace %sN, which NATs 100.64.N.0/24 to its own public address in\n"
+	    "# the fake internet %s/%d. Nothing here reaches a real network.\n",
+	    n, n == 1 ? "" : "s", SIM_NS_PREFIX "c", SIM_INET_ADDR, SIM_INET_PLEN);
 	for (int i = 0; i < n; i++) {
 		struct sim_carrier c;
 
@@ -210,20 +212,21 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *help; /* NULL: not for people (the daemons `up` starts) */
 } commands[] = {
-	{ "up", cmd_up, "[--modems N]  build the fake carrier network (N 1..200, default 3)" },
-	{ "down", cmd_down, "             remove everything the sim built" },
-	{ "status", cmd_status, "             one line per modem" },
-	{ "config", cmd_config, "             print cellmux.conf uplink sections for the modems" },
-	{ "cut", cmd_cut, "<i>          take carrier i's upstream (its wan link) down" },
-	{ "heal", cmd_heal, "<i>          bring carrier i's upstream back" },
-	{ "httpd", cmd_httpd, NULL },
+    {"up", cmd_up, "[--modems N]  build the fake carrier network (N 1..200, default 3)"},
+    {"down", cmd_down, "             remove everything the sim built"},
+    {"status", cmd_status, "             one line per modem"},
+    {"config", cmd_config, "             print cellmux.conf uplink sections for the modems"},
+    {"cut", cmd_cut, "<i>          take carrier i's upstream (its wan link) down"},
+    {"heal", cmd_heal, "<i>          bring carrier i's upstream back"},
+    {"httpd", cmd_httpd, NULL},
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: cellmux-sim <command> [args]\n"
-		   "A fake carrier network for cellmux: per modem a veth simwwanN in the host\n"
-		   "namespace whose carrier NATs it into a fake internet (%s/%d).\n\n",
+	fprintf(f,
+		"usage: cellmux-sim <command> [args]\n"
+		"A fake carrier network for cellmux: per modem a veth simwwanN in the host\n"
+		"namespace whose carrier NATs it into a fake internet (%s/%d).\n\n",
 		SIM_INET_ADDR, SIM_INET_PLEN);
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (commands[i].help)

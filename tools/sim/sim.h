@@ -30,7 +30,7 @@
 /* Everything about carrier i that is derived from i alone. */
 struct sim_carrier {
 	int index;
-	char ns[16];          /* cmxsim-c<i> */
+	char ns[16];	      /* cmxsim-c<i> */
 	char inet_if[16];     /* c<i>: the wan veth's end on the internet bridge */
 	char host_if[16];     /* simwwan<i>: the "modem" left in the host namespace */
 	char public_addr[16]; /* 198.18.1.<i+1>, on wan, /16 */

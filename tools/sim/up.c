@@ -32,7 +32,7 @@ static struct undo_rec *undo_push(struct undo *u, enum undo_kind kind)
 	/* Sized for the worst case in cmd_up(); running out is a bug, not a runtime error. */
 	if (u->n >= u->cap)
 		abort();
-	u->recs[u->n] = (struct undo_rec){ .kind = kind };
+	u->recs[u->n] = (struct undo_rec){.kind = kind};
 	return &u->recs[u->n++];
 }
 
@@ -91,7 +91,7 @@ void undo_run(struct undo *u)
 				r = 0;
 			break;
 		case UNDO_NS: {
-			const char *names[] = { rec->ns };
+			const char *names[] = {rec->ns};
 
 			ns_stop_daemons(names, 1);
 			r = carrier_destroy(rec->ns);
@@ -106,15 +106,18 @@ void undo_run(struct undo *u)
 void undo_done(struct undo *u)
 {
 	free(u->recs);
-	*u = (struct undo){ 0 };
+	*u = (struct undo){0};
 }
 
 static int httpd_ensure(int inet_nsfd, struct undo *u)
 {
-	char *argv[] = { "cellmux-sim",	  "httpd",	   "--listen",	  SIM_INET_ADDR ":80",
-			 "--sink",	  SIM_INET_ADDR ":9", "--log", SIM_HTTPD_LOG,
-			 "--sink-log",	  SIM_SINK_LOG,	   "--pid-file", SIM_HTTPD_PID,
-			 "--daemon",	  NULL };
+	char *argv[] = {"cellmux-sim", "httpd",
+			"--listen",    SIM_INET_ADDR ":80",
+			"--sink",      SIM_INET_ADDR ":9",
+			"--log",       SIM_HTTPD_LOG,
+			"--sink-log",  SIM_SINK_LOG,
+			"--pid-file",  SIM_HTTPD_PID,
+			"--daemon",    NULL};
 	pid_t pid;
 	int r;
 
@@ -145,7 +148,8 @@ static int check_leftovers(int n)
 		if (sscanf(de->d_name, SIM_NS_PREFIX "c%d%c", &i, &c) == 1 && i >= n) {
 			r = -EEXIST;
 			log_error("namespace %s is left from a bigger sim; run `cellmux-sim down` "
-				  "first", de->d_name);
+				  "first",
+				  de->d_name);
 			break;
 		}
 	closedir(d);
@@ -168,11 +172,10 @@ static long long now_ms(void)
 
 int cmd_up(int argc, char **argv)
 {
-	static const struct option opts[] = { { "modems", required_argument, NULL, 'n' },
-					      { "help", no_argument, NULL, 'h' },
-					      {} };
+	static const struct option opts[] = {
+	    {"modems", required_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'}, {}};
 	_cleanup_close_ int host_nsfd = -1, inet_nsfd = -1;
-	struct undo u = { 0 };
+	struct undo u = {0};
 	bool made_dir = false;
 	int n = SIM_DEFAULT_MODEMS, running, opt, r;
 	long long t0 = now_ms();
@@ -257,8 +260,9 @@ int cmd_up(int argc, char **argv)
 		goto fail;
 	}
 	log_info("up: %d fake modem%s (%s0..%s%d) in %lld ms; the internet is %s, see `cellmux-sim "
-		 "status`", n, n == 1 ? "" : "s", SIM_HOST_IF_PREFIX, SIM_HOST_IF_PREFIX, n - 1,
-		 now_ms() - t0, SIM_INET_ADDR);
+		 "status`",
+		 n, n == 1 ? "" : "s", SIM_HOST_IF_PREFIX, SIM_HOST_IF_PREFIX, n - 1, now_ms() - t0,
+		 SIM_INET_ADDR);
 	undo_done(&u);
 	return 0;
 
@@ -268,7 +272,8 @@ fail:
 	undo_run(&u);
 	undo_done(&u);
 	if (made_dir) {
-		/* Nothing else ran here before us, so whatever is inside is ours (logs, pid files). */
+		/* Nothing else ran here before us, so whatever is inside is ours (logs, pid files).
+		 */
 		DIR *d = opendir(SIM_RUN_DIR);
 		struct dirent *de;
 
@@ -443,7 +448,7 @@ int cmd_down(int argc, char **argv)
 	/* The kernel frees the unnamed namespaces, and every veth with an end in them, in one
 	 * batch: far faster than deleting each veth (a grace period per link). Wait for that. */
 	for (int t = 0; t < 3000 && n > 0 && host_has_modems(); t += 10)
-		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+		nanosleep(&(struct timespec){0, 10000000}, NULL);
 
 	/* What is still there is held by someone else; delete it by name wherever it sits. */
 	r = ns_open_current();
