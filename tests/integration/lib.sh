@@ -110,3 +110,6 @@ nothing_left() {
 	ls /etc/netns 2>/dev/null | grep -q '^cmx-' && { echo "/etc/netns entries left"; return 1; }
 	return 0
 }
+
+# A process that still runs: zombies (this machine's init reaps slowly) count as gone.
+alive() { [ -e "/proc/$1" ] && ! awk '{ exit !($3 == "Z") }' "/proc/$1/stat" 2>/dev/null; }
