@@ -1,6 +1,7 @@
 # lib.sh — shared by the namespace integration tests: the sim lab, a daemon under test, polling
 # helpers and PASS/FAIL bookkeeping. Every test sources it and gets cleanup on any exit.
 set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/assert.sh"
 
 BUILD=${BUILD:-build}
 BUILD=$(cd "$BUILD" && pwd)
@@ -10,30 +11,10 @@ PROBE=$BUILD/workers/cellmux-probe
 T=$(mktemp -d /tmp/cellmux-test.XXXXXX)
 chmod 755 "$T"
 DAEMON_PID=
-FAILS=0
 CLEANUP_EXTRA=()
 CG2=$(findmnt -n -t cgroup2 -o TARGET | head -1)
 [ -n "$CG2" ] || { echo "FAIL: no cgroup v2 mount"; exit 1; }
 CGROOT=$CG2/cellmux-test
-
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-check() { # description, command...
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
-}
-die() { echo "FAIL: $*"; exit 1; }
-
-# wait_for SECONDS command...: polls every 100 ms; no fixed sleeps in tests.
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	while ! "$@"; do
-		[ $SECONDS -ge $deadline ] && return 1
-		sleep 0.1
-	done
-}
 
 cleanup() {
 	local rc=$?

@@ -8,30 +8,13 @@
 #                                                                  (httpd :80 /ip, sink :9)
 # The test builds the subscriber side itself with iproute2, as the daemon would with netlink.
 set -euo pipefail
+. "$(dirname "$0")/assert.sh"
 
 BUILD=${BUILD:-./build}
 SIM=$(cd "$BUILD" && pwd)/cellmux-sim
 RUN=/run/cellmux-sim
 N=3
 TNS=cmxtsim$$-
-FAILS=0
-
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-check() { # description, command...
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
-}
-# wait_for SECONDS command...: polls every 100 ms instead of sleeping a fixed time.
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ $SECONDS -ge $deadline ] && return 1
-		sleep 0.1
-	done
-}
 
 [ "$(id -u)" = 0 ] || { echo "FAIL: test_sim needs root"; exit 1; }
 [ -x "$SIM" ] || { echo "FAIL: no $SIM (BUILD=$BUILD)"; exit 1; }
