@@ -116,14 +116,6 @@ static int write_file(const char *dir, const char *file, const char *value)
 	return 0;
 }
 
-int cgroup_attach(const char *dir, int pid)
-{
-	char v[32];
-
-	snprintf(v, sizeof(v), "%d", pid);
-	return write_file(dir, "cgroup.procs", v);
-}
-
 int cgroup_kill(const char *dir)
 {
 	char path[PATH_MAX];
@@ -191,12 +183,3 @@ int cgroup_reap_children(const char *root)
 	return r;
 }
 
-int cgroup_id(const char *dir, unsigned long long *ret)
-{
-	struct stat st;
-
-	if (stat(dir, &st) < 0)
-		return negative_errno();
-	*ret = (unsigned long long)st.st_ino;
-	return 0;
-}

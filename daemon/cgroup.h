@@ -15,8 +15,6 @@ int cgroup_self(char *buf, size_t len);
 int cgroup_root_prepare(const char *path, char *buf, size_t len);
 /* <root>/<name>, created (an existing one is reused: it may be left from a killed daemon). */
 int cgroup_create(const char *root, const char *name, char *buf, size_t len);
-/* Moves pid into the cgroup dir. */
-int cgroup_attach(const char *dir, int pid);
 /* Kills every process in dir (cgroup.kill, or SIGKILL per pid on kernels without it). */
 int cgroup_kill(const char *dir);
 bool cgroup_populated(const char *dir);
@@ -24,5 +22,3 @@ bool cgroup_populated(const char *dir);
 int cgroup_remove(const char *dir);
 /* Kills and removes every child cgroup of root: workers orphaned by a killed daemon. */
 int cgroup_reap_children(const char *root);
-/* The cgroup id (inode of the directory), what BPF programs key on. */
-int cgroup_id(const char *dir, unsigned long long *ret);

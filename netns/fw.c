@@ -75,7 +75,3 @@ int fw_uplink_install(int nsfd, const char *ifname)
 	return fw_apply(nsfd, script, err, sizeof(err));
 }
 
-int fw_uplink_remove(int nsfd)
-{
-	return fw_apply(nsfd, "delete table inet " FW_TABLE "\n", NULL, 0);
-}

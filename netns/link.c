@@ -66,23 +66,6 @@ int link_index(struct rtnl *nl, const char *ifname)
 	return out.ifindex > 0 ? out.ifindex : -ENODEV;
 }
 
-int link_name(struct rtnl *nl, int ifindex, char name[IFNAMSIZ])
-{
-	struct link_reply out = { 0 };
-	struct nlmsghdr *h;
-	int r;
-
-	h = rtnl_msg(nl, RTM_GETLINK, 0);
-	put_ifinfo(h, ifindex);
-	r = rtnl_talk(nl, h, link_reply_cb, &out);
-	if (r < 0)
-		return r;
-	if (!out.name[0])
-		return -ENODEV;
-	memcpy(name, out.name, IFNAMSIZ);
-	return 0;
-}
-
 int link_set_up(struct rtnl *nl, int ifindex, bool up)
 {
 	struct nlmsghdr *h = rtnl_msg(nl, RTM_NEWLINK, 0);
@@ -90,19 +73,6 @@ int link_set_up(struct rtnl *nl, int ifindex, bool up)
 
 	ifi->ifi_change = IFF_UP;
 	ifi->ifi_flags = up ? IFF_UP : 0;
-	return rtnl_talk(nl, h, NULL, NULL);
-}
-
-int link_rename(struct rtnl *nl, int ifindex, const char *newname)
-{
-	struct nlmsghdr *h;
-	int r = valid_ifname(newname);
-
-	if (r < 0)
-		return r;
-	h = rtnl_msg(nl, RTM_NEWLINK, 0);
-	put_ifinfo(h, ifindex);
-	mnl_attr_put_strz(h, IFLA_IFNAME, newname);
 	return rtnl_talk(nl, h, NULL, NULL);
 }
 

@@ -30,9 +30,7 @@ void rtnl_close(struct rtnl *nl);
 
 /* link.c */
 int link_index(struct rtnl *nl, const char *ifname);       /* ifindex > 0, or -ENODEV */
-int link_name(struct rtnl *nl, int ifindex, char name[16]);
 int link_set_up(struct rtnl *nl, int ifindex, bool up);
-int link_rename(struct rtnl *nl, int ifindex, const char *newname); /* link must be down */
 /* Moves a link into the namespace nsfd, renaming it on the way when newname is set. */
 int link_set_netns(struct rtnl *nl, int ifindex, int nsfd, const char *newname);
 /* Creates a veth pair; the peer is created directly inside peer_nsfd when >= 0. */
@@ -43,7 +41,6 @@ int link_delete(struct rtnl *nl, int ifindex);
 
 /* addr.c */
 int addr_add(struct rtnl *nl, int ifindex, const struct ip_prefix *p);
-int addr_flush(struct rtnl *nl, int ifindex);
 
 /* route.c — gw may have family 0 for an on-link default route (point-to-point modems). */
 int route_add_default(struct rtnl *nl, int ifindex, int family, const struct ip_prefix *gw);
@@ -61,5 +58,4 @@ int resolv_path(const char *ns, char *buf, size_t len);
 int fw_apply(int nsfd, const char *script, char *err, size_t errlen);
 /* The uplink's egress table "inet cellmux": output may leave only via ifname and lo. */
 int fw_uplink_install(int nsfd, const char *ifname);
-int fw_uplink_remove(int nsfd);
 #define FW_TABLE "cellmux"
