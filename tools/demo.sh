@@ -24,6 +24,8 @@ trap 'exit 130' INT TERM
 
 [ "$(id -u)" = 0 ] || { echo "demo: run as root (sudo make demo)" >&2; exit 1; }
 start=$SECONDS
+# Workers run as nobody, who may not be able to reach a checkout under /root: run a copy.
+cp "$B/workers/cellmux-probe" "$D/cellmux-probe"
 echo "== cellmux-sim up --modems 3: three fake carriers, each with its own public address"
 "$B/cellmux-sim" up --modems 3 >/dev/null || exit 1
 "$B/cellmux-sim" status
@@ -35,7 +37,7 @@ echo "== cellmux-sim up --modems 3: three fake carriers, each with its own publi
 cgroup=/cellmux-demo
 
 [profile probe]
-exec=$B/workers/cellmux-probe --url http://198.18.0.1/ip --interval 1 --resolve carrier.cellmux.test
+exec=$D/cellmux-probe --url http://198.18.0.1/ip --interval 1 --resolve carrier.cellmux.test
 user=nobody
 EOF2
 	for s in 1 2 3 4 5 6; do printf '\n[session s%d]\nprofile=probe\n' "$s"; done

@@ -10,6 +10,8 @@ CELLMUXD=$BUILD/cellmuxd
 PROBE=$BUILD/workers/cellmux-probe
 T=$(mktemp -d /tmp/cellmux-test.XXXXXX)
 chmod 755 "$T"
+# Workers run as nobody, who may not be able to reach a checkout under /root: run a copy.
+cp "$PROBE" "$T/cellmux-probe" && PROBE=$T/cellmux-probe
 DAEMON_PID=
 CLEANUP_EXTRA=()
 CG2=$(findmnt -n -t cgroup2 -o TARGET | head -1)
