@@ -1,8 +1,10 @@
-/* daemon.c — cellmuxd's life cycle: uplinks up, sessions started, and the ordered way down
- * (workers first, then uplinks, then the cgroup root), on a signal or a failed start. */
+/* daemon.c — cellmuxd's life cycle and the operations on it: uplinks up and down, sessions
+ * started, stopped and placed, config reload, and the ordered way down (workers first, then
+ * uplinks, then the cgroup root), on a signal or a failed start. */
 #include "daemon/daemon.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,17 +13,54 @@
 #include "common/macro.h"
 #include "daemon/cgroup.h"
 #include "daemon/notify.h"
+#include "daemon/preflight.h"
 #include "daemon/session.h"
 #include "netns/uplink.h"
+#include "router/router.h"
 
 /* Bound on waiting for workers at shutdown; their cgroups are killed after SESSION_STOP_GRACE. */
 #define SHUTDOWN_TIMEOUT_MS 15000
 
+static int errf(char *err, size_t errlen, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+const char *dm_uplink_state(const struct dm_uplink *du)
+{
+	if (!du->u)
+		return "down";
+	return du->draining ? "draining" : "up";
+}
+
+struct dm_uplink *daemon_find_uplink(struct daemon *d, const char *name)
+{
+	for (size_t i = 0; i < d->n_uplinks; i++)
+		if (!strcmp(d->uplinks[i]->cfg->p.name, name))
+			return d->uplinks[i];
+	return NULL;
+}
+
+struct session *daemon_find_session(struct daemon *d, const char *name)
+{
+	for (size_t i = 0; i < d->n_sessions; i++)
+		if (!strcmp(d->sessions[i]->name, name))
+			return d->sessions[i];
+	return NULL;
+}
+
 /* Bringing an uplink up is mostly waiting: moving a link between namespaces and committing an
  * nftables table each wait out a kernel RCU grace period (measured 15-20 ms each here). One
  * thread per uplink lets those waits overlap; every step is per-thread (setns affects only the
- * calling thread, each uplink has its own netlink sockets and nft context), and the loop
- * has not started yet, so nothing else runs meanwhile. */
+ * calling thread, each uplink has its own netlink sockets and nft context), and the caller
+ * joins them all before touching anything else. */
 static gpointer uplink_up_thread(gpointer data)
 {
 	struct dm_uplink *du = data;
@@ -29,26 +68,29 @@ static gpointer uplink_up_thread(gpointer data)
 	return GINT_TO_POINTER(uplink_up(&du->cfg->p, &du->u));
 }
 
-static int uplinks_up(struct daemon *d)
+/* Brings up every listed uplink that is down; returns the first error. */
+static int uplinks_up(struct dm_uplink **list, size_t n)
 {
-	GThread **threads = g_new0(GThread *, d->n_uplinks ? d->n_uplinks : 1);
+	GThread **threads = g_new0(GThread *, n ? n : 1);
 	int first_err = 0;
 
-	for (size_t i = 0; i < d->n_uplinks; i++)
-		threads[i] = g_thread_new("uplink-up", uplink_up_thread, &d->uplinks[i]);
-	for (size_t i = 0; i < d->n_uplinks; i++) {
-		struct dm_uplink *du = &d->uplinks[i];
-		int r = GPOINTER_TO_INT(g_thread_join(threads[i]));
+	for (size_t i = 0; i < n; i++)
+		if (!list[i]->u)
+			threads[i] = g_thread_new("uplink-up", uplink_up_thread, list[i]);
+	for (size_t i = 0; i < n; i++) {
+		struct dm_uplink *du = list[i];
+		int r;
 
+		if (!threads[i])
+			continue;
+		r = GPOINTER_TO_INT(g_thread_join(threads[i]));
 		if (r < 0) {
-			du->u = NULL;
 			log_error_errno(r, "uplink %s: bringing up %s: %m", du->cfg->p.name,
 					du->cfg->p.ifname);
 			if (!first_err)
 				first_err = r;
 			continue;
 		}
-		du->state = DM_UPLINK_UP;
 		log_info("uplink %s: up in namespace %s via %s", du->cfg->p.name,
 			 uplink_ns_name(du->u), du->cfg->p.ifname);
 	}
@@ -56,40 +98,111 @@ static int uplinks_up(struct daemon *d)
 	return first_err;
 }
 
-static void uplinks_down(struct daemon *d)
+static void uplink_take_down(struct dm_uplink *du)
 {
-	for (size_t i = d->n_uplinks; i-- > 0;) {
-		struct dm_uplink *du = &d->uplinks[i];
+	if (!du->u)
+		return;
+	uplink_down(du->u);
+	du->u = NULL;
+	log_info("uplink %s: down, %s returned to the host", du->cfg->p.name, du->cfg->p.ifname);
+}
 
-		if (!du->u)
-			continue;
-		uplink_down(du->u);
-		du->u = NULL;
-		du->state = DM_UPLINK_DOWN;
-		log_info("uplink %s: down, %s returned to the host", du->cfg->p.name,
-			 du->cfg->p.ifname);
+static struct dm_uplink *dm_uplink_add(struct daemon *d, const struct cfg_uplink *cfg)
+{
+	struct dm_uplink *du = calloc(1, sizeof(*du));
+	struct dm_uplink **n;
+
+	if (!du)
+		return NULL;
+	n = realloc(d->uplinks, (d->n_uplinks + 1) * sizeof(*n));
+	if (!n) {
+		free(du);
+		return NULL;
 	}
+	du->cfg = cfg;
+	d->uplinks = n;
+	d->uplinks[d->n_uplinks++] = du;
+	return du;
+}
+
+static void dm_uplink_remove(struct daemon *d, struct dm_uplink *du)
+{
+	for (size_t i = 0; i < d->n_uplinks; i++) {
+		if (d->uplinks[i] != du)
+			continue;
+		memmove(&d->uplinks[i], &d->uplinks[i + 1], (d->n_uplinks - i - 1) * sizeof(du));
+		d->n_uplinks--;
+		break;
+	}
+	uplink_take_down(du);
+	free(du);
+}
+
+/* The router decides among usable uplinks: up, not draining. */
+static struct dm_uplink *place(struct daemon *d)
+{
+	struct router_uplink *ru = calloc(d->n_uplinks ? d->n_uplinks : 1, sizeof(*ru));
+	int i;
+
+	if (!ru)
+		return NULL;
+	for (size_t k = 0; k < d->n_uplinks; k++) {
+		ru[k].sessions = d->uplinks[k]->n_sessions;
+		ru[k].capacity = d->uplinks[k]->cfg->capacity;
+		ru[k].usable = d->uplinks[k]->u && !d->uplinks[k]->draining;
+	}
+	i = router_pick_uplink(ru, d->n_uplinks);
+	free(ru);
+	return i < 0 ? NULL : d->uplinks[i];
+}
+
+static int session_add(struct daemon *d, const char *name, const struct cfg_profile *p,
+		       struct dm_uplink *du, bool from_config, struct session **ret)
+{
+	struct session **n;
+	struct session *s;
+	int r;
+
+	n = realloc(d->sessions, (d->n_sessions + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	d->sessions = n;
+	r = session_new(d, name, p, du, &s);
+	if (r < 0)
+		return log_error_errno(r, "session %s: creating cgroup under %s: %m", name,
+				       d->cgroup_root);
+	s->from_config = from_config;
+	d->sessions[d->n_sessions++] = s;
+	session_start(s);
+	if (ret)
+		*ret = s;
+	return 0;
+}
+
+static void session_remove(struct daemon *d, struct session *s)
+{
+	for (size_t i = 0; i < d->n_sessions; i++) {
+		if (d->sessions[i] != s)
+			continue;
+		memmove(&d->sessions[i], &d->sessions[i + 1],
+			(d->n_sessions - i - 1) * sizeof(s));
+		d->n_sessions--;
+		break;
+	}
+	session_free(s);
 }
 
 static int sessions_start(struct daemon *d)
 {
 	const struct cmx_config *c = d->cfg;
 
-	d->sessions = calloc(c->n_sessions ? c->n_sessions : 1, sizeof(*d->sessions));
-	if (!d->sessions)
-		return -ENOMEM;
 	/* Placement was decided when the config was validated (router_pick_uplink). */
 	for (size_t i = 0; i < c->n_sessions; i++) {
 		const struct cfg_session *cs = &c->sessions[i];
-		struct session *s;
-		int r = session_new(d, cs->name, &c->profiles[cs->profile_idx],
-				    &d->uplinks[cs->uplink_idx], &s);
-
+		int r = session_add(d, cs->name, &c->profiles[cs->profile_idx],
+				    d->uplinks[cs->uplink_idx], true, NULL);
 		if (r < 0)
-			return log_error_errno(r, "session %s: creating cgroup under %s: %m",
-					       cs->name, d->cgroup_root);
-		d->sessions[d->n_sessions++] = s;
-		session_start(s);
+			return r;
 	}
 	return 0;
 }
@@ -104,10 +217,10 @@ static bool sessions_all_stopped(const struct daemon *d)
 
 static void teardown(struct daemon *d)
 {
-	for (size_t i = 0; i < d->n_sessions; i++)
-		session_free(d->sessions[i]);
-	d->n_sessions = 0;
-	uplinks_down(d);
+	while (d->n_sessions)
+		session_remove(d, d->sessions[d->n_sessions - 1]);
+	while (d->n_uplinks)
+		dm_uplink_remove(d, d->uplinks[d->n_uplinks - 1]);
 	if (d->cgroup_root[0] && cgroup_remove(d->cgroup_root) < 0)
 		log_warn("removing cgroup %s: %m", d->cgroup_root);
 	d->cgroup_root[0] = 0;
@@ -128,8 +241,19 @@ static void finish(struct daemon *d)
 
 void daemon_session_stopped(struct daemon *d, struct session *s)
 {
-	if (d->stopping && sessions_all_stopped(d))
-		finish(d);
+	if (d->stopping) {
+		if (sessions_all_stopped(d))
+			finish(d);
+		return;
+	}
+	if (s->remove_when_stopped) {
+		log_info("session %s: removed", s->name);
+		session_remove(d, s);
+	} else if (s->restart_when_stopped) {
+		s->restart_when_stopped = false;
+		s->restarts++;
+		session_start(s);
+	}
 }
 
 static gboolean shutdown_timeout(gpointer data)
@@ -159,6 +283,251 @@ void daemon_shutdown(struct daemon *d, int exit_status)
 	d->shutdown_timer = g_timeout_add(SHUTDOWN_TIMEOUT_MS, shutdown_timeout, d);
 }
 
+int daemon_session_start(struct daemon *d, const char *profile, const char *uplink,
+			 const char *name, struct session **ret, char *err, size_t errlen)
+{
+	char auto_name[CONFIG_NAME_MAX + 1];
+	struct dm_uplink *du;
+	int pi;
+
+	if (d->stopping)
+		return errf(err, errlen, -ESHUTDOWN, "the daemon is stopping");
+	pi = config_find_profile(d->cfg, profile);
+	if (pi < 0)
+		return errf(err, errlen, -ENOENT, "no profile '%s'", profile);
+	if (name) {
+		if (!config_name_valid(name))
+			return errf(err, errlen, -EINVAL, "invalid session name '%s'", name);
+		if (daemon_find_session(d, name))
+			return errf(err, errlen, -EEXIST, "session '%s' exists", name);
+	} else {
+		/* "<profile>-<n>", skipping names in use; bounded by the session count. */
+		do
+			snprintf(auto_name, sizeof(auto_name), "%.*s-%u", CONFIG_NAME_MAX - 11,
+				 profile, ++d->auto_name_seq);
+		while (daemon_find_session(d, auto_name));
+		name = auto_name;
+	}
+	if (uplink) {
+		du = daemon_find_uplink(d, uplink);
+		if (!du)
+			return errf(err, errlen, -ENOENT, "no uplink '%s'", uplink);
+		if (!du->u || du->draining)
+			return errf(err, errlen, -ENETDOWN, "uplink '%s' is %s", uplink,
+				    dm_uplink_state(du));
+		if (du->n_sessions >= du->cfg->capacity)
+			return errf(err, errlen, -ENOSPC, "uplink '%s' is at capacity %u", uplink,
+				    du->cfg->capacity);
+	} else {
+		du = place(d);
+		if (!du)
+			return errf(err, errlen, -ENOSPC, "no uplink has free capacity");
+	}
+	return session_add(d, name, &d->cfg->profiles[pi], du, false, ret);
+}
+
+int daemon_session_stop(struct daemon *d, const char *name)
+{
+	struct session *s = daemon_find_session(d, name);
+
+	if (!s)
+		return -ENOENT;
+	s->remove_when_stopped = true;
+	s->restart_when_stopped = false;
+	if (s->state == SESSION_STOPPED) {
+		daemon_session_stopped(d, s);
+		return 0;
+	}
+	session_stop(s);
+	return 0;
+}
+
+int daemon_session_restart(struct daemon *d, const char *name)
+{
+	struct session *s = daemon_find_session(d, name);
+
+	if (!s)
+		return -ENOENT;
+	s->remove_when_stopped = false;
+	s->failures = 0;
+	if (s->state == SESSION_STOPPED || s->state == SESSION_BACKOFF) {
+		s->restarts++;
+		session_start(s);
+		return 0;
+	}
+	s->restart_when_stopped = true;
+	session_stop(s);
+	return 0;
+}
+
+/* Sessions of an uplink that goes down wait for it ("parked") instead of failing in a loop. */
+static void uplink_sessions_park(struct daemon *d, struct dm_uplink *du)
+{
+	for (size_t i = 0; i < d->n_sessions; i++) {
+		struct session *s = d->sessions[i];
+
+		if (s->uplink != du)
+			continue;
+		s->parked = true;
+		session_stop(s);
+		/* The namespace goes away next: no grace period for what lives inside it. */
+		session_kill(s);
+	}
+}
+
+static void uplink_sessions_unpark(struct daemon *d, struct dm_uplink *du)
+{
+	for (size_t i = 0; i < d->n_sessions; i++) {
+		struct session *s = d->sessions[i];
+
+		if (s->uplink == du && s->parked && s->state == SESSION_STOPPED)
+			session_start(s);
+	}
+}
+
+int daemon_uplink_action(struct daemon *d, const char *name, enum uplink_action a, char *err,
+			 size_t errlen)
+{
+	struct dm_uplink *du = daemon_find_uplink(d, name);
+	int r;
+
+	if (!du)
+		return errf(err, errlen, -ENOENT, "no uplink '%s'", name);
+	switch (a) {
+	case UPLINK_ACTION_DRAIN:
+		if (!du->u)
+			return errf(err, errlen, -ENETDOWN, "uplink '%s' is down", name);
+		du->draining = true;
+		log_info("uplink %s: draining, takes no new sessions", name);
+		return 0;
+	case UPLINK_ACTION_DOWN:
+		du->draining = false;
+		uplink_sessions_park(d, du);
+		uplink_take_down(du);
+		return 0;
+	case UPLINK_ACTION_RECONNECT:
+		if (!du->u)
+			return errf(err, errlen, -ENETDOWN, "uplink '%s' is down; use up", name);
+		uplink_sessions_park(d, du);
+		uplink_take_down(du);
+		du->reconnects++;
+		/* fall through */
+	case UPLINK_ACTION_UP:
+		du->draining = false;
+		if (!du->u) {
+			r = uplinks_up(&du, 1);
+			if (r < 0)
+				return errf(err, errlen, r, "bringing up '%s' failed: %s", name,
+					    strerror(-r));
+		}
+		uplink_sessions_unpark(d, du);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static bool profile_equal(const struct cfg_profile *a, const struct cfg_profile *b)
+{
+	size_t i;
+
+	if (strcmp(a->user, b->user) || a->restart != b->restart ||
+	    a->restart_sec_ms != b->restart_sec_ms || a->restart_max_ms != b->restart_max_ms)
+		return false;
+	for (i = 0; a->argv[i] && b->argv[i]; i++)
+		if (strcmp(a->argv[i], b->argv[i]))
+			return false;
+	return !a->argv[i] && !b->argv[i];
+}
+
+static bool uplink_params_equal(const struct uplink_params *a, const struct uplink_params *b)
+{
+	/* Config parsing zero-fills the structs, so padding and unused slots compare equal. */
+	return !memcmp(a, b, sizeof(*a));
+}
+
+int daemon_reload(struct daemon *d, char *err, size_t errlen)
+{
+	struct cmx_config *old = d->cfg, *nc = NULL;
+	int r;
+
+	if (d->stopping)
+		return errf(err, errlen, -ESHUTDOWN, "the daemon is stopping");
+	r = config_load(old->path, &nc, err, errlen);
+	if (r < 0)
+		return r;
+	r = preflight_check(nc, err, errlen);
+	if (r < 0) {
+		config_free(nc);
+		return r;
+	}
+
+	/* 1. Sessions whose definition went away or changed stop first, freeing their slots. */
+	for (size_t i = d->n_sessions; i-- > 0;) {
+		struct session *s = d->sessions[i];
+		int pi = config_find_profile(nc, s->profile->name);
+		bool keep = pi >= 0 && profile_equal(s->profile, &nc->profiles[pi]);
+
+		if (keep && s->from_config) {
+			int si = config_find_session(nc, s->name);
+			keep = si >= 0 && !strcmp(nc->sessions[si].profile, s->profile->name) &&
+			       (!nc->sessions[si].uplink[0] ||
+				!strcmp(nc->sessions[si].uplink, s->uplink->cfg->p.name));
+		}
+		int ui = config_find_uplink(nc, s->uplink->cfg->p.name);
+		if (ui < 0 || !uplink_params_equal(&nc->uplinks[ui].p, &s->uplink->cfg->p))
+			keep = false;
+		if (keep) {
+			s->profile = &nc->profiles[pi];
+			continue;
+		}
+		log_info("reload: session %s changed or removed, stopping it", s->name);
+		session_remove(d, s); /* kills its cgroup: a changed session restarts below */
+	}
+	/* 2. Uplinks: removed or changed ones go down; the rest point into the new config. */
+	for (size_t i = d->n_uplinks; i-- > 0;) {
+		struct dm_uplink *du = d->uplinks[i];
+		int ui = config_find_uplink(nc, du->cfg->p.name);
+
+		if (ui >= 0 && uplink_params_equal(&nc->uplinks[ui].p, &du->cfg->p)) {
+			du->cfg = &nc->uplinks[ui];
+			continue;
+		}
+		log_info("reload: uplink %s changed or removed, taking it down",
+			 du->cfg->p.name);
+		dm_uplink_remove(d, du);
+	}
+	/* 3. New (or changed) uplinks come up. */
+	struct dm_uplink **fresh = calloc(nc->n_uplinks ? nc->n_uplinks : 1, sizeof(*fresh));
+	size_t n_fresh = 0;
+	for (size_t i = 0; fresh && i < nc->n_uplinks; i++) {
+		if (daemon_find_uplink(d, nc->uplinks[i].p.name))
+			continue;
+		struct dm_uplink *du = dm_uplink_add(d, &nc->uplinks[i]);
+		if (du)
+			fresh[n_fresh++] = du;
+	}
+	uplinks_up(fresh, n_fresh);
+	free(fresh);
+	d->cfg = nc;
+	config_free(old);
+	/* 4. Configured sessions that are not running start, placed on today's loads. */
+	for (size_t i = 0; i < nc->n_sessions; i++) {
+		const struct cfg_session *cs = &nc->sessions[i];
+		struct dm_uplink *du;
+
+		if (daemon_find_session(d, cs->name))
+			continue;
+		du = cs->uplink[0] ? daemon_find_uplink(d, cs->uplink) : place(d);
+		if (!du || du->n_sessions >= du->cfg->capacity) {
+			log_warn("reload: session %s does not fit on any uplink now", cs->name);
+			continue;
+		}
+		session_add(d, cs->name, &nc->profiles[cs->profile_idx], du, true, NULL);
+	}
+	log_info("reload: %zu uplinks, %zu sessions", d->n_uplinks, d->n_sessions);
+	return 0;
+}
+
 int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 {
 	struct daemon *d;
@@ -173,14 +542,12 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 	d->cfg = cfg;
 	d->loop = g_main_loop_new(NULL, FALSE);
 	d->started_us = g_get_monotonic_time();
-	d->n_uplinks = cfg->n_uplinks;
-	d->uplinks = calloc(cfg->n_uplinks ? cfg->n_uplinks : 1, sizeof(*d->uplinks));
-	if (!d->uplinks) {
-		r = -ENOMEM;
-		goto fail;
-	}
+	d->started_unix = g_get_real_time() / G_USEC_PER_SEC;
 	for (size_t i = 0; i < cfg->n_uplinks; i++)
-		d->uplinks[i].cfg = &cfg->uplinks[i];
+		if (!dm_uplink_add(d, &cfg->uplinks[i])) {
+			r = -ENOMEM;
+			goto fail;
+		}
 
 	r = cgroup_root_prepare(cfg->daemon.cgroup, d->cgroup_root, sizeof(d->cgroup_root));
 	if (r < 0) {
@@ -189,7 +556,7 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 	}
 	/* Workers orphaned by a killed daemon would still hold their uplink namespaces. */
 	cgroup_reap_children(d->cgroup_root);
-	r = uplinks_up(d);
+	r = uplinks_up(d->uplinks, d->n_uplinks);
 	if (r < 0)
 		goto fail;
 	r = sessions_start(d);

@@ -10,32 +10,39 @@
 
 struct uplink;
 struct session;
-
-enum dm_uplink_state {
-	DM_UPLINK_DOWN,
-	DM_UPLINK_UP,
-};
+struct metrics;
 
 struct dm_uplink {
-	const struct cfg_uplink *cfg;
-	struct uplink *u; /* NULL while down */
-	enum dm_uplink_state state;
-	unsigned n_sessions; /* sessions placed here, whatever their state */
+	const struct cfg_uplink *cfg; /* into daemon->cfg; re-pointed on reload */
+	struct uplink *u;             /* NULL while down */
+	bool draining;                /* takes no new sessions; running ones stay */
+	unsigned n_sessions;          /* sessions placed here, whatever their state */
+	unsigned reconnects;
 };
 
 struct daemon {
 	struct cmx_config *cfg;
 	GMainLoop *loop;
 	char cgroup_root[4096];
-	struct dm_uplink *uplinks;
+	struct dm_uplink **uplinks;
 	size_t n_uplinks;
 	struct session **sessions;
 	size_t n_sessions;
 	bool stopping;
 	bool finished; /* workers gone, uplinks down, loop told to quit */
 	int exit_status;
-	gint64 started_us;
+	gint64 started_us;   /* monotonic */
+	gint64 started_unix; /* wall clock, seconds */
 	guint shutdown_timer;
+	unsigned auto_name_seq; /* for sessions started without a name */
+	struct metrics *metrics;
+};
+
+enum uplink_action {
+	UPLINK_ACTION_UP,
+	UPLINK_ACTION_DOWN,
+	UPLINK_ACTION_RECONNECT,
+	UPLINK_ACTION_DRAIN,
 };
 
 /* Takes ownership of cfg. Brings up uplinks and starts the configured sessions; on failure
@@ -46,3 +53,20 @@ void daemon_shutdown(struct daemon *d, int exit_status);
 void daemon_free(struct daemon *d);
 /* Sessions call this when their worker is gone for good (stopped, not restarting). */
 void daemon_session_stopped(struct daemon *d, struct session *s);
+
+/* Operations of the admin socket (and SIGHUP). All return 0 or -errno; err gets a message
+ * for the operator where one helps. */
+struct dm_uplink *daemon_find_uplink(struct daemon *d, const char *name);
+struct session *daemon_find_session(struct daemon *d, const char *name);
+/* Starts a session from a profile; uplink NULL: the router places it. */
+int daemon_session_start(struct daemon *d, const char *profile, const char *uplink,
+			 const char *name, struct session **ret, char *err, size_t errlen);
+/* Stops the worker and forgets the session once it is gone. */
+int daemon_session_stop(struct daemon *d, const char *name);
+int daemon_session_restart(struct daemon *d, const char *name);
+int daemon_uplink_action(struct daemon *d, const char *name, enum uplink_action a, char *err,
+			 size_t errlen);
+/* Re-reads the config: added uplinks/profiles/sessions start, removed ones stop, changed ones
+ * restart; a broken file changes nothing (-EINVAL, message in err). */
+int daemon_reload(struct daemon *d, char *err, size_t errlen);
+const char *dm_uplink_state(const struct dm_uplink *du);

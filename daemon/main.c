@@ -14,7 +14,7 @@
 #include "daemon/daemon.h"
 #include "daemon/preflight.h"
 
-#define CELLMUX_VERSION "0.1.0"
+#include "common/version.h"
 
 static void usage(FILE *f)
 {
@@ -35,6 +35,21 @@ static gboolean on_stop_signal(gpointer data)
 	log_info("signal received, shutting down");
 	if (*d)
 		daemon_shutdown(*d, 0);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_reload_signal(gpointer data)
+{
+	struct daemon **d = data;
+	char err[CONFIG_ERR_MAX];
+	int r;
+
+	if (!*d)
+		return G_SOURCE_CONTINUE;
+	log_info("SIGHUP: reloading the configuration");
+	r = daemon_reload(*d, err, sizeof(err));
+	if (r < 0)
+		log_error("reload refused, nothing changed: %s", err);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -119,6 +134,7 @@ int main(int argc, char **argv)
 	 * namespaces behind. */
 	g_unix_signal_add(SIGTERM, on_stop_signal, &d);
 	g_unix_signal_add(SIGINT, on_stop_signal, &d);
+	g_unix_signal_add(SIGHUP, on_reload_signal, &d);
 	signal(SIGPIPE, SIG_IGN);
 	r = daemon_new(cfg, &d); /* owns cfg from here, on failure too */
 	if (r < 0) {

@@ -240,10 +240,14 @@ int session_start(struct session *s)
 
 	timer_clear(s);
 	if (!s->uplink->u) {
-		r = -ENETDOWN;
-		step = "uplink";
-		goto fail;
+		/* Not a failure of the worker: it waits for its uplink instead of burning restarts. */
+		s->parked = true;
+		s->state = SESSION_STOPPED;
+		log_info("session %s: uplink %s is down, waiting for it", s->name,
+			 s->uplink->cfg->p.name);
+		return -ENETDOWN;
 	}
+	s->parked = false;
 	pw = getpwnam(p->user);
 	if (!pw || pw->pw_uid == 0) {
 		r = pw ? -EPERM : -ENOENT;
@@ -344,6 +348,12 @@ void session_stop(struct session *s)
 	if (s->pid > 0)
 		kill(s->pid, SIGTERM);
 	s->timer = g_timeout_add(SESSION_STOP_GRACE_MS, stop_grace_over, s);
+}
+
+void session_kill(struct session *s)
+{
+	if (s->pid > 0)
+		cgroup_kill(s->cgroup);
 }
 
 void session_free(struct session *s)

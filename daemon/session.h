@@ -48,6 +48,10 @@ struct session {
 	char cgroup[4096];
 	bool have_report;
 	struct session_report report;
+	bool from_config;         /* a [session] of the file, not started over the admin socket */
+	bool remove_when_stopped; /* `session stop`: forget it once the worker is gone */
+	bool restart_when_stopped;
+	bool parked;              /* waiting for its uplink to come (back) up */
 };
 
 int session_new(struct daemon *d, const char *name, const struct cfg_profile *profile,
@@ -57,6 +61,8 @@ int session_start(struct session *s);
 /* Asks the worker to stop (Stop message, SIGTERM, then SIGKILL of its cgroup after a grace
  * period); daemon_session_stopped() follows once it is gone. */
 void session_stop(struct session *s);
+/* SIGKILL to the session's cgroup now; the usual exit handling follows. */
+void session_kill(struct session *s);
 void session_free(struct session *s);
 const char *session_state_to_string(enum session_state st);
 

@@ -1,0 +1,49 @@
+/* status.h — a read-only view of cellmuxd's state for the admin socket and the metrics
+ * endpoint: plain structs filled on demand, valid until the next return to the main loop. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct daemon;
+
+#define STATUS_MAX_ADDRS 8
+
+struct status_daemon {
+	const char *version;
+	int64_t start_time_unix;
+	unsigned uplinks_total, uplinks_up, sessions_total, sessions_running;
+};
+
+struct status_uplink {
+	const char *name, *driver, *state; /* "up", "down", "connecting", "draining" */
+	const char *ifname;
+	char addresses[STATUS_MAX_ADDRS][48];
+	size_t n_addresses;
+	unsigned sessions, capacity, reconnects;
+	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+	uint64_t quota_bytes; /* 0: none */
+	uint64_t quota_used_bytes;
+	bool quota_reached;
+	int signal_dbm;                   /* INT_MIN: unknown */
+	const char *operator_name, *rat;  /* NULL: unknown */
+};
+
+struct status_session {
+	const char *name, *profile, *uplink, *state; /* "running", "backoff", "stopped", "stopping" */
+	int pid;                                     /* 0: none */
+	unsigned restarts;
+	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+	uint64_t quota_bytes, quota_used_bytes;
+	bool quota_reached;
+	int64_t last_report_unix_ms; /* 0: none yet */
+	int last_http_status;
+	const char *last_url, *last_body, *last_error;
+};
+
+void status_daemon(struct daemon *d, struct status_daemon *out);
+size_t status_n_uplinks(struct daemon *d);
+int status_uplink(struct daemon *d, size_t i, struct status_uplink *out); /* -ENOENT past the end */
+size_t status_n_sessions(struct daemon *d);
+int status_session(struct daemon *d, size_t i, struct status_session *out);
