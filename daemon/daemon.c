@@ -37,7 +37,39 @@ const char *dm_uplink_state(const struct dm_uplink *du)
 {
 	if (!du->u)
 		return "down";
+	if (!uplink_connected(du->u))
+		return "connecting";
 	return du->draining ? "draining" : "up";
+}
+
+static bool dm_uplink_usable(const struct dm_uplink *du)
+{
+	return du->u && uplink_connected(du->u) && !du->draining;
+}
+
+static void uplink_sessions_unpark(struct daemon *d, struct dm_uplink *du);
+
+/* A driver lost or regained its data path. Running workers are left alone through a drop
+ * (the kill switch keeps their traffic in; a short outage should not cost them their state);
+ * sessions that could not start yet are started once it is back. */
+static void on_uplink_event(struct uplink *u, enum uplink_event ev, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	for (size_t i = 0; i < d->n_uplinks; i++) {
+		struct dm_uplink *du = d->uplinks[i];
+
+		if (du->u != u)
+			continue;
+		if (ev == UPLINK_EVENT_CONNECTED) {
+			log_info("uplink %s: connected", du->cfg->p.name);
+			uplink_sessions_unpark(d, du);
+		} else {
+			log_warn("uplink %s: disconnected; the driver reconnects", du->cfg->p.name);
+			du->reconnects++;
+		}
+		return;
+	}
 }
 
 struct dm_uplink *daemon_find_uplink(struct daemon *d, const char *name)
@@ -69,7 +101,7 @@ static gpointer uplink_up_thread(gpointer data)
 }
 
 /* Brings up every listed uplink that is down; returns the first error. */
-static int uplinks_up(struct dm_uplink **list, size_t n)
+static int uplinks_up(struct daemon *d, struct dm_uplink **list, size_t n)
 {
 	GThread **threads = g_new0(GThread *, n ? n : 1);
 	int first_err = 0;
@@ -91,8 +123,10 @@ static int uplinks_up(struct dm_uplink **list, size_t n)
 				first_err = r;
 			continue;
 		}
-		log_info("uplink %s: up in namespace %s via %s", du->cfg->p.name,
-			 uplink_ns_name(du->u), du->cfg->p.ifname);
+		uplink_set_event_handler(du->u, on_uplink_event, d);
+		log_info("uplink %s: %s in namespace %s via %s", du->cfg->p.name,
+			 uplink_connected(du->u) ? "up" : "connecting", uplink_ns_name(du->u),
+			 du->cfg->p.ifname);
 	}
 	g_free(threads);
 	return first_err;
@@ -149,7 +183,7 @@ static struct dm_uplink *place(struct daemon *d)
 	for (size_t k = 0; k < d->n_uplinks; k++) {
 		ru[k].sessions = d->uplinks[k]->n_sessions;
 		ru[k].capacity = d->uplinks[k]->cfg->capacity;
-		ru[k].usable = d->uplinks[k]->u && !d->uplinks[k]->draining;
+		ru[k].usable = dm_uplink_usable(d->uplinks[k]);
 	}
 	i = router_pick_uplink(ru, d->n_uplinks);
 	free(ru);
@@ -312,7 +346,7 @@ int daemon_session_start(struct daemon *d, const char *profile, const char *upli
 		du = daemon_find_uplink(d, uplink);
 		if (!du)
 			return errf(err, errlen, -ENOENT, "no uplink '%s'", uplink);
-		if (!du->u || du->draining)
+		if (!dm_uplink_usable(du))
 			return errf(err, errlen, -ENETDOWN, "uplink '%s' is %s", uplink,
 				    dm_uplink_state(du));
 		if (du->n_sessions >= du->cfg->capacity)
@@ -380,7 +414,8 @@ static void uplink_sessions_unpark(struct daemon *d, struct dm_uplink *du)
 	for (size_t i = 0; i < d->n_sessions; i++) {
 		struct session *s = d->sessions[i];
 
-		if (s->uplink == du && s->parked && s->state == SESSION_STOPPED)
+		if (s->uplink == du && s->parked && s->state == SESSION_STOPPED &&
+		    uplink_connected(du->u))
 			session_start(s);
 	}
 }
@@ -415,7 +450,7 @@ int daemon_uplink_action(struct daemon *d, const char *name, enum uplink_action 
 	case UPLINK_ACTION_UP:
 		du->draining = false;
 		if (!du->u) {
-			r = uplinks_up(&du, 1);
+			r = uplinks_up(d, &du, 1);
 			if (r < 0)
 				return errf(err, errlen, r, "bringing up '%s' failed: %s", name,
 					    strerror(-r));
@@ -506,7 +541,7 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 		if (du)
 			fresh[n_fresh++] = du;
 	}
-	uplinks_up(fresh, n_fresh);
+	uplinks_up(d, fresh, n_fresh);
 	free(fresh);
 	d->cfg = nc;
 	config_free(old);
@@ -556,7 +591,7 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 	}
 	/* Workers orphaned by a killed daemon would still hold their uplink namespaces. */
 	cgroup_reap_children(d->cgroup_root);
-	r = uplinks_up(d->uplinks, d->n_uplinks);
+	r = uplinks_up(d, d->uplinks, d->n_uplinks);
 	if (r < 0)
 		goto fail;
 	r = sessions_start(d);

@@ -239,11 +239,11 @@ int session_start(struct session *s)
 	pid_t pid = 0;
 
 	timer_clear(s);
-	if (!s->uplink->u) {
+	if (!s->uplink->u || !uplink_connected(s->uplink->u)) {
 		/* Not a failure of the worker: it waits for its uplink instead of burning restarts. */
 		s->parked = true;
 		s->state = SESSION_STOPPED;
-		log_info("session %s: uplink %s is down, waiting for it", s->name,
+		log_info("session %s: uplink %s is not connected, waiting for it", s->name,
 			 s->uplink->cfg->p.name);
 		return -ENETDOWN;
 	}

@@ -132,6 +132,24 @@ void uplink_down(struct uplink *u)
 	free(u);
 }
 
+void uplink_set_event_handler(struct uplink *u, uplink_event_fn fn, void *userdata)
+{
+	u->event_fn = fn;
+	u->event_userdata = userdata;
+}
+
+bool uplink_connected(const struct uplink *u)
+{
+	return u->connected;
+}
+
+void uplink_event(struct uplink *u, enum uplink_event ev)
+{
+	u->connected = ev == UPLINK_EVENT_CONNECTED;
+	if (u->event_fn)
+		u->event_fn(u, ev, u->event_userdata);
+}
+
 int uplink_nsfd(const struct uplink *u)
 {
 	return u->nsfd;

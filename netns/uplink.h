@@ -26,12 +26,25 @@ struct uplink_params {
 
 struct uplink;
 
+/* Drivers whose link comes and goes on its own (QMI data sessions, DHCP leases) report it;
+ * static netdev uplinks are connected from the moment uplink_up() returns. Events are
+ * delivered on the daemon's main loop. */
+enum uplink_event {
+	UPLINK_EVENT_CONNECTED,    /* addresses and routes applied: sessions may run */
+	UPLINK_EVENT_DISCONNECTED, /* the data path is gone; the driver retries by itself */
+};
+typedef void (*uplink_event_fn)(struct uplink *u, enum uplink_event ev, void *userdata);
+
 /* Whether a driver by that name exists. */
 bool uplink_driver_known(const char *driver);
 /* Creates cmx-<name>, adopts and configures the interface, installs the egress table.
  * Stale state from a killed daemon (namespace left holding the interface) is reclaimed.
  * On failure nothing is left behind. */
 int uplink_up(const struct uplink_params *p, struct uplink **ret);
+/* Where events go; set right after uplink_up(). */
+void uplink_set_event_handler(struct uplink *u, uplink_event_fn fn, void *userdata);
+/* Whether the data path is usable now. */
+bool uplink_connected(const struct uplink *u);
 /* Returns the interface to the host namespace under its original name and removes the
  * namespace, the resolv.conf and the table. NULL is a no-op. */
 void uplink_down(struct uplink *u);

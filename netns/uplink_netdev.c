@@ -69,6 +69,8 @@ static int netdev_up(struct uplink *u)
 	if (r < 0)
 		goto out;
 	r = configure(u, nl);
+	/* Static addressing: the data path is there as soon as it is configured. */
+	u->connected = r == 0;
 out:
 	rtnl_close(nl);
 	rtnl_close(host);
