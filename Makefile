@@ -8,7 +8,8 @@
 
 CC      ?= gcc
 B       := build
-PKGS    := libmnl libnftables glib-2.0 libprotobuf-c libcurl
+PKGS    := libmnl libnftables glib-2.0 libprotobuf-c libcurl sqlite3 libwebsockets openssl libbpf \
+           qmi-glib
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
            -fno-strict-aliasing -I. -I$(B)/gen
@@ -23,7 +24,19 @@ LIB_netns  := $(wildcard netns/*.c)
 LIB_router := $(wildcard router/*.c)
 LIB_proto  := $(wildcard proto/*.c) $(PROTO_GEN)
 LIB_daemon := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
-LIBS       := daemon router netns proto common
+# bpf/ builds libacct.a: "libbpf.a" would read as the real libbpf.
+LIB_acct   := $(filter-out %.bpf.c,$(wildcard bpf/*.c))
+LIBS       := daemon acct router netns proto common
+
+# eBPF, the libbpf-bootstrap way: bpf/*.bpf.c -> clang -target bpf -> bpftool gen object ->
+# bpftool gen skeleton. vmlinux.h comes from the running kernel's BTF; bpf/vmlinux-fallback.h
+# (trimmed to what the programs use) only when the build machine has none.
+CLANG       ?= clang
+BPFTOOL     ?= bpftool
+VMLINUX_BTF ?= $(wildcard /sys/kernel/btf/vmlinux)
+BPF_SRC     := $(wildcard bpf/*.bpf.c)
+BPF_SKEL    := $(patsubst bpf/%.bpf.c,$(B)/gen/bpf/%.skel.h,$(BPF_SRC))
+BPF_CFLAGS  := -g -O2 -target bpf -mcpu=v3 -Wall -Werror -I. -I$(B)/gen/bpf
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(patsubst $(B)/%,%,$(1)))
 $(foreach l,$(LIBS),$(eval $(B)/lib$(l).a: $(call obj,$(LIB_$(l)))))
@@ -32,26 +45,48 @@ $(B)/lib%.a:
 	rm -f $@ && ar rcs $@ $^
 
 ALL_LIBS  := $(foreach l,$(LIBS),$(B)/lib$(l).a)
-LDLIBS    := $(call PKG_LIBS,$(PKGS))
+LDLIBS    := $(call PKG_LIBS,$(PKGS)) -lelf -lz
 
-PROGRAMS  := $(B)/cellmuxd $(B)/cellmux-sim $(B)/workers/cellmux-probe
+PROGRAMS  := $(B)/cellmuxd $(B)/cellmux-sim $(B)/workers/cellmux-probe $(B)/cellmuxctl \
+             $(B)/workers/cellmux-echo
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+# Programs only the integration tests run; outside build/tests so run.sh never takes them for
+# unit tests.
+HELPERS   := $(B)/helpers/acct-driver $(B)/helpers/fake-qmi-modem
 
-all: $(PROGRAMS) $(UNIT_BIN)
+# tools/cellmux-backend uses Python code protoc generates from the same schema.
+PYGEN     := $(B)/gen/py/backend_pb2.py
+
+all: $(PROGRAMS) $(UNIT_BIN) $(HELPERS) $(PYGEN)
+
+$(PYGEN): proto/backend.proto
+	@mkdir -p $(@D)
+	protoc -Iproto --python_out=$(@D) $<
 
 $(B)/cellmuxd: $(call obj,daemon/main.c) $(ALL_LIBS)
 $(B)/cellmux-sim: $(call obj,$(wildcard tools/sim/*.c)) $(B)/libnetns.a $(B)/libcommon.a
 $(B)/workers/cellmux-probe: $(call obj,tools/workers/probe.c) $(B)/libproto.a $(B)/libcommon.a
+$(B)/workers/cellmux-echo: $(call obj,tools/workers/echo.c) $(B)/libproto.a $(B)/libcommon.a
+$(B)/helpers/acct-driver: $(call obj,tests/acct-driver.c) $(ALL_LIBS)
+$(B)/helpers/fake-qmi-modem: $(call obj,$(wildcard tests/fakeqmi/*.c)) $(B)/libnetns.a \
+	$(B)/libcommon.a
+# The fake QMI modem's QMUX codec is unit-tested where it lives, outside the libraries.
+$(B)/tests/test_qmux: $(call obj,tests/fakeqmi/qmux.c)
+$(B)/cellmuxctl: $(call obj,$(wildcard tools/cellmuxctl/*.c)) $(B)/libproto.a $(B)/libcommon.a
+# An admin tool on every gateway: it needs libmnl, not the daemon's libraries.
+$(B)/cellmuxctl: LDLIBS = $(call PKG_LIBS,libmnl)
 $(B)/tests/%: $(call obj,tests/unit/%.c) $(ALL_LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
-$(PROGRAMS):
+# It runs the tool it tests.
+$(B)/tests/test_cellmuxctl: | $(B)/cellmuxctl
+$(PROGRAMS) $(HELPERS):
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # Every object waits for generated headers; gcc's -MMD files track the rest.
-$(B)/obj/%.o: %.c | $(PROTO_GEN)
+$(B)/obj/%.o: %.c | $(PROTO_GEN) $(BPF_SKEL)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 $(B)/obj/gen/%.o: $(B)/gen/%.c
@@ -60,8 +95,52 @@ $(B)/obj/gen/%.o: $(B)/gen/%.c
 $(B)/gen/proto/%.pb-c.c $(B)/gen/proto/%.pb-c.h: proto/%.proto
 	@mkdir -p $(@D)
 	protoc-c --c_out=$(B)/gen $<
+$(B)/gen/bpf/vmlinux.h: $(VMLINUX_BTF)
+	@mkdir -p $(@D)
+	$(if $(VMLINUX_BTF),$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c >$@,cp bpf/vmlinux-fallback.h $@)
+$(B)/gen/bpf/%.bpf.o: bpf/%.bpf.c bpf/acct_abi.h $(B)/gen/bpf/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -c -o $(@:.bpf.o=.tmp.bpf.o) $<
+	$(BPFTOOL) gen object $@ $(@:.bpf.o=.tmp.bpf.o)
+$(B)/gen/bpf/%.skel.h: $(B)/gen/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< >$@
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# libFuzzer targets (tests/fuzz/fuzz_*.c), built with clang, ASan and UBSan, apart from the rest:
+# each includes the source it fuzzes, so it reaches static functions. `make fuzz` runs until
+# stopped (FUZZ_ARGS adds libFuzzer options, e.g. -jobs=4); `make fuzz-smoke` runs for
+# FUZZ_SMOKE_SECONDS. New inputs go to build/fuzz/corpus-NAME, seeds stay in tests/fuzz/corpus/.
+FUZZ_CC     ?= clang
+FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I.
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_ARGS   ?=
+FUZZ_BIN    := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(B)/fuzz/fuzz_ctl_msg: tests/fuzz/fuzz_ctl_msg.c proto/ctl_msg.c proto/ctl_msg.h proto/ctl.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(call PKG_LIBS,libmnl)
+
+# The backend frame decoder fuzzes the generated protobuf-c code along with its validators.
+$(B)/fuzz/fuzz_backend_msg: tests/fuzz/fuzz_backend_msg.c proto/backend_msg.c proto/backend_msg.h \
+		$(B)/gen/proto/backend.pb-c.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -I$(B)/gen -o $@ $< $(B)/gen/proto/backend.pb-c.c \
+		$(call PKG_LIBS,libprotobuf-c)
+
+$(B)/fuzz/fuzz_dhcp: tests/fuzz/fuzz_dhcp.c netns/dhcp.c netns/dhcp.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $<
+
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do n=$${f##*/fuzz_}; mkdir -p $(B)/fuzz/corpus-$$n; \
+		echo "fuzz: $$f (Ctrl-C stops)"; \
+		$$f $(FUZZ_ARGS) $(B)/fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; done
+
+fuzz-smoke: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do n=$${f##*/fuzz_}; mkdir -p $(B)/fuzz/corpus-$$n; \
+		$$f -max_total_time=$(FUZZ_SMOKE_SECONDS) -print_final_stats=1 \
+			$(B)/fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; done
 
 deps:
 	@tools/deps.sh
@@ -84,4 +163,4 @@ bench: deps
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps unit check demo bench clean
+.PHONY: all deps unit check demo bench clean fuzz fuzz-smoke

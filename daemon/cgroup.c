@@ -1,5 +1,5 @@
 /* cgroup.c — cgroup v2 plumbing for sessions (see cgroup.h). Everything is files: mountinfo
- * to find the hierarchy, cgroup.procs to join, cgroup.kill to end a worker and its children. */
+ * to find the hierarchy, cgroup.procs to join, SIGKILL to every member to end a worker and its children. */
 #include "daemon/cgroup.h"
 
 #include <dirent.h>
@@ -101,32 +101,17 @@ int cgroup_create(const char *root, const char *name, char *buf, size_t len)
 	return 0;
 }
 
-static int write_file(const char *dir, const char *file, const char *value)
-{
-	char path[PATH_MAX];
-	_cleanup_close_ int fd = -1;
-	size_t n = strlen(value);
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return negative_errno();
-	if (write(fd, value, n) != (ssize_t)n)
-		return negative_errno();
-	return 0;
-}
-
 int cgroup_kill(const char *dir)
 {
 	char path[PATH_MAX];
 	_cleanup_fclose_ FILE *f = NULL;
-	int pid, r;
+	int pid;
 
-	r = write_file(dir, "cgroup.kill", "1");
-	if (r != -ENOENT)
-		return r;
-	/* Before Linux 5.14: one SIGKILL per member. A fork racing us is caught by the caller's
-	 * next round (it waits for the cgroup to empty). */
+	/* One SIGKILL per member, not cgroup.kill: on this kernel (6.18) a write to cgroup.kill
+	 * bumps the cgroup's kill sequence, and every later clone3(CLONE_INTO_CGROUP) into it
+	 * compares against the parent's cgroup and is killed at birth (measured: each restarted
+	 * worker died of SIGKILL with no kill() anywhere). A fork racing us is caught by the
+	 * caller, which waits for the cgroup to empty and kills again. */
 	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
 	f = fopen(path, "re");
 	if (!f)

@@ -15,7 +15,7 @@ int cgroup_self(char *buf, size_t len);
 int cgroup_root_prepare(const char *path, char *buf, size_t len);
 /* <root>/<name>, created (an existing one is reused: it may be left from a killed daemon). */
 int cgroup_create(const char *root, const char *name, char *buf, size_t len);
-/* Kills every process in dir (cgroup.kill, or SIGKILL per pid on kernels without it). */
+/* SIGKILL to every process in dir (see cgroup.c for why not cgroup.kill). */
 int cgroup_kill(const char *dir);
 bool cgroup_populated(const char *dir);
 /* rmdir; -EBUSY while processes remain. */

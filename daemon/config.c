@@ -2,6 +2,7 @@
  * resolution and session placement, so a config is whole and consistent or is rejected. */
 #include "daemon/config.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bpf/quota_period.h"
 #include "common/macro.h"
 #include "daemon/ini.h"
 #include "router/router.h"
@@ -25,7 +27,7 @@
 #define DEFAULT_USER "nobody"
 #define DEFAULT_RESTART_SEC_MS 1000
 #define DEFAULT_RESTART_MAX_MS 60000
-#define SECTION_KEYS_MAX 8
+#define SECTION_KEYS_MAX 24
 #define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
 
 struct parser;
@@ -33,6 +35,7 @@ struct parser;
 enum {
 	KEY_REQUIRED = 1 << 0,
 	KEY_LIST = 1 << 1, /* comma-separated, may repeat; parse() is called once per item */
+	KEY_EMPTY_OK = 1 << 2, /* "key=" means something (listen= disables the listener) */
 };
 
 struct key_def {
@@ -310,9 +313,308 @@ static int daemon_cgroup(struct parser *p, int line, const char *key, const char
 	return 0;
 }
 
+static int daemon_state_dir(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_daemon *d = &p->c->daemon;
+
+	if (value[0] != '/' || strlen(value) >= sizeof(d->state_dir))
+		return fail(p, line, "state_dir=%s is not an absolute path of at most %zu characters",
+			    value, sizeof(d->state_dir) - 1);
+	strcpy(d->state_dir, value);
+	return 0;
+}
+
+static int daemon_outbox_max(struct parser *p, int line, const char *key, const char *value)
+{
+	unsigned long long v;
+	const char *rest;
+
+	if (parse_decimal(value, &v, &rest) < 0 || *rest || v < 1 || v > 100000000)
+		return fail(p, line, "outbox_max=%s is not a number of messages in 1..100000000",
+			    value);
+	p->c->daemon.outbox_max = (unsigned)v;
+	return 0;
+}
+
+static int daemon_ctl_socket(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_daemon *d = &p->c->daemon;
+
+	/* sun_path holds 108 bytes with the NUL. */
+	if (value[0] != '/' || strlen(value) >= sizeof(d->ctl_socket))
+		return fail(p, line, "ctl_socket=%s is not an absolute path of at most %zu characters",
+			    value, sizeof(d->ctl_socket) - 1);
+	strcpy(d->ctl_socket, value);
+	return 0;
+}
+
+static int daemon_bpf_dir(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_daemon *d = &p->c->daemon;
+
+	if (strncmp(value, "/sys/fs/bpf/", 12) || strlen(value) >= sizeof(d->bpf_dir) ||
+	    strstr(value, "/."))
+		return fail(p, line, "bpf_dir=%s is not a directory under /sys/fs/bpf/", value);
+	strcpy(d->bpf_dir, value);
+	return 0;
+}
+
+static int daemon_ctl_group(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_daemon *d = &p->c->daemon;
+
+	if (strlen(value) >= sizeof(d->ctl_group) || strpbrk(value, ":/ \t"))
+		return fail(p, line, "ctl_group=%s is not a group name", value);
+	strcpy(d->ctl_group, value);
+	d->ctl_group_set = true;
+	return 0;
+}
+
 static const struct key_def daemon_keys[] = {
 	{ "cgroup", daemon_cgroup, 0 },
+	{ "ctl_socket", daemon_ctl_socket, 0 },
+	{ "ctl_group", daemon_ctl_group, 0 },
+	{ "bpf_dir", daemon_bpf_dir, 0 },
+	{ "state_dir", daemon_state_dir, 0 },
+	{ "outbox_max", daemon_outbox_max, 0 },
 };
+
+/* ---- [backend] ---- */
+
+static int backend_begin(struct parser *p, int line, const char *name)
+{
+	if (p->c->backend.line)
+		return fail(p, line, "duplicate [backend] section (first defined at line %d)",
+			    p->c->backend.line);
+	p->c->backend.line = line;
+	p->c->backend.enabled = true;
+	return 0;
+}
+
+static int backend_copy(struct parser *p, int line, const char *key, const char *value,
+			char *dst, size_t size, bool path)
+{
+	if (strlen(value) >= size)
+		return fail(p, line, "%s= is longer than %zu characters", key, size - 1);
+	if (path && value[0] != '/')
+		return fail(p, line, "%s=%s is not an absolute path", key, value);
+	strcpy(dst, value);
+	return 0;
+}
+
+static int backend_url(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_backend *b = &p->c->backend;
+	const char *host;
+
+	if (!strncmp(value, "wss://", 6))
+		host = value + 6;
+	else if (!strncmp(value, "ws://", 5))
+		host = value + 5;
+	else
+		return fail(p, line, "url=%s is not a wss://HOST[:PORT]/PATH URL", value);
+	if (!*host || *host == '/' || *host == ':')
+		return fail(p, line, "url=%s has no host", value);
+	return backend_copy(p, line, key, value, b->url, sizeof(b->url), false);
+}
+
+static int backend_ca(struct parser *p, int line, const char *key, const char *value)
+{
+	return backend_copy(p, line, key, value, p->c->backend.ca, sizeof(p->c->backend.ca), true);
+}
+
+static int backend_cert(struct parser *p, int line, const char *key, const char *value)
+{
+	return backend_copy(p, line, key, value, p->c->backend.cert, sizeof(p->c->backend.cert),
+			    true);
+}
+
+static int backend_key(struct parser *p, int line, const char *key, const char *value)
+{
+	return backend_copy(p, line, key, value, p->c->backend.key, sizeof(p->c->backend.key), true);
+}
+
+static int backend_token_file(struct parser *p, int line, const char *key, const char *value)
+{
+	return backend_copy(p, line, key, value, p->c->backend.token_file,
+			    sizeof(p->c->backend.token_file), true);
+}
+
+static int backend_gateway_id(struct parser *p, int line, const char *key, const char *value)
+{
+	if (!config_name_valid(value))
+		return fail(p, line, "gateway_id=%s: want 1-" STRINGIFY(CONFIG_NAME_MAX)
+				     " of A-Z a-z 0-9 _ . -", value);
+	return backend_copy(p, line, key, value, p->c->backend.gateway_id,
+			    sizeof(p->c->backend.gateway_id), false);
+}
+
+static int backend_insecure(struct parser *p, int line, const char *key, const char *value)
+{
+	if (!strcmp(value, "yes"))
+		p->c->backend.insecure = true;
+	else if (!strcmp(value, "no"))
+		p->c->backend.insecure = false;
+	else
+		return fail(p, line, "insecure=%s: want yes or no", value);
+	return 0;
+}
+
+static int backend_end(struct parser *p)
+{
+	struct cfg_backend *b = &p->c->backend;
+
+	if (!strncmp(b->url, "ws://", 5) && !b->insecure)
+		return fail(p, p->sec_line, "[backend] url=%s is not encrypted: use wss:// (ws:// "
+			    "needs insecure=yes, for tests only)", b->url);
+	if (!b->cert[0] != !b->key[0])
+		return fail(p, p->sec_line, "[backend] needs both cert= and key= for mutual TLS");
+	return 0;
+}
+
+static const struct key_def backend_keys[] = {
+	{ "url", backend_url, KEY_REQUIRED },
+	{ "ca", backend_ca, 0 },
+	{ "insecure", backend_insecure, 0 },
+	{ "cert", backend_cert, 0 },
+	{ "key", backend_key, 0 },
+	{ "token_file", backend_token_file, 0 },
+	{ "gateway_id", backend_gateway_id, 0 },
+};
+
+/* ---- [metrics] ---- */
+
+int config_parse_listen(const char *s, struct cfg_metrics *ret)
+{
+	struct cfg_metrics m = { .enabled = true, .family = AF_INET };
+	unsigned char bin[sizeof(struct in6_addr)];
+	char host[sizeof(m.address) + 1];
+	const char *colon, *port;
+	unsigned long long v;
+	const char *rest;
+	size_t n;
+
+	if (!*s || !strcmp(s, "off")) {
+		*ret = (struct cfg_metrics){ .enabled = false };
+		return 0;
+	}
+	/* IPv6 needs brackets: its own colons would make the port ambiguous. */
+	if (s[0] == '[') {
+		colon = strchr(s, ']');
+		if (!colon || colon[1] != ':')
+			return -EINVAL;
+		m.family = AF_INET6;
+		s++;
+		n = (size_t)(colon - s);
+		port = colon + 2;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -EINVAL;
+		n = (size_t)(colon - s);
+		port = colon + 1;
+	}
+	if (n == 0 || n >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	/* Numeric only: a name would need DNS at start-up, and "localhost" may be either family. */
+	if (inet_pton(m.family, host, bin) != 1)
+		return -EINVAL;
+	if (!inet_ntop(m.family, bin, m.address, sizeof(m.address)))
+		return -EINVAL;
+	if (parse_decimal(port, &v, &rest) < 0 || *rest || v == 0 || v > 65535)
+		return -EINVAL;
+	m.port = (unsigned)v;
+	*ret = m;
+	return 0;
+}
+
+static int metrics_begin(struct parser *p, int line, const char *name)
+{
+	if (p->c->metrics.line)
+		return fail(p, line, "duplicate [metrics] section (first defined at line %d)",
+			    p->c->metrics.line);
+	p->c->metrics.line = line;
+	return 0;
+}
+
+static int metrics_listen(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_metrics *m = &p->c->metrics;
+	int section_line = m->line;
+
+	if (config_parse_listen(value, m) < 0)
+		return fail(p, line,
+			    "invalid listen=%s (want ADDRESS:PORT, [IPV6-ADDRESS]:PORT or off)",
+			    value);
+	m->line = section_line;
+	return 0;
+}
+
+static const struct key_def metrics_keys[] = {
+	{ "listen", metrics_listen, KEY_EMPTY_OK },
+};
+
+/* ---- quota=, quota_action=, quota_period= of [uplink], [profile] and [session] ---- */
+
+static struct cfg_quota *cur_quota(struct parser *p)
+{
+	struct cmx_config *c = p->c;
+
+	if (!strcmp(p->sec->type, "uplink"))
+		return &c->uplinks[c->n_uplinks - 1].quota;
+	if (!strcmp(p->sec->type, "profile"))
+		return &c->profiles[c->n_profiles - 1].quota;
+	return &c->sessions[c->n_sessions - 1].quota;
+}
+
+static int key_quota(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_quota *q = cur_quota(p);
+	int r = quota_size_parse(value, &q->limit);
+
+	if (r == -ERANGE)
+		return fail(p, line, "quota=%s is too large", value);
+	if (r < 0)
+		return fail(p, line, "invalid quota=%s (a size like 500M, 1.5G or 10G; K, M, G, T "
+				     "are powers of 1024, KB/MB/GB are not accepted)", value);
+	if (q->limit == 0)
+		return fail(p, line, "quota=%s is zero (for no quota, leave quota= out)", value);
+	q->line = line;
+	return 0;
+}
+
+static int key_quota_action(struct parser *p, int line, const char *key, const char *value)
+{
+	if (acct_quota_action_from_string(value, &cur_quota(p)->action) < 0)
+		return fail(p, line, "invalid quota_action=%s (block or notify)", value);
+	return 0;
+}
+
+static int key_quota_period(struct parser *p, int line, const char *key, const char *value)
+{
+	if (quota_period_parse(value, &cur_quota(p)->period) < 0)
+		return fail(p, line, "invalid quota_period=%s (none, daily, monthly or monthly:DAY "
+				     "with DAY 1-31)", value);
+	return 0;
+}
+
+/* The three quota keys, in the key tables of [uplink], [profile] and [session]. */
+#define QUOTA_KEYS                                                                         \
+	{ "quota", key_quota, 0 }, { "quota_action", key_quota_action, 0 },                \
+		{ "quota_period", key_quota_period, 0 }
+
+const struct cfg_quota *config_session_quota(const struct cmx_config *c,
+					     const struct cfg_session *s)
+{
+	if (s->quota.line)
+		return &s->quota;
+	if (s->profile_idx >= 0 && (size_t)s->profile_idx < c->n_profiles &&
+	    c->profiles[s->profile_idx].quota.line)
+		return &c->profiles[s->profile_idx].quota;
+	return NULL;
+}
 
 /* ---- [uplink NAME] ---- */
 
@@ -349,10 +651,9 @@ static int uplink_begin(struct parser *p, int line, const char *name)
 
 static int uplink_driver(struct parser *p, int line, const char *key, const char *value)
 {
-	/* Only netdev exists so far. When netns/uplink_qmi.c lands this becomes
-	 * uplink_driver_known(), and address= becomes optional for drivers that learn it. */
-	if (strcmp(value, "netdev"))
-		return fail(p, line, "unknown driver '%s' (known: netdev)", value);
+	/* The config stays pure: the names of netns/'s drivers, not a call into it. */
+	if (strcmp(value, "netdev") && strcmp(value, "qmi"))
+		return fail(p, line, "unknown driver '%s' (known: netdev, qmi)", value);
 	strcpy(cur_uplink(p)->p.driver, value);
 	return 0;
 }
@@ -387,8 +688,14 @@ static int uplink_address(struct parser *p, int line, const char *key, const cha
 	struct uplink_params *u = &cur_uplink(p)->p;
 	struct ip_prefix a;
 
+	if (!strcmp(value, "dhcp")) {
+		if (u->dhcp)
+			return fail(p, line, "address=dhcp given twice");
+		u->dhcp = true;
+		return 0;
+	}
 	if (ip_prefix_parse(value, &a) < 0)
-		return fail(p, line, "invalid address '%s' (want ADDRESS/PREFIXLEN)", value);
+		return fail(p, line, "invalid address '%s' (want ADDRESS/PREFIXLEN or dhcp)", value);
 	for (size_t i = 0; i < u->n_addrs; i++)
 		if (same_addr(&u->addrs[i], &a))
 			return fail(p, line, "address '%s' given twice", value);
@@ -463,13 +770,156 @@ static int check_gateway(struct parser *p, const struct ip_prefix *gw, int line)
 	return 0;
 }
 
+/* ---- driver=qmi and address=dhcp ---- */
+
+static int seen_line(const struct parser *p, const char *key);
+
+/* A printable value of at most size-1 characters, into dst. */
+static int copy_value(struct parser *p, int line, const char *key, const char *value, char *dst,
+		      size_t size)
+{
+	if (strlen(value) >= size)
+		return fail(p, line, "%s= is longer than %zu characters", key, size - 1);
+	for (const char *c = value; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return fail(p, line, "%s= contains a control character", key);
+	strcpy(dst, value);
+	return 0;
+}
+
+static int uplink_device(struct parser *p, int line, const char *key, const char *value)
+{
+	struct uplink_params *u = &cur_uplink(p)->p;
+
+	if (value[0] != '/')
+		return fail(p, line, "device=%s is not an absolute path (like /dev/cdc-wdm0)", value);
+	for (size_t i = 0; i + 1 < p->c->n_uplinks; i++)
+		if (!strcmp(p->c->uplinks[i].p.device, value))
+			return fail(p, line, "device '%s' is already used by uplink '%s'", value,
+				    p->c->uplinks[i].p.name);
+	return copy_value(p, line, key, value, u->device, sizeof(u->device));
+}
+
+static int uplink_apn(struct parser *p, int line, const char *key, const char *value)
+{
+	struct uplink_params *u = &cur_uplink(p)->p;
+
+	return copy_value(p, line, key, value, u->apn, sizeof(u->apn));
+}
+
+static int uplink_username(struct parser *p, int line, const char *key, const char *value)
+{
+	struct uplink_params *u = &cur_uplink(p)->p;
+
+	return copy_value(p, line, key, value, u->username, sizeof(u->username));
+}
+
+static int uplink_password(struct parser *p, int line, const char *key, const char *value)
+{
+	struct uplink_params *u = &cur_uplink(p)->p;
+
+	return copy_value(p, line, key, value, u->password, sizeof(u->password));
+}
+
+static int uplink_auth(struct parser *p, int line, const char *key, const char *value)
+{
+	static const char *const names[] = {
+		[UPLINK_AUTH_NONE] = "none",
+		[UPLINK_AUTH_PAP] = "pap",
+		[UPLINK_AUTH_CHAP] = "chap",
+		[UPLINK_AUTH_BOTH] = "both",
+	};
+
+	for (size_t i = 1; i < ARRAY_SIZE(names); i++)
+		if (!strcmp(value, names[i])) {
+			cur_uplink(p)->p.auth = (enum uplink_auth)i;
+			return 0;
+		}
+	return fail(p, line, "invalid auth=%s (none, pap, chap or both)", value);
+}
+
+static int uplink_ip_type(struct parser *p, int line, const char *key, const char *value)
+{
+	static const char *const names[] = {
+		[UPLINK_IP_V4] = "ipv4",
+		[UPLINK_IP_V6] = "ipv6",
+		[UPLINK_IP_V4V6] = "ipv4v6",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strcmp(value, names[i])) {
+			cur_uplink(p)->p.ip_type = (enum uplink_ip_type)i;
+			return 0;
+		}
+	return fail(p, line, "invalid ip_type=%s (ipv4, ipv6 or ipv4v6)", value);
+}
+
+static int uplink_pin(struct parser *p, int line, const char *key, const char *value)
+{
+	size_t n = strlen(value);
+
+	if (n < 4 || n > 8 || strspn(value, "0123456789") != n)
+		return fail(p, line, "invalid pin= (4 to 8 digits)");
+	strcpy(cur_uplink(p)->p.pin, value);
+	return 0;
+}
+
+static int uplink_qmi_proxy(struct parser *p, int line, const char *key, const char *value)
+{
+	struct uplink_params *u = &cur_uplink(p)->p;
+
+	/* An abstract socket name: sun_path minus the leading NUL, and no '@' confusion. */
+	if (strlen(value) >= sizeof(u->qmi_proxy) || strchr(value, '/'))
+		return fail(p, line, "qmi_proxy=%s is not an abstract socket name (at most %zu "
+				     "characters, no '/')",
+			    value, sizeof(u->qmi_proxy) - 1);
+	strcpy(u->qmi_proxy, value);
+	return 0;
+}
+
+/* Which keys belong to which driver, checked once the whole section is read. */
+static int check_driver_keys(struct parser *p, const struct uplink_params *u)
+{
+	static const char *const qmi_only[] = { "device",   "apn", "username", "password",
+						"auth",	    "ip_type", "pin", "qmi_proxy" };
+	bool qmi = !strcmp(u->driver, "qmi");
+	int line;
+
+	for (size_t i = 0; i < ARRAY_SIZE(qmi_only) && !qmi; i++)
+		if ((line = seen_line(p, qmi_only[i])))
+			return fail(p, line, "%s= is only for driver=qmi", qmi_only[i]);
+	if (!qmi) {
+		if (!seen_line(p, "interface"))
+			return fail(p, p->sec_line, "%s needs interface=", p->label);
+		if (u->n_addrs == 0 && !u->dhcp)
+			return fail(p, p->sec_line, "%s needs address= (ADDRESS/PREFIXLEN or dhcp)",
+				    p->label);
+		if (u->dhcp && u->gw4.family)
+			return fail(p, p->gw_line[0], "gateway= for IPv4 comes from the DHCP lease");
+		for (size_t i = 0; u->dhcp && i < u->n_addrs; i++)
+			if (u->addrs[i].family == AF_INET)
+				return fail(p, seen_line(p, "address"),
+					    "address=dhcp and a static IPv4 address exclude each other");
+		return 0;
+	}
+	if (!u->device[0])
+		return fail(p, p->sec_line, "%s needs device= (the QMI port, like /dev/cdc-wdm0)",
+			    p->label);
+	if ((line = seen_line(p, "address")) || (line = seen_line(p, "gateway")))
+		return fail(p, line, "driver=qmi takes address and gateway from the modem");
+	if (u->password[0] && !u->username[0])
+		return fail(p, seen_line(p, "password"), "password= without username=");
+	return 0;
+}
+
 static int uplink_end(struct parser *p)
 {
 	const struct uplink_params *u = &cur_uplink(p)->p;
 	int r;
 
-	if (!strcmp(u->driver, "netdev") && u->n_addrs == 0)
-		return fail(p, p->sec_line, "%s needs address=", p->label);
+	r = check_driver_keys(p, u);
+	if (r < 0)
+		return r;
 	r = check_gateway(p, &u->gw4, p->gw_line[0]);
 	if (r < 0)
 		return r;
@@ -478,11 +928,20 @@ static int uplink_end(struct parser *p)
 
 static const struct key_def uplink_keys[] = {
 	{ "driver", uplink_driver, KEY_REQUIRED },
-	{ "interface", uplink_interface, KEY_REQUIRED },
+	{ "interface", uplink_interface, 0 }, /* netdev: required; qmi: found from device= */
 	{ "address", uplink_address, KEY_LIST },
 	{ "gateway", uplink_gateway, KEY_LIST },
 	{ "dns", uplink_dns, KEY_LIST },
 	{ "capacity", uplink_capacity, 0 },
+	{ "device", uplink_device, 0 },
+	{ "apn", uplink_apn, 0 },
+	{ "username", uplink_username, 0 },
+	{ "password", uplink_password, 0 },
+	{ "auth", uplink_auth, 0 },
+	{ "ip_type", uplink_ip_type, 0 },
+	{ "pin", uplink_pin, 0 },
+	{ "qmi_proxy", uplink_qmi_proxy, 0 }, /* tests: the fake modem's socket */
+	QUOTA_KEYS,
 };
 
 /* ---- [profile NAME] ---- */
@@ -617,6 +1076,7 @@ static const struct key_def profile_keys[] = {
 	{ "restart", profile_restart, 0 },
 	{ "restart_sec", profile_restart_sec, 0 },
 	{ "restart_max_sec", profile_restart_max_sec, 0 },
+	QUOTA_KEYS,
 };
 
 /* ---- [session NAME] ---- */
@@ -679,18 +1139,23 @@ static int session_uplink(struct parser *p, int line, const char *key, const cha
 static const struct key_def session_keys[] = {
 	{ "profile", session_profile, KEY_REQUIRED },
 	{ "uplink", session_uplink, 0 },
+	QUOTA_KEYS,
 };
 
 /* ---- sections ---- */
 
 #define KEYS(k) k, ARRAY_SIZE(k)
 static_assert(ARRAY_SIZE(daemon_keys) <= SECTION_KEYS_MAX, "key_line[] too small");
+static_assert(ARRAY_SIZE(backend_keys) <= SECTION_KEYS_MAX, "key_line[] too small");
+static_assert(ARRAY_SIZE(metrics_keys) <= SECTION_KEYS_MAX, "key_line[] too small");
 static_assert(ARRAY_SIZE(uplink_keys) <= SECTION_KEYS_MAX, "key_line[] too small");
 static_assert(ARRAY_SIZE(profile_keys) <= SECTION_KEYS_MAX, "key_line[] too small");
 static_assert(ARRAY_SIZE(session_keys) <= SECTION_KEYS_MAX, "key_line[] too small");
 
 static const struct section_def sections[] = {
 	{ "daemon", NULL, NULL, daemon_begin, NULL, KEYS(daemon_keys) },
+	{ "backend", NULL, NULL, backend_begin, backend_end, KEYS(backend_keys) },
+	{ "metrics", NULL, NULL, metrics_begin, NULL, KEYS(metrics_keys) },
 	{ "uplink", config_uplink_name_valid,
 	  "1-" STRINGIFY(UPLINK_NAME_MAX) " of a-z 0-9 _ -, starting with a letter or digit",
 	  uplink_begin, uplink_end, KEYS(uplink_keys) },
@@ -699,6 +1164,21 @@ static const struct section_def sections[] = {
 	{ "session", config_name_valid, "1-" STRINGIFY(CONFIG_NAME_MAX) " of A-Z a-z 0-9 _ . -",
 	  session_begin, NULL, KEYS(session_keys) },
 };
+
+/* quota_action= and quota_period= qualify a quota=; alone they would silently do nothing. */
+static int quota_end(struct parser *p)
+{
+	int quota = seen_line(p, "quota"), other = seen_line(p, "quota_action");
+
+	if (!other)
+		other = seen_line(p, "quota_period");
+	if (!quota && other)
+		return fail(p, other, "%s has quota_action= or quota_period= but no quota=",
+			    p->label);
+	if (quota && cur_quota(p)->action == ACCT_QUOTA_NONE)
+		cur_quota(p)->action = ACCT_QUOTA_BLOCK;
+	return 0;
+}
 
 static int section_end(struct parser *p)
 {
@@ -710,7 +1190,9 @@ static int section_end(struct parser *p)
 	for (size_t i = 0; i < sec->n_keys; i++)
 		if ((sec->keys[i].flags & KEY_REQUIRED) && !p->key_line[i])
 			return fail(p, p->sec_line, "%s needs %s=", p->label, sec->keys[i].key);
-	r = sec->end ? sec->end(p) : 0;
+	r = quota_end(p);
+	if (r >= 0 && sec->end)
+		r = sec->end(p);
 	p->sec = NULL;
 	return r;
 }
@@ -791,7 +1273,7 @@ static int on_key(void *userdata, int line, const char *type, const char *name, 
 		return fail(p, line, "unknown key '%s' in %s", key, p->label);
 	if (!(k->flags & KEY_LIST) && p->key_line[i])
 		return fail(p, line, "duplicate key '%s'", key);
-	if (!*value)
+	if (!*value && !(k->flags & KEY_EMPTY_OK))
 		return fail(p, line, "empty value for '%s'", key);
 
 	r = k->flags & KEY_LIST ? parse_list(p, line, k, value) : k->parse(p, line, key, value);
@@ -922,6 +1404,12 @@ int config_parse_string(const char *path, const char *text, struct cmx_config **
 	c = calloc(1, sizeof(*c));
 	r = c && (c->path = strdup(path)) ? 0 : -ENOMEM;
 	p.c = c;
+	if (r >= 0)
+		r = config_parse_listen(CONFIG_METRICS_DEFAULT_LISTEN, &c->metrics);
+	if (r >= 0) {
+		strcpy(c->daemon.state_dir, CONFIG_DEFAULT_STATE_DIR);
+		c->daemon.outbox_max = CONFIG_DEFAULT_OUTBOX_MAX;
+	}
 	if (r >= 0)
 		r = ini_parse_string(text, &config_ini_ops, &p);
 	if (r >= 0)

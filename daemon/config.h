@@ -4,7 +4,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "bpf/acct.h"
+#include "bpf/quota_period.h"
 #include "netns/uplink.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/cellmux/cellmux.conf"
@@ -19,7 +22,22 @@ enum restart_policy {
 
 struct cfg_daemon {
 	char cgroup[256]; /* cgroup v2 path for session cgroups; "" = "<own cgroup>/cellmux" */
+	char state_dir[256]; /* the store (SQLite) lives here; default CONFIG_DEFAULT_STATE_DIR */
+	unsigned outbox_max; /* events waiting for the backend before new ones are refused */
+	char ctl_socket[108]; /* admin socket path; "" = CTL_SOCKET_PATH */
+	char bpf_dir[128];    /* where counters are pinned (bpffs); "" = ACCT_PIN_DIR */
+	char ctl_group[33];   /* group allowed on the admin socket besides root */
+	bool ctl_group_set;   /* false: the default group (cellmux) */
 	int line;
+};
+
+/* quota=, quota_action=, quota_period= of an [uplink], [profile] or [session]: bpf/acct.h
+ * enforces the limit, the daemon resets it by the period (bpf/quota_period.h). */
+struct cfg_quota {
+	uint64_t limit;                /* bytes, rx + tx; 0 = no quota */
+	enum acct_quota_action action; /* default ACCT_QUOTA_BLOCK */
+	struct quota_period period;    /* default QUOTA_PERIOD_NONE */
+	int line;                      /* the quota= line, 0 if none */
 };
 
 struct cfg_uplink {
@@ -27,6 +45,7 @@ struct cfg_uplink {
 	unsigned capacity; /* max sessions, >= 1; default CONFIG_DEFAULT_CAPACITY */
 	int line;          /* the [uplink NAME] header */
 	int iface_line;    /* the interface= line, for preflight errors */
+	struct cfg_quota quota;
 };
 #define CONFIG_DEFAULT_CAPACITY 16
 
@@ -40,6 +59,17 @@ struct cfg_profile {
 	int line;
 	int exec_line;
 	int user_line;
+	struct cfg_quota quota; /* each session of the profile gets its own */
+};
+
+/* [metrics]: the Prometheus listener. Absent section = CONFIG_METRICS_DEFAULT_LISTEN. */
+#define CONFIG_METRICS_DEFAULT_LISTEN "127.0.0.1:9577"
+struct cfg_metrics {
+	bool enabled;      /* false for listen= empty or "off" */
+	int family;        /* AF_INET or AF_INET6 */
+	char address[46];  /* numeric, normalised, no brackets (INET6_ADDRSTRLEN) */
+	unsigned port;     /* 1..65535 */
+	int line;          /* the [metrics] header, 0 when absent */
 };
 
 struct cfg_session {
@@ -51,11 +81,30 @@ struct cfg_session {
 	int line;
 	int profile_line; /* the profile= line */
 	int uplink_line;  /* the uplink= line; 0 when placed by the router */
+	struct cfg_quota quota; /* see config_session_quota() */
+};
+
+#define CONFIG_DEFAULT_STATE_DIR "/var/lib/cellmux"
+#define CONFIG_DEFAULT_OUTBOX_MAX 100000
+
+/* [backend]: the link to a central backend. Absent section: the daemon runs standalone. */
+struct cfg_backend {
+	bool enabled;
+	char url[512];        /* wss://HOST:PORT/PATH (ws:// only with insecure=yes) */
+	char ca[256];         /* CA bundle the server's certificate must chain to; "" = system */
+	bool insecure;        /* tests only: no certificate or host name check; warned at connect */
+	char cert[256];       /* client certificate for mutual TLS, with key; "" = none */
+	char key[256];
+	char token_file[256]; /* bearer token (first line), never logged; "" = none */
+	char gateway_id[64];  /* default: the host name */
+	int line;
 };
 
 struct cmx_config {
 	char *path;
 	struct cfg_daemon daemon;
+	struct cfg_backend backend;
+	struct cfg_metrics metrics;
 	struct cfg_uplink *uplinks;
 	size_t n_uplinks;
 	struct cfg_profile *profiles;
@@ -76,8 +125,14 @@ const char *restart_policy_to_string(enum restart_policy p);
 int config_find_uplink(const struct cmx_config *c, const char *name);  /* index or -ENOENT */
 int config_find_profile(const struct cmx_config *c, const char *name); /* index or -ENOENT */
 int config_find_session(const struct cmx_config *c, const char *name); /* index or -ENOENT */
+/* A session's quota: its own quota= keys if it has any, else its profile's; NULL for none. */
+const struct cfg_quota *config_session_quota(const struct cmx_config *c,
+					     const struct cfg_session *s);
 /* -EINVAL for anything but "no", "on-failure", "always". */
 int restart_policy_from_string(const char *s, enum restart_policy *ret);
+
+/* "ADDR:PORT" (IPv4) or "[ADDR6]:PORT", numeric; "" or "off" disables. -EINVAL if malformed. */
+int config_parse_listen(const char *s, struct cfg_metrics *ret);
 
 /* The name rules of the config, for names that arrive by other ways (admin socket, backend):
  * sessions and profiles [A-Za-z0-9_.-]{1,CONFIG_NAME_MAX} but not "." or ".."; uplinks

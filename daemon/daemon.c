@@ -11,9 +11,12 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "daemon/accounting.h"
 #include "daemon/cgroup.h"
+#include "daemon/metrics.h"
 #include "daemon/notify.h"
 #include "daemon/preflight.h"
+#include "daemon/relay.h"
 #include "daemon/session.h"
 #include "netns/uplink.h"
 #include "router/router.h"
@@ -124,6 +127,7 @@ static int uplinks_up(struct daemon *d, struct dm_uplink **list, size_t n)
 			continue;
 		}
 		uplink_set_event_handler(du->u, on_uplink_event, d);
+		dm_acct_uplink_attach(d, du);
 		log_info("uplink %s: %s in namespace %s via %s", du->cfg->p.name,
 			 uplink_connected(du->u) ? "up" : "connecting", uplink_ns_name(du->u),
 			 du->cfg->p.ifname);
@@ -132,10 +136,11 @@ static int uplinks_up(struct daemon *d, struct dm_uplink **list, size_t n)
 	return first_err;
 }
 
-static void uplink_take_down(struct dm_uplink *du)
+static void uplink_take_down(struct daemon *d, struct dm_uplink *du)
 {
 	if (!du->u)
 		return;
+	dm_acct_uplink_detach(d, du);
 	uplink_down(du->u);
 	du->u = NULL;
 	log_info("uplink %s: down, %s returned to the host", du->cfg->p.name, du->cfg->p.ifname);
@@ -168,7 +173,7 @@ static void dm_uplink_remove(struct daemon *d, struct dm_uplink *du)
 		d->n_uplinks--;
 		break;
 	}
-	uplink_take_down(du);
+	uplink_take_down(d, du);
 	free(du);
 }
 
@@ -207,6 +212,8 @@ static int session_add(struct daemon *d, const char *name, const struct cfg_prof
 				       d->cgroup_root);
 	s->from_config = from_config;
 	d->sessions[d->n_sessions++] = s;
+	/* Counted from its first packet: attached to the cgroup before the worker exists. */
+	dm_acct_session_attach(d, s);
 	session_start(s);
 	if (ret)
 		*ret = s;
@@ -223,6 +230,7 @@ static void session_remove(struct daemon *d, struct session *s)
 		d->n_sessions--;
 		break;
 	}
+	dm_acct_session_detach(d, s);
 	session_free(s);
 }
 
@@ -251,10 +259,15 @@ static bool sessions_all_stopped(const struct daemon *d)
 
 static void teardown(struct daemon *d)
 {
+	relay_free(d->relay); /* commits what is pending before sessions go */
+	d->relay = NULL;
+	metrics_free(d->metrics);
+	d->metrics = NULL;
 	while (d->n_sessions)
 		session_remove(d, d->sessions[d->n_sessions - 1]);
 	while (d->n_uplinks)
 		dm_uplink_remove(d, d->uplinks[d->n_uplinks - 1]);
+	dm_acct_close(d);
 	if (d->cgroup_root[0] && cgroup_remove(d->cgroup_root) < 0)
 		log_warn("removing cgroup %s: %m", d->cgroup_root);
 	d->cgroup_root[0] = 0;
@@ -286,6 +299,9 @@ void daemon_session_stopped(struct daemon *d, struct session *s)
 	} else if (s->restart_when_stopped) {
 		s->restart_when_stopped = false;
 		s->restarts++;
+		session_start(s);
+	} else if (s->parked && s->uplink->u && uplink_connected(s->uplink->u)) {
+		/* Parked by a reconnect whose uplink came back before the old worker was gone. */
 		session_start(s);
 	}
 }
@@ -402,8 +418,10 @@ static void uplink_sessions_park(struct daemon *d, struct dm_uplink *du)
 
 		if (s->uplink != du)
 			continue;
-		s->parked = true;
+		/* Parked after the stop: a session stopped at once (in backoff) must not be
+		 * restarted by daemon_session_stopped() on the uplink that is going away. */
 		session_stop(s);
+		s->parked = true;
 		/* The namespace goes away next: no grace period for what lives inside it. */
 		session_kill(s);
 	}
@@ -438,13 +456,20 @@ int daemon_uplink_action(struct daemon *d, const char *name, enum uplink_action 
 	case UPLINK_ACTION_DOWN:
 		du->draining = false;
 		uplink_sessions_park(d, du);
-		uplink_take_down(du);
+		uplink_take_down(d, du);
 		return 0;
 	case UPLINK_ACTION_RECONNECT:
 		if (!du->u)
 			return errf(err, errlen, -ENETDOWN, "uplink '%s' is down; use up", name);
+		/* Drivers that can redo their data session do so in place (the DISCONNECTED
+		 * event counts it); a static link is taken down and up again. */
+		r = uplink_reconnect(du->u);
+		if (r != -EOPNOTSUPP)
+			return r < 0 ? errf(err, errlen, r, "reconnecting '%s': %s", name,
+					    strerror(-r))
+				     : 0;
 		uplink_sessions_park(d, du);
-		uplink_take_down(du);
+		uplink_take_down(d, du);
 		du->reconnects++;
 		/* fall through */
 	case UPLINK_ACTION_UP:
@@ -559,6 +584,7 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 		}
 		session_add(d, cs->name, &nc->profiles[cs->profile_idx], du, true, NULL);
 	}
+	dm_acct_apply_quotas(d);
 	log_info("reload: %zu uplinks, %zu sessions", d->n_uplinks, d->n_sessions);
 	return 0;
 }
@@ -591,10 +617,21 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 	}
 	/* Workers orphaned by a killed daemon would still hold their uplink namespaces. */
 	cgroup_reap_children(d->cgroup_root);
+	r = dm_acct_open(d);
+	if (r < 0)
+		goto fail;
 	r = uplinks_up(d, d->uplinks, d->n_uplinks);
 	if (r < 0)
 		goto fail;
 	r = sessions_start(d);
+	if (r < 0)
+		goto fail;
+	if (cfg->backend.enabled) {
+		r = relay_new(d, &d->relay);
+		if (r < 0)
+			goto fail;
+	}
+	r = metrics_new(d, &cfg->metrics, &d->metrics);
 	if (r < 0)
 		goto fail;
 	snprintf(status, sizeof(status), "READY=1\nSTATUS=%zu uplinks, %zu sessions", d->n_uplinks,

@@ -11,6 +11,7 @@
 struct uplink;
 struct session;
 struct metrics;
+struct relay;
 
 struct dm_uplink {
 	const struct cfg_uplink *cfg; /* into daemon->cfg; re-pointed on reload */
@@ -36,6 +37,9 @@ struct daemon {
 	guint shutdown_timer;
 	unsigned auto_name_seq; /* for sessions started without a name */
 	struct metrics *metrics;
+	struct acct *acct; /* NULL: this machine cannot count (see accounting.h) */
+	guint acct_watch, quota_timer;
+	struct relay *relay; /* the backend link and its store; NULL without [backend] */
 };
 
 enum uplink_action {

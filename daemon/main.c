@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "daemon/cgroup.h"
 #include "daemon/config.h"
+#include "daemon/ctl_ops.h"
 #include "daemon/daemon.h"
 #include "daemon/preflight.h"
 
@@ -67,6 +68,7 @@ int main(int argc, char **argv)
 	char err[CONFIG_ERR_MAX], mnt[256];
 	struct cmx_config *cfg = NULL;
 	struct daemon *d = NULL;
+	struct ctl_server *ctl = NULL;
 	bool check_only = false;
 	int c, r, status;
 
@@ -141,8 +143,18 @@ int main(int argc, char **argv)
 		log_error_errno(r, "start failed, everything created was removed: %m");
 		return 1;
 	}
+	r = ctl_ops_server_new(d, &ctl);
+	if (r < 0) {
+		log_error_errno(r, "admin socket %s: %m%s",
+				d->cfg->daemon.ctl_socket[0] ? d->cfg->daemon.ctl_socket
+							     : CTL_SOCKET_PATH,
+				r == -EADDRINUSE ? " (is another cellmuxd running?)" : "");
+		daemon_free(d);
+		return 1;
+	}
 	g_main_loop_run(d->loop);
 	status = d->exit_status;
+	ctl_server_free(ctl);
 	daemon_free(d);
 	return status;
 }

@@ -55,6 +55,9 @@ int preflight_check(const struct cmx_config *c, char *err, size_t errlen)
 	for (size_t i = 0; i < c->n_uplinks; i++) {
 		const struct cfg_uplink *u = &c->uplinks[i];
 
+		/* A qmi uplink without interface= finds it from its device once that is there. */
+		if (!u->p.ifname[0])
+			continue;
 		if (!interface_present(&u->p))
 			return fail(err, errlen, c, u->iface_line,
 				    "uplink '%s': interface '%s' not found", u->p.name, u->p.ifname);

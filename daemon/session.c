@@ -16,6 +16,7 @@
 #include "common/macro.h"
 #include "daemon/cgroup.h"
 #include "daemon/daemon.h"
+#include "daemon/relay.h"
 #include "daemon/spawn.h"
 #include "netns/netns.h"
 #include "netns/uplink.h"
@@ -130,6 +131,8 @@ static void hello(struct session *s, const Cellmux__Worker__Hello *h)
 	r = worker_msg_send(s->ctl_fd, &m.base);
 	if (r < 0)
 		log_warn_errno(r, "session %s: sending welcome: %m", s->name);
+	/* Deliveries waiting for this session go to the process that just said hello. */
+	relay_worker_hello(s->d->relay, s);
 }
 
 static gboolean ctl_readable(gint fd, GIOCondition cond, gpointer data)
@@ -158,6 +161,10 @@ static gboolean ctl_readable(gint fd, GIOCondition cond, gpointer data)
 			hello(s, m->hello);
 		else if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_REPORT)
 			report_store(s, m->report);
+		else if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_EVENT)
+			relay_worker_event(s->d->relay, s, m->event);
+		else if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_ACK)
+			relay_worker_ack(s->d->relay, s, m->ack);
 		worker_msg_free_worker(m);
 	}
 	return G_SOURCE_CONTINUE;
@@ -360,15 +367,18 @@ void session_free(struct session *s)
 {
 	if (!s)
 		return;
+	if (s->on_gone)
+		s->on_gone(s->on_gone_arg);
 	timer_clear(s);
 	ctl_close(s);
 	if (s->child_watch)
 		g_source_remove(s->child_watch);
-	if (s->pid > 0)
+	/* The directory empties asynchronously after a kill, and a child forked meanwhile
+	 * needs its own signal: kill and wait, bounded. */
+	for (int i = 0; i < 400 && cgroup_populated(s->cgroup); i++) {
 		cgroup_kill(s->cgroup);
-	/* The directory empties asynchronously after a kill; wait briefly, bounded. */
-	for (int i = 0; i < 400 && cgroup_populated(s->cgroup); i++)
 		g_usleep(5000);
+	}
 	if (cgroup_remove(s->cgroup) < 0)
 		log_warn("session %s: removing cgroup %s: %m", s->name, s->cgroup);
 	if (s->uplink->n_sessions)

@@ -52,6 +52,9 @@ struct session {
 	bool remove_when_stopped; /* `session stop`: forget it once the worker is gone */
 	bool restart_when_stopped;
 	bool parked;              /* waiting for its uplink to come (back) up */
+	/* Called once when the session is forgotten (an admin `session stop` waits on it). */
+	void (*on_gone)(void *arg);
+	void *on_gone_arg;
 };
 
 int session_new(struct daemon *d, const char *name, const struct cfg_profile *profile,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/version.h"
+#include "daemon/accounting.h"
 #include "daemon/daemon.h"
 #include "daemon/session.h"
 #include "netns/uplink.h"
@@ -25,6 +26,25 @@ void status_daemon(struct daemon *d, struct status_daemon *out)
 		out->sessions_running += d->sessions[i]->state == SESSION_RUNNING;
 }
 
+static void fill_counters(struct daemon *d, enum acct_kind kind, const char *name, bool *valid,
+			  uint64_t *rxb, uint64_t *txb, uint64_t *rxp, uint64_t *txp,
+			  uint64_t *quota, uint64_t *used, bool *reached)
+{
+	struct acct_counters c;
+	struct acct_quota q;
+
+	*valid = dm_acct_read(d, kind, name, &c, &q);
+	if (!*valid)
+		return;
+	*rxb = c.rx_bytes;
+	*txb = c.tx_bytes;
+	*rxp = c.rx_packets;
+	*txp = c.tx_packets;
+	*quota = q.limit_bytes;
+	*used = q.used_bytes;
+	*reached = q.over;
+}
+
 size_t status_n_uplinks(struct daemon *d)
 {
 	return d->n_uplinks;
@@ -34,6 +54,7 @@ int status_uplink(struct daemon *d, size_t i, struct status_uplink *out)
 {
 	const struct dm_uplink *du;
 	const struct uplink_params *p;
+	struct uplink_radio radio;
 
 	if (i >= d->n_uplinks)
 		return -ENOENT;
@@ -54,6 +75,22 @@ int status_uplink(struct daemon *d, size_t i, struct status_uplink *out)
 	out->capacity = du->cfg->capacity;
 	out->reconnects = du->reconnects;
 	out->signal_dbm = INT_MIN;
+	if (du->u && uplink_radio_info(du->u, &radio) == 0) {
+		if (radio.signal_dbm)
+			out->signal_dbm = radio.signal_dbm;
+		if (radio.operator_name[0]) {
+			snprintf(out->radio_operator, sizeof(out->radio_operator), "%s",
+				 radio.operator_name);
+			out->operator_name = out->radio_operator;
+		}
+		if (radio.rat[0]) {
+			snprintf(out->radio_rat, sizeof(out->radio_rat), "%s", radio.rat);
+			out->rat = out->radio_rat;
+		}
+	}
+	fill_counters(d, ACCT_UPLINK, p->name, &out->counters_valid, &out->rx_bytes,
+		      &out->tx_bytes, &out->rx_packets, &out->tx_packets, &out->quota_bytes,
+		      &out->quota_used_bytes, &out->quota_reached);
 	return 0;
 }
 
@@ -77,8 +114,16 @@ int status_session(struct daemon *d, size_t i, struct status_session *out)
 	out->state = session_state_to_string(s->state);
 	out->pid = s->pid;
 	out->restarts = s->restarts;
+	fill_counters(d, ACCT_SESSION, s->name, &out->counters_valid, &out->rx_bytes,
+		      &out->tx_bytes, &out->rx_packets, &out->tx_packets, &out->quota_bytes,
+		      &out->quota_used_bytes, &out->quota_reached);
+	if (s->pid > 0)
+		out->uptime_ms = (uint64_t)(g_get_monotonic_time() - s->started_us) / 1000;
 	if (s->have_report) {
 		out->last_report_unix_ms = s->report.at_us / 1000;
+		out->last_seq = s->report.seq;
+		out->last_resolved_name = s->report.resolved_name;
+		out->last_resolved = s->report.resolved;
 		out->last_http_status = s->report.http_status;
 		out->last_url = s->report.url;
 		out->last_body = s->report.body;

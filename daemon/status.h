@@ -22,24 +22,29 @@ struct status_uplink {
 	char addresses[STATUS_MAX_ADDRS][48];
 	size_t n_addresses;
 	unsigned sessions, capacity, reconnects;
+	bool counters_valid; /* accounting runs: the counters below mean something */
 	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
 	uint64_t quota_bytes; /* 0: none */
 	uint64_t quota_used_bytes;
 	bool quota_reached;
 	int signal_dbm;                   /* INT_MIN: unknown */
-	const char *operator_name, *rat;  /* NULL: unknown */
+	const char *operator_name, *rat;  /* NULL: unknown; may point into the buffers below */
+	char radio_operator[64], radio_rat[16];
 };
 
 struct status_session {
 	const char *name, *profile, *uplink, *state; /* "running", "backoff", "stopped", "stopping" */
 	int pid;                                     /* 0: none */
 	unsigned restarts;
+	bool counters_valid;
 	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
 	uint64_t quota_bytes, quota_used_bytes;
 	bool quota_reached;
+	uint64_t uptime_ms;          /* of the current worker; 0 without one */
 	int64_t last_report_unix_ms; /* 0: none yet */
+	uint64_t last_seq;
 	int last_http_status;
-	const char *last_url, *last_body, *last_error;
+	const char *last_url, *last_body, *last_error, *last_resolved_name, *last_resolved;
 };
 
 void status_daemon(struct daemon *d, struct status_daemon *out);

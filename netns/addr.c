@@ -31,3 +31,14 @@ int addr_add(struct rtnl *nl, int ifindex, const struct ip_prefix *p)
 		mnl_attr_put_u32(h, IFA_FLAGS, IFA_F_NODAD);
 	return rtnl_talk(nl, h, NULL, NULL);
 }
+
+int addr_del(struct rtnl *nl, int ifindex, const struct ip_prefix *p)
+{
+	struct nlmsghdr *h;
+
+	if (p->family != AF_INET && p->family != AF_INET6)
+		return -EAFNOSUPPORT;
+	h = rtnl_msg(nl, RTM_DELADDR, 0);
+	put_addr(h, ifindex, p);
+	return rtnl_talk(nl, h, NULL, NULL);
+}

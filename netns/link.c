@@ -76,6 +76,15 @@ int link_set_up(struct rtnl *nl, int ifindex, bool up)
 	return rtnl_talk(nl, h, NULL, NULL);
 }
 
+int link_set_mtu(struct rtnl *nl, int ifindex, unsigned mtu)
+{
+	struct nlmsghdr *h = rtnl_msg(nl, RTM_NEWLINK, 0);
+
+	put_ifinfo(h, ifindex);
+	mnl_attr_put_u32(h, IFLA_MTU, mtu);
+	return rtnl_talk(nl, h, NULL, NULL);
+}
+
 int link_set_netns(struct rtnl *nl, int ifindex, int nsfd, const char *newname)
 {
 	struct nlmsghdr *h;

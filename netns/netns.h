@@ -31,6 +31,7 @@ void rtnl_close(struct rtnl *nl);
 /* link.c */
 int link_index(struct rtnl *nl, const char *ifname);       /* ifindex > 0, or -ENODEV */
 int link_set_up(struct rtnl *nl, int ifindex, bool up);
+int link_set_mtu(struct rtnl *nl, int ifindex, unsigned mtu);
 /* Moves a link into the namespace nsfd, renaming it on the way when newname is set. */
 int link_set_netns(struct rtnl *nl, int ifindex, int nsfd, const char *newname);
 /* Creates a veth pair; the peer is created directly inside peer_nsfd when >= 0. */
@@ -41,11 +42,14 @@ int link_delete(struct rtnl *nl, int ifindex);
 
 /* addr.c */
 int addr_add(struct rtnl *nl, int ifindex, const struct ip_prefix *p);
+int addr_del(struct rtnl *nl, int ifindex, const struct ip_prefix *p); /* -EADDRNOTAVAIL if absent */
 
 /* route.c — gw may have family 0 for an on-link default route (point-to-point modems). */
 int route_add_default(struct rtnl *nl, int ifindex, int family, const struct ip_prefix *gw);
 int route_add(struct rtnl *nl, int ifindex, const struct ip_prefix *dst,
 	      const struct ip_prefix *gw);
+/* Removes the default route of family through ifindex; -ESRCH when there is none. */
+int route_del_default(struct rtnl *nl, int ifindex, int family);
 
 /* resolv.c — /etc/netns/<ns>/resolv.conf, bind-mounted over /etc/resolv.conf for workers. */
 int resolv_write(const char *ns, const struct ip_prefix *servers, size_t n);

@@ -38,3 +38,15 @@ int route_add_default(struct rtnl *nl, int ifindex, int family, const struct ip_
 
 	return route_add(nl, ifindex, &any, gw);
 }
+
+int route_del_default(struct rtnl *nl, int ifindex, int family)
+{
+	struct nlmsghdr *h = rtnl_msg(nl, RTM_DELROUTE, 0);
+	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(h, sizeof(*rtm));
+
+	rtm->rtm_family = (uint8_t)family;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_scope = RT_SCOPE_NOWHERE; /* matches any scope on delete */
+	mnl_attr_put_u32(h, RTA_OIF, (uint32_t)ifindex);
+	return rtnl_talk(nl, h, NULL, NULL);
+}

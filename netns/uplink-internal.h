@@ -7,6 +7,9 @@ struct uplink;
 
 struct uplink_driver {
 	const char *name;
+	/* Optional: fills in what the config left to the hardware (the qmi driver finds its data
+	 * interface in sysfs), before the namespace and its table, which name the interface. */
+	int (*prepare)(struct uplink *u);
 	/* Brings the data interface into u->nsfd and configures it; sets u->adopted once the
 	 * interface sits in the namespace, so down() knows what to hand back. A synchronous
 	 * driver sets u->connected before returning; an asynchronous one returns once it has
@@ -14,6 +17,9 @@ struct uplink_driver {
 	int (*up)(struct uplink *u);
 	/* Hands the interface back to u->host_nsfd under its original name. */
 	void (*down)(struct uplink *u);
+	/* Optional, see uplink_reconnect() and uplink_radio_info(). */
+	int (*reconnect)(struct uplink *u);
+	int (*radio)(const struct uplink *u, struct uplink_radio *out);
 };
 
 struct uplink {
@@ -26,9 +32,16 @@ struct uplink {
 	bool connected; /* set by the driver; see uplink_event() */
 	uplink_event_fn event_fn;
 	void *event_userdata;
+	void *drv_data; /* the driver's own state; the driver's down() frees it */
 };
+
+/* uplink_netdev.c, shared by the drivers: moves u->p.ifname from the host into the namespace
+ * and brings it and lo up (returns its ifindex there); and back to the host, link down. */
+int uplink_link_adopt(struct uplink *u);
+void uplink_link_return(struct uplink *u);
 
 /* Drivers call this when the data path comes or goes; it updates u->connected. */
 void uplink_event(struct uplink *u, enum uplink_event ev);
 
 extern const struct uplink_driver uplink_driver_netdev;
+extern const struct uplink_driver uplink_driver_qmi;

@@ -13,6 +13,7 @@
 
 static const struct uplink_driver *const drivers[] = {
 	&uplink_driver_netdev,
+	&uplink_driver_qmi,
 };
 
 static const struct uplink_driver *driver_find(const char *name)
@@ -75,6 +76,12 @@ int uplink_up(const struct uplink_params *p, struct uplink **ret)
 	r = uplink_ns_name_of(p->name, u->ns, sizeof(u->ns));
 	if (r < 0)
 		goto fail;
+	if (drv->prepare) {
+		r = drv->prepare(u);
+		if (r < 0)
+			goto fail;
+		p = &u->p; /* reclaiming and the table want what prepare() found */
+	}
 	u->host_nsfd = ns_open_current();
 	if (u->host_nsfd < 0) {
 		r = u->host_nsfd;
@@ -118,7 +125,8 @@ void uplink_down(struct uplink *u)
 
 	if (!u)
 		return;
-	if (u->drv && u->adopted)
+	/* A driver may hold state (a modem session, a lease) before or without adopting. */
+	if (u->drv && (u->adopted || u->drv_data))
 		u->drv->down(u);
 	if (u->resolv_written && (r = resolv_remove(u->ns)) < 0)
 		log_debug("uplink %s: removing resolv.conf: %d", u->p.name, r);
@@ -148,6 +156,20 @@ void uplink_event(struct uplink *u, enum uplink_event ev)
 	u->connected = ev == UPLINK_EVENT_CONNECTED;
 	if (u->event_fn)
 		u->event_fn(u, ev, u->event_userdata);
+}
+
+int uplink_reconnect(struct uplink *u)
+{
+	if (!u->drv->reconnect)
+		return -EOPNOTSUPP;
+	return u->drv->reconnect(u);
+}
+
+int uplink_radio_info(const struct uplink *u, struct uplink_radio *out)
+{
+	if (!u->drv->radio)
+		return -ENODATA;
+	return u->drv->radio(u, out);
 }
 
 int uplink_nsfd(const struct uplink *u)

@@ -12,16 +12,54 @@
 #define UPLINK_MAX_ADDRS 8
 #define UPLINK_MAX_DNS 3
 
-/* What the config says about an uplink's interface, driver-neutral. */
+/* How a QMI data session authenticates; UNSET means none without a username, PAP or CHAP
+ * (whichever the network asks for) with one. */
+enum uplink_auth {
+	UPLINK_AUTH_UNSET,
+	UPLINK_AUTH_NONE,
+	UPLINK_AUTH_PAP,
+	UPLINK_AUTH_CHAP,
+	UPLINK_AUTH_BOTH,
+};
+
+enum uplink_ip_type {
+	UPLINK_IP_V4, /* the default: what every carrier offers */
+	UPLINK_IP_V6,
+	UPLINK_IP_V4V6, /* both when the network gives both; up when either works */
+};
+
+/* What the config says about an uplink's interface, driver-neutral. All-zero fields mean the
+ * defaults, so a zeroed struct plus name, driver and interface is a valid netdev uplink. */
 struct uplink_params {
 	char name[UPLINK_NAME_MAX + 1];
-	char driver[16];             /* "netdev" */
-	char ifname[16];             /* interface in the host namespace */
+	char driver[16];             /* "netdev", "qmi" */
+	char ifname[16];             /* interface in the host namespace; qmi: "" = from sysfs */
 	struct ip_prefix addrs[UPLINK_MAX_ADDRS];
 	size_t n_addrs;
 	struct ip_prefix gw4, gw6;   /* family 0: none */
 	struct ip_prefix dns[UPLINK_MAX_DNS];
 	size_t n_dns;
+	bool dhcp;                   /* netdev: IPv4 address, gateway and DNS from a DHCP lease */
+	/* qmi */
+	char device[64];             /* control port, /dev/cdc-wdmN */
+	char apn[101];
+	char username[65], password[65];
+	enum uplink_auth auth;
+	enum uplink_ip_type ip_type;
+	char pin[9];                 /* SIM PIN, sent only when the SIM asks for it */
+	char qmi_proxy[64];          /* abstract socket of the proxy; "" = qmi-proxy (tests only) */
+};
+
+/* Identity and radio state of a modem, for status and metrics; empty strings when unknown. */
+struct uplink_radio {
+	char imei[20];
+	char imsi[20];
+	char iccid[24];
+	char operator_name[64]; /* the network's name, or "MCC-MNC" */
+	char mcc_mnc[8];        /* "99999" */
+	char rat[16];           /* radio access technology: "lte", "umts", "gsm", "5gnr" ... */
+	int signal_dbm;         /* RSSI; 0 when unknown */
+	bool registered, roaming;
 };
 
 struct uplink;
@@ -48,6 +86,12 @@ bool uplink_connected(const struct uplink *u);
 /* Returns the interface to the host namespace under its original name and removes the
  * namespace, the resolv.conf and the table. NULL is a no-op. */
 void uplink_down(struct uplink *u);
+/* Drops the data session (QMI) or the lease (DHCP) and starts over at once, as after a carrier
+ * drop: DISCONNECTED now if connected, CONNECTED when back. -EOPNOTSUPP for static netdev. */
+int uplink_reconnect(struct uplink *u);
+/* The modem's identity and radio state as last read. -ENODATA for drivers without a modem
+ * behind them (netdev), -EAGAIN before the modem has answered. */
+int uplink_radio_info(const struct uplink *u, struct uplink_radio *out);
 int uplink_nsfd(const struct uplink *u);
 const char *uplink_ns_name(const struct uplink *u); /* "cmx-<name>" */
 const struct uplink_params *uplink_params(const struct uplink *u);

@@ -137,6 +137,15 @@ static int worker_message_validate(const Cellmux__Worker__WorkerMessage *m)
 		if (!m->report)
 			return -EBADMSG;
 		return report_validate(m->report);
+	case CELLMUX__WORKER__WORKER_MESSAGE__MSG_EVENT:
+		/* 0 is "no id": it could not be acked apart from nothing. */
+		if (!m->event || !m->event->id || m->event->payload.len > WORKER_MSG_PAYLOAD_MAX)
+			return -EBADMSG;
+		return 0;
+	case CELLMUX__WORKER__WORKER_MESSAGE__MSG_ACK:
+		if (!m->ack || m->ack->n_ids > WORKER_MSG_ACK_IDS_MAX)
+			return -EBADMSG;
+		return 0;
 	default:
 		/* Nothing set, or a case a newer worker added (it arrives as an unknown field). */
 		return -EBADMSG;
@@ -153,6 +162,15 @@ static int daemon_message_validate(const Cellmux__Worker__DaemonMessage *m)
 		return 0;
 	case CELLMUX__WORKER__DAEMON_MESSAGE__MSG_STOP:
 		return m->stop ? 0 : -EBADMSG;
+	case CELLMUX__WORKER__DAEMON_MESSAGE__MSG_DELIVERY:
+		if (!m->delivery || !m->delivery->id ||
+		    m->delivery->payload.len > WORKER_MSG_PAYLOAD_MAX)
+			return -EBADMSG;
+		return 0;
+	case CELLMUX__WORKER__DAEMON_MESSAGE__MSG_ACK:
+		if (!m->ack || m->ack->n_ids > WORKER_MSG_ACK_IDS_MAX)
+			return -EBADMSG;
+		return 0;
 	default:
 		return -EBADMSG;
 	}

@@ -13,6 +13,8 @@
 #define WORKER_MSG_TEXT_MAX 2048  /* every other string field */
 #define WORKER_MSG_ADDRS_MAX 64   /* Report.resolved_addresses entries */
 #define WORKER_MSG_ADDR_MAX 63    /* bytes of one address (INET6_ADDRSTRLEN with room) */
+#define WORKER_MSG_PAYLOAD_MAX (60 * 1024) /* Event/Delivery payload: fits a packet with room */
+#define WORKER_MSG_ACK_IDS_MAX 1024        /* ids in one Ack */
 
 /* The environment a session worker starts with. */
 #define WORKER_ENV_CONTROL_FD "CELLMUX_CONTROL_FD"

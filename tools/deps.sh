@@ -8,8 +8,14 @@ build-essential pkg-config make gcc
 libmnl-dev libnftables-dev nftables
 libglib2.0-dev libprotobuf-c-dev protobuf-c-compiler
 libcurl4-openssl-dev libcmocka-dev
+clang libclang-rt-dev
 iproute2 dnsmasq-base curl procps util-linux psmisc
+libqmi-glib-dev libmbim-glib-dev libqmi-utils libqmi-proxy valgrind
 python3 hyperfine
+libsqlite3-dev libwebsockets-dev libssl-dev openssl
+python3-websockets python3-protobuf protobuf-compiler mosquitto mosquitto-clients
+libwebsockets-evlib-glib prometheus wrk
+clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iperf3
 "
 
 missing=""

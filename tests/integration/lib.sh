@@ -16,7 +16,11 @@ DAEMON_PID=
 CLEANUP_EXTRA=()
 CG2=$(findmnt -n -t cgroup2 -o TARGET | head -1)
 [ -n "$CG2" ] || { echo "FAIL: no cgroup v2 mount"; exit 1; }
-CGROOT=$CG2/cellmux-test
+# Unique per run: tests of several checkouts may share this machine.
+CGPATH=/cellmux-test-$$
+CGROOT=$CG2$CGPATH
+# Counters are pinned by name and outlive daemons on purpose: each run counts in its own dir.
+BPFDIR=/sys/fs/bpf/cellmux-test-$$
 
 cleanup() {
 	local rc=$?
@@ -30,12 +34,14 @@ cleanup() {
 	for ns in $(ip netns list | awk '/^cmx-/ { print $1 }'); do
 		ip netns pids "$ns" | xargs -r kill -KILL
 		ip netns delete "$ns"
+		rm -rf "/etc/netns/$ns"
 	done
 	[ -d "$CGROOT" ] && find "$CGROOT" -depth -type d -exec rmdir {} + 2>/dev/null
 	"$SIM" down >/dev/null 2>&1
+	rm -rf "$BPFDIR" 2>/dev/null
 	if [ $rc -ne 0 ] || [ $FAILS -ne 0 ]; then
 		echo "--- daemon log (tail) ---"
-		tail -40 "$T/daemon.log" 2>/dev/null
+		tail -${LOG_TAIL:-40} "$T/daemon.log" 2>/dev/null
 	fi
 	rm -rf "$T"
 	[ $FAILS -eq 0 ] && exit $rc
@@ -82,8 +88,9 @@ carrier_addr() { echo "198.18.1.$(($1 + 1))"; }
 
 # [daemon] section pointing session cgroups at a test-owned root.
 daemon_section() {
-	printf '[daemon]\ncgroup=/cellmux-test\n\n'
+	printf '[daemon]\ncgroup=%s\nctl_socket=%s/ctl.sock\nbpf_dir=%s\n\n' "$CGPATH" "$T" "$BPFDIR"
 }
+ctl() { "$BUILD/cellmuxctl" --socket "$T/ctl.sock" "$@"; }
 
 nothing_left() {
 	local left

@@ -8,4 +8,10 @@ cat "$T/bench.out"
 check "bringup.py --quick ran (exit $rc)" [ $rc -eq 0 ]
 check "it printed the uplink ratio" grep -q 'ratio script / cellmuxd' "$T/bench.out"
 check "it printed the session ratio" grep -q 'ratio netns-exec / cellmuxd' "$T/bench.out"
+bash tests/bench/metrics_wrk.sh --quick >"$T/metrics.out" 2>&1
+rc=$?
+cat "$T/metrics.out"
+check "metrics_wrk.sh --quick ran (exit $rc)" [ $rc -eq 0 ]
+check "it printed wrk's median latency and cellmuxd's RSS" \
+	sh -c "grep -q 'wrk 1 connection: median' '$T/metrics.out' && grep -q 'cellmuxd RSS' '$T/metrics.out'"
 check "nothing left" nothing_left

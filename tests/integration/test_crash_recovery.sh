@@ -24,7 +24,7 @@ start_daemon
 check "the orphaned worker of session a is gone" wait_for 5 eval "! alive $old_a"
 check "the orphaned worker of session b is gone" wait_for 5 eval "! alive $old_b"
 new_a=$(worker_pid a)
-check "session a runs a new worker ($old_a -> $new_a)" [ -n "$new_a" ] && [ "$new_a" != "$old_a" ]
+check "session a runs a new worker ($old_a -> $new_a)" [ -n "$new_a" -a "$new_a" != "$old_a" ]
 check "the new worker is in cmx-sim0" \
 	[ "$(netns_inode "/proc/$new_a/ns/net")" = "$(netns_inode /run/netns/cmx-sim0)" ]
 check "simwwan0 is configured again inside cmx-sim0" \

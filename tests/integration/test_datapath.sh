@@ -48,7 +48,7 @@ for s in 1 2 3 4 5 6; do
 	check "s$s worker $pid is in namespace cmx-$up (same inode), as its env says ($env_up)" \
 		[ "$up" = "$env_up" ]
 	cg=$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
-	check "s$s worker is in its own cgroup ($cg)" [ "$cg" = "/cellmux-test/s$s" ]
+	check "s$s worker is in its own cgroup ($cg)" [ "$cg" = "$CGPATH/s$s" ]
 	cgroups+=("$cg")
 	i=${up#sim}
 	e=$(egress_of s$s)

@@ -25,7 +25,7 @@ CLEANUP_EXTRA+=("kill $! 2>/dev/null")
 
 cat >"$T/cellmux.conf" <<EOF2
 [daemon]
-cgroup=/cellmux-test
+cgroup=$CGPATH
 
 [uplink v6]
 driver=netdev

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -563,9 +564,9 @@ ERROR_TEST(test_uplink_without_interface_is_rejected_at_its_header,
 	   "t.conf:6: [uplink a] needs interface=")
 ERROR_TEST(test_netdev_uplink_without_address_is_rejected,
 	   "[uplink a]\ndriver=netdev\ninterface=wwan0\n[uplink b]\n",
-	   "t.conf:1: [uplink a] needs address=")
-ERROR_TEST(test_unknown_driver_is_rejected, "[uplink a]\ndriver=qmi\n",
-	   "t.conf:2: unknown driver 'qmi' (known: netdev)")
+	   "t.conf:1: [uplink a] needs address= (ADDRESS/PREFIXLEN or dhcp)")
+ERROR_TEST(test_unknown_driver_is_rejected, "[uplink a]\ndriver=mbim\n",
+	   "t.conf:2: unknown driver 'mbim' (known: netdev, qmi)")
 ERROR_TEST(test_interface_name_of_16_chars_is_rejected,
 	   "[uplink a]\ninterface=abcdefghijklmnop\n",
 	   "t.conf:2: invalid interface name 'abcdefghijklmnop' (1-15 characters, no '/', ':' or "
@@ -578,11 +579,101 @@ ERROR_TEST(test_two_uplinks_on_one_interface_are_rejected,
 	   UPLINK_A "[uplink b]\ndriver=netdev\ninterface=wwan0\n",
 	   "t.conf:7: interface 'wwan0' is already used by uplink 'a' (line 3)")
 ERROR_TEST(test_address_with_plen_33_is_rejected, UPLINK_A "address=10.0.0.3/33\n",
-	   "t.conf:5: invalid address '10.0.0.3/33' (want ADDRESS/PREFIXLEN)")
+	   "t.conf:5: invalid address '10.0.0.3/33' (want ADDRESS/PREFIXLEN or dhcp)")
 ERROR_TEST(test_address_without_plen_is_rejected, UPLINK_A "address=10.0.0.3\n",
-	   "t.conf:5: invalid address '10.0.0.3' (want ADDRESS/PREFIXLEN)")
+	   "t.conf:5: invalid address '10.0.0.3' (want ADDRESS/PREFIXLEN or dhcp)")
 ERROR_TEST(test_ipv6_address_with_plen_129_is_rejected, UPLINK_A "address=::1/129\n",
-	   "t.conf:5: invalid address '::1/129' (want ADDRESS/PREFIXLEN)")
+	   "t.conf:5: invalid address '::1/129' (want ADDRESS/PREFIXLEN or dhcp)")
+/* driver=qmi and address=dhcp */
+ERROR_TEST(test_qmi_uplink_without_device_is_rejected, "[uplink q]\ndriver=qmi\napn=internet\n",
+	   "t.conf:1: [uplink q] needs device= (the QMI port, like /dev/cdc-wdm0)")
+ERROR_TEST(test_qmi_uplink_with_static_address_is_rejected,
+	   "[uplink q]\ndriver=qmi\ndevice=/dev/cdc-wdm0\naddress=10.0.0.2/24\n",
+	   "t.conf:4: driver=qmi takes address and gateway from the modem")
+ERROR_TEST(test_qmi_keys_on_netdev_are_rejected, UPLINK_A "apn=internet\n",
+	   "t.conf:5: apn= is only for driver=qmi")
+ERROR_TEST(test_qmi_relative_device_is_rejected, "[uplink q]\ndriver=qmi\ndevice=cdc-wdm0\n",
+	   "t.conf:3: device=cdc-wdm0 is not an absolute path (like /dev/cdc-wdm0)")
+ERROR_TEST(test_qmi_bad_auth_is_rejected, "[uplink q]\ndriver=qmi\nauth=mschap\n",
+	   "t.conf:3: invalid auth=mschap (none, pap, chap or both)")
+ERROR_TEST(test_qmi_bad_ip_type_is_rejected, "[uplink q]\ndriver=qmi\nip_type=ip\n",
+	   "t.conf:3: invalid ip_type=ip (ipv4, ipv6 or ipv4v6)")
+ERROR_TEST(test_qmi_pin_must_be_4_to_8_digits, "[uplink q]\ndriver=qmi\npin=12a4\n",
+	   "t.conf:3: invalid pin= (4 to 8 digits)")
+ERROR_TEST(test_qmi_password_without_username_is_rejected,
+	   "[uplink q]\ndriver=qmi\ndevice=/dev/cdc-wdm0\npassword=x\n",
+	   "t.conf:4: password= without username=")
+ERROR_TEST(test_qmi_two_uplinks_on_one_device_are_rejected,
+	   "[uplink q]\ndriver=qmi\ndevice=/dev/cdc-wdm0\n[uplink r]\ndriver=qmi\n"
+	   "device=/dev/cdc-wdm0\n",
+	   "t.conf:6: device '/dev/cdc-wdm0' is already used by uplink 'q'")
+ERROR_TEST(test_qmi_proxy_with_slash_is_rejected, "[uplink q]\ndriver=qmi\nqmi_proxy=/run/x\n",
+	   "t.conf:3: qmi_proxy=/run/x is not an abstract socket name (at most 63 characters, no "
+	   "'/')")
+ERROR_TEST(test_dhcp_and_static_ipv4_exclude_each_other,
+	   "[uplink a]\ndriver=netdev\ninterface=usb0\naddress=dhcp,10.0.0.2/24\n",
+	   "t.conf:4: address=dhcp and a static IPv4 address exclude each other")
+ERROR_TEST(test_dhcp_takes_the_ipv4_gateway_from_the_lease,
+	   "[uplink a]\ndriver=netdev\ninterface=usb0\naddress=dhcp\ngateway=10.0.0.1\n",
+	   "t.conf:5: gateway= for IPv4 comes from the DHCP lease")
+
+static void test_qmi_uplink_fills_every_field(void **state)
+{
+	struct cmx_config *c = parse_ok("[uplink lte1]\n"
+					"driver=qmi\n"
+					"device=/dev/cdc-wdm0\n"
+					"apn=internet.example\n"
+					"username=user\n"
+					"password=secret\n"
+					"auth=chap\n"
+					"ip_type=ipv4v6\n"
+					"pin=1234\n"
+					"qmi_proxy=cellmux-sim-qmi\n"
+					"dns=192.0.2.53\n");
+	const struct uplink_params *p = &c->uplinks[0].p;
+
+	assert_string_equal(p->driver, "qmi");
+	assert_string_equal(p->device, "/dev/cdc-wdm0");
+	assert_string_equal(p->ifname, ""); /* found from the device's sysfs at bring-up */
+	assert_string_equal(p->apn, "internet.example");
+	assert_string_equal(p->username, "user");
+	assert_string_equal(p->password, "secret");
+	assert_int_equal(p->auth, UPLINK_AUTH_CHAP);
+	assert_int_equal(p->ip_type, UPLINK_IP_V4V6);
+	assert_string_equal(p->pin, "1234");
+	assert_string_equal(p->qmi_proxy, "cellmux-sim-qmi");
+	assert_int_equal(p->n_dns, 1);
+	assert_int_equal(p->n_addrs, 0);
+	config_free(c);
+}
+
+static void test_qmi_defaults_are_ipv4_auth_unset_interface_from_sysfs(void **state)
+{
+	struct cmx_config *c = parse_ok("[uplink q]\ndriver=qmi\ndevice=/dev/cdc-wdm1\n"
+					"interface=wwan1\n");
+	const struct uplink_params *p = &c->uplinks[0].p;
+
+	assert_int_equal(p->ip_type, UPLINK_IP_V4);
+	assert_int_equal(p->auth, UPLINK_AUTH_UNSET);
+	assert_string_equal(p->ifname, "wwan1");
+	assert_string_equal(p->qmi_proxy, "");
+	assert_false(p->dhcp);
+	config_free(c);
+}
+
+static void test_netdev_address_dhcp_sets_the_flag_and_keeps_ipv6(void **state)
+{
+	struct cmx_config *c = parse_ok("[uplink hilink]\ndriver=netdev\ninterface=usb0\n"
+					"address=dhcp,2001:db8::2/64\ngateway=2001:db8::1\n");
+	const struct uplink_params *p = &c->uplinks[0].p;
+
+	assert_true(p->dhcp);
+	assert_int_equal(p->n_addrs, 1);
+	assert_int_equal(p->gw6.family, AF_INET6);
+	assert_int_equal(p->gw4.family, 0);
+	config_free(c);
+}
+
 ERROR_TEST(test_address_given_twice_is_rejected, UPLINK_A "address=10.0.0.2/16\n",
 	   "t.conf:5: address '10.0.0.2/16' given twice")
 ERROR_TEST(test_ninth_address_is_rejected,
@@ -864,6 +955,234 @@ static void test_ini_without_error_callback_still_fails(void **state)
 	assert_int_equal(ini_parse_string("=v\n", &ops, NULL), -EINVAL);
 }
 
+/* ---- [metrics] ---- */
+
+static void test_metrics_listen_defaults_to_loopback_9577(void **state)
+{
+	struct cmx_config *c = parse_ok("");
+
+	assert_true(c->metrics.enabled);
+	assert_int_equal(c->metrics.family, AF_INET);
+	assert_string_equal(c->metrics.address, "127.0.0.1");
+	assert_int_equal(c->metrics.port, 9577);
+	assert_int_equal(c->metrics.line, 0);
+	config_free(c);
+}
+
+static void test_metrics_listen_takes_ipv4_address_and_port(void **state)
+{
+	struct cmx_config *c = parse_ok("[daemon]\n\n[metrics]\nlisten = 0.0.0.0:19100\n");
+
+	assert_true(c->metrics.enabled);
+	assert_int_equal(c->metrics.family, AF_INET);
+	assert_string_equal(c->metrics.address, "0.0.0.0");
+	assert_int_equal(c->metrics.port, 19100);
+	assert_int_equal(c->metrics.line, 3);
+	config_free(c);
+}
+
+static void test_metrics_listen_takes_bracketed_ipv6_normalised(void **state)
+{
+	struct cmx_config *c = parse_ok("[metrics]\nlisten=[0:0::0001]:9577\n");
+
+	assert_true(c->metrics.enabled);
+	assert_int_equal(c->metrics.family, AF_INET6);
+	assert_string_equal(c->metrics.address, "::1");
+	assert_int_equal(c->metrics.port, 9577);
+	config_free(c);
+}
+
+static void test_metrics_listen_empty_or_off_disables_the_listener(void **state)
+{
+	struct cmx_config *c = parse_ok("[metrics]\nlisten=\n");
+
+	assert_false(c->metrics.enabled);
+	assert_int_equal(c->metrics.line, 1);
+	config_free(c);
+	c = parse_ok("[metrics]\nlisten=off\n");
+	assert_false(c->metrics.enabled);
+	config_free(c);
+}
+
+static void test_metrics_section_without_listen_keeps_the_default(void **state)
+{
+	struct cmx_config *c = parse_ok("[metrics]\n");
+
+	assert_true(c->metrics.enabled);
+	assert_string_equal(c->metrics.address, "127.0.0.1");
+	assert_int_equal(c->metrics.port, 9577);
+	config_free(c);
+}
+
+static void test_parse_listen_accepts_only_numeric_address_and_port(void **state)
+{
+	static const char *const bad[] = {
+		"9577", ":9577", "127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536",
+		"127.0.0.1:-1", "127.0.0.1:95x", "127.0.0.1: 9577", "localhost:9577", "127.1:9577",
+		"::1:9577", "[::1]", "[::1]9577", "[::1:9577", "[]:9577", "[127.0.0.1]:9577",
+		"[fe80::1%lo]:9577", "1.2.3.4:1234567890", "OFF",
+	};
+	struct cfg_metrics m;
+
+	for (size_t i = 0; i < N(bad); i++)
+		if (config_parse_listen(bad[i], &m) != -EINVAL)
+			fail_msg("listen=%s was accepted", bad[i]);
+	assert_int_equal(config_parse_listen("127.0.0.1:65535", &m), 0);
+	assert_int_equal(m.port, 65535);
+	assert_int_equal(config_parse_listen("[::]:1", &m), 0);
+	assert_string_equal(m.address, "::");
+	assert_int_equal(m.family, AF_INET6);
+}
+
+ERROR_TEST(test_metrics_listen_without_port_is_rejected, "[metrics]\nlisten=127.0.0.1\n",
+	   "t.conf:2: invalid listen=127.0.0.1 (want ADDRESS:PORT, [IPV6-ADDRESS]:PORT or off)")
+ERROR_TEST(test_metrics_listen_with_unbracketed_ipv6_is_rejected, "[metrics]\nlisten=::1:9577\n",
+	   "t.conf:2: invalid listen=::1:9577 (want ADDRESS:PORT, [IPV6-ADDRESS]:PORT or off)")
+ERROR_TEST(test_metrics_listen_given_twice_is_rejected,
+	   "[metrics]\nlisten=127.0.0.1:1\nlisten=off\n", "t.conf:3: duplicate key 'listen'")
+ERROR_TEST(test_second_metrics_section_is_rejected, "[metrics]\n\n[metrics]\n",
+	   "t.conf:3: duplicate [metrics] section (first defined at line 1)")
+ERROR_TEST(test_named_metrics_section_is_rejected, "[metrics prom]\n",
+	   "t.conf:1: [metrics] takes no name")
+ERROR_TEST(test_unknown_metrics_key_is_rejected, "[metrics]\nport=9577\n",
+	   "t.conf:2: unknown key 'port' in [metrics]")
+ERROR_TEST(test_empty_value_stays_an_error_for_other_keys, "[daemon]\ncgroup=\n",
+	   "t.conf:2: empty value for 'cgroup'")
+
+/* ---- [backend] and the store's [daemon] keys ---- */
+
+static void test_no_backend_section_runs_standalone_with_default_state_dir(void **state)
+{
+	struct cmx_config *c = parse_ok("");
+
+	assert_false(c->backend.enabled);
+	assert_string_equal(c->daemon.state_dir, "/var/lib/cellmux");
+	assert_int_equal(c->daemon.outbox_max, 100000);
+	config_free(c);
+}
+
+static void test_backend_section_fills_every_field(void **state)
+{
+	struct cmx_config *c = parse_ok("[daemon]\nstate_dir=/tmp/st\noutbox_max=50\n"
+					"[backend]\nurl=wss://backend.example:8443/gw\n"
+					"ca=/etc/ca.pem\ncert=/etc/c.pem\nkey=/etc/k.pem\n"
+					"token_file=/etc/token\ngateway_id=box-1\n");
+
+	assert_string_equal(c->daemon.state_dir, "/tmp/st");
+	assert_int_equal(c->daemon.outbox_max, 50);
+	assert_true(c->backend.enabled);
+	assert_false(c->backend.insecure);
+	assert_string_equal(c->backend.url, "wss://backend.example:8443/gw");
+	assert_string_equal(c->backend.ca, "/etc/ca.pem");
+	assert_string_equal(c->backend.cert, "/etc/c.pem");
+	assert_string_equal(c->backend.key, "/etc/k.pem");
+	assert_string_equal(c->backend.token_file, "/etc/token");
+	assert_string_equal(c->backend.gateway_id, "box-1");
+	config_free(c);
+}
+
+ERROR_TEST(test_backend_needs_url, "[backend]\nca=/x\n", "t.conf:1: [backend] needs url=")
+ERROR_TEST(test_backend_url_must_be_websocket, "[backend]\nurl=https://x/\n",
+	   "t.conf:2: url=https://x/ is not a wss://HOST[:PORT]/PATH URL")
+ERROR_TEST(test_backend_plain_ws_needs_insecure, "[backend]\nurl=ws://x:1/\n",
+	   "t.conf:1: [backend] url=ws://x:1/ is not encrypted: use wss:// (ws:// needs "
+	   "insecure=yes, for tests only)")
+ERROR_TEST(test_backend_cert_without_key_is_rejected, "[backend]\nurl=wss://x/\ncert=/c\n",
+	   "t.conf:1: [backend] needs both cert= and key= for mutual TLS")
+ERROR_TEST(test_backend_paths_must_be_absolute, "[backend]\nurl=wss://x/\nca=ca.pem\n",
+	   "t.conf:3: ca=ca.pem is not an absolute path")
+ERROR_TEST(test_outbox_max_must_be_positive, "[daemon]\noutbox_max=0\n",
+	   "t.conf:2: outbox_max=0 is not a number of messages in 1..100000000")
+ERROR_TEST(test_state_dir_must_be_absolute, "[daemon]\nstate_dir=var\n",
+	   "t.conf:2: state_dir=var is not an absolute path of at most 255 characters")
+
+/* ---- quota=, quota_action=, quota_period= ---- */
+
+static void test_quota_keys_on_uplink_profile_and_session(void **state)
+{
+	struct cmx_config *c = parse_ok(UPLINK_A "quota=10G\nquota_action=notify\n"
+					"quota_period=monthly:15\n"
+					"[profile p]\nexec=/bin/true\nquota=1.5G\n"
+					"[session s1]\nprofile=p\n"
+					"[session s2]\nprofile=p\nquota_period=daily\nquota=500M\n");
+	const struct cfg_quota *u = &c->uplinks[0].quota, *f = &c->profiles[0].quota;
+	const struct cfg_quota *q;
+
+	assert_int_equal(u->limit, 10ULL << 30);
+	assert_int_equal(u->action, ACCT_QUOTA_NOTIFY);
+	assert_int_equal(u->period.kind, QUOTA_PERIOD_MONTHLY);
+	assert_int_equal(u->period.day, 15);
+	assert_int_equal(u->line, 5);
+	/* Defaults: block, no period. 1.5G in 1024 powers. */
+	assert_int_equal(f->limit, 1610612736ULL);
+	assert_int_equal(f->action, ACCT_QUOTA_BLOCK);
+	assert_int_equal(f->period.kind, QUOTA_PERIOD_NONE);
+	/* s1 inherits its profile's quota, s2 has its own. */
+	assert_ptr_equal(config_session_quota(c, &c->sessions[0]), f);
+	q = config_session_quota(c, &c->sessions[1]);
+	assert_ptr_equal(q, &c->sessions[1].quota);
+	assert_int_equal(q->limit, 500ULL << 20);
+	assert_int_equal(q->action, ACCT_QUOTA_BLOCK);
+	assert_int_equal(q->period.kind, QUOTA_PERIOD_DAILY);
+	config_free(c);
+}
+
+static void test_no_quota_keys_means_no_quota(void **state)
+{
+	struct cmx_config *c = parse_ok(UPLINK_A PROFILE_P "[session s1]\nprofile=p\n");
+
+	assert_int_equal(c->uplinks[0].quota.limit, 0);
+	assert_int_equal(c->uplinks[0].quota.line, 0);
+	assert_null(config_session_quota(c, &c->sessions[0]));
+	config_free(c);
+}
+
+ERROR_TEST(test_quota_with_decimal_unit_is_rejected, UPLINK_A "quota=10GB\n",
+	   "t.conf:5: invalid quota=10GB (a size like 500M, 1.5G or 10G; K, M, G, T are powers of "
+	   "1024, KB/MB/GB are not accepted)")
+ERROR_TEST(test_quota_malformed_size_is_rejected, PROFILE_P "quota=1.5\n",
+	   "t.conf:3: invalid quota=1.5 (a size like 500M, 1.5G or 10G; K, M, G, T are powers of "
+	   "1024, KB/MB/GB are not accepted)")
+ERROR_TEST(test_quota_too_large_is_rejected, UPLINK_A "quota=16777216T\n",
+	   "t.conf:5: quota=16777216T is too large")
+ERROR_TEST(test_quota_zero_is_rejected, PROFILE_P "quota=0M\n",
+	   "t.conf:3: quota=0M is zero (for no quota, leave quota= out)")
+ERROR_TEST(test_quota_action_unknown_is_rejected, UPLINK_A "quota=1G\nquota_action=drop\n",
+	   "t.conf:6: invalid quota_action=drop (block or notify)")
+ERROR_TEST(test_quota_period_unknown_is_rejected, PROFILE_P "quota=1G\nquota_period=weekly\n",
+	   "t.conf:4: invalid quota_period=weekly (none, daily, monthly or monthly:DAY with DAY "
+	   "1-31)")
+ERROR_TEST(test_quota_period_bad_day_is_rejected,
+	   PROFILE_P "[session s]\nprofile=p\nquota=1G\nquota_period=monthly:32\n",
+	   "t.conf:6: invalid quota_period=monthly:32 (none, daily, monthly or monthly:DAY with DAY "
+	   "1-31)")
+ERROR_TEST(test_quota_action_without_quota_is_rejected, UPLINK_A "quota_action=block\n",
+	   "t.conf:5: [uplink a] has quota_action= or quota_period= but no quota=")
+ERROR_TEST(test_quota_period_without_quota_is_rejected,
+	   PROFILE_P "[session s]\nprofile=p\nquota_period=daily\n",
+	   "t.conf:5: [session s] has quota_action= or quota_period= but no quota=")
+ERROR_TEST(test_quota_given_twice_is_rejected, UPLINK_A "quota=1G\nquota=2G\n",
+	   "t.conf:6: duplicate key 'quota'")
+
+static void test_config_load_of_bad_quota_names_file_and_line(void **state)
+{
+	char path[] = "/tmp/cellmux-test-quota-XXXXXX", err[CONFIG_ERR_MAX], want[CONFIG_ERR_MAX];
+	struct cmx_config *c = NULL;
+	int fd = mkstemp(path);
+	static const char text[] = UPLINK_A "quota=lots\n";
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+	close(fd);
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want),
+		 "%s:5: invalid quota=lots (a size like 500M, 1.5G or 10G; K, M, G, T are powers "
+		 "of 1024, KB/MB/GB are not accepted)", path);
+	assert_string_equal(err, want);
+	assert_null(c);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -933,6 +1252,21 @@ int main(void)
 		cmocka_unit_test(test_uplink_without_interface_is_rejected_at_its_header),
 		cmocka_unit_test(test_netdev_uplink_without_address_is_rejected),
 		cmocka_unit_test(test_unknown_driver_is_rejected),
+		cmocka_unit_test(test_qmi_uplink_without_device_is_rejected),
+		cmocka_unit_test(test_qmi_uplink_with_static_address_is_rejected),
+		cmocka_unit_test(test_qmi_keys_on_netdev_are_rejected),
+		cmocka_unit_test(test_qmi_relative_device_is_rejected),
+		cmocka_unit_test(test_qmi_bad_auth_is_rejected),
+		cmocka_unit_test(test_qmi_bad_ip_type_is_rejected),
+		cmocka_unit_test(test_qmi_pin_must_be_4_to_8_digits),
+		cmocka_unit_test(test_qmi_password_without_username_is_rejected),
+		cmocka_unit_test(test_qmi_two_uplinks_on_one_device_are_rejected),
+		cmocka_unit_test(test_qmi_proxy_with_slash_is_rejected),
+		cmocka_unit_test(test_dhcp_and_static_ipv4_exclude_each_other),
+		cmocka_unit_test(test_dhcp_takes_the_ipv4_gateway_from_the_lease),
+		cmocka_unit_test(test_qmi_uplink_fills_every_field),
+		cmocka_unit_test(test_qmi_defaults_are_ipv4_auth_unset_interface_from_sysfs),
+		cmocka_unit_test(test_netdev_address_dhcp_sets_the_flag_and_keeps_ipv6),
 		cmocka_unit_test(test_interface_name_of_16_chars_is_rejected),
 		cmocka_unit_test(test_interface_name_with_slash_is_rejected),
 		cmocka_unit_test(test_interface_name_with_space_is_rejected),
@@ -993,6 +1327,41 @@ int main(void)
 		cmocka_unit_test(test_ini_callback_error_stops_parsing),
 		cmocka_unit_test(test_ini_syntax_error_calls_error_once_and_stops),
 		cmocka_unit_test(test_ini_without_error_callback_still_fails),
+		cmocka_unit_test(test_metrics_listen_defaults_to_loopback_9577),
+		cmocka_unit_test(test_metrics_listen_takes_ipv4_address_and_port),
+		cmocka_unit_test(test_metrics_listen_takes_bracketed_ipv6_normalised),
+		cmocka_unit_test(test_metrics_listen_empty_or_off_disables_the_listener),
+		cmocka_unit_test(test_metrics_section_without_listen_keeps_the_default),
+		cmocka_unit_test(test_parse_listen_accepts_only_numeric_address_and_port),
+		cmocka_unit_test(test_metrics_listen_without_port_is_rejected),
+		cmocka_unit_test(test_metrics_listen_with_unbracketed_ipv6_is_rejected),
+		cmocka_unit_test(test_metrics_listen_given_twice_is_rejected),
+		cmocka_unit_test(test_second_metrics_section_is_rejected),
+		cmocka_unit_test(test_named_metrics_section_is_rejected),
+		cmocka_unit_test(test_unknown_metrics_key_is_rejected),
+		cmocka_unit_test(test_empty_value_stays_an_error_for_other_keys),
+		cmocka_unit_test(test_no_backend_section_runs_standalone_with_default_state_dir),
+		cmocka_unit_test(test_backend_section_fills_every_field),
+		cmocka_unit_test(test_backend_needs_url),
+		cmocka_unit_test(test_backend_url_must_be_websocket),
+		cmocka_unit_test(test_backend_plain_ws_needs_insecure),
+		cmocka_unit_test(test_backend_cert_without_key_is_rejected),
+		cmocka_unit_test(test_backend_paths_must_be_absolute),
+		cmocka_unit_test(test_outbox_max_must_be_positive),
+		cmocka_unit_test(test_state_dir_must_be_absolute),
+		cmocka_unit_test(test_quota_keys_on_uplink_profile_and_session),
+		cmocka_unit_test(test_no_quota_keys_means_no_quota),
+		cmocka_unit_test(test_quota_with_decimal_unit_is_rejected),
+		cmocka_unit_test(test_quota_malformed_size_is_rejected),
+		cmocka_unit_test(test_quota_too_large_is_rejected),
+		cmocka_unit_test(test_quota_zero_is_rejected),
+		cmocka_unit_test(test_quota_action_unknown_is_rejected),
+		cmocka_unit_test(test_quota_period_unknown_is_rejected),
+		cmocka_unit_test(test_quota_period_bad_day_is_rejected),
+		cmocka_unit_test(test_quota_action_without_quota_is_rejected),
+		cmocka_unit_test(test_quota_period_without_quota_is_rejected),
+		cmocka_unit_test(test_quota_given_twice_is_rejected),
+		cmocka_unit_test(test_config_load_of_bad_quota_names_file_and_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -341,7 +341,7 @@ static void test_no_or_unknown_oneof_is_ebadmsg(void **state)
 	Cellmux__Worker__WorkerMessage empty = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
 	/* Only a field a newer peer might add (15, VARINT = 1): decodes, but no case we know. */
 	static const uint8_t future_case[] = { 0x78, 0x01 };
-	/* DaemonMessage field 3, an empty message: the first of the reserved cases. */
+	/* DaemonMessage field 3 (Delivery), empty: id 0 is no id, so it is refused too. */
 	static const uint8_t future_daemon_case[] = { 0x1a, 0x00 };
 	Cellmux__Worker__WorkerMessage *got = NULL;
 	Cellmux__Worker__DaemonMessage *dgot = NULL;

@@ -27,7 +27,7 @@
 /* After the response, the rest of what the client sent is read and dropped for a while: closing
  * with unread data makes the kernel send a RST, which can destroy the response in flight. */
 #define DRAIN_MS 2000
-#define SINK_IDLE_MS 60000
+#define SINK_IDLE_MS 5000 /* a stalled sender (a blocked quota) is logged soon */
 #define CONNS_MAX 4000
 #define SESSION_MAX 128
 #define PATH_LOG_MAX 256

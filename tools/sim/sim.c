@@ -103,6 +103,9 @@ int cmd_status(int argc, char **argv)
 	printf("internet %s: %s %s/%d, httpd :80 and sink :9 %s (pid %d)\n", SIM_INET_NS,
 	       SIM_INET_BRIDGE, SIM_INET_ADDR, SIM_INET_PLEN, r ? "running" : "NOT RUNNING",
 	       r ? (int)pid : 0);
+	if (sim_qmi_running())
+		printf("qmi: fake modems /dev/cdc-wdm0..%d on @%s and on @qmi-proxy in %s; "
+		       "control %s\n", n - 1, SIM_QMI_PROXY, SIM_QMI_NS, SIM_QMI_CTL);
 	printf("%-4s %-10s %-16s %-16s %-17s %-12s %-5s %s\n", "IDX", "INTERFACE", "WHERE",
 	       "PUBLIC", "SUBSCRIBER", "GATEWAY", "WAN", "DNSMASQ");
 	for (int i = 0; i < n; i++) {
@@ -153,6 +156,18 @@ int cmd_config(int argc, char **argv)
 		struct sim_carrier c;
 
 		sim_carrier_init(&c, i);
+		/* The fake QMI modem reports exactly what the netdev section would configure. */
+		if (sim_qmi_running()) {
+			printf("\n[uplink sim%d]\n"
+			       "driver=qmi\n"
+			       "device=/dev/cdc-wdm%d\n"
+			       "interface=%s\n"
+			       "apn=internet\n"
+			       "qmi_proxy=" SIM_QMI_PROXY "\n"
+			       "capacity=4\n",
+			       i, i, c.host_if);
+			continue;
+		}
 		printf("\n[uplink sim%d]\n"
 		       "driver=netdev\n"
 		       "interface=%s\n"
@@ -212,7 +227,8 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *help; /* NULL: not for people (the daemons `up` starts) */
 } commands[] = {
-    {"up", cmd_up, "[--modems N]  build the fake carrier network (N 1..200, default 3)"},
+    {"up", cmd_up, "[--modems N] [--qmi]  build the fake carrier network (N 1..200, default 3);\n"
+		   "                  --qmi: the modems are fake QMI modems (cellmux's qmi driver)"},
     {"down", cmd_down, "             remove everything the sim built"},
     {"status", cmd_status, "             one line per modem"},
     {"config", cmd_config, "             print cellmux.conf uplink sections for the modems"},

@@ -24,6 +24,18 @@
 #define SIM_HOST_IF_PREFIX "simwwan"
 #define SIM_DNSMASQ "/usr/sbin/dnsmasq"
 #define SIM_DNSMASQ_COMM "dnsmasq"
+/* `up --qmi`: one fake-qmi-modem serves every modem as /dev/cdc-wdmN, on the abstract socket
+ * SIM_QMI_PROXY of the host (for cellmuxd, qmi_proxy=) and on @qmi-proxy inside SIM_QMI_NS, where
+ * the real qmicli -p finds it. */
+#define SIM_QMI_NS SIM_NS_PREFIX "qmi"
+#define SIM_QMI_PROXY "cellmux-sim-qmi"
+#define SIM_QMI_PID SIM_RUN_DIR "/qmi.pid"
+#define SIM_QMI_CTL SIM_RUN_DIR "/qmi.ctl"
+#define SIM_QMI_LOG SIM_RUN_DIR "/qmi.log"
+#define SIM_QMI_COMM "fake-qmi-modem"
+/* Whether the fake QMI modems run (the sim was brought up with --qmi). */
+bool sim_qmi_running(void);
+
 /* The httpd renames itself so `down` can tell it from any other cellmux-sim process. */
 #define SIM_HTTPD_COMM "cmxsim-httpd"
 

@@ -158,8 +158,54 @@ static int check_leftovers(int n)
 
 static void usage_up(void)
 {
-	fprintf(stderr, "usage: cellmux-sim up [--modems N]   (N: 1..%d, default %d)\n",
+	fprintf(stderr, "usage: cellmux-sim up [--modems N] [--qmi]   (N: 1..%d, default %d)\n",
 		SIM_MAX_MODEMS, SIM_DEFAULT_MODEMS);
+}
+
+bool sim_qmi_running(void)
+{
+	pid_t pid;
+
+	return pidfile_read(SIM_QMI_PID, &pid) == 0 && proc_is(pid, SIM_QMI_COMM);
+}
+
+/* The fake QMI modems: a test helper built next to us (build/helpers/fake-qmi-modem). */
+static int qmi_ensure(int host_nsfd, int n, struct undo *u)
+{
+	char exe[4096], helper[4200], modems[16], *slash;
+	char listen_lab[64] = "qmi-proxy@" SIM_QMI_NS;
+	char *argv[] = { SIM_QMI_COMM,	 "--modems", modems,	   "--listen", SIM_QMI_PROXY,
+			 "--listen",	 listen_lab, "--ctl",	   SIM_QMI_CTL, "--pid-file",
+			 SIM_QMI_PID,	 "--log",    SIM_QMI_LOG,  "--daemon", NULL };
+	ssize_t len;
+	pid_t pid;
+	int r;
+
+	if (sim_qmi_running())
+		return 0;
+	len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (len < 0)
+		return log_error_errno(negative_errno(), "finding our own binary: %m");
+	exe[len] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(helper, sizeof(helper), "%s/helpers/" SIM_QMI_COMM, exe);
+	snprintf(modems, sizeof(modems), "%d", n);
+	if (!ns_exists(SIM_QMI_NS)) {
+		r = ns_create(SIM_QMI_NS);
+		if (r < 0)
+			return log_error_errno(r, "creating namespace %s: %m", SIM_QMI_NS);
+		undo_ns(u, SIM_QMI_NS);
+	}
+	r = spawn_in_ns(host_nsfd, helper, argv);
+	if (r < 0)
+		return log_error_errno(r, "starting %s: %m", helper);
+	r = pidfile_read(SIM_QMI_PID, &pid);
+	if (r < 0)
+		return log_error_errno(r, "%s left no pid file %s: %m", helper, SIM_QMI_PID);
+	undo_proc(u, pid, SIM_QMI_COMM);
+	return 0;
 }
 
 static long long now_ms(void)
@@ -173,16 +219,20 @@ static long long now_ms(void)
 int cmd_up(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"modems", required_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'}, {}};
+	    {"modems", required_argument, NULL, 'n'}, {"qmi", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'}, {}};
 	_cleanup_close_ int host_nsfd = -1, inet_nsfd = -1;
 	struct undo u = {0};
-	bool made_dir = false;
+	bool made_dir = false, qmi = false;
 	int n = SIM_DEFAULT_MODEMS, running, opt, r;
 	long long t0 = now_ms();
 	char *end;
 
-	while ((opt = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "n:qh", opts, NULL)) != -1) {
 		switch (opt) {
+		case 'q':
+			qmi = true;
+			break;
 		case 'n':
 			errno = 0;
 			n = (int)strtol(optarg, &end, 10);
@@ -224,7 +274,7 @@ int cmd_up(int argc, char **argv)
 		return 1;
 	}
 	/* Per carrier a namespace, two veths and dnsmasq; the internet adds three more. */
-	r = undo_init(&u, 4 * (size_t)n + 3);
+	r = undo_init(&u, 4 * (size_t)n + 3 + 2);
 	if (r < 0) {
 		log_error_errno(r, "undo log: %m");
 		goto fail;
@@ -254,6 +304,11 @@ int cmd_up(int argc, char **argv)
 	r = httpd_ensure(inet_nsfd, &u);
 	if (r < 0)
 		goto fail;
+	if (qmi) {
+		r = qmi_ensure(host_nsfd, n, &u);
+		if (r < 0)
+			goto fail;
+	}
 	r = state_write(n);
 	if (r < 0) {
 		log_error_errno(r, "writing %s: %m", SIM_STATE_FILE);
@@ -289,8 +344,8 @@ fail:
 
 static int stop_by_pidfiles(void)
 {
-	pid_t pids[SIM_MAX_MODEMS + 1];
-	const char *comms[SIM_MAX_MODEMS + 1];
+	pid_t pids[SIM_MAX_MODEMS + 2];
+	const char *comms[SIM_MAX_MODEMS + 2];
 	DIR *d = opendir(SIM_RUN_DIR);
 	struct dirent *de;
 	size_t n = 0;
@@ -304,6 +359,8 @@ static int stop_by_pidfiles(void)
 
 		if (!strcmp(de->d_name, "httpd.pid"))
 			comms[n] = SIM_HTTPD_COMM;
+		else if (!strcmp(de->d_name, "qmi.pid"))
+			comms[n] = SIM_QMI_COMM;
 		else if (sscanf(de->d_name, "dns%d.pid%n", &i, &end) == 1 && end > 0 &&
 			 !de->d_name[end])
 			comms[n] = SIM_DNSMASQ_COMM;

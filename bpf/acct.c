@@ -1,0 +1,1076 @@
+/* acct.c — loads the accounting programs (build/gen/bpf/acct.skel.h), attaches them to session
+ * cgroups and uplink interfaces, and reads and steers the pinned maps. Layout: bpf/README.md. */
+#include "bpf/acct.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <libmnl/libmnl.h>
+
+#include "bpf/acct.skel.h"
+#include "bpf/acct_abi.h"
+#include "common/log.h"
+#include "common/macro.h"
+#include "netns/netns.h"
+
+struct acct {
+	char *pin_dir;
+	struct acct_bpf *skel; /* the cgroup programs, and the fds of every pinned map */
+	int names_fd, counters_fd, quota_fd, cgroups_fd;
+	/* Uplink threads may create names in parallel; an id is chosen and claimed under it. */
+	pthread_mutex_t id_lock;
+
+	struct ring_buffer *rb;
+	acct_event_fn event_fn;
+	void *event_userdata;
+	int n_events;
+};
+
+static_assert((int)ACCT_SESSION == ACCT_MAP_KIND_SESSION, "kind numbers are the ABI's");
+static_assert((int)ACCT_UPLINK == ACCT_MAP_KIND_UPLINK, "kind numbers are the ABI's");
+static_assert((int)ACCT_QUOTA_NOTIFY == ACCT_MAP_ACTION_NOTIFY, "action numbers are the ABI's");
+static_assert((int)ACCT_QUOTA_BLOCK == ACCT_MAP_ACTION_BLOCK, "action numbers are the ABI's");
+
+/* ---- names ---- */
+
+const char *acct_kind_to_string(enum acct_kind kind)
+{
+	return kind == ACCT_SESSION ? "session" : kind == ACCT_UPLINK ? "uplink" : NULL;
+}
+
+static const char *const action_names[] = {
+	[ACCT_QUOTA_NONE] = "none",
+	[ACCT_QUOTA_NOTIFY] = "notify",
+	[ACCT_QUOTA_BLOCK] = "block",
+};
+
+const char *acct_quota_action_to_string(enum acct_quota_action action)
+{
+	return (size_t)action < ARRAY_SIZE(action_names) ? action_names[action] : NULL;
+}
+
+int acct_quota_action_from_string(const char *s, enum acct_quota_action *ret)
+{
+	/* "none" is not a configurable action: no quota is written as no quota= key. */
+	if (!strcmp(s, "notify"))
+		*ret = ACCT_QUOTA_NOTIFY;
+	else if (!strcmp(s, "block"))
+		*ret = ACCT_QUOTA_BLOCK;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
+
+/* Names are the config's session and uplink names ([A-Za-z0-9_.-], not "." or ".."): they
+ * also name files under pin_dir/links. */
+static int name_key(enum acct_kind kind, const char *name, struct acct_map_name *ret)
+{
+	size_t n = strlen(name);
+
+	if (kind != ACCT_SESSION && kind != ACCT_UPLINK)
+		return -EINVAL;
+	if (n == 0 || strspn(name, NAME_CHARS) != n || !strcmp(name, ".") || !strcmp(name, ".."))
+		return -EINVAL;
+	if (n >= ACCT_NAME_LEN)
+		return -ENAMETOOLONG;
+	memset(ret, 0, sizeof(*ret));
+	ret->kind = (__u32)kind;
+	memcpy(ret->name, name, n);
+	return 0;
+}
+
+static int id_lookup(struct acct *a, enum acct_kind kind, const char *name, struct acct_map_id *ret)
+{
+	struct acct_map_name key;
+	int r = name_key(kind, name, &key);
+
+	if (r < 0)
+		return r;
+	return bpf_map_lookup_elem(a->names_fd, &key, ret);
+}
+
+/* The lowest id no name holds: ids index the counter and quota arrays, so they are reused. */
+static int id_free(struct acct *a, __u32 *ret)
+{
+	static_assert(ACCT_MAX_KEYS % 8 == 0, "bitmap of whole bytes");
+	unsigned char used[ACCT_MAX_KEYS / 8] = { 1 }; /* id 0 is never handed out */
+	struct acct_map_name key, next;
+	struct acct_map_id v;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(a->names_fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(a->names_fd, &key, &v) == 0 && v.id < ACCT_MAX_KEYS)
+			used[v.id / 8] |= (unsigned char)(1u << (v.id % 8));
+	}
+	for (__u32 id = 1; id < ACCT_MAX_KEYS; id++)
+		if (!(used[id / 8] & (1u << (id % 8)))) {
+			*ret = id;
+			return 0;
+		}
+	return -ENOSPC;
+}
+
+/* The id of a name, made on first use. Its counters and quota are zeroed before the name points
+ * at them: no program can reach a free id, so nothing races with the zeroing. */
+static int id_get(struct acct *a, enum acct_kind kind, const char *name, struct acct_map_id *ret)
+{
+	const struct acct_map_counters zero = {};
+	const struct acct_map_quota no_quota = {};
+	struct acct_map_name key;
+	struct acct_map_id v = {};
+	int r = name_key(kind, name, &key);
+
+	if (r < 0)
+		return r;
+	r = bpf_map_lookup_elem(a->names_fd, &key, ret);
+	if (r != -ENOENT)
+		return r;
+	pthread_mutex_lock(&a->id_lock);
+	r = bpf_map_lookup_elem(a->names_fd, &key, ret); /* another thread may have made it */
+	if (r != -ENOENT)
+		goto out;
+	r = id_free(a, &v.id);
+	if (r >= 0)
+		r = bpf_map_update_elem(a->counters_fd, &v.id, &zero, BPF_ANY);
+	if (r >= 0)
+		r = bpf_map_update_elem(a->quota_fd, &v.id, &no_quota, BPF_ANY);
+	if (r >= 0)
+		r = bpf_map_update_elem(a->names_fd, &key, &v, BPF_NOEXIST);
+	if (r >= 0)
+		*ret = v;
+out:
+	pthread_mutex_unlock(&a->id_lock);
+	return r;
+}
+
+static int id_set_flags(struct acct *a, enum acct_kind kind, const char *name, __u32 flags)
+{
+	struct acct_map_name key;
+	struct acct_map_id v;
+	int r = name_key(kind, name, &key);
+
+	if (r < 0)
+		return r;
+	r = bpf_map_lookup_elem(a->names_fd, &key, &v);
+	if (r < 0)
+		return r;
+	v.flags = flags;
+	return bpf_map_update_elem(a->names_fd, &key, &v, BPF_EXIST);
+}
+
+/* Reverse lookup, for events: rare, so a walk is fine. */
+static int name_of_id(struct acct *a, __u32 id, struct acct_map_name *ret)
+{
+	struct acct_map_name key, next;
+	struct acct_map_id v;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(a->names_fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(a->names_fd, &key, &v) == 0 && v.id == id) {
+			*ret = key;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* Deletes every cgroups-map entry that points at id, except keep_cgid. */
+static int cgroups_unmap(struct acct *a, __u32 id, __u64 keep_cgid)
+{
+	__u64 keys[64], key, next;
+	void *prev = NULL;
+	size_t n = 0;
+	__u32 v;
+	int r = 0;
+
+	/* Collect first: deleting while walking a hash map can restart or skip the walk. */
+	while (bpf_map_get_next_key(a->cgroups_fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (key != keep_cgid && bpf_map_lookup_elem(a->cgroups_fd, &key, &v) == 0 &&
+		    v == id && n < ARRAY_SIZE(keys))
+			keys[n++] = key;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int k = bpf_map_delete_elem(a->cgroups_fd, &keys[i]);
+		if (k < 0 && k != -ENOENT)
+			r = k;
+	}
+	return r;
+}
+
+static void counters_from_map(const struct acct_map_counters *c, struct acct_counters *ret)
+{
+	*ret = (struct acct_counters){
+		.rx_bytes = c->rx.bytes,
+		.rx_packets = c->rx.packets,
+		.tx_bytes = c->tx.bytes,
+		.tx_packets = c->tx.packets,
+		.rx_dropped = c->rx.drop_packets,
+		.tx_dropped = c->tx.drop_packets,
+	};
+}
+
+static int counters_read(struct acct *a, __u32 id, struct acct_counters *ret)
+{
+	struct acct_map_counters c;
+	int r = bpf_map_lookup_elem(a->counters_fd, &id, &c);
+
+	if (r < 0)
+		return r;
+	if (ret)
+		counters_from_map(&c, ret);
+	return 0;
+}
+
+/* ---- probing and opening ---- */
+
+/* libbpf speaks through our logger, at debug level like every library of cellmux. */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+	size_t n;
+
+	if (log_get_max_level() < LOG_DEBUG)
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		line[--n] = '\0';
+	log_debug("%s", line); /* libbpf prefixes its own "libbpf: " */
+	return 0;
+}
+
+static bool cgroup2_mounted(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		const char *sep = strstr(line, " - ");
+		if (sep && !strncmp(sep, " - cgroup2 ", 11))
+			return true;
+	}
+	return false;
+}
+
+static bool on_bpffs(const char *path)
+{
+	char parent[PATH_MAX], *slash;
+	struct statfs sf;
+
+	if (statfs(path, &sf) == 0)
+		return sf.f_type == BPF_FS_MAGIC;
+	/* pin_dir itself is made by acct_open(): its parent must be on bpffs. */
+	if (strlen(path) >= sizeof(parent))
+		return false;
+	strcpy(parent, path);
+	slash = strrchr(parent, '/');
+	if (!slash || slash == parent)
+		return false;
+	*slash = '\0';
+	return statfs(parent, &sf) == 0 && sf.f_type == BPF_FS_MAGIC;
+}
+
+static int __attribute__((format(printf, 4, 5)))
+why(int r, char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (buf && len) {
+		va_start(ap, fmt);
+		vsnprintf(buf, len, fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+int acct_probe(const char *pin_dir, char *whybuf, size_t whylen)
+{
+	int r;
+
+	libbpf_set_print(libbpf_print);
+	if (whybuf && whylen)
+		whybuf[0] = '\0';
+	/* The objects are CO-RE builds: without the kernel's own BTF libbpf cannot relocate
+	 * them, and a kernel built without it is one whose BPF we know too little about. */
+	if (access("/sys/kernel/btf/vmlinux", R_OK) < 0)
+		return why(-ENOTSUP, whybuf, whylen,
+			   "kernel BTF is missing (no /sys/kernel/btf/vmlinux; the kernel needs "
+			   "CONFIG_DEBUG_INFO_BTF=y)");
+	if (!cgroup2_mounted())
+		return why(-ENOTSUP, whybuf, whylen,
+			   "no cgroup v2 hierarchy is mounted (session counters attach to cgroup "
+			   "v2; mount -t cgroup2 none /sys/fs/cgroup/unified)");
+	if (!on_bpffs(pin_dir))
+		return why(-ENOTSUP, whybuf, whylen,
+			   "%s is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)", pin_dir);
+	r = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SKB, NULL);
+	if (r == -EPERM)
+		return why(-EPERM, whybuf, whylen, "loading BPF programs needs root "
+						   "(CAP_BPF, CAP_NET_ADMIN)");
+	if (r <= 0)
+		return why(-ENOTSUP, whybuf, whylen, "kernel lacks cgroup_skb BPF programs");
+	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SCHED_CLS, NULL) <= 0)
+		return why(-ENOTSUP, whybuf, whylen, "kernel lacks tc (sched_cls) BPF programs");
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) <= 0)
+		return why(-ENOTSUP, whybuf, whylen,
+			   "kernel lacks the BPF ring buffer (Linux 5.8+)");
+	return 0;
+}
+
+int acct_bpffs_mount(const char *pin_dir)
+{
+	char parent[PATH_MAX], *slash;
+
+	if (strlen(pin_dir) >= sizeof(parent))
+		return -ENAMETOOLONG;
+	strcpy(parent, pin_dir);
+	slash = strrchr(parent, '/');
+	if (!slash || slash == parent)
+		return -EINVAL;
+	*slash = '\0';
+	if (on_bpffs(parent))
+		return 0;
+	/* What systemd does at boot; the mode keeps the pins root's. */
+	if (mount("bpf", parent, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") < 0)
+		return negative_errno();
+	return 1;
+}
+
+static int mkdir_p(const char *dir, mode_t mode)
+{
+	return mkdir(dir, mode) < 0 && errno != EEXIST ? negative_errno() : 0;
+}
+
+/* A skeleton whose pinned maps are (re)used from pin_dir: LIBBPF_PIN_BY_NAME does the rest. */
+static int skel_open(const char *pin_dir, struct acct_bpf **ret)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
+	struct acct_bpf *s = acct_bpf__open_opts(&opts);
+
+	if (!s)
+		return negative_errno();
+	*ret = s;
+	return 0;
+}
+
+int acct_open(const char *pin_dir, struct acct **ret)
+{
+	char whybuf[ACCT_WHY_MAX], links[PATH_MAX];
+	struct acct *a;
+	int r;
+
+	r = acct_probe(pin_dir, whybuf, sizeof(whybuf));
+	if (r < 0)
+		return log_debug_errno(r, "acct: %s", whybuf);
+	if ((size_t)snprintf(links, sizeof(links), "%s/links", pin_dir) >= sizeof(links))
+		return -ENAMETOOLONG;
+	r = mkdir_p(pin_dir, 0700);
+	if (r >= 0)
+		r = mkdir_p(links, 0700);
+	if (r < 0)
+		return log_debug_errno(r, "acct: cannot make %s: %m", links);
+
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	pthread_mutex_init(&a->id_lock, NULL);
+	a->pin_dir = strdup(pin_dir);
+	if (!a->pin_dir) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = skel_open(pin_dir, &a->skel);
+	if (r < 0)
+		goto fail;
+	/* The tc programs are loaded per uplink, with that uplink's id baked in. */
+	bpf_program__set_autoload(a->skel->progs.cmx_tc_ingress, false);
+	bpf_program__set_autoload(a->skel->progs.cmx_tc_egress, false);
+	/* libbpf 1.x raises RLIMIT_MEMLOCK itself, and only on kernels that still charge BPF
+	 * memory to it (before 5.11's memcg accounting): nothing to do here. */
+	r = acct_bpf__load(a->skel);
+	if (r < 0) {
+		log_debug_errno(r, "acct: loading the programs / reusing the maps pinned in %s "
+				   "failed: %m", pin_dir);
+		goto fail;
+	}
+	a->names_fd = bpf_map__fd(a->skel->maps.cmx_names);
+	a->counters_fd = bpf_map__fd(a->skel->maps.cmx_counters);
+	a->quota_fd = bpf_map__fd(a->skel->maps.cmx_quota);
+	a->cgroups_fd = bpf_map__fd(a->skel->maps.cmx_cgroups);
+	*ret = a;
+	return 0;
+fail:
+	acct_close(a);
+	return r;
+}
+
+void acct_close(struct acct *a)
+{
+	if (!a)
+		return;
+	ring_buffer__free(a->rb);
+	acct_bpf__destroy(a->skel);
+	pthread_mutex_destroy(&a->id_lock);
+	free(a->pin_dir);
+	free(a);
+}
+
+/* ---- sessions ---- */
+
+/* The cgroup id the kernel reports for cgroup_dir (bpf_skb_cgroup_id): its kernfs file
+ * handle, the same way libbpf's and systemd's helpers get it. */
+static int cgroup_id(const char *dir, __u64 *ret)
+{
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + sizeof(__u64)];
+	} h = { .fh.handle_bytes = sizeof(__u64) };
+	struct statfs sf;
+	int mount_id;
+	__u64 id;
+
+	if (statfs(dir, &sf) < 0)
+		return negative_errno();
+	if (sf.f_type != CGROUP2_SUPER_MAGIC)
+		return -EMEDIUMTYPE;
+	if (name_to_handle_at(AT_FDCWD, dir, &h.fh, &mount_id, 0) < 0)
+		return negative_errno();
+	memcpy(&id, h.fh.f_handle, sizeof(id));
+	*ret = id;
+	return 0;
+}
+
+/* pin_dir/links/session-NAME-DIR. bpffs refuses '.' in file names (reserved by the kernel), and
+ * names may hold dots: they become ':', which no name holds. */
+static int link_path(struct acct *a, const char *session, const char *dir, char *buf, size_t len)
+{
+	char enc[ACCT_NAME_LEN];
+	size_t n = strlen(session);
+
+	if (n >= sizeof(enc))
+		return -ENAMETOOLONG;
+	for (size_t i = 0; i <= n; i++)
+		enc[i] = session[i] == '.' ? ':' : session[i];
+	if ((size_t)snprintf(buf, len, "%s/links/session-%s-%s", a->pin_dir, enc, dir) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Removes a pinned cgroup link for good: BPF_LINK_DETACH cuts it even while other references
+ * exist, then the pin goes. */
+static int link_remove(const char *path)
+{
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
+	(void)bpf_link_detach(fd); /* -ENOLINK/-EINVAL: already defunct, its cgroup is gone */
+	close(fd);
+	return unlink(path) < 0 && errno != ENOENT ? negative_errno() : 0;
+}
+
+/* Attaches prog to the cgroup through a link pinned at path; a pinned link of a previous daemon
+ * on the same cgroup gets the new program swapped in (one atomic update, no gap, no double). */
+static int cgroup_link(struct bpf_program *prog, int cgfd, __u64 cgid, const char *path)
+{
+	struct bpf_link *link;
+	int fd = bpf_obj_get(path), r;
+
+	if (fd >= 0) {
+		struct bpf_link_info info = {};
+		__u32 len = sizeof(info);
+
+		r = bpf_obj_get_info_by_fd(fd, &info, &len);
+		if (r == 0 && info.type == BPF_LINK_TYPE_CGROUP && info.cgroup.cgroup_id == cgid)
+			r = bpf_link_update(fd, bpf_program__fd(prog), NULL);
+		else
+			r = 1;
+		close(fd); /* the pin keeps the link */
+		if (r <= 0)
+			return r;
+		/* A link on a cgroup that is gone (a session restarted into a new one). */
+		r = link_remove(path);
+		if (r < 0)
+			return r;
+	} else if (fd != -ENOENT) {
+		return fd;
+	}
+
+	link = bpf_program__attach_cgroup(prog, cgfd);
+	if (!link)
+		return negative_errno();
+	r = bpf_link__pin(link, path);
+	bpf_link__destroy(link); /* on success the pin holds it; on failure this detaches */
+	return r;
+}
+
+static const char *const link_dirs[] = { "ingress", "egress" };
+
+static int session_unhook(struct acct *a, const char *session, __u32 id)
+{
+	char path[PATH_MAX];
+	int r = 0, k;
+
+	for (size_t i = 0; i < ARRAY_SIZE(link_dirs); i++) {
+		k = link_path(a, session, link_dirs[i], path, sizeof(path));
+		if (k >= 0)
+			k = link_remove(path);
+		if (k < 0)
+			r = k;
+	}
+	k = cgroups_unmap(a, id, 0);
+	return r < 0 ? r : k;
+}
+
+int acct_session_attach(struct acct *a, const char *session, const char *cgroup_dir)
+{
+	struct bpf_program *progs[] = { a->skel->progs.cmx_cg_ingress,
+					a->skel->progs.cmx_cg_egress };
+	_cleanup_close_ int cgfd = -1;
+	char path[PATH_MAX];
+	struct acct_map_id id;
+	__u64 cgid;
+	int r;
+
+	r = id_get(a, ACCT_SESSION, session, &id);
+	if (r < 0)
+		return r;
+	r = cgroup_id(cgroup_dir, &cgid);
+	if (r < 0)
+		return r;
+	cgfd = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0)
+		return negative_errno();
+	/* The key first: the programs count from their first packet on. */
+	r = bpf_map_update_elem(a->cgroups_fd, &cgid, &id.id, BPF_ANY);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < ARRAY_SIZE(progs); i++) {
+		r = link_path(a, session, link_dirs[i], path, sizeof(path));
+		if (r >= 0)
+			r = cgroup_link(progs[i], cgfd, cgid, path);
+		if (r < 0) {
+			log_debug_errno(r, "acct: attaching %s to %s failed: %m", path, cgroup_dir);
+			(void)session_unhook(a, session, id.id);
+			return r;
+		}
+	}
+	/* Keys of the session's earlier cgroups: they are gone, their ids would never recur. */
+	return cgroups_unmap(a, id.id, cgid);
+}
+
+int acct_session_detach(struct acct *a, const char *session, struct acct_counters *ret)
+{
+	struct acct_map_id id;
+	int r = id_lookup(a, ACCT_SESSION, session, &id);
+
+	if (r < 0)
+		return r;
+	r = session_unhook(a, session, id.id);
+	if (r < 0)
+		return r;
+	/* Read after the links are gone: nothing can be added after this. */
+	return counters_read(a, id.id, ret);
+}
+
+/* ---- uplinks ---- */
+
+/* Link-layer header length of ifname in the current namespace: tc sees it, carriers bill
+ * without it. Raw-IP modems (wwan, rmnet) have none. */
+static int l2_header_len(const char *ifname, __u32 *ret)
+{
+	_cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = {};
+
+	if (fd < 0)
+		return negative_errno();
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+		return negative_errno();
+	*ret = ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER ? 14 : 0;
+	return 0;
+}
+
+/* Whether the filter at our handle/priority on hook runs one of our programs. 0: none there,
+ * 1: ours, -EEXIST: someone else's. */
+static int tc_filter_ours(const struct bpf_tc_hook *hook, const char *prog_name)
+{
+	LIBBPF_OPTS(bpf_tc_opts, q, .handle = ACCT_TC_HANDLE, .priority = ACCT_TC_PRIO);
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd, r;
+
+	r = bpf_tc_query(hook, &q);
+	/* -EINVAL: the hook has no filter chain at all yet. */
+	if (r == -ENOENT || r == -EINVAL)
+		return 0;
+	if (r < 0)
+		return r;
+	fd = bpf_prog_get_fd_by_id(q.prog_id);
+	if (fd < 0)
+		return fd;
+	r = bpf_obj_get_info_by_fd(fd, &info, &len);
+	close(fd);
+	if (r < 0)
+		return r;
+	return !strcmp(info.name, prog_name) ? 1 : -EEXIST;
+}
+
+/* Number of tc filters under parent on ifindex (a netlink dump), to know whether the clsact
+ * qdisc we made has other users now. */
+struct filter_count {
+	int n;
+};
+
+static int filter_count_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct filter_count *c = data;
+
+	if (nlh->nlmsg_type == RTM_NEWTFILTER)
+		c->n++;
+	return MNL_CB_OK;
+}
+
+static int tc_filters(int ifindex, __u32 parent, int *ret)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	struct filter_count c = { 0 };
+	struct nlmsghdr *nlh;
+	struct tcmsg *t;
+	unsigned seq = 1, portid;
+	int r;
+
+	if (!nl)
+		return negative_errno();
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = negative_errno();
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETTFILTER;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	t = mnl_nlmsg_put_extra_header(nlh, sizeof(*t));
+	t->tcm_family = AF_UNSPEC;
+	t->tcm_ifindex = ifindex;
+	t->tcm_parent = parent;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		r = negative_errno();
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n < 0) {
+			r = negative_errno();
+			goto out;
+		}
+		/* An interrupted dump may have missed filters: say "some", the safe answer. */
+		if (((struct nlmsghdr *)buf)->nlmsg_flags & NLM_F_DUMP_INTR)
+			c.n++;
+		r = mnl_cb_run(buf, (size_t)n, seq, portid, filter_count_cb, &c);
+		if (r < 0) {
+			r = negative_errno();
+			goto out;
+		}
+		if (r == MNL_CB_STOP)
+			break;
+	}
+	*ret = c.n;
+	r = 0;
+out:
+	mnl_socket_close(nl);
+	return r;
+}
+
+/* Loads one instance of the tc programs for uplink id: see acct.bpf.c for why per uplink. */
+static int tc_instance(struct acct *a, __u32 id, __u32 l2, struct acct_bpf **ret)
+{
+	struct acct_bpf *s;
+	int r = skel_open(a->pin_dir, &s);
+
+	if (r < 0)
+		return r;
+	s->rodata->uplink_id = id;
+	s->rodata->l2_hlen = l2;
+	bpf_program__set_autoload(s->progs.cmx_cg_ingress, false);
+	bpf_program__set_autoload(s->progs.cmx_cg_egress, false);
+	r = acct_bpf__load(s);
+	if (r < 0) {
+		acct_bpf__destroy(s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+struct tc_dir {
+	enum bpf_tc_attach_point point;
+	const char *prog_name;
+};
+
+static const struct tc_dir tc_dirs[] = {
+	{ BPF_TC_INGRESS, "cmx_tc_ingress" },
+	{ BPF_TC_EGRESS, "cmx_tc_egress" },
+};
+
+/* The part of acct_uplink_attach() that runs inside the namespace. */
+static int uplink_hook(struct acct *a, struct acct_bpf *s, int ifindex, __u32 *flags)
+{
+	int fds[] = { bpf_program__fd(s->progs.cmx_tc_ingress),
+		      bpf_program__fd(s->progs.cmx_tc_egress) };
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	bool created, was_ours = false, added[2] = { false, false };
+	int r;
+
+	r = bpf_tc_hook_create(&hook);
+	if (r < 0 && r != -EEXIST)
+		return r;
+	created = r == 0;
+	for (size_t i = 0; i < ARRAY_SIZE(tc_dirs); i++) {
+		LIBBPF_OPTS(bpf_tc_opts, o, .handle = ACCT_TC_HANDLE, .priority = ACCT_TC_PRIO,
+			    .prog_fd = fds[i]);
+
+		hook.attach_point = tc_dirs[i].point;
+		r = created ? 0 : tc_filter_ours(&hook, tc_dirs[i].prog_name);
+		if (r < 0)
+			goto undo;
+		if (r == 1) {
+			/* A previous daemon's filter: swap the program, keep the slot. */
+			was_ours = true;
+			o.flags = BPF_TC_F_REPLACE;
+		}
+		r = bpf_tc_attach(&hook, &o);
+		if (r < 0)
+			goto undo;
+		added[i] = !(o.flags & BPF_TC_F_REPLACE);
+	}
+	/* The qdisc is ours if we made it now, or if a previous daemon made it and its filters are
+	 * still on it; a qdisc found without our filters belongs to someone else. */
+	if (created)
+		*flags |= ACCT_MAP_F_QDISC;
+	else if (!was_ours)
+		*flags &= ~(__u32)ACCT_MAP_F_QDISC;
+	return 0;
+undo:
+	for (size_t i = 0; i < ARRAY_SIZE(tc_dirs); i++) {
+		LIBBPF_OPTS(bpf_tc_opts, o, .handle = ACCT_TC_HANDLE, .priority = ACCT_TC_PRIO);
+
+		hook.attach_point = tc_dirs[i].point;
+		if (added[i])
+			(void)bpf_tc_detach(&hook, &o);
+	}
+	if (created) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		(void)bpf_tc_hook_destroy(&hook);
+	}
+	return r;
+}
+
+int acct_uplink_attach(struct acct *a, const char *uplink, int nsfd, const char *ifname)
+{
+	struct acct_bpf *s = NULL;
+	struct acct_map_id id;
+	int saved = -1, ifindex, r, k;
+	__u32 l2 = 0, flags;
+
+	r = id_get(a, ACCT_UPLINK, uplink, &id);
+	if (r < 0)
+		return r;
+	r = ns_enter(nsfd, &saved);
+	if (r < 0)
+		return r;
+	ifindex = (int)if_nametoindex(ifname);
+	if (ifindex == 0) {
+		r = errno == ENXIO || errno == ENODEV ? -ENODEV : negative_errno();
+		goto out;
+	}
+	r = l2_header_len(ifname, &l2);
+	if (r < 0)
+		goto out;
+	r = tc_instance(a, id.id, l2, &s);
+	if (r < 0) {
+		log_debug_errno(r, "acct: loading the tc programs for uplink %s failed: %m",
+				uplink);
+		goto out;
+	}
+	flags = id.flags;
+	r = uplink_hook(a, s, ifindex, &flags);
+	if (r < 0) {
+		log_debug_errno(r, "acct: attaching to %s of uplink %s failed: %m", ifname, uplink);
+		goto out;
+	}
+	if (flags != id.flags)
+		r = id_set_flags(a, ACCT_UPLINK, uplink, flags);
+out:
+	/* The filters hold the programs now; this instance's fds can go. */
+	acct_bpf__destroy(s);
+	k = ns_leave(saved);
+	return r < 0 ? r : k;
+}
+
+static int uplink_unhook(int ifindex, __u32 *flags)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex);
+	int r = 0, k, n_in = 0, n_eg = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(tc_dirs); i++) {
+		LIBBPF_OPTS(bpf_tc_opts, o, .handle = ACCT_TC_HANDLE, .priority = ACCT_TC_PRIO);
+
+		hook.attach_point = tc_dirs[i].point;
+		k = tc_filter_ours(&hook, tc_dirs[i].prog_name);
+		if (k == 1)
+			k = bpf_tc_detach(&hook, &o);
+		/* No clsact at all means nothing of ours either. */
+		if (k < 0 && k != -EEXIST && k != -ENOENT && k != -EINVAL)
+			r = k;
+	}
+	if (r < 0 || !(*flags & ACCT_MAP_F_QDISC))
+		return r;
+	r = tc_filters(ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS), &n_in);
+	if (r >= 0)
+		r = tc_filters(ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS), &n_eg);
+	if (r < 0)
+		return r;
+	if (n_in == 0 && n_eg == 0) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		r = bpf_tc_hook_destroy(&hook);
+		if (r < 0 && r != -ENOENT && r != -EINVAL)
+			return r;
+	}
+	/* Left in place for the filters others put on it since: theirs now. */
+	*flags &= ~(__u32)ACCT_MAP_F_QDISC;
+	return 0;
+}
+
+int acct_uplink_detach(struct acct *a, const char *uplink, int nsfd, const char *ifname,
+		       struct acct_counters *ret)
+{
+	struct acct_map_id id;
+	int saved = -1, ifindex, r, k;
+	__u32 flags;
+
+	r = id_lookup(a, ACCT_UPLINK, uplink, &id);
+	if (r < 0)
+		return r;
+	if (nsfd >= 0) {
+		r = ns_enter(nsfd, &saved);
+		if (r < 0)
+			return r;
+		ifindex = (int)if_nametoindex(ifname);
+		flags = id.flags;
+		r = ifindex ? uplink_unhook(ifindex, &flags) : 0;
+		k = ns_leave(saved);
+		if (r < 0)
+			return r;
+		if (k < 0)
+			return k;
+		if (flags != id.flags) {
+			r = id_set_flags(a, ACCT_UPLINK, uplink, flags);
+			if (r < 0)
+				return r;
+		}
+	}
+	return counters_read(a, id.id, ret);
+}
+
+/* ---- reading, quotas ---- */
+
+int acct_read(struct acct *a, enum acct_kind kind, const char *name, struct acct_counters *ret)
+{
+	struct acct_map_id id;
+	int r = id_lookup(a, kind, name, &id);
+
+	if (r < 0)
+		return r;
+	return counters_read(a, id.id, ret);
+}
+
+static __u64 total_bytes(const struct acct_map_counters *c)
+{
+	return c->rx.bytes + c->tx.bytes;
+}
+
+int acct_set_quota(struct acct *a, enum acct_kind kind, const char *name, uint64_t limit_bytes,
+		   enum acct_quota_action action)
+{
+	struct acct_map_quota q = {}, old;
+	struct acct_map_counters c;
+	struct acct_map_id id;
+	int r;
+
+	if (action == ACCT_QUOTA_NONE) {
+		r = id_lookup(a, kind, name, &id);
+		if (r < 0)
+			return r == -ENOENT ? 0 : r;
+		return bpf_map_update_elem(a->quota_fd, &id.id, &q, BPF_ANY);
+	}
+	if (action != ACCT_QUOTA_NOTIFY && action != ACCT_QUOTA_BLOCK)
+		return -EINVAL;
+	r = id_get(a, kind, name, &id);
+	if (r < 0)
+		return r;
+	r = bpf_map_lookup_elem(a->counters_fd, &id.id, &c);
+	if (r < 0)
+		return r;
+	r = bpf_map_lookup_elem(a->quota_fd, &id.id, &old);
+	if (r < 0)
+		return r;
+	if (old.action) {
+		/* Still over the new limit: stays flagged, the crossing is not reported twice. */
+		q.base = old.base;
+		q.over = old.over && total_bytes(&c) - old.base >= limit_bytes;
+	}
+	q.limit = limit_bytes;
+	q.action = (__u32)action;
+	return bpf_map_update_elem(a->quota_fd, &id.id, &q, BPF_ANY);
+}
+
+int acct_quota_reset(struct acct *a, enum acct_kind kind, const char *name, uint64_t used_bytes)
+{
+	struct acct_map_counters c;
+	struct acct_map_quota q;
+	struct acct_map_id id;
+	int r = id_lookup(a, kind, name, &id);
+
+	if (r < 0)
+		return r;
+	r = bpf_map_lookup_elem(a->quota_fd, &id.id, &q);
+	if (r < 0)
+		return r;
+	if (!q.action)
+		return -ENOENT;
+	r = bpf_map_lookup_elem(a->counters_fd, &id.id, &c);
+	if (r < 0)
+		return r;
+	/* Modulo 2^64 on purpose: used_bytes above the counters (a reboot emptied them) puts base
+	 * "below zero", and the programs' subtraction wraps back to the right usage. */
+	q.base = total_bytes(&c) - used_bytes;
+	q.over = 0;
+	return bpf_map_update_elem(a->quota_fd, &id.id, &q, BPF_ANY);
+}
+
+int acct_quota_state(struct acct *a, enum acct_kind kind, const char *name, struct acct_quota *ret)
+{
+	struct acct_map_counters c;
+	struct acct_map_quota q;
+	struct acct_map_id id;
+	int r = id_lookup(a, kind, name, &id);
+
+	if (r < 0)
+		return r;
+	r = bpf_map_lookup_elem(a->quota_fd, &id.id, &q);
+	if (r < 0)
+		return r;
+	if (!q.action)
+		return -ENOENT;
+	r = bpf_map_lookup_elem(a->counters_fd, &id.id, &c);
+	if (r < 0)
+		return r;
+	*ret = (struct acct_quota){
+		.limit_bytes = q.limit,
+		.used_bytes = total_bytes(&c) - q.base,
+		.action = (enum acct_quota_action)q.action,
+		.over = q.over != 0,
+	};
+	return 0;
+}
+
+int acct_forget(struct acct *a, enum acct_kind kind, const char *name)
+{
+	struct acct_map_name key;
+	struct acct_map_id id;
+	int r = name_key(kind, name, &key);
+
+	if (r < 0)
+		return r;
+	r = bpf_map_lookup_elem(a->names_fd, &key, &id);
+	if (r < 0)
+		return r;
+	/* The programs first, then the name: a freed id must not be reachable when it is handed
+	 * out again (id_get() zeroes its entries then). A tc filter still running this uplink's
+	 * instance would keep counting into it: detach an uplink before forgetting it. */
+	r = cgroups_unmap(a, id.id, 0);
+	if (r < 0)
+		return r;
+	return bpf_map_delete_elem(a->names_fd, &key);
+}
+
+/* ---- events ---- */
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	const struct acct_map_event *e = data;
+	struct acct *a = ctx;
+	struct acct_map_name key;
+	struct acct_event ev;
+
+	if (size < sizeof(*e) || name_of_id(a, e->id, &key) < 0)
+		return 0; /* a name forgotten since: nobody to tell */
+	ev = (struct acct_event){
+		.kind = (enum acct_kind)key.kind,
+		.name = key.name,
+		.used_bytes = e->used,
+		.limit_bytes = e->limit,
+		.action = (enum acct_quota_action)e->action,
+	};
+	a->n_events++;
+	if (a->event_fn)
+		a->event_fn(&ev, a->event_userdata);
+	return 0;
+}
+
+int acct_events_fd(struct acct *a, acct_event_fn fn, void *userdata)
+{
+	a->event_fn = fn;
+	a->event_userdata = userdata;
+	if (!a->rb) {
+		a->rb = ring_buffer__new(bpf_map__fd(a->skel->maps.cmx_events), on_event, a, NULL);
+		if (!a->rb)
+			return negative_errno();
+	}
+	return ring_buffer__epoll_fd(a->rb);
+}
+
+int acct_events_process(struct acct *a)
+{
+	int r;
+
+	if (!a->rb)
+		return -EBADF;
+	a->n_events = 0;
+	r = ring_buffer__consume(a->rb);
+	return r < 0 ? r : a->n_events;
+}

@@ -1,0 +1,73 @@
+/* acct_abi.h — the layout of the pinned accounting maps, shared by the eBPF programs and acct.c.
+ * Changing a struct here changes the pinned maps: libbpf then refuses to reuse old pins. */
+#pragma once
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Map names are also the file names under the pin directory (bpffs limits them to 15 chars). */
+#define ACCT_MAP_NAMES "cmx_names"
+#define ACCT_MAP_COUNTERS "cmx_counters"
+#define ACCT_MAP_QUOTA "cmx_quota"
+#define ACCT_MAP_CGROUPS "cmx_cgroups"
+#define ACCT_MAP_EVENTS "cmx_events"
+
+#define ACCT_MAX_KEYS 8192 /* ids 1..8191: live names (sessions + uplinks); id 0 is unused */
+#define ACCT_NAME_LEN 40   /* session names are <= 32, uplink names <= 15 */
+
+/* Values of acct_map_name.kind and acct_map_quota.action; acct.h's enums use the same numbers. */
+#define ACCT_MAP_KIND_SESSION 1
+#define ACCT_MAP_KIND_UPLINK 2
+#define ACCT_MAP_ACTION_NOTIFY 1
+#define ACCT_MAP_ACTION_BLOCK 2
+
+/* cmx_names (hash): (kind, name) -> id. Control plane only; it is what keeps ids stable across
+ * daemon restarts. Zero-padded names, so equal names are equal keys. */
+struct acct_map_name {
+	__u32 kind;
+	char name[ACCT_NAME_LEN];
+};
+
+#define ACCT_MAP_F_QDISC 0x1 /* uplink: the clsact qdisc is ours; remove it with our filters */
+struct acct_map_id {
+	__u32 id;
+	__u32 flags;
+};
+
+/* cmx_counters (array, index id): counters. Arrays, not hashes: the verifier inlines an array
+ * lookup into an address computation, where a hash lookup costs ~30 ns a packet. Only the
+ * programs write an entry in use (atomic adds); the control plane zeroes it when it hands out or
+ * takes back an id. */
+struct acct_map_dir {
+	__u64 bytes;        /* IP bytes, each segment's headers included, link-layer header not */
+	__u64 packets;      /* IP packets on the wire: a GSO/GRO skb counts as its segments */
+	__u64 drop_bytes;   /* dropped by a blocking quota, not in bytes */
+	__u64 drop_packets;
+};
+
+struct acct_map_counters {
+	struct acct_map_dir rx; /* session: cgroup ingress; uplink: tc ingress (download) */
+	struct acct_map_dir tx; /* session: cgroup egress; uplink: tc egress (upload) */
+};
+
+/* cmx_quota (array, index id): quota; action 0 means none. used = rx.bytes + tx.bytes - base,
+ * modulo 2^64: base may lie "above" the counters to carry usage into a new map (a reboot). The
+ * control plane rewrites an entry whole; a program reading during the copy may see one field
+ * old and one new, which can only decide that one packet on a mix of the two settings. */
+struct acct_map_quota {
+	__u64 limit;  /* bytes; when used >= limit the action applies */
+	__u64 base;   /* rx.bytes + tx.bytes at the start of the quota period */
+	__u32 action; /* ACCT_MAP_ACTION_*, 0: no quota */
+	__u32 over;   /* set once by a program when used reached limit, cleared by the daemon */
+};
+
+/* cmx_cgroups (hash): cgroup id (u64) -> id, for the cgroup_skb programs. */
+
+/* cmx_events: ring buffer, one record when a quota is reached (over went 0 -> 1). */
+struct acct_map_event {
+	__u32 id;
+	__u32 action;
+	__u64 used;
+	__u64 limit;
+};

@@ -1,0 +1,243 @@
+/* accounting.c — see accounting.h. Reset periods are checked once a minute against the last
+ * reset kept in state_dir/quota/, so a reset missed while the daemon was down happens at start. */
+#include "daemon/accounting.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "daemon/daemon.h"
+#include "daemon/session.h"
+#include "netns/uplink.h"
+
+#define QUOTA_CHECK_S 60
+
+static const struct cfg_quota *session_quota(struct daemon *d, const struct session *s)
+{
+	static const struct cfg_quota none;
+	int i = s->from_config ? config_find_session(d->cfg, s->name) : -1;
+	const struct cfg_quota *q = i >= 0 ? config_session_quota(d->cfg, &d->cfg->sessions[i])
+					   : &s->profile->quota;
+
+	return q ? q : &none;
+}
+
+static void on_quota_event(const struct acct_event *ev, void *userdata)
+{
+	log_warn("%s %s: quota of %llu bytes reached (%llu used), %s", acct_kind_to_string(ev->kind),
+		 ev->name, (unsigned long long)ev->limit_bytes, (unsigned long long)ev->used_bytes,
+		 ev->action == ACCT_QUOTA_BLOCK ? "traffic blocked" : "notify only");
+}
+
+static gboolean events_readable(gint fd, GIOCondition cond, gpointer data)
+{
+	struct daemon *d = data;
+
+	acct_events_process(d->acct);
+	return G_SOURCE_CONTINUE;
+}
+
+/* state_dir/quota/<kind>-<name>: the unix time of the last reset. */
+static void reset_path(struct daemon *d, enum acct_kind kind, const char *name, char *buf,
+		       size_t len)
+{
+	const char *dir = d->cfg->daemon.state_dir[0] ? d->cfg->daemon.state_dir
+						       : CONFIG_DEFAULT_STATE_DIR;
+	snprintf(buf, len, "%s/quota/%s-%s", dir, acct_kind_to_string(kind), name);
+}
+
+static void period_check(struct daemon *d, enum acct_kind kind, const char *name,
+			 const struct cfg_quota *q, time_t now)
+{
+	char path[4096];
+	long long last = 0;
+	time_t start;
+	FILE *f;
+
+	if (q->period.kind == QUOTA_PERIOD_NONE || quota_period_start(&q->period, now, &start) < 0)
+		return;
+	reset_path(d, kind, name, path, sizeof(path));
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%lld", &last) != 1)
+			last = 0;
+		fclose(f);
+	}
+	if (f && last >= (long long)start)
+		return;
+	/* First sight of this quota starts its period now; a stale stamp means a reset is due. */
+	if (f) {
+		acct_quota_reset(d->acct, kind, name, 0);
+		log_info("%s %s: quota period began, usage reset", acct_kind_to_string(kind), name);
+	}
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	*strrchr(dir, '/') = 0;
+	mkdir(dir, 0755); /* its parent is state_dir, made below or by the store */
+	f = fopen(path, "we");
+	if (f) {
+		fprintf(f, "%lld\n", (long long)now);
+		fclose(f);
+	}
+}
+
+static void periods_check(struct daemon *d)
+{
+	time_t now = time(NULL);
+
+	for (size_t i = 0; i < d->n_uplinks; i++)
+		period_check(d, ACCT_UPLINK, d->uplinks[i]->cfg->p.name, &d->uplinks[i]->cfg->quota,
+			     now);
+	for (size_t i = 0; i < d->n_sessions; i++)
+		period_check(d, ACCT_SESSION, d->sessions[i]->name, session_quota(d, d->sessions[i]),
+			     now);
+}
+
+static gboolean periods_due(gpointer data)
+{
+	periods_check(data);
+	return G_SOURCE_CONTINUE;
+}
+
+static bool any_quota(const struct cmx_config *c)
+{
+	for (size_t i = 0; i < c->n_uplinks; i++)
+		if (c->uplinks[i].quota.limit)
+			return true;
+	for (size_t i = 0; i < c->n_profiles; i++)
+		if (c->profiles[i].quota.limit)
+			return true;
+	for (size_t i = 0; i < c->n_sessions; i++)
+		if (c->sessions[i].quota.limit)
+			return true;
+	return false;
+}
+
+int dm_acct_open(struct daemon *d)
+{
+	const char *dir = d->cfg->daemon.bpf_dir[0] ? d->cfg->daemon.bpf_dir : ACCT_PIN_DIR;
+	char why[ACCT_WHY_MAX] = "";
+	int r, fd;
+
+	acct_bpffs_mount(dir);
+	r = acct_probe(dir, why, sizeof(why));
+	if (r == 0)
+		r = acct_open(dir, &d->acct);
+	if (r < 0) {
+		if (any_quota(d->cfg))
+			return log_error_errno(r, "accounting unavailable, but quotas are configured: %s",
+					       why[0] ? why : "%m");
+		log_warn("accounting unavailable, running without counters: %s", why[0] ? why : "?");
+		return 0;
+	}
+	fd = acct_events_fd(d->acct, on_quota_event, d);
+	if (fd >= 0)
+		d->acct_watch = g_unix_fd_add(fd, G_IO_IN, events_readable, d);
+	d->quota_timer = g_timeout_add_seconds(QUOTA_CHECK_S, periods_due, d);
+	return 0;
+}
+
+void dm_acct_close(struct daemon *d)
+{
+	if (d->acct_watch)
+		g_source_remove(d->acct_watch);
+	if (d->quota_timer)
+		g_source_remove(d->quota_timer);
+	d->acct_watch = d->quota_timer = 0;
+	acct_close(d->acct);
+	d->acct = NULL;
+}
+
+static void apply_quota(struct daemon *d, enum acct_kind kind, const char *name,
+			const struct cfg_quota *q)
+{
+	struct acct_quota st;
+	int r;
+
+	r = acct_set_quota(d->acct, kind, name, q->limit, q->limit ? q->action : ACCT_QUOTA_NONE);
+	if (r < 0) {
+		log_warn_errno(r, "%s %s: setting its quota: %m", acct_kind_to_string(kind), name);
+		return;
+	}
+	if (q->limit && acct_quota_state(d->acct, kind, name, &st) == 0 && st.over)
+		log_warn("%s %s: quota of %llu bytes already reached", acct_kind_to_string(kind),
+			 name, (unsigned long long)q->limit);
+}
+
+void dm_acct_apply_quotas(struct daemon *d)
+{
+	if (!d->acct)
+		return;
+	for (size_t i = 0; i < d->n_uplinks; i++)
+		apply_quota(d, ACCT_UPLINK, d->uplinks[i]->cfg->p.name, &d->uplinks[i]->cfg->quota);
+	for (size_t i = 0; i < d->n_sessions; i++)
+		apply_quota(d, ACCT_SESSION, d->sessions[i]->name, session_quota(d, d->sessions[i]));
+	periods_check(d);
+}
+
+void dm_acct_uplink_attach(struct daemon *d, struct dm_uplink *du)
+{
+	int r;
+
+	if (!d->acct || !du->u)
+		return;
+	r = acct_uplink_attach(d->acct, du->cfg->p.name, uplink_nsfd(du->u), du->cfg->p.ifname);
+	if (r < 0)
+		log_warn_errno(r, "uplink %s: attaching counters: %m", du->cfg->p.name);
+	else
+		apply_quota(d, ACCT_UPLINK, du->cfg->p.name, &du->cfg->quota);
+}
+
+void dm_acct_uplink_detach(struct daemon *d, struct dm_uplink *du)
+{
+	struct acct_counters c;
+
+	if (!d->acct || !du->u)
+		return;
+	if (acct_uplink_detach(d->acct, du->cfg->p.name, uplink_nsfd(du->u), du->cfg->p.ifname,
+			       &c) == 0)
+		log_info("uplink %s: counters rx %llu tx %llu bytes", du->cfg->p.name,
+			 (unsigned long long)c.rx_bytes, (unsigned long long)c.tx_bytes);
+}
+
+void dm_acct_session_attach(struct daemon *d, struct session *s)
+{
+	int r;
+
+	if (!d->acct)
+		return;
+	r = acct_session_attach(d->acct, s->name, s->cgroup);
+	if (r < 0)
+		log_warn_errno(r, "session %s: attaching counters: %m", s->name);
+	else
+		apply_quota(d, ACCT_SESSION, s->name, session_quota(d, s));
+}
+
+void dm_acct_session_detach(struct daemon *d, struct session *s)
+{
+	struct acct_counters c;
+
+	if (!d->acct)
+		return;
+	if (acct_session_detach(d->acct, s->name, &c) == 0)
+		log_info("session %s: final counters rx %llu tx %llu bytes", s->name,
+			 (unsigned long long)c.rx_bytes, (unsigned long long)c.tx_bytes);
+	/* A session an operator stopped is gone for good: free its slot in the pinned maps.
+	 * Sessions that only go down with the daemon keep counting where they left off. */
+	if (s->remove_when_stopped)
+		acct_forget(d->acct, ACCT_SESSION, s->name);
+}
+
+bool dm_acct_read(struct daemon *d, enum acct_kind kind, const char *name,
+		  struct acct_counters *c, struct acct_quota *q)
+{
+	if (!d->acct || acct_read(d->acct, kind, name, c) < 0)
+		return false;
+	if (acct_quota_state(d->acct, kind, name, q) < 0)
+		memset(q, 0, sizeof(*q));
+	return true;
+}

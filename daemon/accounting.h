@@ -1,0 +1,26 @@
+/* accounting.h — the daemon's use of bpf/acct: attach counters to uplinks and sessions as they
+ * come and go, apply the configured quotas and their reset periods, log quota events once. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "bpf/acct.h"
+
+struct daemon;
+struct dm_uplink;
+struct session;
+
+/* Opens accounting when this machine supports it; without it the daemon runs uncounted (a
+ * warning), unless a quota is configured: then -ENOTSUP and a message naming what is missing. */
+int dm_acct_open(struct daemon *d);
+/* Leaves the attachments counting (pinned) and frees the rest. */
+void dm_acct_close(struct daemon *d);
+void dm_acct_uplink_attach(struct daemon *d, struct dm_uplink *du);
+void dm_acct_uplink_detach(struct daemon *d, struct dm_uplink *du);
+void dm_acct_session_attach(struct daemon *d, struct session *s);
+/* Logs the session's final counts. */
+void dm_acct_session_detach(struct daemon *d, struct session *s);
+/* Quotas of every uplink and session again, as the config now says (start, reload). */
+void dm_acct_apply_quotas(struct daemon *d);
+bool dm_acct_read(struct daemon *d, enum acct_kind kind, const char *name,
+		  struct acct_counters *c, struct acct_quota *q);

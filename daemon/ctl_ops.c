@@ -1,0 +1,278 @@
+/* ctl_ops.c — answers admin requests (daemon/ctl.h) from the daemon's state: status.h for what
+ * is shown, daemon.h's operations for what is changed. One place maps daemon words to the
+ * admin schema's enums. */
+#include "daemon/ctl_ops.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "daemon/daemon.h"
+#include "daemon/session.h"
+#include "daemon/status.h"
+#include "netns/uplink.h"
+
+#define COPY(dst, src) snprintf((dst), sizeof(dst), "%s", (src) ? (src) : "")
+
+static uint8_t uplink_state(const char *s)
+{
+	if (!strcmp(s, "up"))
+		return CTL_UPLINK_UP;
+	if (!strcmp(s, "connecting"))
+		return CTL_UPLINK_CONNECTING;
+	if (!strcmp(s, "draining"))
+		return CTL_UPLINK_DRAINING;
+	return CTL_UPLINK_DOWN;
+}
+
+static uint8_t session_state(const char *s)
+{
+	/* A worker that is being stopped still runs until it exits. */
+	if (!strcmp(s, "running") || !strcmp(s, "stopping"))
+		return CTL_SESSION_RUNNING;
+	if (!strcmp(s, "backoff"))
+		return CTL_SESSION_BACKOFF;
+	return CTL_SESSION_STOPPED;
+}
+
+static void uplink_info(const struct status_uplink *su, struct ctl_uplink_info *u)
+{
+	memset(u, 0, sizeof(*u));
+	COPY(u->name, su->name);
+	COPY(u->driver, su->driver);
+	u->state = uplink_state(su->state);
+	COPY(u->interface, su->ifname);
+	uplink_ns_name_of(su->name, u->netns, sizeof(u->netns));
+	for (size_t i = 0; i < su->n_addresses && i < CTL_ADDRS_MAX; i++)
+		COPY(u->addresses[u->n_addresses++], su->addresses[i]);
+	u->sessions = su->sessions;
+	u->capacity = su->capacity;
+	u->counters.valid = su->counters_valid;
+	u->counters.rx_bytes = su->rx_bytes;
+	u->counters.tx_bytes = su->tx_bytes;
+	u->counters.rx_packets = su->rx_packets;
+	u->counters.tx_packets = su->tx_packets;
+	u->have_quota = su->quota_bytes > 0;
+	u->quota_reached = su->quota_reached;
+	u->quota_bytes = su->quota_bytes;
+	u->quota_used_bytes = su->quota_used_bytes;
+	u->reconnects = su->reconnects;
+	u->have_signal = su->signal_dbm != INT_MIN;
+	u->signal_dbm = su->signal_dbm;
+	COPY(u->operator_name, su->operator_name);
+	COPY(u->rat, su->rat);
+}
+
+static void session_info(const struct status_session *ss, struct ctl_session_info *s)
+{
+	memset(s, 0, sizeof(*s));
+	COPY(s->name, ss->name);
+	COPY(s->profile, ss->profile);
+	COPY(s->uplink, ss->uplink);
+	s->state = session_state(ss->state);
+	s->pid = ss->pid > 0 ? (uint32_t)ss->pid : 0;
+	s->restarts = ss->restarts;
+	s->uptime_ms = ss->uptime_ms;
+	s->counters.valid = ss->counters_valid;
+	s->counters.rx_bytes = ss->rx_bytes;
+	s->counters.tx_bytes = ss->tx_bytes;
+	s->counters.rx_packets = ss->rx_packets;
+	s->counters.tx_packets = ss->tx_packets;
+	s->have_quota = ss->quota_bytes > 0;
+	s->quota_reached = ss->quota_reached;
+	s->quota_bytes = ss->quota_bytes;
+	s->quota_used_bytes = ss->quota_used_bytes;
+	if (ss->last_report_unix_ms) {
+		struct ctl_report_info *r = &s->report;
+
+		s->have_report = true;
+		r->seq = ss->last_seq;
+		r->at_ms = (uint64_t)ss->last_report_unix_ms;
+		r->http_status = ss->last_http_status > 0 ? (uint32_t)ss->last_http_status : 0;
+		COPY(r->url, ss->last_url);
+		COPY(r->body, ss->last_body);
+		COPY(r->error, ss->last_error);
+		COPY(r->resolved_name, ss->last_resolved_name);
+		COPY(r->resolved, ss->last_resolved);
+	}
+}
+
+static int op_status(void *ctx, struct ctl_reply *r)
+{
+	struct daemon *d = ctx;
+	struct status_daemon sd;
+	struct ctl_status_info s = { 0 };
+
+	status_daemon(d, &sd);
+	COPY(s.version, sd.version);
+	s.pid = (uint32_t)getpid();
+	s.uptime_ms = (uint64_t)(g_get_monotonic_time() - d->started_us) / 1000;
+	COPY(s.config, d->cfg->path);
+	s.uplinks = sd.uplinks_total;
+	s.uplinks_up = sd.uplinks_up;
+	s.sessions = sd.sessions_total;
+	s.sessions_running = sd.sessions_running;
+	return ctl_reply_status(r, &s);
+}
+
+static int op_uplink_get(void *ctx, const char *name, struct ctl_reply *r)
+{
+	struct daemon *d = ctx;
+	struct status_uplink su;
+	struct ctl_uplink_info u;
+
+	for (size_t i = 0; status_uplink(d, i, &su) == 0; i++) {
+		if (name && strcmp(su.name, name))
+			continue;
+		uplink_info(&su, &u);
+		ctl_reply_uplink(r, &u);
+		if (name)
+			return 0;
+	}
+	if (name) {
+		ctl_reply_set_error(r, "no uplink '%s'", name);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int op_uplink_dump(void *ctx, struct ctl_reply *r)
+{
+	return op_uplink_get(ctx, NULL, r);
+}
+
+static int op_session_get(void *ctx, const char *name, struct ctl_reply *r)
+{
+	struct daemon *d = ctx;
+	struct status_session ss;
+	struct ctl_session_info s;
+
+	for (size_t i = 0; status_session(d, i, &ss) == 0; i++) {
+		if (name && strcmp(ss.name, name))
+			continue;
+		session_info(&ss, &s);
+		ctl_reply_session(r, &s);
+		if (name)
+			return 0;
+	}
+	if (name) {
+		ctl_reply_set_error(r, "no session '%s'", name);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int op_session_dump(void *ctx, struct ctl_reply *r)
+{
+	return op_session_get(ctx, NULL, r);
+}
+
+static int op_uplink_set_state(void *ctx, const char *name, enum ctl_uplink_action a,
+			       struct ctl_reply *r)
+{
+	static const enum uplink_action map[] = {
+		[CTL_UPLINK_ACTION_UP] = UPLINK_ACTION_UP,
+		[CTL_UPLINK_ACTION_DOWN] = UPLINK_ACTION_DOWN,
+		[CTL_UPLINK_ACTION_RECONNECT] = UPLINK_ACTION_RECONNECT,
+		[CTL_UPLINK_ACTION_DRAIN] = UPLINK_ACTION_DRAIN,
+	};
+	char err[256] = "";
+	int rr;
+
+	if (a == CTL_UPLINK_ACTION_UNSPEC || a >= __CTL_UPLINK_ACTION_MAX)
+		return -EINVAL;
+	rr = daemon_uplink_action(ctx, name, map[a], err, sizeof(err));
+	if (rr < 0 && err[0])
+		ctl_reply_set_error(r, "%s", err);
+	return rr;
+}
+
+static int op_session_start(void *ctx, const struct ctl_session_start *req, struct ctl_reply *r)
+{
+	struct daemon *d = ctx;
+	struct session *s;
+	char err[256] = "";
+	int rr;
+
+	rr = daemon_session_start(d, req->profile, req->uplink, req->name, &s, err, sizeof(err));
+	if (rr < 0) {
+		if (err[0])
+			ctl_reply_set_error(r, "%s", err);
+		return rr;
+	}
+	return op_session_get(ctx, s->name, r);
+}
+
+static void stop_done(void *arg)
+{
+	ctl_reply_complete(arg, 0);
+}
+
+/* Answered when the worker is gone, so `cellmuxctl session stop` returning means it is. */
+static int op_session_stop(void *ctx, const char *name, struct ctl_reply *r)
+{
+	struct daemon *d = ctx;
+	struct session *s = daemon_find_session(d, name);
+
+	if (!s) {
+		ctl_reply_set_error(r, "no session '%s'", name);
+		return -ENOENT;
+	}
+	if (s->on_gone) {
+		ctl_reply_set_error(r, "session '%s' is already being stopped", name);
+		return -EALREADY;
+	}
+	s->on_gone = stop_done;
+	s->on_gone_arg = ctl_reply_defer(r);
+	return daemon_session_stop(d, name);
+}
+
+static int op_session_restart(void *ctx, const char *name, struct ctl_reply *r)
+{
+	int rr = daemon_session_restart(ctx, name);
+
+	if (rr == -ENOENT)
+		ctl_reply_set_error(r, "no session '%s'", name);
+	return rr;
+}
+
+static int op_reload(void *ctx, struct ctl_reply *r)
+{
+	char err[CONFIG_ERR_MAX] = "";
+	int rr = daemon_reload(ctx, err, sizeof(err));
+
+	if (rr < 0 && err[0])
+		ctl_reply_set_error(r, "%s", err);
+	return rr;
+}
+
+static const struct ctl_ops ops = {
+	.status = op_status,
+	.uplink_dump = op_uplink_dump,
+	.uplink_get = op_uplink_get,
+	.uplink_set_state = op_uplink_set_state,
+	.session_dump = op_session_dump,
+	.session_get = op_session_get,
+	.session_start = op_session_start,
+	.session_stop = op_session_stop,
+	.session_restart = op_session_restart,
+	.reload = op_reload,
+};
+
+int ctl_ops_server_new(struct daemon *d, struct ctl_server **ret)
+{
+	const struct cfg_daemon *c = &d->cfg->daemon;
+	struct ctl_server_params p = {
+		.path = c->ctl_socket[0] ? c->ctl_socket : NULL,
+		.group = c->ctl_group_set ? c->ctl_group : NULL,
+		/* World-connectable on purpose: the SO_PEERCRED check comes before any parsing,
+		 * and only a refusal the daemon sees can be logged (a 0660 socket refuses in the
+		 * kernel, silently). */
+		.mode = 0666,
+	};
+
+	return ctl_server_new(&p, &ops, d, ret);
+}

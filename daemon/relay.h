@@ -1,0 +1,36 @@
+/* relay.h — durable delivery between the backend link and session workers, through the store:
+ * worker events are committed, then acked to the worker and sent to the backend until it acks;
+ * backend deliveries are committed, then acked to the backend and sent to the session's worker
+ * until it acks. Also the backend's requests (start/stop session, uplink actions), the sessions
+ * it started (recorded, started again after a restart), Hello, status changes and usage. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "proto/worker_msg.h"
+
+struct daemon;
+struct session;
+struct relay;
+
+/* Opens the store in cfg's state_dir, starts the sessions the backend had started, connects.
+ * Call once uplinks and configured sessions are up. */
+int relay_new(struct daemon *d, struct relay **ret);
+/* Commits what is pending, closes the link and the store. NULL is a no-op. */
+void relay_free(struct relay *r);
+
+/* The link's state for status output and metrics (cellmux_backend_up, queued, reconnects). */
+struct relay_status {
+	bool up;             /* Welcome received, link usable */
+	unsigned outbox;     /* events waiting for the backend's ack */
+	unsigned inbox;      /* deliveries waiting for a worker's ack */
+	unsigned reconnects; /* connection attempts after the first */
+};
+/* r NULL (no [backend]): all zero. */
+void relay_status(const struct relay *r, struct relay_status *out);
+
+/* From session.c's control-socket dispatch. r may be NULL (no [backend]): events are then
+ * refused with ENOTCONN. */
+void relay_worker_hello(struct relay *r, struct session *s);
+void relay_worker_event(struct relay *r, struct session *s, const Cellmux__Worker__Event *ev);
+void relay_worker_ack(struct relay *r, struct session *s, const Cellmux__Worker__Ack *ack);

@@ -1,0 +1,643 @@
+/* store.c — the SQLite store of store.h: WAL with synchronous=FULL (a commit is on disk when
+ * COMMIT returns), one lazily opened transaction per batch, prepared statements for every write.
+ */
+#include "daemon/store.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/log.h"
+#include "common/macro.h"
+
+enum seen_kind {
+	SEEN_EVENT = 0,
+	SEEN_DELIVERY = 1,
+};
+
+enum {
+	Q_BEGIN,
+	Q_COMMIT,
+	Q_ROLLBACK,
+	Q_SEEN_ADD,
+	Q_SEEN_HAS,
+	Q_OUTBOX_ADD,
+	Q_OUTBOX_DEL,
+	Q_OUTBOX_LIST,
+	Q_INBOX_ADD,
+	Q_INBOX_DEL,
+	Q_INBOX_LIST,
+	Q_SESSION_ADD,
+	Q_SESSION_DEL,
+	Q_SESSION_LIST,
+	Q_MAX,
+};
+
+static const char *const queries[Q_MAX] = {
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
+    [Q_SEEN_ADD] = "INSERT OR IGNORE INTO seen(kind, session, id, at_ms) VALUES (?, ?, ?, ?)",
+    [Q_SEEN_HAS] = "SELECT 1 FROM seen WHERE kind = ? AND session = ? AND id = ?",
+    [Q_OUTBOX_ADD] = "INSERT INTO outbox(session, event_id, payload, at_ms) VALUES (?, ?, ?, ?)",
+    [Q_OUTBOX_DEL] = "DELETE FROM outbox WHERE seq = ?",
+    [Q_OUTBOX_LIST] = "SELECT seq, session, event_id, payload, at_ms FROM outbox"
+		      " WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+    [Q_INBOX_ADD] = "INSERT INTO inbox(id, session, payload, at_ms) VALUES (?, ?, ?, ?)",
+    [Q_INBOX_DEL] = "DELETE FROM inbox WHERE id = ?",
+    [Q_INBOX_LIST] = "SELECT seq, id, session, payload FROM inbox"
+		     " WHERE session = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+    [Q_SESSION_ADD] = "INSERT OR REPLACE INTO sessions(name, profile, uplink) VALUES (?, ?, ?)",
+    [Q_SESSION_DEL] = "DELETE FROM sessions WHERE name = ?",
+    [Q_SESSION_LIST] = "SELECT name, profile, uplink FROM sessions ORDER BY rowid",
+};
+
+/* AUTOINCREMENT: a seq is never reused, even after the newest rows were deleted, so the backend
+ * never sees one message id name two events. */
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS sessions(name TEXT PRIMARY KEY, profile TEXT NOT NULL,"
+    " uplink TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " session TEXT NOT NULL, event_id INTEGER NOT NULL, payload BLOB NOT NULL,"
+    " at_ms INTEGER NOT NULL, UNIQUE(session, event_id));"
+    "CREATE TABLE IF NOT EXISTS inbox(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " id INTEGER NOT NULL UNIQUE, session TEXT NOT NULL, payload BLOB NOT NULL,"
+    " at_ms INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS inbox_session ON inbox(session, seq);"
+    "CREATE TABLE IF NOT EXISTS seen(kind INTEGER NOT NULL, session TEXT NOT NULL,"
+    " id INTEGER NOT NULL, at_ms INTEGER NOT NULL, PRIMARY KEY(kind, session, id))"
+    " WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS seen_age ON seen(at_ms);";
+
+struct listener {
+	store_commit_fn fn;
+	void *userdata;
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *q[Q_MAX];
+	struct store_params p;
+	bool in_tx;
+	unsigned batch_writes;
+	guint timer;
+	uint64_t batch;	    /* number of the open (or next) batch */
+	uint64_t committed; /* newest durable batch */
+	/* Rows up to these seqs are committed; readers see no further (the open transaction's own
+	 * rows are visible to this connection, but must not leave before they are durable). */
+	int64_t outbox_seq_committed, outbox_seq_written;
+	int64_t inbox_seq_committed, inbox_seq_written;
+	unsigned outbox_count, inbox_count;
+	int64_t last_prune_ms;
+	struct listener *listeners;
+	size_t n_listeners;
+};
+
+static int64_t now_ms(void)
+{
+	return g_get_real_time() / 1000;
+}
+
+static int sql_err(struct store *st, int rc, const char *what)
+{
+	log_debug("store: %s: %s", what, sqlite3_errmsg(st->db));
+	if (rc == SQLITE_FULL)
+		return -ENOSPC;
+	if (rc == SQLITE_NOMEM)
+		return -ENOMEM;
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		return -EBUSY;
+	return -EIO;
+}
+
+/* Runs a prepared statement that returns no rows, then resets it. */
+static int step_done(struct store *st, int q)
+{
+	sqlite3_stmt *s = st->q[q];
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc != SQLITE_DONE)
+		return sql_err(st, rc, queries[q]);
+	return 0;
+}
+
+static int count_rows(struct store *st, const char *sql, unsigned *ret)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return sql_err(st, rc, sql);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*ret = (unsigned)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : -EIO;
+}
+
+static int max_seq(struct store *st, const char *table, int64_t *ret)
+{
+	char sql[64];
+	sqlite3_stmt *s;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "SELECT COALESCE(MAX(seq), 0) FROM %s", table);
+	rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return sql_err(st, rc, sql);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*ret = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : -EIO;
+}
+
+/* The counters and seq marks as the database has them: at open and after a rollback. */
+static int reload_marks(struct store *st)
+{
+	int r;
+
+	r = count_rows(st, "SELECT COUNT(*) FROM outbox", &st->outbox_count);
+	if (r < 0)
+		return r;
+	r = count_rows(st, "SELECT COUNT(*) FROM inbox", &st->inbox_count);
+	if (r < 0)
+		return r;
+	r = max_seq(st, "outbox", &st->outbox_seq_committed);
+	if (r < 0)
+		return r;
+	r = max_seq(st, "inbox", &st->inbox_seq_committed);
+	if (r < 0)
+		return r;
+	st->outbox_seq_written = st->outbox_seq_committed;
+	st->inbox_seq_written = st->inbox_seq_committed;
+	return 0;
+}
+
+static void notify(struct store *st, uint64_t batch, int result)
+{
+	/* A listener may remove itself (or others) while being told: walk a copy. */
+	size_t n = st->n_listeners;
+	struct listener *copy = g_memdup2(st->listeners, n * sizeof(*copy));
+
+	for (size_t i = 0; i < n; i++)
+		copy[i].fn(copy[i].userdata, batch, result);
+	g_free(copy);
+}
+
+/* Seen ids outlive their messages by STORE_SEEN_RETENTION_S; pruned within a batch, hourly. */
+static void prune_seen(struct store *st)
+{
+	char sql[160];
+	int64_t t = now_ms();
+
+	if (t - st->last_prune_ms < 3600 * 1000)
+		return;
+	st->last_prune_ms = t;
+	snprintf(sql, sizeof(sql), "DELETE FROM seen WHERE at_ms < %lld",
+		 (long long)(t - (int64_t)STORE_SEEN_RETENTION_S * 1000));
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		log_debug("store: pruning seen ids: %s", sqlite3_errmsg(st->db));
+}
+
+int store_flush(struct store *st)
+{
+	uint64_t batch;
+	int r;
+
+	if (st->timer) {
+		g_source_remove(st->timer);
+		st->timer = 0;
+	}
+	if (!st->in_tx)
+		return 0;
+	batch = st->batch++;
+	st->in_tx = false;
+	st->batch_writes = 0;
+	r = step_done(st, Q_COMMIT);
+	if (r < 0) {
+		/* The batch is gone as a whole; what its writers wait for must not be acked. */
+		log_error_errno(r, "store: commit of batch %llu failed, rolled back: %m",
+				(unsigned long long)batch);
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		reload_marks(st);
+		notify(st, batch, r);
+		return r;
+	}
+	st->committed = batch;
+	st->outbox_seq_committed = st->outbox_seq_written;
+	st->inbox_seq_committed = st->inbox_seq_written;
+	notify(st, batch, 0);
+	return 0;
+}
+
+static gboolean batch_due(gpointer data)
+{
+	struct store *st = data;
+
+	st->timer = 0;
+	store_flush(st);
+	return G_SOURCE_REMOVE;
+}
+
+/* Joins (or opens) the batch a write goes into. */
+static int batch_join(struct store *st)
+{
+	int r;
+
+	if (st->in_tx)
+		return 0;
+	r = step_done(st, Q_BEGIN);
+	if (r < 0)
+		return r;
+	st->in_tx = true;
+	prune_seen(st);
+	if (st->p.use_timer && !st->timer)
+		st->timer = g_timeout_add(st->p.batch_ms, batch_due, st);
+	return 0;
+}
+
+/* After a write: the batch commits at once when full. */
+static void batch_written(struct store *st, uint64_t *ret_batch)
+{
+	if (ret_batch)
+		*ret_batch = st->batch;
+	if (++st->batch_writes >= st->p.batch_max)
+		store_flush(st);
+}
+
+/* -EALREADY if (kind, session, id) was seen, else 0. */
+static int seen_has(struct store *st, int kind, const char *session, uint64_t id)
+{
+	sqlite3_stmt *s = st->q[Q_SEEN_HAS];
+	int rc;
+
+	sqlite3_bind_int(s, 1, kind);
+	sqlite3_bind_text(s, 2, session, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (int64_t)id);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc == SQLITE_ROW)
+		return -EALREADY;
+	return rc == SQLITE_DONE ? 0 : sql_err(st, rc, queries[Q_SEEN_HAS]);
+}
+
+/* Marks (kind, session, id) seen; -EALREADY if it was. */
+static int seen_add(struct store *st, int kind, const char *session, uint64_t id)
+{
+	sqlite3_stmt *s = st->q[Q_SEEN_ADD];
+	int r;
+
+	sqlite3_bind_int(s, 1, kind);
+	sqlite3_bind_text(s, 2, session, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (int64_t)id);
+	sqlite3_bind_int64(s, 4, now_ms());
+	r = step_done(st, Q_SEEN_ADD);
+	if (r < 0)
+		return r;
+	return sqlite3_changes(st->db) ? 0 : -EALREADY;
+}
+
+int store_event_add(struct store *st, const char *session, uint64_t event_id, const void *payload,
+		    size_t len, uint64_t *ret_batch)
+{
+	sqlite3_stmt *s = st->q[Q_OUTBOX_ADD];
+	int r;
+
+	if (!session || len > INT_MAX)
+		return -EINVAL;
+	r = batch_join(st);
+	if (r < 0)
+		return r;
+	/* Full: a resend of an event we have is still acknowledged; only new ones are refused. */
+	if (st->outbox_count >= st->p.outbox_max) {
+		r = seen_has(st, SEEN_EVENT, session, event_id);
+		if (r == -EALREADY && ret_batch)
+			*ret_batch = st->batch;
+		return r < 0 ? r : -ENOSPC;
+	}
+	r = seen_add(st, SEEN_EVENT, session, event_id);
+	if (r == -EALREADY && ret_batch)
+		*ret_batch = st->batch;
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(s, 1, session, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)event_id);
+	sqlite3_bind_blob(s, 3, len ? payload : "", (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, now_ms());
+	r = step_done(st, Q_OUTBOX_ADD);
+	if (r < 0)
+		return r;
+	st->outbox_seq_written = sqlite3_last_insert_rowid(st->db);
+	st->outbox_count++;
+	batch_written(st, ret_batch);
+	return 0;
+}
+
+int store_event_acked(struct store *st, uint64_t seq)
+{
+	int r;
+
+	r = batch_join(st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st->q[Q_OUTBOX_DEL], 1, (int64_t)seq);
+	r = step_done(st, Q_OUTBOX_DEL);
+	if (r < 0)
+		return r;
+	if (sqlite3_changes(st->db) && st->outbox_count)
+		st->outbox_count--;
+	batch_written(st, NULL);
+	return 0;
+}
+
+int store_events_foreach(struct store *st, uint64_t after, unsigned max,
+			 int (*fn)(void *userdata, const struct store_event *e), void *userdata)
+{
+	sqlite3_stmt *s = st->q[Q_OUTBOX_LIST];
+	int n = 0, rc;
+
+	sqlite3_bind_int64(s, 1, (int64_t)after);
+	sqlite3_bind_int64(s, 2, st->outbox_seq_committed);
+	sqlite3_bind_int64(s, 3, max);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_event e = {
+		    .seq = (uint64_t)sqlite3_column_int64(s, 0),
+		    .session = (const char *)sqlite3_column_text(s, 1),
+		    .event_id = (uint64_t)sqlite3_column_int64(s, 2),
+		    .payload = sqlite3_column_blob(s, 3),
+		    .len = (size_t)sqlite3_column_bytes(s, 3),
+		    .at_ms = sqlite3_column_int64(s, 4),
+		};
+		n++;
+		if (fn(userdata, &e))
+			break;
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sql_err(st, rc, queries[Q_OUTBOX_LIST]);
+	return n;
+}
+
+unsigned store_outbox_count(const struct store *st)
+{
+	return st->outbox_count;
+}
+
+unsigned store_outbox_max(const struct store *st)
+{
+	return st->p.outbox_max;
+}
+
+int store_delivery_add(struct store *st, uint64_t id, const char *session, const void *payload,
+		       size_t len, uint64_t *ret_batch)
+{
+	sqlite3_stmt *s = st->q[Q_INBOX_ADD];
+	int r;
+
+	if (!session || len > INT_MAX)
+		return -EINVAL;
+	r = batch_join(st);
+	if (r < 0)
+		return r;
+	r = seen_add(st, SEEN_DELIVERY, "", id);
+	if (r == -EALREADY && ret_batch)
+		*ret_batch = st->batch;
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(s, 1, (int64_t)id);
+	sqlite3_bind_text(s, 2, session, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, len ? payload : "", (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, now_ms());
+	r = step_done(st, Q_INBOX_ADD);
+	if (r < 0)
+		return r;
+	st->inbox_seq_written = sqlite3_last_insert_rowid(st->db);
+	st->inbox_count++;
+	batch_written(st, ret_batch);
+	return 0;
+}
+
+int store_delivery_done(struct store *st, uint64_t id)
+{
+	int r;
+
+	r = batch_join(st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st->q[Q_INBOX_DEL], 1, (int64_t)id);
+	r = step_done(st, Q_INBOX_DEL);
+	if (r < 0)
+		return r;
+	if (sqlite3_changes(st->db) && st->inbox_count)
+		st->inbox_count--;
+	batch_written(st, NULL);
+	return 0;
+}
+
+int store_deliveries_foreach(struct store *st, const char *session, uint64_t after, unsigned max,
+			     int (*fn)(void *userdata, const struct store_delivery *dl),
+			     void *userdata)
+{
+	sqlite3_stmt *s = st->q[Q_INBOX_LIST];
+	int n = 0, rc;
+
+	sqlite3_bind_text(s, 1, session, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)after);
+	sqlite3_bind_int64(s, 3, st->inbox_seq_committed);
+	sqlite3_bind_int64(s, 4, max);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_delivery dl = {
+		    .seq = (uint64_t)sqlite3_column_int64(s, 0),
+		    .id = (uint64_t)sqlite3_column_int64(s, 1),
+		    .session = (const char *)sqlite3_column_text(s, 2),
+		    .payload = sqlite3_column_blob(s, 3),
+		    .len = (size_t)sqlite3_column_bytes(s, 3),
+		};
+		n++;
+		if (fn(userdata, &dl))
+			break;
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sql_err(st, rc, queries[Q_INBOX_LIST]);
+	return n;
+}
+
+unsigned store_inbox_count(const struct store *st)
+{
+	return st->inbox_count;
+}
+
+uint64_t store_inbox_last_seq(const struct store *st)
+{
+	return (uint64_t)st->inbox_seq_committed;
+}
+
+int store_session_add(struct store *st, const char *name, const char *profile, const char *uplink,
+		      uint64_t *ret_batch)
+{
+	sqlite3_stmt *s = st->q[Q_SESSION_ADD];
+	int r;
+
+	r = batch_join(st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, profile, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, uplink ? uplink : "", -1, SQLITE_STATIC);
+	r = step_done(st, Q_SESSION_ADD);
+	if (r < 0)
+		return r;
+	batch_written(st, ret_batch);
+	return 0;
+}
+
+int store_session_remove(struct store *st, const char *name, uint64_t *ret_batch)
+{
+	int r;
+
+	r = batch_join(st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st->q[Q_SESSION_DEL], 1, name, -1, SQLITE_STATIC);
+	r = step_done(st, Q_SESSION_DEL);
+	if (r < 0)
+		return r;
+	batch_written(st, ret_batch);
+	return 0;
+}
+
+int store_sessions_foreach(struct store *st,
+			   int (*fn)(void *userdata, const struct store_session *s), void *userdata)
+{
+	sqlite3_stmt *s = st->q[Q_SESSION_LIST];
+	int n = 0, rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_session ss = {
+		    .name = (const char *)sqlite3_column_text(s, 0),
+		    .profile = (const char *)sqlite3_column_text(s, 1),
+		    .uplink = (const char *)sqlite3_column_text(s, 2),
+		};
+		n++;
+		if (fn(userdata, &ss))
+			break;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sql_err(st, rc, queries[Q_SESSION_LIST]);
+	return n;
+}
+
+int store_add_commit_listener(struct store *st, store_commit_fn fn, void *userdata)
+{
+	struct listener *n = reallocarray(st->listeners, st->n_listeners + 1, sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	st->listeners = n;
+	st->listeners[st->n_listeners++] = (struct listener){fn, userdata};
+	return 0;
+}
+
+void store_remove_commit_listener(struct store *st, store_commit_fn fn, void *userdata)
+{
+	for (size_t i = 0; i < st->n_listeners; i++) {
+		if (st->listeners[i].fn != fn || st->listeners[i].userdata != userdata)
+			continue;
+		memmove(&st->listeners[i], &st->listeners[i + 1],
+			(st->n_listeners - i - 1) * sizeof(*st->listeners));
+		st->n_listeners--;
+		return;
+	}
+}
+
+uint64_t store_committed(const struct store *st)
+{
+	return st->committed;
+}
+
+int store_open(const char *dir, const struct store_params *p, struct store **ret)
+{
+	_cleanup_free_ char *path = NULL;
+	struct store *st;
+	int rc, r;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return negative_errno();
+	if (asprintf(&path, "%s/%s", dir, STORE_DB_NAME) < 0)
+		return -ENOMEM;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	if (p)
+		st->p = *p;
+	if (!st->p.outbox_max)
+		st->p.outbox_max = STORE_DEFAULT_OUTBOX_MAX;
+	if (!st->p.batch_max)
+		st->p.batch_max = STORE_DEFAULT_BATCH_MAX;
+	if (!st->p.batch_ms)
+		st->p.batch_ms = STORE_DEFAULT_BATCH_MS;
+	st->batch = 1;
+	rc = sqlite3_open_v2(
+	    path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		r = st->db ? sql_err(st, rc, path) : -ENOMEM;
+		goto fail;
+	}
+	/* FULL in WAL mode: COMMIT returns after the WAL is fsync'ed, so an ack after commit
+	 * survives power loss, not only a crash of the process. */
+	rc = sqlite3_exec(st->db,
+			  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+			  " PRAGMA foreign_keys=OFF; PRAGMA busy_timeout=2000;",
+			  NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(st->db, schema, NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		r = sql_err(st, rc, "schema");
+		goto fail;
+	}
+	for (int i = 0; i < Q_MAX; i++) {
+		rc = sqlite3_prepare_v3(st->db, queries[i], -1, SQLITE_PREPARE_PERSISTENT,
+					&st->q[i], NULL);
+		if (rc != SQLITE_OK) {
+			r = sql_err(st, rc, queries[i]);
+			goto fail;
+		}
+	}
+	r = reload_marks(st);
+	if (r < 0)
+		goto fail;
+	*ret = st;
+	return 0;
+fail:
+	store_free(st);
+	return r;
+}
+
+void store_free(struct store *st)
+{
+	if (!st)
+		return;
+	if (st->db && st->q[Q_COMMIT])
+		store_flush(st);
+	if (st->timer)
+		g_source_remove(st->timer);
+	for (int i = 0; i < Q_MAX; i++)
+		sqlite3_finalize(st->q[i]);
+	sqlite3_close(st->db);
+	free(st->listeners);
+	free(st);
+}

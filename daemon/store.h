@@ -1,0 +1,109 @@
+/* store.h — cellmuxd's durable state in one SQLite database (WAL) under state_dir: sessions the
+ * backend started, the outbox (worker events for the backend), the inbox (backend deliveries for
+ * workers) and the ids already seen, with group commit.
+ *
+ * Group commit: every write joins the open batch (one transaction); the batch commits when it
+ * holds batch_max writes or batch_ms after its first write, whichever comes first, so one fsync
+ * covers many messages. The rule for callers: acknowledge a message to its sender only once the
+ * batch that wrote it has committed. A write returns the batch number it joined; commit
+ * listeners learn the number of each committed batch (store_committed() tells it too).
+ *
+ * Outbox cap: at most outbox_max events wait for the backend's ack. A new event beyond that is
+ * refused with -ENOSPC and never written, so the worker gets an error and keeps it (retries
+ * later); nothing is ever dropped silently. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_DB_NAME "cellmux.db"
+#define STORE_DEFAULT_OUTBOX_MAX 100000
+#define STORE_DEFAULT_BATCH_MAX 256
+#define STORE_DEFAULT_BATCH_MS 2
+/* Ids already seen are remembered this long after their message left the store, so a sender
+ * that resends within it is deduplicated. */
+#define STORE_SEEN_RETENTION_S (7 * 24 * 3600)
+
+struct store;
+
+struct store_params {
+	unsigned outbox_max; /* 0: STORE_DEFAULT_OUTBOX_MAX */
+	unsigned batch_max;  /* 0: STORE_DEFAULT_BATCH_MAX; 1 commits every write at once */
+	unsigned batch_ms;   /* 0: STORE_DEFAULT_BATCH_MS */
+	/* false: no GLib timer; the caller flushes (unit tests, tools). */
+	bool use_timer;
+};
+
+/* result 0: batch `batch` (and every one before) is durable; < 0: it was rolled back and none
+ * of its writes exist: nothing of it may be acknowledged. */
+typedef void (*store_commit_fn)(void *userdata, uint64_t batch, int result);
+
+struct store_event {
+	uint64_t seq; /* outbox order, unique per gateway, never reused */
+	const char *session;
+	uint64_t event_id; /* the worker's id, unique per session */
+	const void *payload;
+	size_t len;
+	int64_t at_ms;
+};
+
+struct store_delivery {
+	uint64_t seq; /* inbox order */
+	uint64_t id;  /* the backend's id, unique per gateway */
+	const char *session;
+	const void *payload;
+	size_t len;
+};
+
+struct store_session {
+	const char *name, *profile, *uplink; /* uplink "" when the router placed it */
+};
+
+/* Creates dir (0700) if needed and opens or creates dir/STORE_DB_NAME. */
+int store_open(const char *dir, const struct store_params *p, struct store **ret);
+/* Commits the open batch (listeners are told), then closes. NULL is a no-op. */
+void store_free(struct store *st);
+
+int store_add_commit_listener(struct store *st, store_commit_fn fn, void *userdata);
+void store_remove_commit_listener(struct store *st, store_commit_fn fn, void *userdata);
+/* Commits the open batch now; 0 when nothing is open. */
+int store_flush(struct store *st);
+/* The newest batch that is durable; writes report the batch they joined. */
+uint64_t store_committed(const struct store *st);
+
+/* A worker event into the outbox. -EALREADY: (session, event_id) was seen before (the event is
+ * in the outbox or was delivered already): acknowledge it again once *ret_batch commits, write
+ * nothing. -ENOSPC: the outbox is full. */
+int store_event_add(struct store *st, const char *session, uint64_t event_id, const void *payload,
+		    size_t len, uint64_t *ret_batch);
+/* The backend acknowledged outbox entry seq. Unknown seqs are ignored. */
+int store_event_acked(struct store *st, uint64_t seq);
+/* Calls fn for up to max committed outbox entries with seq > after, in seq order; fn returning
+ * non-zero stops. Returns the number visited or -errno. */
+int store_events_foreach(struct store *st, uint64_t after, unsigned max,
+			 int (*fn)(void *userdata, const struct store_event *e), void *userdata);
+unsigned store_outbox_count(const struct store *st);
+unsigned store_outbox_max(const struct store *st);
+
+/* A backend delivery into the inbox; -EALREADY: id seen before (ack it again once *ret_batch
+ * commits). */
+int store_delivery_add(struct store *st, uint64_t id, const char *session, const void *payload,
+		       size_t len, uint64_t *ret_batch);
+/* The worker acknowledged delivery id: it leaves the inbox (its id stays seen). */
+int store_delivery_done(struct store *st, uint64_t id);
+/* Committed inbox entries of session with seq > after, in seq order; like store_events_foreach. */
+int store_deliveries_foreach(struct store *st, const char *session, uint64_t after, unsigned max,
+			     int (*fn)(void *userdata, const struct store_delivery *dl),
+			     void *userdata);
+unsigned store_inbox_count(const struct store *st);
+/* The newest committed inbox seq (at open: of everything a previous run left). */
+uint64_t store_inbox_last_seq(const struct store *st);
+
+/* Sessions started by the backend, to start again after a restart. */
+int store_session_add(struct store *st, const char *name, const char *profile, const char *uplink,
+		      uint64_t *ret_batch);
+int store_session_remove(struct store *st, const char *name, uint64_t *ret_batch);
+int store_sessions_foreach(struct store *st,
+			   int (*fn)(void *userdata, const struct store_session *s),
+			   void *userdata);

@@ -1,0 +1,327 @@
+/* backend_msg.c — one protobuf message per WebSocket frame on the backend link, and the checks
+ * each decoded frame passes: the daemon never looks at a field these have not bounded. */
+#include "proto/backend_msg.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/macro.h"
+
+/* The config's name rules (config_name_valid), repeated here so proto/ needs no daemon code. */
+#define NAME_MAX_LEN 32
+#define UPLINK_NAME_MAX_LEN 15
+
+static int utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+	int need;
+
+	if (c < 0x80)
+		return 1;
+	if (c < 0xC2)
+		return 0;
+	if (c < 0xE0) {
+		need = 2;
+	} else if (c < 0xF0) {
+		need = 3;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+	} else if (c < 0xF5) {
+		need = 4;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+	} else {
+		return 0;
+	}
+	for (int i = 1; i < need; i++) {
+		if ((size_t)i >= n || s[i] < lo || s[i] > hi)
+			return 0;
+		lo = 0x80;
+		hi = 0xBF;
+	}
+	return need;
+}
+
+bool backend_msg_text_ok(const char *s, size_t max)
+{
+	size_t len, i = 0;
+
+	if (!s)
+		return true;
+	len = strnlen(s, max + 1);
+	if (len > max)
+		return false;
+	while (i < len) {
+		int r = utf8_len((const unsigned char *)s + i, len - i);
+
+		if (r <= 0)
+			return false;
+		i += (size_t)r;
+	}
+	return true;
+}
+
+/* Session and profile names: [A-Za-z0-9_.-]{1,32}, not "." or "..". */
+static bool name_ok(const char *s, bool may_be_empty)
+{
+	size_t n;
+
+	if (!s || !*s)
+		return may_be_empty;
+	n = strnlen(s, NAME_MAX_LEN + 1);
+	if (n > NAME_MAX_LEN || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+}
+
+static bool uplink_name_ok(const char *s, bool may_be_empty)
+{
+	size_t n;
+
+	if (!s || !*s)
+		return may_be_empty;
+	n = strnlen(s, UPLINK_NAME_MAX_LEN + 1);
+	if (n > UPLINK_NAME_MAX_LEN || s[0] == '_' || s[0] == '-')
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+static int backend_message_validate(const Cellmux__Backend__BackendMessage *m)
+{
+	switch (m->msg_case) {
+	case CELLMUX__BACKEND__BACKEND_MESSAGE__MSG_WELCOME:
+		return m->welcome && backend_msg_text_ok(m->welcome->backend, BACKEND_MSG_TEXT_MAX)
+			   ? 0
+			   : -EBADMSG;
+	case CELLMUX__BACKEND__BACKEND_MESSAGE__MSG_ACK:
+		return m->ack && m->ack->n_ids <= BACKEND_MSG_ACK_IDS_MAX ? 0 : -EBADMSG;
+	case CELLMUX__BACKEND__BACKEND_MESSAGE__MSG_DELIVERY:
+		return m->delivery && m->delivery->id && name_ok(m->delivery->session, false) &&
+			       m->delivery->payload.len <= BACKEND_MSG_PAYLOAD_MAX
+			   ? 0
+			   : -EBADMSG;
+	case CELLMUX__BACKEND__BACKEND_MESSAGE__MSG_START_SESSION:
+		return m->start_session && name_ok(m->start_session->profile, false) &&
+			       name_ok(m->start_session->name, true) &&
+			       uplink_name_ok(m->start_session->uplink, true)
+			   ? 0
+			   : -EBADMSG;
+	case CELLMUX__BACKEND__BACKEND_MESSAGE__MSG_STOP_SESSION:
+		return m->stop_session && name_ok(m->stop_session->name, false) ? 0 : -EBADMSG;
+	case CELLMUX__BACKEND__BACKEND_MESSAGE__MSG_UPLINK_ACTION:
+		if (!m->uplink_action || !uplink_name_ok(m->uplink_action->uplink, false))
+			return -EBADMSG;
+		/* protobuf-c keeps an enum number it does not know as it came. */
+		switch (m->uplink_action->action) {
+		case CELLMUX__BACKEND__UPLINK_ACTION__ACTION__RECONNECT:
+		case CELLMUX__BACKEND__UPLINK_ACTION__ACTION__DRAIN:
+		case CELLMUX__BACKEND__UPLINK_ACTION__ACTION__UP:
+		case CELLMUX__BACKEND__UPLINK_ACTION__ACTION__DOWN:
+			return 0;
+		default:
+			return -EBADMSG;
+		}
+	case CELLMUX__BACKEND__BACKEND_MESSAGE__MSG_ERROR:
+		return m->error && backend_msg_text_ok(m->error->message, BACKEND_MSG_TEXT_MAX)
+			   ? 0
+			   : -EBADMSG;
+	default:
+		return -EBADMSG;
+	}
+}
+
+static bool uplink_ok(const Cellmux__Backend__Uplink *u)
+{
+	if (!u || !backend_msg_text_ok(u->name, BACKEND_MSG_TEXT_MAX) ||
+	    !backend_msg_text_ok(u->state, BACKEND_MSG_TEXT_MAX) ||
+	    !backend_msg_text_ok(u->driver, BACKEND_MSG_TEXT_MAX) || u->n_addresses > 64)
+		return false;
+	for (size_t i = 0; i < u->n_addresses; i++)
+		if (!backend_msg_text_ok(u->addresses[i], BACKEND_MSG_TEXT_MAX))
+			return false;
+	return true;
+}
+
+static bool session_ok(const Cellmux__Backend__Session *s)
+{
+	return s && backend_msg_text_ok(s->name, BACKEND_MSG_TEXT_MAX) &&
+	       backend_msg_text_ok(s->profile, BACKEND_MSG_TEXT_MAX) &&
+	       backend_msg_text_ok(s->uplink, BACKEND_MSG_TEXT_MAX) &&
+	       backend_msg_text_ok(s->state, BACKEND_MSG_TEXT_MAX);
+}
+
+static bool event_ok(const Cellmux__Backend__Event *e)
+{
+	return e && name_ok(e->session, false) && e->payload.len <= BACKEND_MSG_PAYLOAD_MAX;
+}
+
+static int gateway_message_validate(const Cellmux__Backend__GatewayMessage *m)
+{
+	switch (m->msg_case) {
+	case CELLMUX__BACKEND__GATEWAY_MESSAGE__MSG_HELLO:
+		if (!m->hello || !backend_msg_text_ok(m->hello->gateway_id, BACKEND_MSG_TEXT_MAX) ||
+		    !backend_msg_text_ok(m->hello->version, BACKEND_MSG_TEXT_MAX))
+			return -EBADMSG;
+		for (size_t i = 0; i < m->hello->n_uplinks; i++)
+			if (!uplink_ok(m->hello->uplinks[i]))
+				return -EBADMSG;
+		for (size_t i = 0; i < m->hello->n_sessions; i++)
+			if (!session_ok(m->hello->sessions[i]))
+				return -EBADMSG;
+		return 0;
+	case CELLMUX__BACKEND__GATEWAY_MESSAGE__MSG_ACK:
+		return m->ack && m->ack->n_ids <= BACKEND_MSG_ACK_IDS_MAX ? 0 : -EBADMSG;
+	case CELLMUX__BACKEND__GATEWAY_MESSAGE__MSG_EVENT:
+		return event_ok(m->event) ? 0 : -EBADMSG;
+	case CELLMUX__BACKEND__GATEWAY_MESSAGE__MSG_EVENTS:
+		if (!m->events || m->events->n_events > BACKEND_MSG_EVENTS_MAX)
+			return -EBADMSG;
+		for (size_t i = 0; i < m->events->n_events; i++)
+			if (!event_ok(m->events->events[i]))
+				return -EBADMSG;
+		return 0;
+	case CELLMUX__BACKEND__GATEWAY_MESSAGE__MSG_UPLINK_STATUS:
+		return uplink_ok(m->uplink_status) ? 0 : -EBADMSG;
+	case CELLMUX__BACKEND__GATEWAY_MESSAGE__MSG_SESSION_STATUS:
+		return session_ok(m->session_status) ? 0 : -EBADMSG;
+	case CELLMUX__BACKEND__GATEWAY_MESSAGE__MSG_USAGE:
+		if (!m->usage)
+			return -EBADMSG;
+		for (size_t i = 0; i < m->usage->n_uplinks; i++)
+			if (!m->usage->uplinks[i] ||
+			    !backend_msg_text_ok(m->usage->uplinks[i]->name, BACKEND_MSG_TEXT_MAX))
+				return -EBADMSG;
+		for (size_t i = 0; i < m->usage->n_sessions; i++)
+			if (!m->usage->sessions[i] ||
+			    !backend_msg_text_ok(m->usage->sessions[i]->name, BACKEND_MSG_TEXT_MAX))
+				return -EBADMSG;
+		return 0;
+	case CELLMUX__BACKEND__GATEWAY_MESSAGE__MSG_RESULT:
+		return m->result && backend_msg_text_ok(m->result->message, BACKEND_MSG_TEXT_MAX) &&
+			       backend_msg_text_ok(m->result->session, BACKEND_MSG_TEXT_MAX)
+			   ? 0
+			   : -EBADMSG;
+	default:
+		return -EBADMSG;
+	}
+}
+
+/* protobuf-c takes a key with field number 0 when it comes as an overlong varint, keeps it as
+ * an unknown field and writes it back canonically, which it then refuses: such a frame is
+ * invalid protobuf, so it is refused here, at any depth. */
+static bool no_field_zero(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+
+	for (unsigned i = 0; i < m->n_unknown_fields; i++)
+		if (m->unknown_fields[i].tag == 0)
+			return false;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *base = (const char *)m;
+
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)(base + f->quantifier_offset);
+			ProtobufCMessage *const *v =
+			    *(ProtobufCMessage *const *const *)(base + f->offset);
+
+			for (size_t k = 0; k < n; k++)
+				if (v[k] && !no_field_zero(v[k]))
+					return false;
+			continue;
+		}
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+			continue;
+		const ProtobufCMessage *sub = *(ProtobufCMessage *const *)(base + f->offset);
+		if (sub && !no_field_zero(sub))
+			return false;
+	}
+	return true;
+}
+
+int backend_msg_decode_backend(const uint8_t *buf, size_t len,
+			       Cellmux__Backend__BackendMessage **ret)
+{
+	Cellmux__Backend__BackendMessage *m;
+	int r;
+
+	if (len > BACKEND_MSG_MAX)
+		return -EMSGSIZE;
+	/* An empty frame decodes to a message with nothing set: rejected below. */
+	m = cellmux__backend__backend_message__unpack(NULL, len, buf);
+	if (!m)
+		return -EBADMSG;
+	r = no_field_zero(&m->base) ? backend_message_validate(m) : -EBADMSG;
+	if (r < 0) {
+		backend_msg_free_backend(m);
+		return r;
+	}
+	*ret = m;
+	return 0;
+}
+
+int backend_msg_decode_gateway(const uint8_t *buf, size_t len,
+			       Cellmux__Backend__GatewayMessage **ret)
+{
+	Cellmux__Backend__GatewayMessage *m;
+	int r;
+
+	if (len > BACKEND_MSG_MAX)
+		return -EMSGSIZE;
+	m = cellmux__backend__gateway_message__unpack(NULL, len, buf);
+	if (!m)
+		return -EBADMSG;
+	r = no_field_zero(&m->base) ? gateway_message_validate(m) : -EBADMSG;
+	if (r < 0) {
+		backend_msg_free_gateway(m);
+		return r;
+	}
+	*ret = m;
+	return 0;
+}
+
+int backend_msg_encode(const ProtobufCMessage *m, size_t headroom, uint8_t **ret_buf,
+		       size_t *ret_len)
+{
+	uint8_t *buf;
+	size_t size;
+
+	if (!m)
+		return -EINVAL;
+	size = protobuf_c_message_get_packed_size(m);
+	if (size == 0)
+		return -EINVAL;
+	if (size > BACKEND_MSG_MAX)
+		return -EMSGSIZE;
+	buf = malloc(headroom + size);
+	if (!buf)
+		return -ENOMEM;
+	if (protobuf_c_message_pack(m, buf + headroom) != size) {
+		free(buf);
+		return -EIO;
+	}
+	*ret_buf = buf;
+	*ret_len = size;
+	return 0;
+}
+
+void backend_msg_free_backend(Cellmux__Backend__BackendMessage *m)
+{
+	if (m)
+		cellmux__backend__backend_message__free_unpacked(m, NULL);
+}
+
+void backend_msg_free_gateway(Cellmux__Backend__GatewayMessage *m)
+{
+	if (m)
+		cellmux__backend__gateway_message__free_unpacked(m, NULL);
+}

@@ -1,0 +1,167 @@
+/* ctl_msg.h — building and checking the admin protocol's messages (proto/ctl.h) on libmnl, and the
+ * mapping between its objects' attributes and plain structs, shared by cellmuxd and cellmuxctl. */
+#pragma once
+
+#include <linux/netlink.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/ctl.h"
+
+/* A message being built in a caller's buffer. Running out of room is sticky: every later put is a
+ * no-op and `error` stays -EMSGSIZE, so a builder checks once, at the end. */
+struct ctl_msg {
+	struct nlmsghdr *nlh;
+	size_t size;
+	int error;
+};
+
+/* Starts a CTL_NLMSG_TYPE message with its ctl_hdr in buf (4-byte aligned, size bytes). */
+void ctl_msg_start(struct ctl_msg *m, void *buf, size_t size, uint16_t flags, uint32_t seq,
+		   uint8_t cmd);
+void ctl_msg_put_u8(struct ctl_msg *m, uint16_t type, uint8_t v);
+void ctl_msg_put_u32(struct ctl_msg *m, uint16_t type, uint32_t v);
+void ctl_msg_put_s32(struct ctl_msg *m, uint16_t type, int32_t v);
+void ctl_msg_put_u64(struct ctl_msg *m, uint16_t type, uint64_t v);
+/* At most size - 1 bytes of s (a fixed array need not be terminated), then a NUL. */
+void ctl_msg_put_strn(struct ctl_msg *m, uint16_t type, const char *s, size_t size);
+void ctl_msg_put_str(struct ctl_msg *m, uint16_t type, const char *s);
+/* NULL once out of room; ctl_msg_nest_end() takes that NULL. */
+struct nlattr *ctl_msg_nest_start(struct ctl_msg *m, uint16_t type);
+void ctl_msg_nest_end(struct ctl_msg *m, struct nlattr *nest);
+/* 0 and the message's length, or the sticky error. */
+int ctl_msg_finish(const struct ctl_msg *m, size_t *ret_len);
+
+/* NLMSG_ERROR answering req (NULL: a request that could not be read, seq 0) with error (0: ack,
+ * or -errno) and, when msg is not NULL or empty, an NLMSGERR_ATTR_MSG (cut to CTL_ERRMSG_SIZE). */
+int ctl_msg_error(void *buf, size_t size, const struct nlmsghdr *req, int error, const char *msg,
+		  size_t *ret_len);
+/* NLMSG_DONE ending a dump answering req. */
+int ctl_msg_done(void *buf, size_t size, const struct nlmsghdr *req, size_t *ret_len);
+
+enum ctl_dir {
+	CTL_DIR_REQUEST, /* cellmuxd reading: strict, unknown attributes refused */
+	CTL_DIR_ANSWER,  /* cellmuxctl reading: unknown attribute types skipped */
+};
+
+/* Why a message was refused, for the NLMSGERR_ATTR_MSG of the answer. */
+struct ctl_err {
+	char msg[CTL_ERRMSG_SIZE];
+};
+
+/* Room for the attributes of any object nest (status, uplink, session). */
+#define CTL_OBJ_TB_SIZE 32
+
+struct ctl_parsed {
+	const struct nlmsghdr *nlh;
+	uint8_t cmd;
+	bool dump;
+	const struct nlattr *tb[CTL_A_MAX + 1];
+	/* The command's object nest (cmd_policy obj for requests, answer for answers), split. */
+	const struct nlattr *obj;
+	const struct nlattr *otb[CTL_OBJ_TB_SIZE];
+};
+
+/* Checks one CTL_NLMSG_TYPE message, buf holding exactly it (a request packet, or one message of
+ * an answer packet): framing, header, command, every attribute against the policy, nests
+ * recursively, and what the command takes. buf must be 4-byte aligned. Returns -EBADMSG for broken
+ * framing (lengths, truncation, trailing bytes), -EPROTO for another nlmsg_type,
+ * -EPROTONOSUPPORT for another CTL_VERSION, -EOPNOTSUPP for an unknown command or attribute or a
+ * mode the command lacks (dump/do), -EINVAL for a well-framed message that breaks a rule (wrong
+ * size or range, bad string, repeated or missing or extra attribute). err (may be NULL) says
+ * what. *ret points into buf and is written only on success. */
+int ctl_msg_parse(const void *buf, size_t len, enum ctl_dir dir, struct ctl_parsed *ret,
+		  struct ctl_err *err);
+
+/* An NLMSG_ERROR message, nlh->nlmsg_len already checked against the packet: its error (0 for an
+ * ack, else -errno) and its NLMSGERR_ATTR_MSG (pointing into nlh, NULL if none). -EBADMSG if it is
+ * malformed. */
+int ctl_msg_parse_error(const struct nlmsghdr *nlh, int *ret_error, const char **ret_msg);
+
+/* The attributes of a nest ctl_msg_parse() has validated, by type; types above max are skipped. */
+void ctl_nest_table(const struct nlattr *nest, const struct nlattr **tb, uint16_t max);
+uint8_t ctl_attr_u8(const struct nlattr *a);
+uint32_t ctl_attr_u32(const struct nlattr *a);
+int32_t ctl_attr_s32(const struct nlattr *a);
+uint64_t ctl_attr_u64(const struct nlattr *a);
+const char *ctl_attr_str(const struct nlattr *a);
+
+/* The objects, as both sides hold them. Strings are NUL-terminated; "" is sent as absent. */
+struct ctl_status_info {
+	char version[CTL_SHORT_SIZE];
+	uint32_t pid;
+	uint64_t uptime_ms;
+	char config[CTL_PATH_SIZE];
+	uint32_t uplinks, uplinks_up;
+	uint32_t sessions, sessions_running;
+};
+
+struct ctl_counters {
+	bool valid; /* false: nothing counted, sent as absent */
+	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+};
+
+struct ctl_uplink_info {
+	char name[CTL_NAME_SIZE];
+	char driver[CTL_SHORT_SIZE];
+	uint8_t state; /* enum ctl_uplink_state */
+	char interface[CTL_SHORT_SIZE];
+	char netns[CTL_NAME_SIZE];
+	char addresses[CTL_ADDRS_MAX][CTL_ADDR_SIZE];
+	size_t n_addresses;
+	uint32_t sessions, capacity;
+	struct ctl_counters counters;
+	bool have_quota;
+	bool quota_reached;
+	uint64_t quota_bytes, quota_used_bytes;
+	uint32_t reconnects;
+	bool have_signal;
+	int32_t signal_dbm;
+	char operator_name[CTL_NAME_SIZE]; /* "": unknown */
+	char rat[CTL_SHORT_SIZE];          /* "": unknown */
+};
+
+struct ctl_report_info {
+	uint64_t seq;
+	uint64_t at_ms;
+	char url[CTL_TEXT_SIZE];
+	uint32_t http_status;
+	char body[CTL_TEXT_SIZE];
+	char error[CTL_TEXT_SIZE];
+	char resolved_name[CTL_TEXT_SIZE];
+	char resolved[CTL_TEXT_SIZE];
+};
+
+struct ctl_session_info {
+	char name[CTL_NAME_SIZE];
+	char profile[CTL_NAME_SIZE];
+	char uplink[CTL_NAME_SIZE]; /* "": not placed */
+	uint8_t state;              /* enum ctl_session_state */
+	uint32_t pid;               /* 0: no worker; uptime_ms is then not sent */
+	uint32_t restarts;
+	uint64_t uptime_ms;
+	struct ctl_counters counters;
+	bool have_quota;
+	bool quota_reached;
+	uint64_t quota_bytes, quota_used_bytes;
+	bool have_report;
+	struct ctl_report_info report;
+};
+
+/* Each puts the object's nest (CTL_A_STATUS, CTL_A_UPLINK, CTL_A_SESSION) into m. */
+void ctl_status_encode(struct ctl_msg *m, const struct ctl_status_info *s);
+void ctl_uplink_encode(struct ctl_msg *m, const struct ctl_uplink_info *u);
+void ctl_session_encode(struct ctl_msg *m, const struct ctl_session_info *s);
+/* From a nest ctl_msg_parse() validated; absent attributes leave zeros and "". */
+void ctl_status_decode(const struct nlattr *nest, struct ctl_status_info *ret);
+void ctl_uplink_decode(const struct nlattr *nest, struct ctl_uplink_info *ret);
+void ctl_session_decode(const struct nlattr *nest, struct ctl_session_info *ret);
+
+/* Names as cellmuxctl and the JSON schema spell them; "unknown" for a value this build lacks. */
+const char *ctl_cmd_to_string(unsigned cmd);
+const char *ctl_uplink_state_to_string(unsigned st);
+const char *ctl_session_state_to_string(unsigned st);
+const char *ctl_uplink_action_to_string(unsigned a);
+/* The action, or -EINVAL. */
+int ctl_uplink_action_from_string(const char *s);

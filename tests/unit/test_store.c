@@ -1,0 +1,385 @@
+/* test_store.c — the durable store: dedup of ids already seen, the outbox cap and its policy,
+ * readers never see an uncommitted batch, group commit, and crash safety (a child killed with
+ * SIGKILL mid-batch loses nothing it had acknowledged). */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "daemon/store.h"
+
+struct ctx {
+	char dir[64];
+	struct store *st;
+	uint64_t last_batch;
+	unsigned commits;
+	int last_result;
+};
+
+static void on_commit(void *userdata, uint64_t batch, int result)
+{
+	struct ctx *c = userdata;
+
+	c->last_batch = batch;
+	c->last_result = result;
+	c->commits++;
+}
+
+static int open_store(struct ctx *c, unsigned batch_max, unsigned outbox_max)
+{
+	struct store_params p = {.batch_max = batch_max, .outbox_max = outbox_max};
+	int r = store_open(c->dir, &p, &c->st);
+
+	if (r == 0)
+		store_add_commit_listener(c->st, on_commit, c);
+	return r;
+}
+
+static int setup(void **state)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+
+	snprintf(c->dir, sizeof(c->dir), "/tmp/cellmux-store.XXXXXX");
+	if (!mkdtemp(c->dir))
+		return -1;
+	*state = c;
+	return open_store(c, 1000, 0);
+}
+
+static int teardown(void **state)
+{
+	struct ctx *c = *state;
+	char cmd[128];
+
+	store_free(c->st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(c);
+	return 0;
+}
+
+static void reopen(struct ctx *c, unsigned batch_max, unsigned outbox_max)
+{
+	store_free(c->st);
+	c->st = NULL;
+	assert_int_equal(open_store(c, batch_max, outbox_max), 0);
+}
+
+struct seen_events {
+	uint64_t seq[64], id[64];
+	char session[64][16];
+	char payload[64][16];
+	int n;
+};
+
+static int collect_event(void *userdata, const struct store_event *e)
+{
+	struct seen_events *s = userdata;
+
+	s->seq[s->n] = e->seq;
+	s->id[s->n] = e->event_id;
+	snprintf(s->session[s->n], sizeof(s->session[0]), "%s", e->session);
+	snprintf(s->payload[s->n], sizeof(s->payload[0]), "%.*s", (int)e->len,
+		 (const char *)e->payload);
+	s->n++;
+	return s->n >= 64;
+}
+
+static void event_duplicate_is_already(void **state)
+{
+	struct ctx *c = *state;
+	uint64_t b1 = 0, b2 = 0;
+
+	assert_int_equal(store_event_add(c->st, "s1", 7, "seven", 5, &b1), 0);
+	assert_int_equal(store_event_add(c->st, "s1", 7, "seven", 5, &b2), -EALREADY);
+	/* The duplicate is acked with the batch that holds the original. */
+	assert_true(b2 >= b1);
+	/* Same id in another session is another event. */
+	assert_int_equal(store_event_add(c->st, "s2", 7, "other", 5, NULL), 0);
+	assert_int_equal(store_outbox_count(c->st), 2);
+	assert_int_equal(store_flush(c->st), 0);
+	assert_int_equal(c->last_batch, b1);
+	assert_int_equal(store_event_add(c->st, "s1", 7, "seven", 5, NULL), -EALREADY);
+}
+
+static void readers_see_committed_batches_only(void **state)
+{
+	struct ctx *c = *state;
+	struct seen_events s = {0};
+
+	assert_int_equal(store_event_add(c->st, "s1", 1, "a", 1, NULL), 0);
+	assert_int_equal(store_events_foreach(c->st, 0, 64, collect_event, &s), 0);
+	assert_int_equal(store_flush(c->st), 0);
+	assert_int_equal(store_event_add(c->st, "s1", 2, "b", 1, NULL), 0);
+	assert_int_equal(store_events_foreach(c->st, 0, 64, collect_event, &s), 1);
+	assert_string_equal(s.payload[0], "a");
+	assert_int_equal(store_flush(c->st), 0);
+	s.n = 0;
+	assert_int_equal(store_events_foreach(c->st, 0, 64, collect_event, &s), 2);
+	assert_true(s.seq[0] < s.seq[1]);
+	assert_string_equal(s.payload[1], "b");
+	/* Only what follows a given seq. */
+	s.n = 0;
+	assert_int_equal(store_events_foreach(c->st, s.seq[0], 64, collect_event, &s), 1);
+	assert_int_equal(s.id[0], 2);
+}
+
+static void acked_events_leave_and_seq_is_never_reused(void **state)
+{
+	struct ctx *c = *state;
+	struct seen_events s = {0};
+	uint64_t first;
+
+	assert_int_equal(store_event_add(c->st, "s1", 1, "a", 1, NULL), 0);
+	assert_int_equal(store_flush(c->st), 0);
+	assert_int_equal(store_events_foreach(c->st, 0, 64, collect_event, &s), 1);
+	first = s.seq[0];
+	assert_int_equal(store_event_acked(c->st, first), 0);
+	assert_int_equal(store_event_acked(c->st, 9999), 0); /* unknown: ignored */
+	assert_int_equal(store_flush(c->st), 0);
+	assert_int_equal(store_outbox_count(c->st), 0);
+	reopen(c, 1000, 0);
+	/* Acked and gone, but its id is still known: a late resend is a duplicate. */
+	assert_int_equal(store_event_add(c->st, "s1", 1, "a", 1, NULL), -EALREADY);
+	assert_int_equal(store_event_add(c->st, "s1", 2, "b", 1, NULL), 0);
+	assert_int_equal(store_flush(c->st), 0);
+	s.n = 0;
+	assert_int_equal(store_events_foreach(c->st, 0, 64, collect_event, &s), 1);
+	assert_true(s.seq[0] > first);
+}
+
+static void full_outbox_refuses_new_events_only(void **state)
+{
+	struct ctx *c = *state;
+	struct seen_events s = {0};
+
+	reopen(c, 1000, 3);
+	for (uint64_t i = 1; i <= 3; i++)
+		assert_int_equal(store_event_add(c->st, "s1", i, "x", 1, NULL), 0);
+	assert_int_equal(store_event_add(c->st, "s1", 4, "x", 1, NULL), -ENOSPC);
+	/* A resend of one it has is still a duplicate, not a refusal. */
+	assert_int_equal(store_event_add(c->st, "s1", 2, "x", 1, NULL), -EALREADY);
+	assert_int_equal(store_flush(c->st), 0);
+	assert_int_equal(store_events_foreach(c->st, 0, 64, collect_event, &s), 3);
+	assert_int_equal(store_event_acked(c->st, s.seq[0]), 0);
+	/* Refused means not written: the retry is accepted once there is room. */
+	assert_int_equal(store_event_add(c->st, "s1", 4, "x", 1, NULL), 0);
+	assert_int_equal(store_outbox_count(c->st), 3);
+}
+
+struct seen_deliveries {
+	uint64_t id[64];
+	int n;
+};
+
+static int collect_delivery(void *userdata, const struct store_delivery *dl)
+{
+	struct seen_deliveries *s = userdata;
+
+	s->id[s->n++] = dl->id;
+	return 0;
+}
+
+static void deliveries_per_session_dedup_and_done(void **state)
+{
+	struct ctx *c = *state;
+	struct seen_deliveries s = {0};
+
+	assert_int_equal(store_delivery_add(c->st, 10, "s1", "p", 1, NULL), 0);
+	assert_int_equal(store_delivery_add(c->st, 11, "s2", "p", 1, NULL), 0);
+	assert_int_equal(store_delivery_add(c->st, 12, "s1", "p", 1, NULL), 0);
+	assert_int_equal(store_delivery_add(c->st, 10, "s1", "p", 1, NULL), -EALREADY);
+	assert_int_equal(store_deliveries_foreach(c->st, "s1", 0, 64, collect_delivery, &s), 0);
+	assert_int_equal(store_flush(c->st), 0);
+	assert_int_equal(store_deliveries_foreach(c->st, "s1", 0, 64, collect_delivery, &s), 2);
+	assert_int_equal(s.id[0], 10);
+	assert_int_equal(s.id[1], 12);
+	assert_int_equal(store_delivery_done(c->st, 10), 0);
+	reopen(c, 1000, 0);
+	s.n = 0;
+	assert_int_equal(store_deliveries_foreach(c->st, "s1", 0, 64, collect_delivery, &s), 1);
+	assert_int_equal(s.id[0], 12);
+	assert_int_equal(store_inbox_count(c->st), 2);
+	assert_int_equal(store_delivery_add(c->st, 10, "s1", "p", 1, NULL), -EALREADY);
+}
+
+static int collect_session(void *userdata, const struct store_session *ss)
+{
+	char *out = userdata;
+
+	strcat(out, ss->name);
+	strcat(out, "=");
+	strcat(out, ss->profile);
+	strcat(out, "@");
+	strcat(out, ss->uplink);
+	strcat(out, ";");
+	return 0;
+}
+
+static void sessions_come_back_after_reopen(void **state)
+{
+	struct ctx *c = *state;
+	char out[256] = "";
+
+	assert_int_equal(store_session_add(c->st, "a", "echo", "", NULL), 0);
+	assert_int_equal(store_session_add(c->st, "b", "probe", "sim1", NULL), 0);
+	assert_int_equal(store_session_add(c->st, "c", "echo", "", NULL), 0);
+	assert_int_equal(store_session_remove(c->st, "c", NULL), 0);
+	reopen(c, 1000, 0);
+	assert_int_equal(store_sessions_foreach(c->st, collect_session, out), 2);
+	assert_string_equal(out, "a=echo@;b=probe@sim1;");
+}
+
+static void group_commit_batches_writes(void **state)
+{
+	struct ctx *c = *state;
+	uint64_t b = 0, first = 0;
+
+	reopen(c, 16, 0);
+	c->commits = 0;
+	for (uint64_t i = 1; i <= 100; i++) {
+		assert_int_equal(store_event_add(c->st, "s1", i, "x", 1, &b), 0);
+		if (i == 1)
+			first = b;
+	}
+	/* 100 writes, batches of 16: 6 full batches committed, the 7th still open. */
+	assert_int_equal(c->commits, 6);
+	assert_int_equal(c->last_batch, first + 5);
+	assert_int_equal(store_committed(c->st), first + 5);
+	assert_int_equal(b, first + 6);
+	assert_int_equal(store_flush(c->st), 0);
+	assert_int_equal(c->commits, 7);
+	assert_int_equal(store_committed(c->st), b);
+	assert_int_equal(store_flush(c->st), 0);
+	assert_int_equal(c->commits, 7); /* nothing open, nothing committed */
+}
+
+/* The child writes events as fast as it can and, after each commit, tells the parent the
+ * highest event id that commit made durable: that is its acknowledgement. */
+struct child {
+	int fd;
+	uint64_t written;
+};
+
+static void child_on_commit(void *userdata, uint64_t batch, int result)
+{
+	struct child *ch = userdata;
+
+	if (result == 0 && write(ch->fd, &ch->written, sizeof(ch->written)) != sizeof(ch->written))
+		_exit(3);
+}
+
+static void child_run(const char *dir, int fd)
+{
+	struct store_params p = {.batch_max = 37};
+	struct child ch = {.fd = fd};
+	struct store *st;
+	char payload[200];
+
+	if (store_open(dir, &p, &st) < 0)
+		_exit(2);
+	store_add_commit_listener(st, child_on_commit, &ch);
+	for (uint64_t i = 1;; i++) {
+		int n = snprintf(payload, sizeof(payload), "event %llu", (unsigned long long)i);
+
+		/* The id of this write counts as written only once the call returned. */
+		if (store_event_add(st, "crash", i, payload, (size_t)n, NULL) < 0)
+			_exit(4);
+		ch.written = i;
+		/* Some batches end early, as the timer would end them. */
+		if (i % 101 == 0)
+			store_flush(st);
+	}
+}
+
+struct crash_check {
+	uint64_t next;
+	int bad;
+};
+
+static int check_crash_event(void *userdata, const struct store_event *e)
+{
+	struct crash_check *cc = userdata;
+	char want[64];
+	int n = snprintf(want, sizeof(want), "event %llu", (unsigned long long)e->event_id);
+
+	/* Contiguous from 1, payloads intact. */
+	if (e->event_id != cc->next || e->len != (size_t)n || memcmp(e->payload, want, n))
+		cc->bad++;
+	cc->next = e->event_id + 1;
+	return 0;
+}
+
+static void sigkill_mid_batch_loses_nothing_acked(void **state)
+{
+	struct ctx *c = *state;
+
+	store_free(c->st);
+	c->st = NULL;
+	for (int round = 0; round < 5; round++) {
+		int pfd[2];
+		uint64_t acked = 0, v;
+		pid_t pid;
+
+		assert_int_equal(pipe(pfd), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			close(pfd[0]);
+			child_run(c->dir, pfd[1]);
+		}
+		close(pfd[1]);
+		/* Kill at a different point each round, always with writes in flight. */
+		uint64_t target = 300 + (uint64_t)round * 397;
+		while (read(pfd[0], &v, sizeof(v)) == sizeof(v)) {
+			acked = v;
+			if (acked >= target)
+				break;
+		}
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(pfd[0]);
+		assert_true(acked >= target);
+
+		struct store *st;
+		struct crash_check cc = {.next = 1};
+		assert_int_equal(store_open(c->dir, NULL, &st), 0);
+		int n = store_events_foreach(st, 0, 1000000, check_crash_event, &cc);
+		assert_true(n >= 0);
+		assert_int_equal(cc.bad, 0);
+		/* Nothing acknowledged is missing: ids 1..acked are all there. */
+		assert_true((uint64_t)n >= acked);
+		store_free(st);
+		/* Each round's child counts from 1 again, on a fresh database. */
+		char cmd[160];
+		snprintf(cmd, sizeof(cmd), "rm -f '%s'/" STORE_DB_NAME "*", c->dir);
+		assert_int_equal(system(cmd), 0);
+	}
+	assert_int_equal(open_store(c, 1000, 0), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(event_duplicate_is_already, setup, teardown),
+	    cmocka_unit_test_setup_teardown(readers_see_committed_batches_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(acked_events_leave_and_seq_is_never_reused, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(full_outbox_refuses_new_events_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(deliveries_per_session_dedup_and_done, setup, teardown),
+	    cmocka_unit_test_setup_teardown(sessions_come_back_after_reopen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(group_commit_batches_writes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(sigkill_mid_batch_loses_nothing_acked, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,342 @@
+/* session.c — `cellmuxctl session`: list, show, start from a profile, stop, restart. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "tools/cellmuxctl/cellmuxctl.h"
+
+struct listing {
+	const struct opts *o;
+	struct json j;
+	bool opened; /* JSON array begun: only once the daemon has said yes */
+	struct table *t;
+};
+
+static void json_session(struct json *j, const struct ctl_session_info *s)
+{
+	const struct ctl_counters *c = &s->counters;
+	const struct ctl_report_info *r = &s->report;
+
+	json_open(j, NULL, '{');
+	json_str(j, "name", s->name);
+	json_str_or_null(j, "profile", s->profile);
+	json_str_or_null(j, "uplink", s->uplink);
+	if (s->pid)
+		json_u64(j, "pid", s->pid);
+	else
+		json_null(j, "pid");
+	json_str(j, "state", ctl_session_state_to_string(s->state));
+	json_u64(j, "restarts", s->restarts);
+	if (s->pid)
+		json_u64(j, "uptime_ms", s->uptime_ms);
+	else
+		json_null(j, "uptime_ms");
+	if (c->valid) {
+		json_u64(j, "rx_bytes", c->rx_bytes);
+		json_u64(j, "tx_bytes", c->tx_bytes);
+		json_u64(j, "rx_packets", c->rx_packets);
+		json_u64(j, "tx_packets", c->tx_packets);
+	} else {
+		json_null(j, "rx_bytes");
+		json_null(j, "tx_bytes");
+		json_null(j, "rx_packets");
+		json_null(j, "tx_packets");
+	}
+	if (s->have_quota) {
+		json_u64(j, "quota_bytes", s->quota_bytes);
+		json_u64(j, "quota_used_bytes", s->quota_used_bytes);
+		json_bool(j, "quota_reached", s->quota_reached);
+	} else {
+		json_null(j, "quota_bytes");
+		json_null(j, "quota_used_bytes");
+		json_null(j, "quota_reached");
+	}
+	if (s->have_report) {
+		json_open(j, "last_report", '{');
+		json_u64(j, "seq", r->seq);
+		json_u64(j, "at_ms", r->at_ms);
+		json_str(j, "url", r->url);
+		json_u64(j, "http_status", r->http_status);
+		json_str(j, "body", r->body);
+		json_str_or_null(j, "error", r->error);
+		json_str_or_null(j, "resolved_name", r->resolved_name);
+		json_str_or_null(j, "resolved", r->resolved);
+		json_close(j, '}');
+	} else {
+		json_null(j, "last_report");
+	}
+	json_close(j, '}');
+}
+
+static int list_one(const struct ctl_parsed *p, void *data)
+{
+	struct listing *l = data;
+	char pid[16], restarts[16], up[32], rx[32] = "-", tx[32] = "-";
+	struct ctl_session_info s;
+
+	ctl_session_decode(p->obj, &s);
+	if (l->o->json) {
+		if (!l->opened)
+			json_open(&l->j, NULL, '[');
+		l->opened = true;
+		json_session(&l->j, &s);
+		return 0;
+	}
+	snprintf(pid, sizeof(pid), "%" PRIu32, s.pid);
+	if (s.counters.valid) {
+		format_bytes(s.counters.rx_bytes, rx, sizeof(rx));
+		format_bytes(s.counters.tx_bytes, tx, sizeof(tx));
+	}
+	snprintf(restarts, sizeof(restarts), "%" PRIu32, s.restarts);
+	table_add(l->t, (const char *const[]){
+				s.name,
+				s.profile[0] ? s.profile : "-",
+				s.uplink[0] ? s.uplink : "-",
+				ctl_session_state_to_string(s.state),
+				s.pid ? pid : "-",
+				restarts,
+				s.pid ? format_duration(s.uptime_ms, up, sizeof(up)) : "-",
+				rx,
+				tx,
+			});
+	return 0;
+}
+
+static int list(const struct opts *o)
+{
+	static const char *const headers[] = { "NAME",	   "PROFILE", "UPLINK", "STATE", "PID",
+					       "RESTARTS", "UPTIME",  "RX",	"TX" };
+	struct listing l = { .o = o };
+	struct request q;
+	int r;
+
+	json_init(&l.j, stdout);
+	if (!o->json)
+		l.t = table_new(9, headers);
+	request_start(&q, CTL_CMD_SESSION_GET, true);
+	r = ipc_call(o, &q, list_one, &l);
+	if (r == EXIT_OK && o->json) {
+		if (!l.opened)
+			json_open(&l.j, NULL, '[');
+		json_close(&l.j, ']');
+		json_end(&l.j);
+	} else if (r == EXIT_OK) {
+		table_print(l.t, stdout);
+	}
+	table_free(l.t);
+	return r;
+}
+
+static void field(const char *key, const char *value)
+{
+	printf("  %-11s ", key);
+	print_safe(stdout, value);
+	putchar('\n');
+}
+
+static void show_report(const struct ctl_report_info *r)
+{
+	uint64_t now_ms = (uint64_t)time(NULL) * 1000;
+	char buf[CTL_TEXT_SIZE * 2 + 64], ago[32];
+
+	snprintf(buf, sizeof(buf), "#%" PRIu64 ", %s ago", r->seq,
+		 format_duration(now_ms > r->at_ms ? now_ms - r->at_ms : 0, ago, sizeof(ago)));
+	field("last report", buf);
+	if (r->url[0]) {
+		snprintf(buf, sizeof(buf), "GET %s -> %" PRIu32 "%s%s%s", r->url, r->http_status,
+			 r->body[0] ? " \"" : "", r->body, r->body[0] ? "\"" : "");
+		field("", buf);
+	}
+	if (r->resolved_name[0]) {
+		snprintf(buf, sizeof(buf), "resolved %s = %s", r->resolved_name,
+			 r->resolved[0] ? r->resolved : "-");
+		field("", buf);
+	}
+	if (r->error[0]) {
+		snprintf(buf, sizeof(buf), "error: %s", r->error);
+		field("", buf);
+	}
+}
+
+static void show_human(const struct ctl_session_info *s)
+{
+	const struct ctl_counters *c = &s->counters;
+	char buf[128], a[32];
+
+	printf("session ");
+	print_safe(stdout, s->name);
+	putchar('\n');
+	field("profile", s->profile[0] ? s->profile : "-");
+	field("uplink", s->uplink[0] ? s->uplink : "-");
+	field("state", ctl_session_state_to_string(s->state));
+	if (s->pid) {
+		snprintf(buf, sizeof(buf), "%" PRIu32 " (up %s)", s->pid,
+			 format_duration(s->uptime_ms, a, sizeof(a)));
+		field("pid", buf);
+	} else {
+		field("pid", "-");
+	}
+	snprintf(buf, sizeof(buf), "%" PRIu32, s->restarts);
+	field("restarts", buf);
+	if (c->valid) {
+		snprintf(buf, sizeof(buf), "%s (%" PRIu64 " packets)",
+			 format_bytes(c->rx_bytes, a, sizeof(a)), c->rx_packets);
+		field("received", buf);
+		snprintf(buf, sizeof(buf), "%s (%" PRIu64 " packets)",
+			 format_bytes(c->tx_bytes, a, sizeof(a)), c->tx_packets);
+		field("sent", buf);
+	} else {
+		field("traffic", "not counted");
+	}
+	if (s->have_quota) {
+		char b[32];
+
+		snprintf(buf, sizeof(buf), "%s used of %s%s",
+			 format_bytes(s->quota_used_bytes, a, sizeof(a)),
+			 format_bytes(s->quota_bytes, b, sizeof(b)),
+			 s->quota_reached ? ", reached" : "");
+		field("quota", buf);
+	}
+	if (s->have_report)
+		show_report(&s->report);
+	else
+		field("last report", "none yet");
+}
+
+static int show_one(const struct ctl_parsed *p, void *data)
+{
+	const struct opts *o = data;
+	struct ctl_session_info s;
+	struct json j;
+
+	ctl_session_decode(p->obj, &s);
+	if (o->json) {
+		json_init(&j, stdout);
+		json_session(&j, &s);
+		json_end(&j);
+	} else {
+		show_human(&s);
+	}
+	return 0;
+}
+
+static int started(const struct ctl_parsed *p, void *data)
+{
+	const struct opts *o = data;
+	struct ctl_session_info s;
+	struct json j;
+
+	ctl_session_decode(p->obj, &s);
+	if (o->json) {
+		json_init(&j, stdout);
+		json_session(&j, &s);
+		json_end(&j);
+		return 0;
+	}
+	printf("session ");
+	print_safe(stdout, s.name);
+	printf(" started on uplink ");
+	print_safe(stdout, s.uplink[0] ? s.uplink : "-");
+	if (s.pid)
+		printf(" (pid %" PRIu32 ")", s.pid);
+	else
+		printf(" (%s)", ctl_session_state_to_string(s.state));
+	putchar('\n');
+	return 0;
+}
+
+static int by_name(const struct opts *o, uint8_t cmd, const char *name, object_fn fn)
+{
+	struct request q;
+	struct nlattr *n;
+
+	request_start(&q, cmd, false);
+	n = ctl_msg_nest_start(&q.m, CTL_A_SESSION);
+	ctl_msg_put_str(&q.m, CTL_SESSION_A_NAME, name);
+	ctl_msg_nest_end(&q.m, n);
+	return ipc_call(o, &q, fn, (void *)o);
+}
+
+static int start(int argc, char **argv, const struct opts *o)
+{
+	static const struct option options[] = {
+		{ "profile", required_argument, NULL, 'p' },
+		{ "uplink", required_argument, NULL, 'u' },
+		{ "name", required_argument, NULL, 'n' },
+		{},
+	};
+	const char *profile = NULL, *uplink = NULL, *name = NULL;
+	struct request q;
+	struct nlattr *n;
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+p:u:n:", options, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			profile = optarg;
+			break;
+		case 'u':
+			uplink = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		default:
+			return usage_error("session start --profile P [--uplink U] [--name N]");
+		}
+	}
+	if (optind != argc)
+		return usage_error("session start: unexpected '%s'", argv[optind]);
+	if (!profile)
+		return usage_error("session start needs --profile");
+	if (!name_ok("profile", profile) || (uplink && !name_ok("uplink", uplink)) ||
+	    (name && !name_ok("session", name)))
+		return EXIT_USAGE;
+	request_start(&q, CTL_CMD_SESSION_START, false);
+	n = ctl_msg_nest_start(&q.m, CTL_A_SESSION);
+	ctl_msg_put_str(&q.m, CTL_SESSION_A_PROFILE, profile);
+	if (uplink)
+		ctl_msg_put_str(&q.m, CTL_SESSION_A_UPLINK, uplink);
+	if (name)
+		ctl_msg_put_str(&q.m, CTL_SESSION_A_NAME, name);
+	ctl_msg_nest_end(&q.m, n);
+	return ipc_call(o, &q, started, (void *)o);
+}
+
+int session_main(int argc, char **argv, const struct opts *o)
+{
+	const char *cmd = argc > 1 ? argv[1] : "list";
+	uint8_t by_cmd;
+	object_fn fn = NULL;
+
+	if (!strcmp(cmd, "list")) {
+		if (argc > 2)
+			return usage_error("session list takes no arguments");
+		return list(o);
+	}
+	if (!strcmp(cmd, "start"))
+		return start(argc - 1, argv + 1, o);
+	if (!strcmp(cmd, "show")) {
+		by_cmd = CTL_CMD_SESSION_GET;
+		fn = show_one;
+	} else if (!strcmp(cmd, "stop")) {
+		by_cmd = CTL_CMD_SESSION_STOP;
+	} else if (!strcmp(cmd, "restart")) {
+		by_cmd = CTL_CMD_SESSION_RESTART;
+	} else {
+		return usage_error("unknown session command '%s' (list, show, start, stop, "
+				   "restart)",
+				   cmd);
+	}
+	if (argc != 3)
+		return usage_error(argc < 3 ? "session %s needs a session NAME"
+					    : "session %s takes one NAME",
+				   cmd);
+	if (!name_ok("session", argv[2]))
+		return EXIT_USAGE;
+	return by_name(o, by_cmd, argv[2], fn);
+}
