@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "daemon/daemon.h"
+#include "daemon/relay.h"
 #include "daemon/session.h"
 #include "daemon/status.h"
 #include "netns/uplink.h"
@@ -115,6 +116,16 @@ static int op_status(void *ctx, struct ctl_reply *r)
 	s.uplinks_up = sd.uplinks_up;
 	s.sessions = sd.sessions_total;
 	s.sessions_running = sd.sessions_running;
+	if (d->relay) {
+		struct relay_status rs;
+
+		relay_status(d->relay, &rs);
+		s.have_backend = true;
+		s.backend_up = rs.up;
+		s.backend_outbox = rs.outbox;
+		s.backend_inbox = rs.inbox;
+		s.backend_reconnects = rs.reconnects;
+	}
 	return ctl_reply_status(r, &s);
 }
 

@@ -104,6 +104,11 @@ enum ctl_status_attr {
 	CTL_STATUS_A_UPLINKS_UP,       /* u32: of those, up */
 	CTL_STATUS_A_SESSIONS,         /* u32: sessions, whatever their state */
 	CTL_STATUS_A_SESSIONS_RUNNING, /* u32: of those, with a live worker */
+	/* The backend link; all absent when no [backend] is configured. */
+	CTL_STATUS_A_BACKEND_UP,         /* u8: 1 when the link is usable (hello answered) */
+	CTL_STATUS_A_BACKEND_OUTBOX,     /* u32: events waiting for the backend's ack */
+	CTL_STATUS_A_BACKEND_INBOX,      /* u32: deliveries waiting for a worker's ack */
+	CTL_STATUS_A_BACKEND_RECONNECTS, /* u32: connection attempts after the first */
 	__CTL_STATUS_A_MAX,
 };
 #define CTL_STATUS_A_MAX (__CTL_STATUS_A_MAX - 1)
@@ -252,6 +257,10 @@ static const struct ctl_policy ctl_status_policy[] = {
 	[CTL_STATUS_A_UPLINKS_UP] = CTL_POLICY_U32("uplinks_up"),
 	[CTL_STATUS_A_SESSIONS] = CTL_POLICY_U32("sessions"),
 	[CTL_STATUS_A_SESSIONS_RUNNING] = CTL_POLICY_U32("sessions_running"),
+	[CTL_STATUS_A_BACKEND_UP] = CTL_POLICY_U8("backend_up", 2),
+	[CTL_STATUS_A_BACKEND_OUTBOX] = CTL_POLICY_U32("backend_outbox"),
+	[CTL_STATUS_A_BACKEND_INBOX] = CTL_POLICY_U32("backend_inbox"),
+	[CTL_STATUS_A_BACKEND_RECONNECTS] = CTL_POLICY_U32("backend_reconnects"),
 };
 
 static const struct ctl_policy ctl_address_policy[] = {

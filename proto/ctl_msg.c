@@ -544,6 +544,12 @@ void ctl_status_encode(struct ctl_msg *m, const struct ctl_status_info *s)
 	ctl_msg_put_u32(m, CTL_STATUS_A_UPLINKS_UP, s->uplinks_up);
 	ctl_msg_put_u32(m, CTL_STATUS_A_SESSIONS, s->sessions);
 	ctl_msg_put_u32(m, CTL_STATUS_A_SESSIONS_RUNNING, s->sessions_running);
+	if (s->have_backend) {
+		ctl_msg_put_u8(m, CTL_STATUS_A_BACKEND_UP, s->backend_up);
+		ctl_msg_put_u32(m, CTL_STATUS_A_BACKEND_OUTBOX, s->backend_outbox);
+		ctl_msg_put_u32(m, CTL_STATUS_A_BACKEND_INBOX, s->backend_inbox);
+		ctl_msg_put_u32(m, CTL_STATUS_A_BACKEND_RECONNECTS, s->backend_reconnects);
+	}
 	ctl_msg_nest_end(m, n);
 }
 
@@ -621,6 +627,11 @@ static void get_text(char *dst, size_t size, const struct nlattr *a)
 		snprintf(dst, size, "%s", ctl_attr_str(a));
 }
 
+static uint8_t get_u8(const struct nlattr *a)
+{
+	return a ? ctl_attr_u8(a) : 0;
+}
+
 static uint32_t get_u32(const struct nlattr *a)
 {
 	return a ? ctl_attr_u32(a) : 0;
@@ -665,6 +676,11 @@ void ctl_status_decode(const struct nlattr *nest, struct ctl_status_info *ret)
 	ret->uplinks_up = get_u32(tb[CTL_STATUS_A_UPLINKS_UP]);
 	ret->sessions = get_u32(tb[CTL_STATUS_A_SESSIONS]);
 	ret->sessions_running = get_u32(tb[CTL_STATUS_A_SESSIONS_RUNNING]);
+	ret->have_backend = tb[CTL_STATUS_A_BACKEND_UP] != NULL;
+	ret->backend_up = get_u8(tb[CTL_STATUS_A_BACKEND_UP]);
+	ret->backend_outbox = get_u32(tb[CTL_STATUS_A_BACKEND_OUTBOX]);
+	ret->backend_inbox = get_u32(tb[CTL_STATUS_A_BACKEND_INBOX]);
+	ret->backend_reconnects = get_u32(tb[CTL_STATUS_A_BACKEND_RECONNECTS]);
 }
 
 void ctl_uplink_decode(const struct nlattr *nest, struct ctl_uplink_info *ret)

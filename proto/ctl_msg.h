@@ -95,6 +95,9 @@ struct ctl_status_info {
 	char config[CTL_PATH_SIZE];
 	uint32_t uplinks, uplinks_up;
 	uint32_t sessions, sessions_running;
+	bool have_backend; /* a [backend] is configured */
+	bool backend_up;
+	uint32_t backend_outbox, backend_inbox, backend_reconnects;
 };
 
 struct ctl_counters {

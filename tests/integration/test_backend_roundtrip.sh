@@ -40,5 +40,7 @@ dups=$(awk '{ print $1, $2 }' "$WLOG/echo.log" | sort | uniq -d | wc -l)
 check "no worker process got a delivery twice ($dups)" [ "$dups" -eq 0 ]
 check "the backend saw all $N deliveries acked" wait_for 10 grep -q "$N deliveries to e1 acked" "$T/backend.log"
 
+check "cellmuxctl status shows the backend link up with nothing queued" eval \
+	'ctl --json status | python3 -c "import json,sys; b=json.load(sys.stdin)[\"backend\"]; sys.exit(0 if b[\"state\"] == \"up\" and b[\"outbox\"] == 0 else 1)"'
 check "SIGTERM stops the daemon" stop_daemon
 check "the store is in state_dir" test -s "$STATE/cellmux.db"

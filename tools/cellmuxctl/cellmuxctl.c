@@ -5,7 +5,8 @@
  * documented in docs/cellmuxctl.8; in short (null where the daemon does not know a value):
  *
  *   status        {"version", "pid", "uptime_ms", "config", "uplinks", "uplinks_up",
- *                  "sessions", "sessions_running"}
+ *                  "sessions", "sessions_running",
+ *                  "backend": null | {"state": "up"|"down", "outbox", "inbox", "reconnects"}}
  *   uplink list   [uplink...]; uplink show NAME: uplink
  *     uplink      {"name", "driver", "state": "up"|"down"|"connecting"|"draining",
  *                  "interface", "netns", "addresses": ["ADDR/PLEN"...], "sessions", "capacity",

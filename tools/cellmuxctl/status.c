@@ -22,6 +22,16 @@ static int show(const struct ctl_parsed *p, void *data)
 		json_u64(&j, "uplinks_up", st.uplinks_up);
 		json_u64(&j, "sessions", st.sessions);
 		json_u64(&j, "sessions_running", st.sessions_running);
+		if (st.have_backend) {
+			json_open(&j, "backend", '{');
+			json_str(&j, "state", st.backend_up ? "up" : "down");
+			json_u64(&j, "outbox", st.backend_outbox);
+			json_u64(&j, "inbox", st.backend_inbox);
+			json_u64(&j, "reconnects", st.backend_reconnects);
+			json_close(&j, '}');
+		} else {
+			json_null(&j, "backend");
+		}
 		json_close(&j, '}');
 		json_end(&j);
 		return 0;
@@ -33,6 +43,10 @@ static int show(const struct ctl_parsed *p, void *data)
 	print_safe(stdout, st.config[0] ? st.config : "-");
 	printf("\nuplinks:  %u (%u up)\n", st.uplinks, st.uplinks_up);
 	printf("sessions: %u (%u running)\n", st.sessions, st.sessions_running);
+	if (st.have_backend)
+		printf("backend:  %s, %u events queued, %u deliveries queued, %u reconnects\n",
+		       st.backend_up ? "up" : "down", st.backend_outbox, st.backend_inbox,
+		       st.backend_reconnects);
 	return 0;
 }
 
