@@ -11,45 +11,7 @@
 #include <sys/socket.h>
 
 #include "common/macro.h"
-
-/* Length of the valid UTF-8 character at s (RFC 3629: no overlongs, no surrogates, nothing above
- * U+10FFFF), 0 if s does not start one, -1 if the n bytes end inside an otherwise valid one. */
-static int utf8_char(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-	int need;
-
-	if (c < 0x80)
-		return 1;
-	if (c < 0xC2)
-		return 0;
-	if (c < 0xE0) {
-		need = 2;
-	} else if (c < 0xF0) {
-		need = 3;
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-	} else if (c < 0xF5) {
-		need = 4;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	} else {
-		return 0;
-	}
-	for (int i = 1; i < need; i++) {
-		if ((size_t)i >= n)
-			return -1;
-		if (s[i] < lo || s[i] > hi)
-			return 0;
-		lo = 0x80;
-		hi = 0xBF;
-	}
-	return need;
-}
+#include "proto/utf8.h"
 
 size_t worker_msg_text_sanitize(char *s, size_t len)
 {
@@ -74,28 +36,6 @@ size_t worker_msg_text_sanitize(char *s, size_t len)
 	return o;
 }
 
-/* protobuf-c hands out NUL-terminated copies, so only the length and the encoding are left to
- * check; proto3 parsers in other languages reject strings that are not UTF-8, and the daemon
- * forwards these. */
-static bool text_ok(const char *s, size_t max)
-{
-	size_t len, i = 0;
-
-	if (!s)
-		return true;
-	len = strnlen(s, max + 1);
-	if (len > max)
-		return false;
-	while (i < len) {
-		int r = utf8_char((const unsigned char *)s + i, len - i);
-
-		if (r <= 0)
-			return false;
-		i += r;
-	}
-	return true;
-}
-
 static bool address_ok(const char *s)
 {
 	unsigned char a[sizeof(struct in6_addr)];
@@ -107,10 +47,10 @@ static bool address_ok(const char *s)
 
 static int report_validate(const Cellmux__Worker__Report *r)
 {
-	if (!text_ok(r->url, WORKER_MSG_TEXT_MAX) || !text_ok(r->body, WORKER_MSG_BODY_MAX) ||
-	    !text_ok(r->error, WORKER_MSG_TEXT_MAX) ||
-	    !text_ok(r->resolved_name, WORKER_MSG_TEXT_MAX) ||
-	    !text_ok(r->resolve_error, WORKER_MSG_TEXT_MAX))
+	if (!utf8_text_ok(r->url, WORKER_MSG_TEXT_MAX) || !utf8_text_ok(r->body, WORKER_MSG_BODY_MAX) ||
+	    !utf8_text_ok(r->error, WORKER_MSG_TEXT_MAX) ||
+	    !utf8_text_ok(r->resolved_name, WORKER_MSG_TEXT_MAX) ||
+	    !utf8_text_ok(r->resolve_error, WORKER_MSG_TEXT_MAX))
 		return -EBADMSG;
 	/* No status at all, or any three-digit one: servers do send codes outside 100..599. */
 	if (r->http_status < 0 || r->http_status > 999)
@@ -129,8 +69,8 @@ static int worker_message_validate(const Cellmux__Worker__WorkerMessage *m)
 {
 	switch (m->msg_case) {
 	case CELLMUX__WORKER__WORKER_MESSAGE__MSG_HELLO:
-		if (!m->hello || !text_ok(m->hello->worker, WORKER_MSG_TEXT_MAX) ||
-		    !text_ok(m->hello->version, WORKER_MSG_TEXT_MAX))
+		if (!m->hello || !utf8_text_ok(m->hello->worker, WORKER_MSG_TEXT_MAX) ||
+		    !utf8_text_ok(m->hello->version, WORKER_MSG_TEXT_MAX))
 			return -EBADMSG;
 		return 0;
 	case CELLMUX__WORKER__WORKER_MESSAGE__MSG_REPORT:
@@ -156,8 +96,8 @@ static int daemon_message_validate(const Cellmux__Worker__DaemonMessage *m)
 {
 	switch (m->msg_case) {
 	case CELLMUX__WORKER__DAEMON_MESSAGE__MSG_WELCOME:
-		if (!m->welcome || !text_ok(m->welcome->session, WORKER_MSG_TEXT_MAX) ||
-		    !text_ok(m->welcome->uplink, WORKER_MSG_TEXT_MAX))
+		if (!m->welcome || !utf8_text_ok(m->welcome->session, WORKER_MSG_TEXT_MAX) ||
+		    !utf8_text_ok(m->welcome->uplink, WORKER_MSG_TEXT_MAX))
 			return -EBADMSG;
 		return 0;
 	case CELLMUX__WORKER__DAEMON_MESSAGE__MSG_STOP:
