@@ -123,9 +123,9 @@ $(B)/fuzz/fuzz_ctl_msg: tests/fuzz/fuzz_ctl_msg.c proto/ctl_msg.c proto/ctl_msg.
 
 # The backend frame decoder fuzzes the generated protobuf-c code along with its validators.
 $(B)/fuzz/fuzz_backend_msg: tests/fuzz/fuzz_backend_msg.c proto/backend_msg.c proto/backend_msg.h \
-		$(B)/gen/proto/backend.pb-c.c
+		proto/utf8.c $(B)/gen/proto/backend.pb-c.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -I$(B)/gen -o $@ $< $(B)/gen/proto/backend.pb-c.c \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -I$(B)/gen -o $@ $< proto/utf8.c $(B)/gen/proto/backend.pb-c.c \
 		$(call PKG_LIBS,libprotobuf-c)
 
 $(B)/fuzz/fuzz_dhcp: tests/fuzz/fuzz_dhcp.c netns/dhcp.c netns/dhcp.h

@@ -676,11 +676,14 @@ void ctl_status_decode(const struct nlattr *nest, struct ctl_status_info *ret)
 	ret->uplinks_up = get_u32(tb[CTL_STATUS_A_UPLINKS_UP]);
 	ret->sessions = get_u32(tb[CTL_STATUS_A_SESSIONS]);
 	ret->sessions_running = get_u32(tb[CTL_STATUS_A_SESSIONS_RUNNING]);
+	/* The backend attributes travel together, keyed by BACKEND_UP. */
 	ret->have_backend = tb[CTL_STATUS_A_BACKEND_UP] != NULL;
-	ret->backend_up = get_u8(tb[CTL_STATUS_A_BACKEND_UP]);
-	ret->backend_outbox = get_u32(tb[CTL_STATUS_A_BACKEND_OUTBOX]);
-	ret->backend_inbox = get_u32(tb[CTL_STATUS_A_BACKEND_INBOX]);
-	ret->backend_reconnects = get_u32(tb[CTL_STATUS_A_BACKEND_RECONNECTS]);
+	if (ret->have_backend) {
+		ret->backend_up = get_u8(tb[CTL_STATUS_A_BACKEND_UP]);
+		ret->backend_outbox = get_u32(tb[CTL_STATUS_A_BACKEND_OUTBOX]);
+		ret->backend_inbox = get_u32(tb[CTL_STATUS_A_BACKEND_INBOX]);
+		ret->backend_reconnects = get_u32(tb[CTL_STATUS_A_BACKEND_RECONNECTS]);
+	}
 }
 
 void ctl_uplink_decode(const struct nlattr *nest, struct ctl_uplink_info *ret)

@@ -107,7 +107,9 @@ def write_conf(tmp, name, uplinks, sessions):
             f.write(f"[uplink sim{i}]\ndriver=netdev\ninterface=simwwan{i}\n"
                     f"address=100.64.{i}.2/24\ngateway=100.64.{i}.1\ndns=100.64.{i}.1\n"
                     f"capacity=64\n\n")
-        f.write("[daemon]\ncgroup=/cellmux-bench\n\n[profile idle]\nexec=/bin/sleep 1000\n"
+        f.write("[daemon]\ncgroup=/cellmux-bench\nctl_socket=" + tmp + "/ctl.sock\n"
+                "bpf_dir=/sys/fs/bpf/cellmux-bench\n\n"
+                "[metrics]\nlisten=off\n\n[profile idle]\nexec=/bin/sleep 1000\n"
                 "user=nobody\nrestart=no\n")
         for s in range(sessions):
             f.write(f"\n[session b{s}]\nprofile=idle\n")
@@ -186,7 +188,7 @@ def main():
         print(f"  ratio netns-exec / cellmuxd   {nse / per_session if per_session else float('inf'):9.2f} x   (aim: >= 1)")
     finally:
         sh(f"{SIM} down >/dev/null 2>&1 || true")
-        sh(f"rm -rf {tmp}")
+        sh(f"rm -rf {tmp} /sys/fs/bpf/cellmux-bench")
 
 
 if __name__ == "__main__":

@@ -23,9 +23,10 @@ while True:
 ' &
 CLEANUP_EXTRA+=("kill $! 2>/dev/null")
 
-cat >"$T/cellmux.conf" <<EOF2
-[daemon]
-cgroup=$CGPATH
+daemon_section >"$T/cellmux.conf"
+cat >>"$T/cellmux.conf" <<EOF2
+[metrics]
+listen=off
 
 [uplink v6]
 driver=netdev
