@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <glib.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -41,13 +42,19 @@
 #define HEADER_TIMEOUT_S 5
 /* A response must be taken by the client within this, or the connection is closed. */
 #define SEND_TIMEOUT_S 30
-#define WRITE_CHUNK (64 * 1024)
+/* A body goes out in writes of this size, each costing a turn of the daemon's loop (which polls
+ * every session's descriptors): a large text in a few turns. What the socket does not take of
+ * a write, lws keeps, so a stuck reader holds at most one chunk (and MAX_SENDING bound those). */
+#define WRITE_CHUNK (256 * 1024)
 /* With this many /metrics bodies still being sent, a new scrape gets the newest text, if it is
  * this fresh, instead of rendering another: under a flood of scrapes or of slow readers that is
- * one render a second, so at most SHARE_WHEN_SENDING + SEND_TIMEOUT_S texts alive. */
+ * one render a second. */
 #define SHARE_WHEN_SENDING 8
 #define SHARE_MAX_AGE_US (1000 * 1000)
+/* Bodies being sent at once; a scrape beyond is answered 503 (Prometheus never comes close). */
+#define MAX_SENDING 32
 #define SMALL_BODY_MAX 256
+#define TRIM_AT_SIZE (128 * 1024)
 
 struct metrics;
 
@@ -79,6 +86,7 @@ struct metrics {
 
 	struct snapshot *latest; /* weak: cleared when its last reader releases it */
 	unsigned sending;        /* connections holding a snapshot */
+	unsigned snapshots;      /* alive */
 	size_t size_hint;        /* length of the last text, to allocate once per scrape */
 	struct status_uplink *uplinks;
 	size_t uplinks_cap;
@@ -167,12 +175,22 @@ static int read_process(const struct metrics *m, struct metrics_process *p)
 
 static void snapshot_unref(struct snapshot *s)
 {
+	struct metrics *m;
+	size_t size;
+
 	if (!s || --s->refs)
 		return;
-	if (s->m->latest == s)
-		s->m->latest = NULL;
+	m = s->m;
+	if (m->latest == s)
+		m->latest = NULL;
+	size = s->text.cap;
 	mbuf_free(&s->text);
 	free(s);
+	/* glibc keeps a freed text of this size in the heap (its mmap threshold grows with the
+	 * sizes it sees), a few MiB after a burst of scrapes: hand the pages back once the
+	 * last text is gone. */
+	if (!--m->snapshots && size >= TRIM_AT_SIZE)
+		malloc_trim(0);
 }
 
 /* Grows *arr to hold n elements; the arrays live as long as m, so a scrape does not allocate. */
@@ -226,6 +244,7 @@ static int render(struct metrics *m, struct snapshot **ret)
 		return -ENOMEM;
 	s->m = m;
 	s->refs = 1;
+	m->snapshots++;
 	s->at_us = t0;
 	/* Last time's size plus room: one allocation, no copying as the text grows. */
 	mbuf_reserve(&s->text, m->size_hint + m->size_hint / 8 + 4096);
@@ -300,11 +319,18 @@ static int respond_small(struct lws *wsi, struct metrics *m, unsigned status, co
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-/* The body follows from the writeable callback, in chunks, however large it is. */
+static int on_writeable(struct lws *wsi, struct metrics *m, struct conn *c);
+
+/* The first chunk goes out at once (a small text needs no further loop turn), the rest from
+ * the writeable callback. */
 static int serve_metrics(struct lws *wsi, struct metrics *m, struct conn *c, bool head)
 {
 	struct snapshot *s;
 
+	if (!head && m->sending >= MAX_SENDING)
+		return respond_small(wsi, m, HTTP_STATUS_SERVICE_UNAVAILABLE,
+				     "text/plain; charset=utf-8", false, false,
+				     "too many scrapes in progress\n");
 	if (m->latest && m->sending >= SHARE_WHEN_SENDING &&
 	    g_get_monotonic_time() - m->latest->at_us < SHARE_MAX_AGE_US) {
 		s = m->latest;
@@ -330,8 +356,7 @@ static int serve_metrics(struct lws *wsi, struct metrics *m, struct conn *c, boo
 	c->len = s->text.len;
 	c->off = 0;
 	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, SEND_TIMEOUT_S);
-	lws_callback_on_writable(wsi);
-	return 0;
+	return on_writeable(wsi, m, c);
 }
 
 static int on_request(struct lws *wsi, struct metrics *m, struct conn *c, const char *path)

@@ -220,7 +220,8 @@ def load(p):
     return {l.split()[0]: float(l.split()[1]) for l in open(p) if l[0] != "#"}
 a, b = load(sys.argv[1]), load(sys.argv[2])
 bad = [k for k in a if k.split("{")[0].endswith("_total") and k in b and b[k] < a[k]]
-print("\n".join("    went down: " + k for k in bad))
+if bad:
+    print("\n".join("    went down: " + k for k in bad))
 sys.exit(bool(bad))
 EOF2
 if [ $ACCT = 1 ]; then
@@ -273,7 +274,8 @@ for s in json.load(open(t + "/sessions.json")):
     for f, n in (("rx_bytes", "receive_bytes"), ("tx_bytes", "transmit_bytes"),
                  ("rx_packets", "receive_packets"), ("tx_packets", "transmit_packets")):
         same(f"cellmux_session_{n}_total" + l, s[f], True)
-print("\n".join("    " + x for x in bad))
+if bad:
+    print("\n".join("    " + x for x in bad))
 sys.exit(bool(bad))
 EOF2
 else
@@ -328,8 +330,12 @@ check "Prometheus's scrapes take under 100 ms" \
 if [ $ACCT = 1 ]; then
 	check "Prometheus has the uplink byte counters" prom_has 'cellmux_uplink_receive_bytes_total' 2
 	check "Prometheus has the session byte counters" prom_has 'cellmux_session_transmit_bytes_total' 4
-	prom_rate() { [ "$(promq 'count(rate(cellmux_session_transmit_bytes_total[5s]) > 0)' | awk '{ print $2 }')" = 4 ]; }
+	prom_rate() {
+		promq 'rate(cellmux_session_transmit_bytes_total[5s]) > 0' >"$T/q.rate"
+		[ "$(wc -l <"$T/q.rate")" = 4 ]
+	}
 	check "Prometheus sees every session's transmit bytes rising (rate > 0)" wait_for 15 prom_rate
+	sed 's/^/    rate: /' "$T/q.rate"
 fi
 # The Grafana dashboard: valid JSON, a data source variable every panel uses, and every query
 # it makes answered by this Prometheus; all with data but quota and signal, which the sim lacks

@@ -135,7 +135,8 @@ static void test_healthz_is_200_json_with_uplink_counts(void **state)
 	assert_true(!strncmp(r, "HTTP/1.1 200 OK\r\n", 17));
 	assert_non_null(strstr(r, "\r\ncontent-type: application/json\r\n"));
 	assert_non_null(strstr(r, "\r\ncontent-length: 48\r\n"));
-	assert_non_null(strstr(r, "\r\n\r\n{\"status\":\"ok\",\"uplinks_up\":0,\"uplinks_total\":0}"));
+	assert_non_null(
+		strstr(r, "\r\n\r\n{\"status\":\"ok\",\"uplinks_up\":0,\"uplinks_total\":0}"));
 	free(r);
 }
 
@@ -147,7 +148,8 @@ static void test_metrics_is_the_text_format_with_its_content_type(void **state)
 	start(f);
 	r = request(f, "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
 	assert_true(!strncmp(r, "HTTP/1.1 200 OK\r\n", 17));
-	assert_non_null(strstr(r, "\r\ncontent-type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+	assert_non_null(
+		strstr(r, "\r\ncontent-type: text/plain; version=0.0.4; charset=utf-8\r\n"));
 	body = strstr(r, "\r\n\r\n");
 	assert_non_null(body);
 	body += 4;
@@ -329,8 +331,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_healthz_is_200_json_with_uplink_counts, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_metrics_is_the_text_format_with_its_content_type,
-						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_metrics_is_the_text_format_with_its_content_type, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_head_has_gets_headers_and_no_body, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_path_is_404_whatever_the_method, setup,

@@ -344,11 +344,10 @@ static void test_a_state_not_in_the_list_still_shows_as_current(void **state)
 
 	u.state = "resetting";
 	text = render_to_string(&in);
-	assert_non_null(strstr(text, "cellmux_uplink_state{uplink=\"hilink\",state=\"up\"} 0\n"
-				     "cellmux_uplink_state{uplink=\"hilink\",state=\"down\"} 0\n"
-				     "cellmux_uplink_state{uplink=\"hilink\",state=\"connecting\"} 0\n"
-				     "cellmux_uplink_state{uplink=\"hilink\",state=\"draining\"} 0\n"
-				     "cellmux_uplink_state{uplink=\"hilink\",state=\"resetting\"} 1\n"));
+#define S "cellmux_uplink_state{uplink=\"hilink\",state="
+	assert_non_null(strstr(text, S "\"up\"} 0\n" S "\"down\"} 0\n" S "\"connecting\"} 0\n"
+				     S "\"draining\"} 0\n" S "\"resetting\"} 1\n"));
+#undef S
 	assert_non_null(strstr(text, "cellmux_uplink_up{uplink=\"hilink\"} 0\n"));
 	free(text);
 }
@@ -409,7 +408,8 @@ static void test_without_accounting_traffic_families_have_no_sample(void **state
 				     "# HELP cellmux_session_quota_limit_bytes"));
 	assert_null(strstr(text, "_bytes_total{"));
 	assert_null(strstr(text, "_packets_total{"));
-	assert_non_null(strstr(text, "cellmux_session_restarts_total{uplink=\"lte1\",session=\"s1\"} 2\n"));
+	assert_non_null(
+		strstr(text, "cellmux_session_restarts_total{uplink=\"lte1\",session=\"s1\"} 2\n"));
 	free(text);
 }
 
@@ -434,7 +434,8 @@ static void check_grouping(const char *text)
 
 			assert_int_equal(sscanf(line + 7, "%79s", name), 1);
 			assert_true(!strncmp(p, "# TYPE ", 7));
-			assert_true(!strncmp(p + 7, name, strlen(name)) && p[7 + strlen(name)] == ' ');
+			assert_true(!strncmp(p + 7, name, strlen(name)));
+			assert_true(p[7 + strlen(name)] == ' ');
 			for (size_t i = 0; i < n_families; i++)
 				assert_string_not_equal(families[i], name);
 			assert_true(n_families < 128);
