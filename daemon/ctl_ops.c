@@ -11,7 +11,6 @@
 
 #include "common/log.h"
 #include "daemon/daemon.h"
-#include "daemon/relay.h"
 #include "daemon/session.h"
 #include "daemon/status.h"
 #include "netns/uplink.h"
@@ -116,16 +115,11 @@ static int op_status(void *ctx, struct ctl_reply *r)
 	s.uplinks_up = sd.uplinks_up;
 	s.sessions = sd.sessions_total;
 	s.sessions_running = sd.sessions_running;
-	if (d->relay) {
-		struct relay_status rs;
-
-		relay_status(d->relay, &rs);
-		s.have_backend = true;
-		s.backend_up = rs.up;
-		s.backend_outbox = rs.outbox;
-		s.backend_inbox = rs.inbox;
-		s.backend_reconnects = rs.reconnects;
-	}
+	s.have_backend = sd.have_backend;
+	s.backend_up = sd.backend_up;
+	s.backend_outbox = sd.backend_outbox;
+	s.backend_inbox = sd.backend_inbox;
+	s.backend_reconnects = sd.backend_reconnects;
 	return ctl_reply_status(r, &s);
 }
 

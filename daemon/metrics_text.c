@@ -326,6 +326,29 @@ static void render_build(const struct metrics_input *in, struct mbuf *b)
 	mbuf_put(b, "} 1\n", 4);
 }
 
+static void render_backend_one(struct mbuf *b, const char *name, const char *type,
+			       const char *help, uint64_t v);
+
+/* The backend link, only where one is configured: a gateway without one has no such series. */
+static void render_backend(const struct metrics_input *in, struct mbuf *b)
+{
+	const struct status_daemon *d = in->daemon;
+
+	if (!d || !d->have_backend)
+		return;
+	render_backend_one(b, "cellmux_backend_up", "gauge",
+			   "Whether the link to the backend is up (hello answered).", d->backend_up);
+	render_backend_one(b, "cellmux_backend_queued_events", "gauge",
+			   "Worker events stored and waiting for the backend's ack.",
+			   d->backend_outbox);
+	render_backend_one(b, "cellmux_backend_queued_deliveries", "gauge",
+			   "Backend deliveries stored and waiting for a worker's ack.",
+			   d->backend_inbox);
+	render_backend_one(b, "cellmux_backend_reconnects_total", "counter",
+			   "Connection attempts to the backend after the first.",
+			   d->backend_reconnects);
+}
+
 static void render_uplinks(const struct render *r)
 {
 	const struct status_uplink *u = r->in->uplinks;
@@ -503,6 +526,13 @@ static void plain(struct mbuf *b, const char *name, const char *num, size_t num_
 		plain(b, name, _p, (size_t)(_n + NUM_MAX - _p));                           \
 	} while (0)
 
+static void render_backend_one(struct mbuf *b, const char *name, const char *type,
+			       const char *help, uint64_t v)
+{
+	family(b, name, type, help);
+	PLAIN(b, name, fmt_u64, v);
+}
+
 /* The names, types and help of the Prometheus client libraries, so dashboards just work. */
 static void render_process(const struct metrics_process *p, struct mbuf *b)
 {
@@ -530,6 +560,7 @@ int metrics_render(const struct metrics_input *in, struct mbuf *out)
 
 	if (ret == 0) {
 		render_build(in, out);
+		render_backend(in, out);
 		render_uplinks(&r);
 		render_sessions(&r);
 		if (in->process)

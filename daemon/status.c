@@ -10,6 +10,7 @@
 #include "common/version.h"
 #include "daemon/accounting.h"
 #include "daemon/daemon.h"
+#include "daemon/relay.h"
 #include "daemon/session.h"
 #include "netns/uplink.h"
 
@@ -24,6 +25,16 @@ void status_daemon(struct daemon *d, struct status_daemon *out)
 	out->sessions_total = (unsigned)d->n_sessions;
 	for (size_t i = 0; i < d->n_sessions; i++)
 		out->sessions_running += d->sessions[i]->state == SESSION_RUNNING;
+	if (d->relay) {
+		struct relay_status rs;
+
+		relay_status(d->relay, &rs);
+		out->have_backend = true;
+		out->backend_up = rs.up;
+		out->backend_outbox = rs.outbox;
+		out->backend_inbox = rs.inbox;
+		out->backend_reconnects = rs.reconnects;
+	}
 }
 
 static void fill_counters(struct daemon *d, enum acct_kind kind, const char *name, bool *valid,

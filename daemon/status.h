@@ -14,6 +14,9 @@ struct status_daemon {
 	const char *version;
 	int64_t start_time_unix;
 	unsigned uplinks_total, uplinks_up, sessions_total, sessions_running;
+	bool have_backend; /* a [backend] is configured; the rest is zero without one */
+	bool backend_up;
+	unsigned backend_outbox, backend_inbox, backend_reconnects;
 };
 
 struct status_uplink {

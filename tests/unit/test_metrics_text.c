@@ -473,6 +473,29 @@ static void test_no_uplinks_or_sessions_still_declares_every_family(void **state
 	free(text);
 }
 
+static void test_backend_link_series_only_with_a_backend(void **state)
+{
+	struct status_daemon d = daemon_st;
+	struct metrics_input in = { .daemon = &d };
+	char *text = render_to_string(&in);
+
+	assert_null(strstr(text, "cellmux_backend_up"));
+	free(text);
+	d.have_backend = true;
+	d.backend_up = true;
+	d.backend_outbox = 7;
+	d.backend_inbox = 2;
+	d.backend_reconnects = 3;
+	text = render_to_string(&in);
+	check_grouping(text);
+	assert_non_null(strstr(text, "\ncellmux_backend_up 1\n"));
+	assert_non_null(strstr(text, "\ncellmux_backend_queued_events 7\n"));
+	assert_non_null(strstr(text, "\ncellmux_backend_queued_deliveries 2\n"));
+	assert_non_null(strstr(text, "# TYPE cellmux_backend_reconnects_total counter\n"
+				   "cellmux_backend_reconnects_total 3\n"));
+	free(text);
+}
+
 /* The figure the scrape budget is about: 64 uplinks x 16 sessions. */
 static void test_a_large_gateway_renders_every_series(void **state)
 {
@@ -515,6 +538,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_known_status_renders_the_golden_text),
+		cmocka_unit_test(test_backend_link_series_only_with_a_backend),
 		cmocka_unit_test(test_render_appends_to_what_the_buffer_holds),
 		cmocka_unit_test(test_label_values_escape_backslash_quote_and_newline_only),
 		cmocka_unit_test(test_numbers_are_exact_at_their_limits),
