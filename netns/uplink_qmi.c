@@ -93,8 +93,10 @@ static void attempt_fail(struct qmi *q, const char *what, const GError *err);
 struct bridge {
 	GSource src;
 	GMainContext *inner;
-	GPollFD *fds;
+	GPollFD *fds;   /* registered with g_source_add_poll() */
 	gint n_fds, alloc;
+	GPollFD *query; /* the inner context's wishes this turn */
+	gint query_alloc;
 	gint max_prio;
 	bool checked;
 };
@@ -110,19 +112,32 @@ static gboolean bridge_prepare(GSource *s, gint *timeout)
 		*timeout = 10;
 		return FALSE;
 	}
-	for (gint i = 0; i < b->n_fds; i++)
-		g_source_remove_poll(s, &b->fds[i]);
 	ready = g_main_context_prepare(b->inner, &b->max_prio);
-	while ((n = g_main_context_query(b->inner, b->max_prio, timeout, b->fds, b->alloc)) >
-	       b->alloc) {
-		b->alloc = n;
-		b->fds = g_renew(GPollFD, b->fds, n);
+	while ((n = g_main_context_query(b->inner, b->max_prio, timeout, b->query,
+					 b->query_alloc)) > b->query_alloc) {
+		b->query_alloc = n;
+		b->query = g_renew(GPollFD, b->query, n);
 	}
-	b->n_fds = n;
-	for (gint i = 0; i < n; i++) {
+	/* Touch the registered polls only when the set changed: every g_source_add_poll() and
+	 * g_source_remove_poll() wakes the outer loop, which would then prepare again at once
+	 * (measured: the daemon spun at 95% CPU with a QMI uplink). */
+	bool same = n == b->n_fds;
+	for (gint i = 0; same && i < n; i++)
+		same = b->fds[i].fd == b->query[i].fd && b->fds[i].events == b->query[i].events;
+	if (!same) {
+		for (gint i = 0; i < b->n_fds; i++)
+			g_source_remove_poll(s, &b->fds[i]);
+		if (n > b->alloc) {
+			b->alloc = n;
+			b->fds = g_renew(GPollFD, b->fds, n);
+		}
+		memcpy(b->fds, b->query, (size_t)n * sizeof(*b->fds));
+		b->n_fds = n;
+		for (gint i = 0; i < n; i++)
+			g_source_add_poll(s, &b->fds[i]);
+	}
+	for (gint i = 0; i < n; i++)
 		b->fds[i].revents = 0;
-		g_source_add_poll(s, &b->fds[i]);
-	}
 	b->checked = false;
 	if (ready)
 		*timeout = 0;
@@ -161,6 +176,7 @@ static void bridge_finalize(GSource *s)
 		g_main_context_release(b->inner);
 	g_main_context_unref(b->inner);
 	g_free(b->fds);
+	g_free(b->query);
 }
 
 static GSourceFuncs bridge_funcs = {
