@@ -17,7 +17,7 @@ cleanup() {
 		kill -KILL "$PID" 2>/dev/null
 	fi
 	"$B/cellmux-sim" down >/dev/null 2>&1
-	rm -rf "$D"
+	rm -rf "$D" /sys/fs/bpf/cellmux-demo
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -35,6 +35,8 @@ echo "== cellmux-sim up --modems 3: three fake carriers, each with its own publi
 	cat <<EOF2
 [daemon]
 cgroup=/cellmux-demo
+ctl_socket=$D/ctl.sock
+bpf_dir=/sys/fs/bpf/cellmux-demo
 
 [profile probe]
 exec=$D/cellmux-probe --url http://198.18.0.1/ip --interval 1 --resolve carrier.cellmux.test
@@ -66,6 +68,10 @@ for s in 1 2 3 4 5 6; do
 	up=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^CELLMUX_UPLINK=//p')
 	printf '%-8s | %-7s | %-10s | %s\n' "s$s" "${up:-?}" "${pid:-?}" "$(egress s$s)"
 done
+
+echo
+echo "== cellmuxctl uplink list (counters from eBPF)"
+"$B/cellmuxctl" --socket "$D/ctl.sock" uplink list
 
 echo
 echo "== SIGTERM: workers stop, namespaces go, interfaces return"
