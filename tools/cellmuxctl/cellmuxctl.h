@@ -45,6 +45,7 @@ typedef int (*object_fn)(const struct ctl_parsed *p, void *data);
  * EXIT_REFUSED. */
 int ipc_call(const struct opts *o, struct request *q, object_fn fn, void *data);
 
+
 /* output.c: JSON, written as it goes. Keys NULL inside arrays. */
 struct json {
 	FILE *f;
@@ -71,6 +72,19 @@ struct table *table_new(unsigned ncols, const char *const *headers);
 void table_add(struct table *t, const char *const *cells);
 void table_print(const struct table *t, FILE *f);
 void table_free(struct table *t);
+
+/* A dump printed as a table or a JSON array: what `uplink list` and `session list` share. Each
+ * object reaches fn with a struct listing as data; fn adds a row to t or an element to j. */
+struct listing {
+	const struct opts *o;
+	struct json j;
+	bool opened; /* JSON array begun: only once the daemon has said yes */
+	struct table *t;
+};
+int listing_run(const struct opts *o, uint8_t cmd, const char *const *headers, unsigned n,
+		object_fn fn);
+/* "  key         value" of a `show`, the value printed safely. */
+void show_field(const char *key, const char *value);
 
 /* Writes s with terminal control characters (C0, DEL, C1, broken UTF-8) replaced by '?'. */
 void print_safe(FILE *f, const char *s);

@@ -326,3 +326,34 @@ const char *format_duration(uint64_t ms, char *buf, size_t size)
 		snprintf(buf, size, "%" PRIu64 ".%" PRIu64 "s", s, ms % 1000 / 100);
 	return buf;
 }
+
+int listing_run(const struct opts *o, uint8_t cmd, const char *const *headers, unsigned n,
+		object_fn fn)
+{
+	struct listing l = { .o = o };
+	struct request q;
+	int r;
+
+	json_init(&l.j, stdout);
+	if (!o->json)
+		l.t = table_new(n, headers);
+	request_start(&q, cmd, true);
+	r = ipc_call(o, &q, fn, &l);
+	if (r == EXIT_OK && o->json) {
+		if (!l.opened)
+			json_open(&l.j, NULL, '[');
+		json_close(&l.j, ']');
+		json_end(&l.j);
+	} else if (r == EXIT_OK) {
+		table_print(l.t, stdout);
+	}
+	table_free(l.t);
+	return r;
+}
+
+void show_field(const char *key, const char *value)
+{
+	printf("  %-11s ", key);
+	print_safe(stdout, value);
+	putchar('\n');
+}

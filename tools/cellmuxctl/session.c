@@ -5,14 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/macro.h"
 #include "tools/cellmuxctl/cellmuxctl.h"
-
-struct listing {
-	const struct opts *o;
-	struct json j;
-	bool opened; /* JSON array begun: only once the daemon has said yes */
-	struct table *t;
-};
 
 static void json_session(struct json *j, const struct ctl_session_info *s)
 {
@@ -108,32 +102,8 @@ static int list(const struct opts *o)
 {
 	static const char *const headers[] = { "NAME",	   "PROFILE", "UPLINK", "STATE", "PID",
 					       "RESTARTS", "UPTIME",  "RX",	"TX" };
-	struct listing l = { .o = o };
-	struct request q;
-	int r;
 
-	json_init(&l.j, stdout);
-	if (!o->json)
-		l.t = table_new(9, headers);
-	request_start(&q, CTL_CMD_SESSION_GET, true);
-	r = ipc_call(o, &q, list_one, &l);
-	if (r == EXIT_OK && o->json) {
-		if (!l.opened)
-			json_open(&l.j, NULL, '[');
-		json_close(&l.j, ']');
-		json_end(&l.j);
-	} else if (r == EXIT_OK) {
-		table_print(l.t, stdout);
-	}
-	table_free(l.t);
-	return r;
-}
-
-static void field(const char *key, const char *value)
-{
-	printf("  %-11s ", key);
-	print_safe(stdout, value);
-	putchar('\n');
+	return listing_run(o, CTL_CMD_SESSION_GET, headers, ARRAY_SIZE(headers), list_one);
 }
 
 static void show_report(const struct ctl_report_info *r)
@@ -143,20 +113,20 @@ static void show_report(const struct ctl_report_info *r)
 
 	snprintf(buf, sizeof(buf), "#%" PRIu64 ", %s ago", r->seq,
 		 format_duration(now_ms > r->at_ms ? now_ms - r->at_ms : 0, ago, sizeof(ago)));
-	field("last report", buf);
+	show_field("last report", buf);
 	if (r->url[0]) {
 		snprintf(buf, sizeof(buf), "GET %s -> %" PRIu32 "%s%s%s", r->url, r->http_status,
 			 r->body[0] ? " \"" : "", r->body, r->body[0] ? "\"" : "");
-		field("", buf);
+		show_field("", buf);
 	}
 	if (r->resolved_name[0]) {
 		snprintf(buf, sizeof(buf), "resolved %s = %s", r->resolved_name,
 			 r->resolved[0] ? r->resolved : "-");
-		field("", buf);
+		show_field("", buf);
 	}
 	if (r->error[0]) {
 		snprintf(buf, sizeof(buf), "error: %s", r->error);
-		field("", buf);
+		show_field("", buf);
 	}
 }
 
@@ -168,27 +138,27 @@ static void show_human(const struct ctl_session_info *s)
 	printf("session ");
 	print_safe(stdout, s->name);
 	putchar('\n');
-	field("profile", s->profile[0] ? s->profile : "-");
-	field("uplink", s->uplink[0] ? s->uplink : "-");
-	field("state", ctl_session_state_to_string(s->state));
+	show_field("profile", s->profile[0] ? s->profile : "-");
+	show_field("uplink", s->uplink[0] ? s->uplink : "-");
+	show_field("state", ctl_session_state_to_string(s->state));
 	if (s->pid) {
 		snprintf(buf, sizeof(buf), "%" PRIu32 " (up %s)", s->pid,
 			 format_duration(s->uptime_ms, a, sizeof(a)));
-		field("pid", buf);
+		show_field("pid", buf);
 	} else {
-		field("pid", "-");
+		show_field("pid", "-");
 	}
 	snprintf(buf, sizeof(buf), "%" PRIu32, s->restarts);
-	field("restarts", buf);
+	show_field("restarts", buf);
 	if (c->valid) {
 		snprintf(buf, sizeof(buf), "%s (%" PRIu64 " packets)",
 			 format_bytes(c->rx_bytes, a, sizeof(a)), c->rx_packets);
-		field("received", buf);
+		show_field("received", buf);
 		snprintf(buf, sizeof(buf), "%s (%" PRIu64 " packets)",
 			 format_bytes(c->tx_bytes, a, sizeof(a)), c->tx_packets);
-		field("sent", buf);
+		show_field("sent", buf);
 	} else {
-		field("traffic", "not counted");
+		show_field("traffic", "not counted");
 	}
 	if (s->have_quota) {
 		char b[32];
@@ -197,12 +167,12 @@ static void show_human(const struct ctl_session_info *s)
 			 format_bytes(s->quota_used_bytes, a, sizeof(a)),
 			 format_bytes(s->quota_bytes, b, sizeof(b)),
 			 s->quota_reached ? ", reached" : "");
-		field("quota", buf);
+		show_field("quota", buf);
 	}
 	if (s->have_report)
 		show_report(&s->report);
 	else
-		field("last report", "none yet");
+		show_field("last report", "none yet");
 }
 
 static int show_one(const struct ctl_parsed *p, void *data)

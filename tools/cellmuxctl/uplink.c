@@ -3,14 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/macro.h"
 #include "tools/cellmuxctl/cellmuxctl.h"
-
-struct listing {
-	const struct opts *o;
-	struct json j;
-	bool opened; /* JSON array begun: only once the daemon has said yes */
-	struct table *t;
-};
 
 static void json_uplink(struct json *j, const struct ctl_uplink_info *u)
 {
@@ -121,32 +115,8 @@ static int list(const struct opts *o)
 	static const char *const headers[] = {
 		"NAME", "STATE", "DRIVER", "INTERFACE", "ADDRESSES", "SESSIONS", "RX", "TX", "QUOTA",
 	};
-	struct listing l = { .o = o };
-	struct request q;
-	int r;
 
-	json_init(&l.j, stdout);
-	if (!o->json)
-		l.t = table_new(9, headers);
-	request_start(&q, CTL_CMD_UPLINK_GET, true);
-	r = ipc_call(o, &q, list_one, &l);
-	if (r == EXIT_OK && o->json) {
-		if (!l.opened)
-			json_open(&l.j, NULL, '[');
-		json_close(&l.j, ']');
-		json_end(&l.j);
-	} else if (r == EXIT_OK) {
-		table_print(l.t, stdout);
-	}
-	table_free(l.t);
-	return r;
-}
-
-static void field(const char *key, const char *value)
-{
-	printf("  %-11s ", key);
-	print_safe(stdout, value);
-	putchar('\n');
+	return listing_run(o, CTL_CMD_UPLINK_GET, headers, ARRAY_SIZE(headers), list_one);
 }
 
 static int show_one(const struct ctl_parsed *p, void *data)
@@ -167,41 +137,41 @@ static int show_one(const struct ctl_parsed *p, void *data)
 	printf("uplink ");
 	print_safe(stdout, u.name);
 	putchar('\n');
-	field("state", ctl_uplink_state_to_string(u.state));
-	field("driver", u.driver[0] ? u.driver : "-");
+	show_field("state", ctl_uplink_state_to_string(u.state));
+	show_field("driver", u.driver[0] ? u.driver : "-");
 	snprintf(buf, sizeof(buf), "%s (namespace %s)", u.interface[0] ? u.interface : "-",
 		 u.netns[0] ? u.netns : "-");
-	field("interface", buf);
+	show_field("interface", buf);
 	join_addresses(&u, addrs, sizeof(addrs));
-	field("addresses", addrs);
+	show_field("addresses", addrs);
 	snprintf(buf, sizeof(buf), "%" PRIu32 " of %" PRIu32, u.sessions, u.capacity);
-	field("sessions", buf);
+	show_field("sessions", buf);
 	if (c->valid) {
 		snprintf(buf, sizeof(buf), "%s (%" PRIu64 " packets)",
 			 format_bytes(c->rx_bytes, a, sizeof(a)), c->rx_packets);
-		field("received", buf);
+		show_field("received", buf);
 		snprintf(buf, sizeof(buf), "%s (%" PRIu64 " packets)",
 			 format_bytes(c->tx_bytes, a, sizeof(a)), c->tx_packets);
-		field("sent", buf);
+		show_field("sent", buf);
 	} else {
-		field("traffic", "not counted");
+		show_field("traffic", "not counted");
 	}
 	if (u.have_quota) {
 		snprintf(buf, sizeof(buf), "%s used of %s%s",
 			 format_bytes(u.quota_used_bytes, a, sizeof(a)),
 			 format_bytes(u.quota_bytes, b, sizeof(b)),
 			 u.quota_reached ? ", reached" : "");
-		field("quota", buf);
+		show_field("quota", buf);
 	} else {
-		field("quota", "none");
+		show_field("quota", "none");
 	}
 	snprintf(buf, sizeof(buf), "%" PRIu32, u.reconnects);
-	field("reconnects", buf);
+	show_field("reconnects", buf);
 	if (u.have_signal || u.operator_name[0] || u.rat[0]) {
 		snprintf(a, sizeof(a), "%" PRId32 " dBm", u.signal_dbm);
 		snprintf(buf, sizeof(buf), "%s, %s, %s", u.operator_name[0] ? u.operator_name : "-",
 			 u.rat[0] ? u.rat : "-", u.have_signal ? a : "-");
-		field("radio", buf);
+		show_field("radio", buf);
 	}
 	return 0;
 }
