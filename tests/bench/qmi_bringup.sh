@@ -21,13 +21,13 @@ cleanup() {
 	[ -n "$DPID" ] && kill -TERM "$DPID" 2>/dev/null && wait "$DPID"
 	"$SIM" down >/dev/null 2>&1
 	rmdir "/sys/fs/cgroup/unified/cellmux-bench-$$" "/sys/fs/cgroup/cellmux-bench-$$" 2>/dev/null
-	rm -rf "$T"
+	rm -rf "$T" "/sys/fs/bpf/cellmux-bench-$$"
 }
 trap cleanup EXIT
 
 "$SIM" up --modems $N --qmi >"$T/sim.log" 2>&1 || { cat "$T/sim.log"; exit 1; }
 {
-	printf '[daemon]\ncgroup=/cellmux-bench-%s\nctl_socket=%s/ctl.sock\n\n' $$ "$T"
+	printf '[daemon]\ncgroup=/cellmux-bench-%s\nctl_socket=%s/ctl.sock\nbpf_dir=/sys/fs/bpf/cellmux-bench-%s\n\n' $$ "$T" $$
 	printf '[metrics]\nlisten=off\n'
 	"$SIM" config
 } >"$T/cellmux.conf"
