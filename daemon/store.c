@@ -343,21 +343,28 @@ int store_event_add(struct store *st, const char *session, uint64_t event_id, co
 	return 0;
 }
 
-int store_event_acked(struct store *st, uint64_t seq)
+/* Removes one row of the outbox or the inbox (query q, keyed by key) in the open batch; count
+ * follows only when a row was there, so a repeated ack changes nothing. */
+static int queue_delete(struct store *st, int q, uint64_t key, unsigned *count)
 {
 	int r;
 
 	r = batch_join(st);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st->q[Q_OUTBOX_DEL], 1, (int64_t)seq);
-	r = step_done(st, Q_OUTBOX_DEL);
+	sqlite3_bind_int64(st->q[q], 1, (int64_t)key);
+	r = step_done(st, q);
 	if (r < 0)
 		return r;
-	if (sqlite3_changes(st->db) && st->outbox_count)
-		st->outbox_count--;
+	if (sqlite3_changes(st->db) && *count)
+		(*count)--;
 	batch_written(st, NULL);
 	return 0;
+}
+
+int store_event_acked(struct store *st, uint64_t seq)
+{
+	return queue_delete(st, Q_OUTBOX_DEL, seq, &st->outbox_count);
 }
 
 int store_events_foreach(struct store *st, uint64_t after, unsigned max,
@@ -430,19 +437,7 @@ int store_delivery_add(struct store *st, uint64_t id, const char *session, const
 
 int store_delivery_done(struct store *st, uint64_t id)
 {
-	int r;
-
-	r = batch_join(st);
-	if (r < 0)
-		return r;
-	sqlite3_bind_int64(st->q[Q_INBOX_DEL], 1, (int64_t)id);
-	r = step_done(st, Q_INBOX_DEL);
-	if (r < 0)
-		return r;
-	if (sqlite3_changes(st->db) && st->inbox_count)
-		st->inbox_count--;
-	batch_written(st, NULL);
-	return 0;
+	return queue_delete(st, Q_INBOX_DEL, id, &st->inbox_count);
 }
 
 int store_deliveries_foreach(struct store *st, const char *session, uint64_t after, unsigned max,
