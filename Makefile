@@ -9,7 +9,7 @@
 CC      ?= gcc
 B       := build
 PKGS    := libmnl libnftables glib-2.0 libprotobuf-c libcurl sqlite3 libwebsockets openssl libbpf \
-           qmi-glib
+           qmi-glib libseccomp
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
            -fno-strict-aliasing -I. -I$(B)/gen
@@ -24,9 +24,12 @@ LIB_netns  := $(wildcard netns/*.c)
 LIB_router := $(wildcard router/*.c)
 LIB_proto  := $(wildcard proto/*.c) $(PROTO_GEN)
 LIB_daemon := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+# sandbox/: how a worker is started and confined (clone, namespaces, mounts, credentials,
+# seccomp, limits); kernel-touching, no daemon state.
+LIB_sandbox := $(wildcard sandbox/*.c)
 # bpf/ builds libacct.a: "libbpf.a" would read as the real libbpf.
 LIB_acct   := $(filter-out %.bpf.c,$(wildcard bpf/*.c))
-LIBS       := daemon acct router netns proto common
+LIBS       := daemon sandbox acct router netns proto common
 
 # eBPF, the libbpf-bootstrap way: bpf/*.bpf.c -> clang -target bpf -> bpftool gen object ->
 # bpftool gen skeleton. vmlinux.h comes from the running kernel's BTF; bpf/vmlinux-fallback.h

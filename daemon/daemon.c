@@ -12,7 +12,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "daemon/accounting.h"
-#include "daemon/cgroup.h"
+#include "sandbox/cgroup.h"
 #include "daemon/metrics.h"
 #include "daemon/notify.h"
 #include "daemon/preflight.h"

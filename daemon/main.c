@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "daemon/cgroup.h"
+#include "sandbox/cgroup.h"
 #include "daemon/config.h"
 #include "daemon/ctl_ops.h"
 #include "daemon/daemon.h"

@@ -14,10 +14,10 @@
 
 #include "common/log.h"
 #include "common/macro.h"
-#include "daemon/cgroup.h"
+#include "sandbox/cgroup.h"
 #include "daemon/daemon.h"
 #include "daemon/relay.h"
-#include "daemon/spawn.h"
+#include "sandbox/spawn.h"
 #include "netns/netns.h"
 #include "netns/uplink.h"
 #include "proto/worker_msg.h"

@@ -3,6 +3,7 @@
 # address the server saw for each session, then takes everything down again.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. tests/lablock.sh
 B=$(pwd)/build
 D=$(mktemp -d /tmp/cellmux-demo.XXXXXX)
 chmod 755 "$D"

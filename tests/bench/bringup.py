@@ -191,5 +191,18 @@ def main():
         sh(f"rm -rf {tmp} /sys/fs/bpf/cellmux-bench")
 
 
+def lab_lock():
+    """One lab per machine (see tests/lablock.sh): wait for any other suite to finish."""
+    if os.environ.get("CELLMUX_LAB_LOCKED"):
+        return None
+    import fcntl
+    os.makedirs("/run/lock", exist_ok=True)
+    f = open("/run/lock/cellmux-lab.lock", "a")
+    fcntl.flock(f, fcntl.LOCK_EX)
+    os.environ["CELLMUX_LAB_LOCKED"] = str(os.getpid())
+    return f
+
+
 if __name__ == "__main__":
+    _lab = lab_lock()
     main()

@@ -3,6 +3,7 @@
 # (63 sim uplinks x 16): wall time per call (median of runs) and the daemon's CPU per call.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tests/lablock.sh
 B=$(pwd)/build
 RUNS=${RUNS:-30}
 UPLINKS=63 SESSIONS=1000

@@ -5,6 +5,7 @@
 # only: nothing here asserts a time. --quick: 4 x 4 for one second, for the smoke test.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tests/lablock.sh
 BUILD=${BUILD:-build}
 BUILD=$(cd "$BUILD" && pwd)
 SIM=$BUILD/cellmux-sim

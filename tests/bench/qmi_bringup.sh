@@ -6,6 +6,7 @@
 #   --quick: 3 runs instead of 7.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tests/lablock.sh
 BUILD=${BUILD:-build}
 BUILD=$(cd "$BUILD" && pwd)
 SIM=$BUILD/cellmux-sim

@@ -2,6 +2,7 @@
 # run.sh — `make bench`: every benchmark under tests/bench/, full length.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tests/lablock.sh
 python3 tests/bench/bringup.py "$@"
 quick=
 for a in "$@"; do [ "$a" = --quick ] && quick=--quick; done

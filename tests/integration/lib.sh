@@ -2,6 +2,8 @@
 # helpers and PASS/FAIL bookkeeping. Every test sources it and gets cleanup on any exit.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/assert.sh"
+# One lab per machine: every test here may take the sim and cmx-* namespaces down.
+. "$(dirname "${BASH_SOURCE[0]}")/../lablock.sh"
 
 BUILD=${BUILD:-build}
 BUILD=$(cd "$BUILD" && pwd)

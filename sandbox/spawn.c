@@ -1,10 +1,11 @@
 /* spawn.c — the fork/exec of a session worker (see spawn.h). The child reports the first
  * failing step over a CLOEXEC pipe; EOF on that pipe means exec succeeded. */
-#include "daemon/spawn.h"
+#include "sandbox/spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <linux/sched.h>
@@ -20,7 +21,6 @@
 #include <unistd.h>
 
 #include "common/macro.h"
-#include "daemon/cgroup.h"
 
 enum step {
 	STEP_NETNS,

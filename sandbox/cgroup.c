@@ -1,6 +1,6 @@
 /* cgroup.c — cgroup v2 plumbing for sessions (see cgroup.h). Everything is files: mountinfo
  * to find the hierarchy, cgroup.procs to join, SIGKILL to every member to end a worker and its children. */
-#include "daemon/cgroup.h"
+#include "sandbox/cgroup.h"
 
 #include <dirent.h>
 #include <errno.h>
