@@ -135,6 +135,10 @@ $(B)/fuzz/fuzz_dhcp: tests/fuzz/fuzz_dhcp.c netns/dhcp.c netns/dhcp.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $<
 
+$(B)/fuzz/fuzz_output: tests/fuzz/fuzz_output.c sandbox/output.c sandbox/output.h proto/utf8.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $<
+
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$${f##*/fuzz_}; mkdir -p $(B)/fuzz/corpus-$$n; \
 		echo "fuzz: $$f (Ctrl-C stops)"; \
