@@ -268,6 +268,7 @@ static void teardown(struct daemon *d)
 	while (d->n_uplinks)
 		dm_uplink_remove(d, d->uplinks[d->n_uplinks - 1]);
 	dm_acct_close(d);
+	session_sandbox_close(d);
 	if (d->cgroup_root[0] && cgroup_remove(d->cgroup_root) < 0)
 		log_warn("removing cgroup %s: %m", d->cgroup_root);
 	d->cgroup_root[0] = 0;
@@ -617,6 +618,9 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 	}
 	/* Workers orphaned by a killed daemon would still hold their uplink namespaces. */
 	cgroup_reap_children(d->cgroup_root);
+	r = session_sandbox_open(d);
+	if (r < 0)
+		goto fail;
 	r = dm_acct_open(d);
 	if (r < 0)
 		goto fail;

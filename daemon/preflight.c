@@ -69,6 +69,8 @@ int preflight_check(const struct cmx_config *c, char *err, size_t errlen)
 		if (access(p->argv[0], X_OK) < 0)
 			return fail(err, errlen, c, p->exec_line, "profile '%s': exec %s: %s", p->name,
 				    p->argv[0], strerror(errno));
+		if (!p->user[0])
+			continue; /* a dynamic uid per session (sandbox/identity.h) */
 		errno = 0;
 		pw = getpwnam(p->user);
 		if (!pw)
