@@ -126,12 +126,25 @@ $(B)/fuzz/fuzz_ctl_msg: tests/fuzz/fuzz_ctl_msg.c proto/ctl_msg.c proto/ctl_msg.
 
 # The backend frame decoder fuzzes the generated protobuf-c code along with its validators.
 $(B)/fuzz/fuzz_backend_msg: tests/fuzz/fuzz_backend_msg.c proto/backend_msg.c proto/backend_msg.h \
-		proto/utf8.c $(B)/gen/proto/backend.pb-c.c
+		proto/utf8.c proto/pbc.c $(B)/gen/proto/backend.pb-c.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -I$(B)/gen -o $@ $< proto/utf8.c $(B)/gen/proto/backend.pb-c.c \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -I$(B)/gen -o $@ $< proto/utf8.c proto/pbc.c \
+		$(B)/gen/proto/backend.pb-c.c \
 		$(call PKG_LIBS,libprotobuf-c)
 
 $(B)/fuzz/fuzz_dhcp: tests/fuzz/fuzz_dhcp.c netns/dhcp.c netns/dhcp.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $<
+
+# The worker control socket's decoder, read from a real socket pair as cellmuxd does.
+$(B)/fuzz/fuzz_worker_msg: tests/fuzz/fuzz_worker_msg.c proto/worker_msg.c proto/worker_msg.h \
+		proto/utf8.c proto/pbc.c $(B)/gen/proto/worker.pb-c.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -I$(B)/gen -o $@ $< proto/utf8.c proto/pbc.c \
+		$(B)/gen/proto/worker.pb-c.c \
+		$(call PKG_LIBS,libprotobuf-c)
+
+$(B)/fuzz/fuzz_output: tests/fuzz/fuzz_output.c sandbox/output.c sandbox/output.h proto/utf8.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $<
 

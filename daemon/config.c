@@ -35,6 +35,7 @@ enum {
 	KEY_REQUIRED = 1 << 0,
 	KEY_LIST = 1 << 1, /* comma-separated, may repeat; parse() is called once per item */
 	KEY_EMPTY_OK = 1 << 2, /* "key=" means something (listen= disables the listener) */
+	KEY_SECRET = 1 << 3,   /* the file must be root's alone (preflight checks) */
 };
 
 struct key_def {
@@ -320,6 +321,7 @@ static int daemon_state_dir(struct parser *p, int line, const char *key, const c
 		return fail(p, line, "state_dir=%s is not an absolute path of at most %zu characters",
 			    value, sizeof(d->state_dir) - 1);
 	strcpy(d->state_dir, value);
+	d->state_dir_line = line;
 	return 0;
 }
 
@@ -452,6 +454,7 @@ static int backend_key(struct parser *p, int line, const char *key, const char *
 
 static int backend_token_file(struct parser *p, int line, const char *key, const char *value)
 {
+	p->c->backend.token_file_line = line;
 	return backend_copy(p, line, key, value, p->c->backend.token_file,
 			    sizeof(p->c->backend.token_file), true);
 }
@@ -1038,10 +1041,10 @@ static const struct key_def uplink_keys[] = {
 	{ "device", uplink_device, 0 },
 	{ "apn", uplink_apn, 0 },
 	{ "username", uplink_username, 0 },
-	{ "password", uplink_password, 0 },
+	{ "password", uplink_password, KEY_SECRET },
 	{ "auth", uplink_auth, 0 },
 	{ "ip_type", uplink_ip_type, 0 },
-	{ "pin", uplink_pin, 0 },
+	{ "pin", uplink_pin, KEY_SECRET },
 	{ "qmi_proxy", uplink_qmi_proxy, 0 }, /* tests: the fake modem's socket */
 	QUOTA_KEYS,
 };
@@ -1386,6 +1389,10 @@ static int on_key(void *userdata, int line, const char *type, const char *name, 
 		return r;
 	if (!p->key_line[i])
 		p->key_line[i] = line;
+	if ((k->flags & KEY_SECRET) && !p->c->secret_line) {
+		p->c->secret_line = line;
+		p->c->secret_key = k->key;
+	}
 	return 0;
 }
 

@@ -23,6 +23,7 @@ enum restart_policy {
 struct cfg_daemon {
 	char cgroup[256]; /* cgroup v2 path for session cgroups; "" = "<own cgroup>/cellmux" */
 	char state_dir[256]; /* the store (SQLite) lives here; default CONFIG_DEFAULT_STATE_DIR */
+	int state_dir_line;  /* 0 for the default */
 	unsigned outbox_max; /* events waiting for the backend before new ones are refused */
 	char ctl_socket[108]; /* admin socket path; "" = CTL_SOCKET_PATH */
 	char bpf_dir[128];    /* where counters are pinned (bpffs); "" = ACCT_PIN_DIR */
@@ -115,6 +116,7 @@ struct cfg_backend {
 	char cert[256];       /* client certificate for mutual TLS, with key; "" = none */
 	char key[256];
 	char token_file[256]; /* bearer token (first line), never logged; "" = none */
+	int token_file_line;
 	char gateway_id[64];  /* default: the host name */
 	int line;
 };
@@ -130,6 +132,10 @@ struct cmx_config {
 	size_t n_profiles;
 	struct cfg_session *sessions;
 	size_t n_sessions;
+	/* The first key holding a secret (password=, pin=), 0 if none: such a file must be
+	 * root's alone, which preflight checks. */
+	int secret_line;
+	const char *secret_key;
 };
 
 /* Parses and validates path. On error returns -EINVAL (or -errno for I/O) and writes one

@@ -1,4 +1,5 @@
-/* preflight.c — see preflight.h. Read-only: it looks, it never creates. */
+/* preflight.c — see preflight.h. Read-only: it looks, it never creates (the store makes state_dir
+ * 0700 later, daemon/store.c). */
 #include "daemon/preflight.h"
 
 #include <errno.h>
@@ -6,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/macro.h"
@@ -17,7 +19,9 @@ static int fail(char *err, size_t errlen, const struct cmx_config *c, int line, 
 	va_list ap;
 	int n;
 
-	n = snprintf(err, errlen, "%s:%d: ", c->path, line);
+	/* line 0: a default value, not written anywhere in the file */
+	n = line > 0 ? snprintf(err, errlen, "%s:%d: ", c->path, line)
+		     : snprintf(err, errlen, "%s: ", c->path);
 	va_start(ap, fmt);
 	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
 	va_end(ap);
@@ -50,8 +54,84 @@ static bool interface_present(const struct uplink_params *p)
 	return found;
 }
 
+/* A SIM PIN or APN password in the config makes the file root's alone: workers run under other
+ * uids on the same host and must not read it (nor must any local user). */
+static int check_secret_file(const struct cmx_config *c, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (!c->secret_line)
+		return 0;
+	if (stat(c->path, &st) < 0)
+		return fail(err, errlen, c, c->secret_line, "%s= here, but the file cannot be checked: %s",
+			    c->secret_key, strerror(errno));
+	if (st.st_uid != 0)
+		return fail(err, errlen, c, c->secret_line,
+			    "%s= in a file owned by uid %u, not root: chown root %s", c->secret_key,
+			    (unsigned)st.st_uid, c->path);
+	if (st.st_mode & (S_IRWXG | S_IRWXO))
+		return fail(err, errlen, c, c->secret_line,
+			    "%s= in a file group or others can read (mode %04o): chmod 600 %s",
+			    c->secret_key, (unsigned)(st.st_mode & 07777), c->path);
+	return 0;
+}
+
+/* The bearer token lets anyone act as this gateway towards the backend. A missing file is left to
+ * the connect that reads it (it may be provisioned later). */
+static int check_token_file(const struct cmx_config *c, char *err, size_t errlen)
+{
+	const struct cfg_backend *b = &c->backend;
+	struct stat st;
+
+	if (!b->enabled || !b->token_file[0])
+		return 0;
+	if (stat(b->token_file, &st) < 0)
+		return errno == ENOENT ? 0
+				       : fail(err, errlen, c, b->token_file_line, "token_file=%s: %s",
+					      b->token_file, strerror(errno));
+	if (st.st_uid != 0)
+		return fail(err, errlen, c, b->token_file_line,
+			    "token_file=%s is owned by uid %u, not root", b->token_file,
+			    (unsigned)st.st_uid);
+	if (st.st_mode & S_IRWXO)
+		return fail(err, errlen, c, b->token_file_line,
+			    "token_file=%s is readable by others (mode %04o): chmod o-rwx it",
+			    b->token_file, (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
+/* The store holds what the backend sent and what workers reported: another user who owned the
+ * directory could swap the database under the daemon. Its mode is forced to 0700 when the store
+ * opens; an existing directory is only looked at here. */
+static int check_state_dir(const struct cmx_config *c, char *err, size_t errlen)
+{
+	const char *dir = c->daemon.state_dir[0] ? c->daemon.state_dir : CONFIG_DEFAULT_STATE_DIR;
+	int line = c->daemon.state_dir_line;
+	struct stat st;
+
+	if (lstat(dir, &st) < 0)
+		return 0; /* made by the store, 0700 */
+	if (!S_ISDIR(st.st_mode))
+		return fail(err, errlen, c, line, "state_dir %s is not a directory", dir);
+	if (st.st_uid != 0)
+		return fail(err, errlen, c, line, "state_dir %s is owned by uid %u, not root", dir,
+			    (unsigned)st.st_uid);
+	return 0;
+}
+
 int preflight_check(const struct cmx_config *c, char *err, size_t errlen)
 {
+	int r;
+
+	r = check_secret_file(c, err, errlen);
+	if (r < 0)
+		return r;
+	r = check_token_file(c, err, errlen);
+	if (r < 0)
+		return r;
+	r = check_state_dir(c, err, errlen);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < c->n_uplinks; i++) {
 		const struct cfg_uplink *u = &c->uplinks[i];
 

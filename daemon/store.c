@@ -4,6 +4,7 @@
 #include "daemon/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib.h>
 #include <limits.h>
 #include <sqlite3.h>
@@ -564,16 +565,56 @@ uint64_t store_committed(const struct store *st)
 	return st->committed;
 }
 
+/* state_dir is cellmux's own and holds what backends and workers said: 0700 whether made here or
+ * found with a looser mode. */
+static int store_dir_prepare(const char *dir)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return negative_errno();
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)
+		return negative_errno();
+	return 0;
+}
+
+/* Files of a store made by an older cellmuxd (or copied in) become 0600 too; SQLite gives the
+ * -wal and -shm files it makes later the database file's mode. */
+static int store_files_restrict(const char *db)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s%s", db, suffixes[i]) >= sizeof(path))
+			return -ENAMETOOLONG;
+		if (chmod(path, 0600) < 0 && errno != ENOENT)
+			return negative_errno();
+	}
+	return 0;
+}
+
 int store_open(const char *dir, const struct store_params *p, struct store **ret)
 {
 	_cleanup_free_ char *path = NULL;
 	struct store *st;
+	mode_t umask_old;
 	int rc, r;
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return negative_errno();
+	r = store_dir_prepare(dir);
+	if (r < 0)
+		return r;
 	if (asprintf(&path, "%s/%s", dir, STORE_DB_NAME) < 0)
 		return -ENOMEM;
+	r = store_files_restrict(path);
+	if (r < 0)
+		return r;
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
@@ -586,9 +627,13 @@ int store_open(const char *dir, const struct store_params *p, struct store **ret
 	if (!st->p.batch_ms)
 		st->p.batch_ms = STORE_DEFAULT_BATCH_MS;
 	st->batch = 1;
+	/* New files 0600 from their first byte: the database, and the -wal and -shm files the
+	 * PRAGMAs below make. The daemon is one thread, so the umask is ours for these lines. */
+	umask_old = umask(077);
 	rc = sqlite3_open_v2(
 	    path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
+		umask(umask_old);
 		r = st->db ? sql_err(st, rc, path) : -ENOMEM;
 		goto fail;
 	}
@@ -600,6 +645,7 @@ int store_open(const char *dir, const struct store_params *p, struct store **ret
 			  NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(st->db, schema, NULL, NULL, NULL);
+	umask(umask_old);
 	if (rc != SQLITE_OK) {
 		r = sql_err(st, rc, "schema");
 		goto fail;

@@ -60,7 +60,8 @@ struct store_session {
 	const char *name, *profile, *uplink; /* uplink "" when the router placed it */
 };
 
-/* Creates dir (0700) if needed and opens or creates dir/STORE_DB_NAME. */
+/* Creates dir if needed and makes it 0700, opens or creates dir/STORE_DB_NAME; the database and
+ * its -wal and -shm files are 0600. */
 int store_open(const char *dir, const struct store_params *p, struct store **ret);
 /* Commits the open batch (listeners are told), then closes. NULL is a no-op. */
 void store_free(struct store *st);

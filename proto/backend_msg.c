@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/macro.h"
+#include "proto/pbc.h"
 #include "proto/utf8.h"
 
 /* The config's name rules (config_name_valid), repeated here so proto/ needs no daemon code. */
@@ -164,42 +165,6 @@ static int gateway_message_validate(const Cellmux__Backend__GatewayMessage *m)
 	}
 }
 
-/* protobuf-c takes a key with field number 0 when it comes as an overlong varint, keeps it as
- * an unknown field and writes it back canonically, which it then refuses: such a frame is
- * invalid protobuf, so it is refused here, at any depth. */
-static bool no_field_zero(const ProtobufCMessage *m)
-{
-	const ProtobufCMessageDescriptor *d = m->descriptor;
-
-	for (unsigned i = 0; i < m->n_unknown_fields; i++)
-		if (m->unknown_fields[i].tag == 0)
-			return false;
-	for (unsigned i = 0; i < d->n_fields; i++) {
-		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		const char *base = (const char *)m;
-
-		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-			continue;
-		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t n = *(const size_t *)(base + f->quantifier_offset);
-			ProtobufCMessage *const *v =
-			    *(ProtobufCMessage *const *const *)(base + f->offset);
-
-			for (size_t k = 0; k < n; k++)
-				if (v[k] && !no_field_zero(v[k]))
-					return false;
-			continue;
-		}
-		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
-			continue;
-		const ProtobufCMessage *sub = *(ProtobufCMessage *const *)(base + f->offset);
-		if (sub && !no_field_zero(sub))
-			return false;
-	}
-	return true;
-}
-
 int backend_msg_decode_backend(const uint8_t *buf, size_t len,
 			       Cellmux__Backend__BackendMessage **ret)
 {
@@ -212,7 +177,7 @@ int backend_msg_decode_backend(const uint8_t *buf, size_t len,
 	m = cellmux__backend__backend_message__unpack(NULL, len, buf);
 	if (!m)
 		return -EBADMSG;
-	r = no_field_zero(&m->base) ? backend_message_validate(m) : -EBADMSG;
+	r = pbc_no_field_zero(&m->base) ? backend_message_validate(m) : -EBADMSG;
 	if (r < 0) {
 		backend_msg_free_backend(m);
 		return r;
@@ -232,7 +197,7 @@ int backend_msg_decode_gateway(const uint8_t *buf, size_t len,
 	m = cellmux__backend__gateway_message__unpack(NULL, len, buf);
 	if (!m)
 		return -EBADMSG;
-	r = no_field_zero(&m->base) ? gateway_message_validate(m) : -EBADMSG;
+	r = pbc_no_field_zero(&m->base) ? gateway_message_validate(m) : -EBADMSG;
 	if (r < 0) {
 		backend_msg_free_gateway(m);
 		return r;

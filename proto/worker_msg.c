@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "common/macro.h"
+#include "proto/pbc.h"
 #include "proto/utf8.h"
 
 size_t worker_msg_text_sanitize(char *s, size_t len)
@@ -186,7 +187,7 @@ int worker_msg_recv_worker(int fd, Cellmux__Worker__WorkerMessage **ret)
 	m = cellmux__worker__worker_message__unpack(NULL, len, buf);
 	if (!m)
 		return -EBADMSG;
-	r = worker_message_validate(m);
+	r = pbc_no_field_zero(&m->base) ? worker_message_validate(m) : -EBADMSG;
 	if (r < 0) {
 		worker_msg_free_worker(m);
 		return r;
@@ -208,7 +209,7 @@ int worker_msg_recv_daemon(int fd, Cellmux__Worker__DaemonMessage **ret)
 	m = cellmux__worker__daemon_message__unpack(NULL, len, buf);
 	if (!m)
 		return -EBADMSG;
-	r = daemon_message_validate(m);
+	r = pbc_no_field_zero(&m->base) ? daemon_message_validate(m) : -EBADMSG;
 	if (r < 0) {
 		worker_msg_free_daemon(m);
 		return r;
