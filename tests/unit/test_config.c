@@ -220,7 +220,7 @@ static void test_limits_parse_and_session_keys_override_one_by_one(void **state)
 	assert_int_equal(c->profiles[0].limits.cpu_weight, 50);
 	/* The session's own key wins; the others come from the profile. */
 	assert_true(l.pids_max == CONFIG_LIMIT_INFINITY);
-	assert_int_equal(l.pids_line, 9);
+	assert_int_equal(l.pids_line, 8);
 	assert_true(l.memory_max == 64ull << 20);
 	assert_int_equal(l.memory_line, 3);
 	assert_int_equal(l.cpu_weight, 50);
