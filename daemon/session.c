@@ -386,6 +386,15 @@ static void child_exited(GPid pid, gint status, gpointer data)
 
 	s->child_watch = 0;
 	g_spawn_close_pid(pid);
+	/* The kernel's count, not a guess from the exit status: the OOM killer's SIGKILL looks
+	 * like any other. */
+	struct cgroup_usage use;
+	if (cgroup_session_usage(&s->d->cg_layout, s->cgroup, &s->cg, &use) == 0 &&
+	    use.oom_kills > s->oom_kills) {
+		log_warn("session %s: out of memory: the kernel killed %llu process(es) at "
+			 "memory_max", s->name, (unsigned long long)(use.oom_kills - s->oom_kills));
+		s->oom_kills = use.oom_kills;
+	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) > SPAWN_SIGNAL_EXIT_BASE) {
 		failed = true;
 		log_info("session %s: worker %d killed by signal %s", s->name, (int)pid,
@@ -467,7 +476,8 @@ static int plan_fs(struct session *s, const char *resolv, struct fs_plan **ret)
 		r = fs_plan_add(fs, FS_BIND_RW, s->runtime_dir, s->runtime_dir, 0);
 	/* An executable outside the system trees is bound alone, read-only, at the path exec=
 	 * names: its directory's other files stay out of reach. */
-	if (r >= 0 && !fs_plan_covers(s->profile->argv[0]))
+	if (r >= 0 && !fs_plan_covers(s->profile->argv[0]) &&
+	    !(realpath(s->profile->argv[0], real) && fs_plan_covers(real)))
 		r = fs_plan_add(fs, FS_BIND_RO, s->profile->argv[0], s->profile->argv[0], 0);
 	if (r < 0) {
 		fs_plan_free(fs);

@@ -51,6 +51,7 @@ struct session {
 	char cgroup[4096];
 	struct cgroup_session cg; /* its v1 directories on hybrid hosts, limits written */
 	bool cg_ready;
+	uint64_t oom_kills;       /* seen so far, from the cgroup's own count */
 	struct identity id;       /* resolved at each start: a reload may change user= */
 	char *state_dir;          /* state_dir/sessions/NAME, kept across restarts */
 	char *runtime_dir;        /* removed when the worker is gone */
