@@ -1117,6 +1117,43 @@ static int profile_user(struct parser *p, int line, const char *key, const char 
 	return 0;
 }
 
+static int profile_binds(struct parser *p, int line, const char *key, const char *value,
+			 char ***ret, int *ret_line)
+{
+	_cleanup_(strv_freep) char **v = NULL;
+	size_t n = 0;
+	int r = split_words(p, line, value, &v);
+
+	if (r < 0)
+		return r;
+	for (; v && v[n]; n++) {
+		/* The sandbox binds at the same path: it must name one place, plainly. */
+		if (v[n][0] != '/' || strstr(v[n], "/../") || strstr(v[n], "/./") ||
+		    !strcmp(v[n], "/") || strlen(v[n]) >= 1024)
+			return fail(p, line, "%s=: '%s' is not an absolute path without . or .. "
+					     "(and not /)", key, v[n]);
+	}
+	if (n == 0 || n > CONFIG_BINDS_MAX)
+		return fail(p, line, "%s= takes 1-%d paths", key, CONFIG_BINDS_MAX);
+	*ret = TAKE_PTR(v);
+	*ret_line = line;
+	return 0;
+}
+
+static int profile_bind_ro(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_profile *f = cur_profile(p);
+
+	return profile_binds(p, line, key, value, &f->bind_ro, &f->bind_ro_line);
+}
+
+static int profile_bind_rw(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_profile *f = cur_profile(p);
+
+	return profile_binds(p, line, key, value, &f->bind_rw, &f->bind_rw_line);
+}
+
 static int profile_restart(struct parser *p, int line, const char *key, const char *value)
 {
 	if (restart_policy_from_string(value, &cur_profile(p)->restart) < 0)
@@ -1179,6 +1216,8 @@ static int profile_end(struct parser *p)
 static const struct key_def profile_keys[] = {
 	{ "exec", profile_exec, KEY_REQUIRED },
 	{ "user", profile_user, 0 },
+	{ "bind_ro", profile_bind_ro, 0 },
+	{ "bind", profile_bind_rw, 0 },
 	{ "restart", profile_restart, 0 },
 	{ "restart_sec", profile_restart_sec, 0 },
 	{ "restart_max_sec", profile_restart_max_sec, 0 },
@@ -1479,8 +1518,11 @@ void config_free(struct cmx_config *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->n_profiles; i++)
+	for (size_t i = 0; i < c->n_profiles; i++) {
 		strv_free(c->profiles[i].argv);
+		strv_free(c->profiles[i].bind_ro);
+		strv_free(c->profiles[i].bind_rw);
+	}
 	free(c->uplinks);
 	free(c->profiles);
 	free(c->sessions);

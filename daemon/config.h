@@ -75,7 +75,12 @@ struct cfg_profile {
 	int user_line;
 	struct cfg_quota quota; /* each session of the profile gets its own */
 	struct cfg_limits limits;
+	/* bind_ro=, bind=: host paths the sandbox shows at the same place (systemd's
+	 * BindReadOnlyPaths=, BindPaths=); NULL-terminated, NULL when none. */
+	char **bind_ro, **bind_rw;
+	int bind_ro_line, bind_rw_line;
 };
+#define CONFIG_BINDS_MAX 16
 
 /* [metrics]: the Prometheus listener. Absent section = CONFIG_METRICS_DEFAULT_LISTEN. */
 #define CONFIG_METRICS_DEFAULT_LISTEN "127.0.0.1:9577"

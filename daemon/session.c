@@ -470,6 +470,10 @@ static int plan_fs(struct session *s, const char *resolv, struct fs_plan **ret)
 	if (r >= 0)
 		r = fs_plan_add(fs, FS_BIND_RO, resolv,
 				realpath("/etc/resolv.conf", real) ? real : "/etc/resolv.conf", 0);
+	for (char **b = s->profile->bind_ro; r >= 0 && b && *b; b++)
+		r = fs_plan_add(fs, FS_BIND_RO, *b, *b, 0);
+	for (char **b = s->profile->bind_rw; r >= 0 && b && *b; b++)
+		r = fs_plan_add(fs, FS_BIND_RW, *b, *b, 0);
 	if (r >= 0)
 		r = fs_plan_add(fs, FS_BIND_RW, s->state_dir, s->state_dir, 0);
 	if (r >= 0)

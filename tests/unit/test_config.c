@@ -237,6 +237,25 @@ ERROR_TEST(test_cpu_weight_out_of_range_is_refused, PROFILE_P "cpu_weight=10001\
 ERROR_TEST(test_uid_range_must_stay_clear_of_system_accounts, "[daemon]\nuid_range=1000-2000\n",
 	   "t.conf:2: invalid uid_range=1000-2000 (FROM-TO with 65536 <= FROM <= TO < 4294967295)")
 
+static void test_bind_paths_are_word_lists(void **state)
+{
+	struct cmx_config *c = parse_ok(PROFILE_P "bind_ro=/srv/w/run.py '/srv/w/my conf'\n"
+					"bind=/srv/out\n");
+	const struct cfg_profile *f = &c->profiles[0];
+
+	assert_string_equal(f->bind_ro[0], "/srv/w/run.py");
+	assert_string_equal(f->bind_ro[1], "/srv/w/my conf");
+	assert_null(f->bind_ro[2]);
+	assert_string_equal(f->bind_rw[0], "/srv/out");
+	assert_null(f->bind_rw[1]);
+	config_free(c);
+}
+
+ERROR_TEST(test_bind_path_must_be_plain_and_absolute, PROFILE_P "bind_ro=/srv/../etc\n",
+	   "t.conf:3: bind_ro=: '/srv/../etc' is not an absolute path without . or .. (and not /)")
+ERROR_TEST(test_bind_given_twice_is_refused, PROFILE_P "bind=/a\nbind=/b\n",
+	   "t.conf:4: duplicate key 'bind'")
+
 static void test_uid_range_parses(void **state)
 {
 	struct cmx_config *c = parse_ok("[daemon]\nuid_range=100000-100099\n");
@@ -1243,6 +1262,9 @@ int main(void)
 		cmocka_unit_test(test_cpu_weight_out_of_range_is_refused),
 		cmocka_unit_test(test_uid_range_must_stay_clear_of_system_accounts),
 		cmocka_unit_test(test_uid_range_parses),
+		cmocka_unit_test(test_bind_paths_are_word_lists),
+		cmocka_unit_test(test_bind_path_must_be_plain_and_absolute),
+		cmocka_unit_test(test_bind_given_twice_is_refused),
 		cmocka_unit_test(test_addresses_accumulate_over_lines_and_commas_with_ipv6),
 		cmocka_unit_test(test_eight_addresses_fit),
 		cmocka_unit_test(test_gateways_may_be_given_once_per_family_on_separate_lines),
