@@ -24,7 +24,6 @@
 
 #define CONFIG_FILE_MAX (1024 * 1024) /* a config this big is a mistake (or /dev/zero) */
 #define CAPACITY_MAX 4096
-#define DEFAULT_USER "nobody"
 #define DEFAULT_RESTART_SEC_MS 1000
 #define DEFAULT_RESTART_MAX_MS 60000
 #define SECTION_KEYS_MAX 24
@@ -338,6 +337,22 @@ static int daemon_outbox_max(struct parser *p, int line, const char *key, const 
 	return 0;
 }
 
+static int daemon_uid_range(struct parser *p, int line, const char *key, const char *value)
+{
+	unsigned long long lo, hi;
+	const char *rest;
+
+	/* Root, system accounts and nobody/nogroup (65534) are never handed to a session. */
+	if (parse_decimal(value, &lo, &rest) < 0 || *rest != '-' ||
+	    parse_decimal(rest + 1, &hi, &rest) < 0 || *rest || lo < 65536 || hi < lo ||
+	    hi >= 0xFFFFFFFFull)
+		return fail(p, line, "invalid uid_range=%s (FROM-TO with 65536 <= FROM <= TO < "
+				     "4294967295)", value);
+	p->c->daemon.uid_min = (uint32_t)lo;
+	p->c->daemon.uid_max = (uint32_t)hi;
+	return 0;
+}
+
 static int daemon_ctl_socket(struct parser *p, int line, const char *key, const char *value)
 {
 	struct cfg_daemon *d = &p->c->daemon;
@@ -379,6 +394,7 @@ static const struct key_def daemon_keys[] = {
 	{ "bpf_dir", daemon_bpf_dir, 0 },
 	{ "state_dir", daemon_state_dir, 0 },
 	{ "outbox_max", daemon_outbox_max, 0 },
+	{ "uid_range", daemon_uid_range, 0 },
 };
 
 /* ---- [backend] ---- */
@@ -601,6 +617,92 @@ static int key_quota_period(struct parser *p, int line, const char *key, const c
 		return fail(p, line, "invalid quota_period=%s (none, daily, monthly or monthly:DAY "
 				     "with DAY 1-31)", value);
 	return 0;
+}
+
+static struct cfg_limits *cur_limits(struct parser *p)
+{
+	struct cmx_config *c = p->c;
+
+	if (!strcmp(p->sec->type, "profile"))
+		return &c->profiles[c->n_profiles - 1].limits;
+	return &c->sessions[c->n_sessions - 1].limits;
+}
+
+static bool is_infinity(const char *v)
+{
+	return !strcmp(v, "infinity");
+}
+
+static int key_memory_max(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_limits *l = cur_limits(p);
+	uint64_t v;
+
+	if (is_infinity(value)) {
+		v = CONFIG_LIMIT_INFINITY;
+	} else if (quota_size_parse(value, &v) < 0 || v < 4096 || v == CONFIG_LIMIT_INFINITY) {
+		/* Below a page nothing can run; the kernel would take it and OOM at once. */
+		return fail(p, line, "invalid memory_max=%s (a size of at least 4K like 64M or 1G, "
+				     "K/M/G/T powers of 1024, or infinity)", value);
+	}
+	l->memory_max = v;
+	l->memory_line = line;
+	return 0;
+}
+
+static int key_pids_max(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_limits *l = cur_limits(p);
+	char *end;
+	unsigned long long v;
+
+	if (is_infinity(value)) {
+		l->pids_max = CONFIG_LIMIT_INFINITY;
+	} else {
+		errno = 0;
+		v = strtoull(value, &end, 10);
+		/* The session's own init and its worker are two tasks already. */
+		if (errno || end == value || *end || value[0] == '-' || v < 2 || v > 4194304)
+			return fail(p, line, "invalid pids_max=%s (2-4194304 tasks, or infinity)",
+				    value);
+		l->pids_max = v;
+	}
+	l->pids_line = line;
+	return 0;
+}
+
+static int key_cpu_weight(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_limits *l = cur_limits(p);
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (errno || end == value || *end || value[0] == '-' || v < 1 || v > 10000)
+		return fail(p, line, "invalid cpu_weight=%s (1-10000; the default is 100)", value);
+	l->cpu_weight = (unsigned)v;
+	l->cpu_line = line;
+	return 0;
+}
+
+#define LIMIT_KEYS                                                                         \
+	{ "memory_max", key_memory_max, 0 }, { "pids_max", key_pids_max, 0 },              \
+		{ "cpu_weight", key_cpu_weight, 0 }
+
+struct cfg_limits config_session_limits(const struct cfg_profile *p, const struct cfg_session *s)
+{
+	struct cfg_limits l = p->limits;
+
+	if (!s)
+		return l;
+	if (s->limits.memory_line)
+		l.memory_max = s->limits.memory_max, l.memory_line = s->limits.memory_line;
+	if (s->limits.pids_line)
+		l.pids_max = s->limits.pids_max, l.pids_line = s->limits.pids_line;
+	if (s->limits.cpu_line)
+		l.cpu_weight = s->limits.cpu_weight, l.cpu_line = s->limits.cpu_line;
+	return l;
 }
 
 /* The three quota keys, in the key tables of [uplink], [profile] and [session]. */
@@ -975,7 +1077,8 @@ static int profile_begin(struct parser *p, int line, const char *name)
 	if (!f)
 		return -ENOMEM;
 	strcpy(f->name, name);
-	strcpy(f->user, DEFAULT_USER);
+	f->limits.memory_max = CONFIG_LIMIT_INFINITY;
+	f->limits.pids_max = CONFIG_DEFAULT_PIDS_MAX;
 	f->restart = RESTART_ON_FAILURE;
 	f->restart_sec_ms = DEFAULT_RESTART_SEC_MS;
 	f->restart_max_ms = DEFAULT_RESTART_MAX_MS;
@@ -1012,6 +1115,43 @@ static int profile_user(struct parser *p, int line, const char *key, const char 
 	strcpy(f->user, value);
 	f->user_line = line;
 	return 0;
+}
+
+static int profile_binds(struct parser *p, int line, const char *key, const char *value,
+			 char ***ret, int *ret_line)
+{
+	_cleanup_(strv_freep) char **v = NULL;
+	size_t n = 0;
+	int r = split_words(p, line, value, &v);
+
+	if (r < 0)
+		return r;
+	for (; v && v[n]; n++) {
+		/* The sandbox binds at the same path: it must name one place, plainly. */
+		if (v[n][0] != '/' || strstr(v[n], "/../") || strstr(v[n], "/./") ||
+		    !strcmp(v[n], "/") || strlen(v[n]) >= 1024)
+			return fail(p, line, "%s=: '%s' is not an absolute path without . or .. "
+					     "(and not /)", key, v[n]);
+	}
+	if (n == 0 || n > CONFIG_BINDS_MAX)
+		return fail(p, line, "%s= takes 1-%d paths", key, CONFIG_BINDS_MAX);
+	*ret = TAKE_PTR(v);
+	*ret_line = line;
+	return 0;
+}
+
+static int profile_bind_ro(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_profile *f = cur_profile(p);
+
+	return profile_binds(p, line, key, value, &f->bind_ro, &f->bind_ro_line);
+}
+
+static int profile_bind_rw(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_profile *f = cur_profile(p);
+
+	return profile_binds(p, line, key, value, &f->bind_rw, &f->bind_rw_line);
 }
 
 static int profile_restart(struct parser *p, int line, const char *key, const char *value)
@@ -1076,10 +1216,13 @@ static int profile_end(struct parser *p)
 static const struct key_def profile_keys[] = {
 	{ "exec", profile_exec, KEY_REQUIRED },
 	{ "user", profile_user, 0 },
+	{ "bind_ro", profile_bind_ro, 0 },
+	{ "bind", profile_bind_rw, 0 },
 	{ "restart", profile_restart, 0 },
 	{ "restart_sec", profile_restart_sec, 0 },
 	{ "restart_max_sec", profile_restart_max_sec, 0 },
 	QUOTA_KEYS,
+	LIMIT_KEYS,
 };
 
 /* ---- [session NAME] ---- */
@@ -1143,6 +1286,7 @@ static const struct key_def session_keys[] = {
 	{ "profile", session_profile, KEY_REQUIRED },
 	{ "uplink", session_uplink, 0 },
 	QUOTA_KEYS,
+	LIMIT_KEYS,
 };
 
 /* ---- sections ---- */
@@ -1374,8 +1518,11 @@ void config_free(struct cmx_config *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->n_profiles; i++)
+	for (size_t i = 0; i < c->n_profiles; i++) {
 		strv_free(c->profiles[i].argv);
+		strv_free(c->profiles[i].bind_ro);
+		strv_free(c->profiles[i].bind_rw);
+	}
 	free(c->uplinks);
 	free(c->profiles);
 	free(c->sessions);
@@ -1416,6 +1563,8 @@ int config_parse_string(const char *path, const char *text, struct cmx_config **
 	if (r >= 0) {
 		strcpy(c->daemon.state_dir, CONFIG_DEFAULT_STATE_DIR);
 		c->daemon.outbox_max = CONFIG_DEFAULT_OUTBOX_MAX;
+		c->daemon.uid_min = CONFIG_DEFAULT_UID_MIN;
+		c->daemon.uid_max = CONFIG_DEFAULT_UID_MAX;
 	}
 	if (r >= 0)
 		r = ini_parse_string(text, &config_ini_ops, &p);

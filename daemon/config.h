@@ -29,6 +29,7 @@ struct cfg_daemon {
 	char bpf_dir[128];    /* where counters are pinned (bpffs); "" = ACCT_PIN_DIR */
 	char ctl_group[33];   /* group allowed on the admin socket besides root */
 	bool ctl_group_set;   /* false: the default group (cellmux) */
+	uint32_t uid_min, uid_max; /* dynamic session uids (uid_range=); see sandbox/identity.h */
 	int line;
 };
 
@@ -40,6 +41,18 @@ struct cfg_quota {
 	struct quota_period period;    /* default QUOTA_PERIOD_NONE */
 	int line;                      /* the quota= line, 0 if none */
 };
+
+/* memory_max=, pids_max=, cpu_weight= of a [profile] or [session]: the semantics and units of
+ * systemd's MemoryMax=, TasksMax=, CPUWeight=, applied to the session's cgroup. A session's own
+ * keys override its profile's one by one (config_session_limits()). */
+#define CONFIG_LIMIT_INFINITY UINT64_MAX
+struct cfg_limits {
+	uint64_t memory_max; /* bytes; CONFIG_LIMIT_INFINITY = none (default) */
+	uint64_t pids_max;   /* tasks; default CONFIG_DEFAULT_PIDS_MAX */
+	unsigned cpu_weight; /* 1..10000; 0 = the kernel's default (100) */
+	int memory_line, pids_line, cpu_line; /* 0 when not written */
+};
+#define CONFIG_DEFAULT_PIDS_MAX 256
 
 struct cfg_uplink {
 	struct uplink_params p;
@@ -53,7 +66,7 @@ struct cfg_uplink {
 struct cfg_profile {
 	char name[CONFIG_NAME_MAX + 1];
 	char **argv;              /* exec= split like a shell word list (quotes, backslash); NULL-terminated */
-	char user[33];            /* default "nobody"; never root */
+	char user[33];            /* "" (default) = a dynamic uid per session; never root */
 	enum restart_policy restart; /* default RESTART_ON_FAILURE */
 	unsigned restart_sec_ms;     /* first backoff, default 1000 */
 	unsigned restart_max_ms;     /* backoff cap, default 60000 */
@@ -61,7 +74,13 @@ struct cfg_profile {
 	int exec_line;
 	int user_line;
 	struct cfg_quota quota; /* each session of the profile gets its own */
+	struct cfg_limits limits;
+	/* bind_ro=, bind=: host paths the sandbox shows at the same place (systemd's
+	 * BindReadOnlyPaths=, BindPaths=); NULL-terminated, NULL when none. */
+	char **bind_ro, **bind_rw;
+	int bind_ro_line, bind_rw_line;
 };
+#define CONFIG_BINDS_MAX 16
 
 /* [metrics]: the Prometheus listener. Absent section = CONFIG_METRICS_DEFAULT_LISTEN. */
 #define CONFIG_METRICS_DEFAULT_LISTEN "127.0.0.1:9577"
@@ -83,10 +102,15 @@ struct cfg_session {
 	int profile_line; /* the profile= line */
 	int uplink_line;  /* the uplink= line; 0 when placed by the router */
 	struct cfg_quota quota; /* see config_session_quota() */
+	struct cfg_limits limits; /* only the keys written here; see config_session_limits() */
 };
 
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/cellmux"
 #define CONFIG_DEFAULT_OUTBOX_MAX 100000
+/* 0x636D0000 ("cm") + 65536: above every account range Debian hands out, clear of systemd's
+ * DynamicUser= range (61184-65519) and below 2^31, where some tools still misbehave. */
+#define CONFIG_DEFAULT_UID_MIN 1668087808u
+#define CONFIG_DEFAULT_UID_MAX 1668153343u
 
 /* [backend]: the link to a central backend. Absent section: the daemon runs standalone. */
 struct cfg_backend {
@@ -134,6 +158,9 @@ int config_find_session(const struct cmx_config *c, const char *name); /* index 
 /* A session's quota: its own quota= keys if it has any, else its profile's; NULL for none. */
 const struct cfg_quota *config_session_quota(const struct cmx_config *c,
 					     const struct cfg_session *s);
+/* The limits a session runs with: each key of its own section (s may be NULL) over its
+ * profile's. */
+struct cfg_limits config_session_limits(const struct cfg_profile *p, const struct cfg_session *s);
 /* -EINVAL for anything but "no", "on-failure", "always". */
 int restart_policy_from_string(const char *s, enum restart_policy *ret);
 

@@ -268,6 +268,7 @@ static void teardown(struct daemon *d)
 	while (d->n_uplinks)
 		dm_uplink_remove(d, d->uplinks[d->n_uplinks - 1]);
 	dm_acct_close(d);
+	session_sandbox_close(d);
 	if (d->cgroup_root[0] && cgroup_remove(d->cgroup_root) < 0)
 		log_warn("removing cgroup %s: %m", d->cgroup_root);
 	d->cgroup_root[0] = 0;
@@ -486,17 +487,27 @@ int daemon_uplink_action(struct daemon *d, const char *name, enum uplink_action 
 	return -EINVAL;
 }
 
-static bool profile_equal(const struct cfg_profile *a, const struct cfg_profile *b)
+static bool strv_equal(char *const *a, char *const *b)
 {
 	size_t i;
 
-	if (strcmp(a->user, b->user) || a->restart != b->restart ||
-	    a->restart_sec_ms != b->restart_sec_ms || a->restart_max_ms != b->restart_max_ms)
-		return false;
-	for (i = 0; a->argv[i] && b->argv[i]; i++)
-		if (strcmp(a->argv[i], b->argv[i]))
+	if (!a || !b)
+		return a == b;
+	for (i = 0; a[i] && b[i]; i++)
+		if (strcmp(a[i], b[i]))
 			return false;
-	return !a->argv[i] && !b->argv[i];
+	return !a[i] && !b[i];
+}
+
+static bool profile_equal(const struct cfg_profile *a, const struct cfg_profile *b)
+{
+	if (strcmp(a->user, b->user) || a->restart != b->restart ||
+	    a->restart_sec_ms != b->restart_sec_ms || a->restart_max_ms != b->restart_max_ms ||
+	    a->limits.memory_max != b->limits.memory_max || a->limits.pids_max != b->limits.pids_max ||
+	    a->limits.cpu_weight != b->limits.cpu_weight)
+		return false;
+	return strv_equal(a->argv, b->argv) && strv_equal(a->bind_ro, b->bind_ro) &&
+	       strv_equal(a->bind_rw, b->bind_rw);
 }
 
 static bool uplink_params_equal(const struct uplink_params *a, const struct uplink_params *b)
@@ -617,6 +628,9 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 	}
 	/* Workers orphaned by a killed daemon would still hold their uplink namespaces. */
 	cgroup_reap_children(d->cgroup_root);
+	r = session_sandbox_open(d);
+	if (r < 0)
+		goto fail;
 	r = dm_acct_open(d);
 	if (r < 0)
 		goto fail;

@@ -7,6 +7,8 @@
 #include <sys/types.h>
 
 #include "daemon/config.h"
+#include <linux/filter.h>
+#include "sandbox/cgroup.h"
 
 struct uplink;
 struct session;
@@ -25,6 +27,11 @@ struct daemon {
 	struct cmx_config *cfg;
 	GMainLoop *loop;
 	char cgroup_root[4096];
+	/* The sandbox every session shares (see session_sandbox_open()). */
+	struct cgroup_layout cg_layout;
+	struct sock_fprog seccomp;
+	char *state_root;   /* state_dir/sessions: one directory per session, kept */
+	char *runtime_root; /* next to the admin socket: sessions/NAME, removed at stop */
 	struct dm_uplink **uplinks;
 	size_t n_uplinks;
 	struct session **sessions;

@@ -4,7 +4,10 @@
 
 #include <errno.h>
 #include <glib-unix.h>
-#include <pwd.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +20,10 @@
 #include "sandbox/cgroup.h"
 #include "daemon/daemon.h"
 #include "daemon/relay.h"
+#include "proto/ctl.h"
+#include "sandbox/fs.h"
+#include "sandbox/seccomp.h"
+#include "sandbox/output.h"
 #include "sandbox/spawn.h"
 #include "netns/netns.h"
 #include "netns/uplink.h"
@@ -51,6 +58,81 @@ unsigned session_backoff_ms(unsigned first_ms, unsigned max_ms, unsigned failure
 	return d > max_ms ? max_ms : (unsigned)d;
 }
 
+/* A limit on a controller this host lacks would fail every start; say so once, at start-up. */
+static int limits_supported(const struct daemon *d, const struct cfg_limits *l, const char *what)
+{
+	const struct cgroup_layout *cl = &d->cg_layout;
+	const char *path = d->cfg->path;
+
+	if (l->memory_line && l->memory_max != CONFIG_LIMIT_INFINITY && !cl->on_v2[CG_MEMORY] &&
+	    !cl->v1_root[CG_MEMORY])
+		return log_error_errno(-EOPNOTSUPP, "%s:%d: %s: memory_max= needs the memory cgroup "
+				       "controller, which this host lacks (on a Raspberry Pi: add "
+				       "cgroup_enable=memory to cmdline.txt)", path, l->memory_line, what);
+	if (l->pids_line && l->pids_max != CONFIG_LIMIT_INFINITY && !cl->on_v2[CG_PIDS] &&
+	    !cl->v1_root[CG_PIDS])
+		return log_error_errno(-EOPNOTSUPP, "%s:%d: %s: pids_max= needs the pids cgroup "
+				       "controller, which this host lacks", path, l->pids_line, what);
+	if (l->cpu_line && !cl->on_v2[CG_CPU] && !cl->v1_root[CG_CPU])
+		return log_error_errno(-EOPNOTSUPP, "%s:%d: %s: cpu_weight= needs the cpu cgroup "
+				       "controller, which this host lacks", path, l->cpu_line, what);
+	return 0;
+}
+
+int session_sandbox_open(struct daemon *d)
+{
+	const struct cmx_config *c = d->cfg;
+	const char *sock = c->daemon.ctl_socket[0] ? c->daemon.ctl_socket : CTL_SOCKET_PATH;
+	const char *slash = strrchr(sock, '/');
+	int r;
+
+	r = cgroup_layout_prepare(d->cgroup_root, &d->cg_layout);
+	if (r < 0)
+		return log_error_errno(r, "finding cgroup controllers for %s: %m", d->cgroup_root);
+	for (int i = 0; i < CG_N; i++)
+		log_debug("cgroup controller %s: %s", cgroup_controller_name(i),
+			  d->cg_layout.on_v2[i] ? "v2" : d->cg_layout.v1_root[i] ? d->cg_layout.v1_root[i]
+										 : "absent");
+	/* Without a pids controller the default pids_max is not enforced: say it. */
+	if (!d->cg_layout.on_v2[CG_PIDS] && !d->cg_layout.v1_root[CG_PIDS])
+		log_warn("no pids cgroup controller: sessions run without a task limit");
+	cgroup_layout_reap(&d->cg_layout);
+	for (size_t i = 0; i < c->n_profiles; i++)
+		if ((r = limits_supported(d, &c->profiles[i].limits, c->profiles[i].name)) < 0)
+			return r;
+	for (size_t i = 0; i < c->n_sessions; i++)
+		if ((r = limits_supported(d, &c->sessions[i].limits, c->sessions[i].name)) < 0)
+			return r;
+	r = sandbox_seccomp_build(&d->seccomp);
+	if (r < 0)
+		return log_error_errno(r, "building the session seccomp filter: %m");
+	if (asprintf(&d->state_root, "%s/sessions", c->daemon.state_dir) < 0 ||
+	    asprintf(&d->runtime_root, "%.*s/sessions", (int)(slash ? slash - sock : 0), sock) < 0)
+		return log_error_errno(-ENOMEM, "out of memory");
+	/* Only root walks these: each session's own directory is bound into its sandbox. */
+	if (mkdir(c->daemon.state_dir, 0700) < 0 && errno != EEXIST)
+		return log_error_errno(negative_errno(), "creating %s: %m", c->daemon.state_dir);
+	if (slash && slash != sock) {
+		char dir[PATH_MAX];
+
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - sock), sock);
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return log_error_errno(negative_errno(), "creating %s: %m", dir);
+	}
+	return 0;
+}
+
+void session_sandbox_close(struct daemon *d)
+{
+	cgroup_layout_clear(&d->cg_layout);
+	sandbox_seccomp_free(&d->seccomp);
+	if (d->runtime_root)
+		rmdir(d->runtime_root);
+	free(d->state_root);
+	free(d->runtime_root);
+	d->state_root = d->runtime_root = NULL;
+}
+
 int session_new(struct daemon *d, const char *name, const struct cfg_profile *profile,
 		struct dm_uplink *uplink, struct session **ret)
 {
@@ -65,6 +147,7 @@ int session_new(struct daemon *d, const char *name, const struct cfg_profile *pr
 	s->profile = profile;
 	s->uplink = uplink;
 	s->ctl_fd = -1;
+	s->out_fd = -1;
 	r = cgroup_create(d->cgroup_root, name, s->cgroup, sizeof(s->cgroup));
 	if (r < 0) {
 		free(s);
@@ -180,6 +263,76 @@ static gboolean restart_due(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+static void runtime_dir_remove(struct session *s);
+
+/* ---- the worker's output: one pipe for stdout and stderr, logged line by line ---- */
+
+static void output_emit(void *arg, int stream, const char *line)
+{
+	struct session *s = arg;
+
+	/* The prefix is the daemon's: a worker's text is escaped and can never start a line. */
+	if (stream == OUTPUT_NOTICE)
+		log_warn("session %s: %s", s->name, line);
+	else
+		log_info("session %s: %s", s->name, line);
+}
+
+static gboolean output_notice_timer(gpointer data)
+{
+	struct session *s = data;
+
+	s->out_timer = 0;
+	output_tick(s->out, g_get_monotonic_time());
+	return G_SOURCE_REMOVE;
+}
+
+static void output_arm(struct session *s)
+{
+	int64_t due = output_notice_due(s->out), now = g_get_monotonic_time();
+
+	if (due < 0 || s->out_timer)
+		return;
+	s->out_timer = g_timeout_add((guint)(due > now ? (due - now) / 1000 + 1 : 1),
+				     output_notice_timer, s);
+}
+
+static void output_close(struct session *s)
+{
+	if (s->out_watch)
+		g_source_remove(s->out_watch);
+	s->out_watch = 0;
+	if (s->out_fd >= 0) {
+		output_flush(s->out, OUTPUT_STDOUT, g_get_monotonic_time());
+		close(s->out_fd);
+	}
+	s->out_fd = -1;
+}
+
+static gboolean output_readable(gint fd, GIOCondition cond, gpointer data)
+{
+	struct session *s = data;
+	char buf[4096];
+
+	/* Bounded per wake-up: a worker that writes without pause cannot hold the loop. */
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n > 0) {
+			output_feed(s->out, OUTPUT_STDOUT, buf, (size_t)n, g_get_monotonic_time());
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		/* EOF: every writer (the worker and whatever it forked) is gone. */
+		s->out_watch = 0;
+		output_close(s);
+		return G_SOURCE_REMOVE;
+	}
+	output_arm(s);
+	return G_SOURCE_CONTINUE;
+}
+
 /* The worker is gone (or never started): decide between restart and stopped. */
 static void worker_gone(struct session *s, bool failed)
 {
@@ -191,6 +344,7 @@ static void worker_gone(struct session *s, bool failed)
 	if (cgroup_populated(s->cgroup))
 		cgroup_kill(s->cgroup);
 	s->pid = 0;
+	runtime_dir_remove(s);
 	if (s->state == SESSION_STOPPING || s->d->stopping) {
 		timer_clear(s);
 		s->state = SESSION_STOPPED;
@@ -215,6 +369,16 @@ static void worker_gone(struct session *s, bool failed)
 	s->timer = g_timeout_add(delay, restart_due, s);
 }
 
+static void runtime_dir_remove(struct session *s)
+{
+	if (!s->runtime_dir)
+		return;
+	if (identity_dir_remove(s->runtime_dir) < 0)
+		log_warn("session %s: removing %s: %m", s->name, s->runtime_dir);
+	free(s->runtime_dir);
+	s->runtime_dir = NULL;
+}
+
 static void child_exited(GPid pid, gint status, gpointer data)
 {
 	struct session *s = data;
@@ -222,7 +386,20 @@ static void child_exited(GPid pid, gint status, gpointer data)
 
 	s->child_watch = 0;
 	g_spawn_close_pid(pid);
-	if (WIFEXITED(status)) {
+	/* The kernel's count, not a guess from the exit status: the OOM killer's SIGKILL looks
+	 * like any other. */
+	struct cgroup_usage use;
+	if (cgroup_session_usage(&s->d->cg_layout, s->cgroup, &s->cg, &use) == 0 &&
+	    use.oom_kills > s->oom_kills) {
+		log_warn("session %s: out of memory: the kernel killed %llu process(es) at "
+			 "memory_max", s->name, (unsigned long long)(use.oom_kills - s->oom_kills));
+		s->oom_kills = use.oom_kills;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) > SPAWN_SIGNAL_EXIT_BASE) {
+		failed = true;
+		log_info("session %s: worker %d killed by signal %s", s->name, (int)pid,
+			 strsignal(WEXITSTATUS(status) - SPAWN_SIGNAL_EXIT_BASE));
+	} else if (WIFEXITED(status)) {
 		failed = WEXITSTATUS(status) != 0;
 		log_info("session %s: worker %d exited with status %d", s->name, (int)pid,
 			 WEXITSTATUS(status));
@@ -234,16 +411,108 @@ static void child_exited(GPid pid, gint status, gpointer data)
 	worker_gone(s, failed);
 }
 
+/* Whether uid is the dynamic uid of another session that exists now. */
+static bool uid_taken(uid_t uid, void *arg)
+{
+	struct session *self = arg;
+	struct daemon *d = self->d;
+
+	for (size_t i = 0; i < d->n_sessions; i++)
+		if (d->sessions[i] != self && d->sessions[i]->id.dynamic &&
+		    d->sessions[i]->id.uid == uid)
+			return true;
+	return false;
+}
+
+static int identity_resolve(struct session *s)
+{
+	const struct cfg_daemon *cd = &s->d->cfg->daemon;
+
+	if (s->profile->user[0])
+		return identity_of_user(s->profile->user, &s->id);
+	return identity_dynamic(s->d->state_root, s->name, cd->uid_min, cd->uid_max, uid_taken, s,
+				&s->id);
+}
+
+/* Files of the daemon's a worker must not read even where the system trees are visible. */
+static int plan_masks(struct session *s, struct fs_plan *fs)
+{
+	const struct cmx_config *c = s->d->cfg;
+	const char *paths[] = { "/etc/cellmux", c->path, c->daemon.state_dir, c->backend.token_file,
+				c->backend.key, c->daemon.ctl_socket };
+	int r = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(paths) && r >= 0; i++) {
+		char real[PATH_MAX];
+
+		if (!paths[i] || !paths[i][0] || !realpath(paths[i], real) || !fs_plan_covers(real))
+			continue;
+		r = fs_plan_add(fs, FS_MASK, NULL, real, 0);
+	}
+	return r;
+}
+
+/* The session's private root: the system trees, its resolv.conf, state and runtime
+ * directories, its executable, and masks over the daemon's own files. */
+static int plan_fs(struct session *s, const char *resolv, struct fs_plan **ret)
+{
+	struct fs_plan *fs = NULL;
+	char real[PATH_MAX];
+	int r;
+
+	r = fs_plan_new(&fs);
+	if (r >= 0)
+		r = fs_plan_system(fs);
+	if (r >= 0)
+		r = plan_masks(s, fs);
+	/* /etc/resolv.conf is often a symlink (into /run for systemd-resolved): bind where it
+	 * points, inside the new root, so the link a resolver follows lands on ours. */
+	if (r >= 0)
+		r = fs_plan_add(fs, FS_BIND_RO, resolv,
+				realpath("/etc/resolv.conf", real) ? real : "/etc/resolv.conf", 0);
+	for (char **b = s->profile->bind_ro; r >= 0 && b && *b; b++)
+		r = fs_plan_add(fs, FS_BIND_RO, *b, *b, 0);
+	for (char **b = s->profile->bind_rw; r >= 0 && b && *b; b++)
+		r = fs_plan_add(fs, FS_BIND_RW, *b, *b, 0);
+	if (r >= 0)
+		r = fs_plan_add(fs, FS_BIND_RW, s->state_dir, s->state_dir, 0);
+	if (r >= 0)
+		r = fs_plan_add(fs, FS_BIND_RW, s->runtime_dir, s->runtime_dir, 0);
+	/* An executable outside the system trees is bound alone, read-only, at the path exec=
+	 * names: its directory's other files stay out of reach. */
+	if (r >= 0 && !fs_plan_covers(s->profile->argv[0]) &&
+	    !(realpath(s->profile->argv[0], real) && fs_plan_covers(real)))
+		r = fs_plan_add(fs, FS_BIND_RO, s->profile->argv[0], s->profile->argv[0], 0);
+	if (r < 0) {
+		fs_plan_free(fs);
+		return r;
+	}
+	*ret = fs;
+	return 0;
+}
+
+static struct cgroup_limits session_limits(const struct session *s)
+{
+	const struct cmx_config *c = s->d->cfg;
+	int i = s->from_config ? config_find_session(c, s->name) : -1;
+	struct cfg_limits l = config_session_limits(s->profile, i >= 0 ? &c->sessions[i] : NULL);
+
+	return (struct cgroup_limits){ .memory_max = l.memory_max,
+				       .pids_max = l.pids_max,
+				       .cpu_weight = l.cpu_weight };
+}
+
 int session_start(struct session *s)
 {
 	const struct cfg_profile *p = s->profile;
 	const struct uplink_params *up = &s->uplink->cfg->p;
-	char env_fd[32], env_session[64], env_uplink[64], env_user[64], env_home[4096 + 8];
-	char resolv[4096], ns[64];
-	struct passwd *pw;
+	char env_fd[32], env_session[64], env_uplink[64], env_state[PATH_MAX + 32],
+		env_runtime[PATH_MAX + 32], env_home[PATH_MAX + 8], env_user[64];
+	char resolv[4096], ns[64], dir[PATH_MAX];
+	struct fs_plan *fs = NULL;
+	struct spawn_result res = { 0 };
 	const char *step = NULL;
-	int sv[2] = { -1, -1 }, r;
-	pid_t pid = 0;
+	int sv[2] = { -1, -1 }, out[2] = { -1, -1 }, r;
 
 	timer_clear(s);
 	if (!s->uplink->u || !uplink_connected(s->uplink->u)) {
@@ -255,66 +524,132 @@ int session_start(struct session *s)
 		return -ENETDOWN;
 	}
 	s->parked = false;
-	pw = getpwnam(p->user);
-	if (!pw || pw->pw_uid == 0) {
-		r = pw ? -EPERM : -ENOENT;
-		step = "look up user";
+	if (!s->cg_ready) {
+		struct cgroup_limits lim = session_limits(s);
+
+		r = cgroup_session_setup(&s->d->cg_layout, s->cgroup, s->name, &lim, &s->cg);
+		if (r < 0) {
+			step = r == -EOPNOTSUPP ? "set limits (a controller this host lacks)"
+						: "set limits";
+			goto fail;
+		}
+		s->cg_ready = true;
+	}
+	r = identity_resolve(s);
+	if (r < 0) {
+		step = p->user[0] ? "look up user" : "allocate a uid";
 		goto fail;
 	}
-	/* SOCK_SEQPACKET: message boundaries for free, and EOF when either side goes away. */
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		r = negative_errno();
-		step = "socketpair";
+	if ((r = identity_dir(s->d->state_root, s->name, &s->id, dir, sizeof(dir))) < 0) {
+		step = "state directory";
+		goto fail;
+	}
+	free(s->state_dir);
+	s->state_dir = strdup(dir);
+	if ((r = identity_dir(s->d->runtime_root, s->name, &s->id, dir, sizeof(dir))) < 0) {
+		step = "runtime directory";
+		goto fail;
+	}
+	free(s->runtime_dir);
+	s->runtime_dir = strdup(dir);
+	if (!s->state_dir || !s->runtime_dir) {
+		r = -ENOMEM;
+		step = "directories";
 		goto fail;
 	}
 	uplink_ns_name_of(up->name, ns, sizeof(ns));
 	resolv_path(ns, resolv, sizeof(resolv));
+	if ((r = plan_fs(s, resolv, &fs)) < 0) {
+		step = "plan the filesystem";
+		goto fail;
+	}
+	/* SOCK_SEQPACKET: message boundaries for free, and EOF when either side goes away. */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    pipe2(out, O_CLOEXEC) < 0) {
+		r = negative_errno();
+		step = "control socket and output pipe";
+		goto fail;
+	}
+	if (!s->out) {
+		const struct output_limits lim = OUTPUT_DEFAULT_LIMITS;
+
+		if ((r = output_new(&lim, output_emit, s, &s->out)) < 0) {
+			step = "output";
+			goto fail;
+		}
+	}
 	snprintf(env_fd, sizeof(env_fd), WORKER_ENV_CONTROL_FD "=%d", SPAWN_CONTROL_FD);
 	snprintf(env_session, sizeof(env_session), WORKER_ENV_SESSION "=%s", s->name);
 	snprintf(env_uplink, sizeof(env_uplink), WORKER_ENV_UPLINK "=%s", up->name);
-	snprintf(env_user, sizeof(env_user), "USER=%s", pw->pw_name);
-	snprintf(env_home, sizeof(env_home), "HOME=%s", pw->pw_dir);
-	char *envp[] = { env_fd, env_session, env_uplink, env_user, env_home,
+	snprintf(env_state, sizeof(env_state), "CELLMUX_STATE_DIRECTORY=%s", s->state_dir);
+	snprintf(env_runtime, sizeof(env_runtime), "CELLMUX_RUNTIME_DIRECTORY=%s", s->runtime_dir);
+	/* A dynamic uid has no passwd entry: its home is its state directory. */
+	snprintf(env_home, sizeof(env_home), "HOME=%s", s->state_dir);
+	snprintf(env_user, sizeof(env_user), "USER=%s", p->user[0] ? p->user : s->name);
+	char *envp[] = { env_fd, env_session, env_uplink, env_state, env_runtime, env_home, env_user,
 			 "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", NULL };
 	struct spawn_params sp = {
 		.argv = p->argv,
 		.envp = envp,
 		.nsfd = uplink_nsfd(s->uplink->u),
-		.resolv = resolv,
 		.cgroup = s->cgroup,
+		.v1_procs = (const char *const *)s->cg.v1_procs,
+		.fs = fs,
 		.control_fd = sv[1],
-		.uid = pw->pw_uid,
-		.gid = pw->pw_gid,
-		.user = pw->pw_name,
+		.stdout_fd = out[1],
+		.stderr_fd = -1,
+		.uid = s->id.uid,
+		.gid = s->id.gid,
+		.groups = s->id.groups,
+		.n_groups = s->id.n_groups,
+		.seccomp = &s->d->seccomp,
 	};
 	s->started_us = g_get_monotonic_time();
-	r = spawn_worker(&sp, &pid, &step);
+	r = spawn_worker(&sp, &res);
 	log_debug("session %s: spawn took %lld us", s->name,
 		  (long long)(g_get_monotonic_time() - s->started_us));
 	close(sv[1]);
-	if (pid > 0)
-		s->child_watch = g_child_watch_add(pid, child_exited, s);
-	if (r < 0 && pid <= 0) {
-		close(sv[0]);
-		step = "fork";
+	close(out[1]);
+	sv[1] = out[1] = -1;
+	if (res.pid > 0)
+		s->child_watch = g_child_watch_add(res.pid, child_exited, s);
+	/* The output is read even when the start failed: the worker's init may have said why. */
+	s->out_fd = out[0];
+	out[0] = -1;
+	g_unix_set_fd_nonblocking(s->out_fd, TRUE, NULL);
+	s->out_watch = g_unix_fd_add(s->out_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, output_readable, s);
+	if (r < 0 && res.pid <= 0) {
+		step = res.step ? res.step : "clone";
 		goto fail;
 	}
 	if (r < 0) {
 		close(sv[0]);
 		/* The child exits 127; its watch sees a failure and applies the policy. */
-		s->pid = pid;
+		s->pid = res.pid;
 		s->state = SESSION_RUNNING;
-		return log_error_errno(r, "session %s: %s for %s: %m", s->name, step, p->argv[0]);
+		fs_plan_free(fs);
+		return log_error_errno(r, "session %s: %s%s%s for %s: %m", s->name, res.step,
+				       res.detail ? " " : "", res.detail ? res.detail : "",
+				       p->argv[0]);
 	}
-	s->pid = pid;
+	fs_plan_free(fs);
+	s->pid = res.pid;
 	s->ctl_fd = sv[0];
 	g_unix_set_fd_nonblocking(s->ctl_fd, TRUE, NULL);
 	s->ctl_watch = g_unix_fd_add(s->ctl_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, ctl_readable, s);
 	s->state = SESSION_RUNNING;
-	log_info("session %s: worker %d started on uplink %s (profile %s)", s->name, (int)pid,
-		 up->name, p->name);
+	log_info("session %s: worker %d started on uplink %s (profile %s, uid %u%s)", s->name,
+		 (int)res.pid, up->name, p->name, (unsigned)s->id.uid,
+		 s->id.dynamic ? ", dynamic" : "");
 	return 0;
 fail:
+	fs_plan_free(fs);
+	for (int i = 0; i < 2; i++) {
+		if (sv[i] >= 0)
+			close(sv[i]);
+		if (out[i] >= 0)
+			close(out[i]);
+	}
 	log_error_errno(r, "session %s: %s: %m", s->name, step);
 	s->state = SESSION_RUNNING;
 	worker_gone(s, true);
@@ -381,6 +716,13 @@ void session_free(struct session *s)
 	}
 	if (cgroup_remove(s->cgroup) < 0)
 		log_warn("session %s: removing cgroup %s: %m", s->name, s->cgroup);
+	cgroup_session_remove(&s->cg);
+	output_close(s);
+	if (s->out_timer)
+		g_source_remove(s->out_timer);
+	output_free(s->out);
+	runtime_dir_remove(s);
+	free(s->state_dir);
 	if (s->uplink->n_sessions)
 		s->uplink->n_sessions--;
 	free(s);

@@ -9,9 +9,12 @@
 #include <sys/types.h>
 
 #include "daemon/config.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/identity.h"
 
 struct daemon;
 struct dm_uplink;
+struct output;
 
 enum session_state {
 	SESSION_STOPPED,
@@ -46,6 +49,15 @@ struct session {
 	guint child_watch, ctl_watch, timer;
 	gint64 started_us;
 	char cgroup[4096];
+	struct cgroup_session cg; /* its v1 directories on hybrid hosts, limits written */
+	bool cg_ready;
+	uint64_t oom_kills;       /* seen so far, from the cgroup's own count */
+	struct identity id;       /* resolved at each start: a reload may change user= */
+	char *state_dir;          /* state_dir/sessions/NAME, kept across restarts */
+	char *runtime_dir;        /* removed when the worker is gone */
+	int out_fd;               /* the worker's stdout and stderr, one pipe */
+	guint out_watch, out_timer;
+	struct output *out;
 	bool have_report;
 	struct session_report report;
 	bool from_config;         /* a [session] of the file, not started over the admin socket */
@@ -56,6 +68,12 @@ struct session {
 	void (*on_gone)(void *arg);
 	void *on_gone_arg;
 };
+
+/* What every session's sandbox needs, made once per daemon: the cgroup controllers, the
+ * seccomp filter, the roots of the state and runtime directories. A limit the host cannot
+ * enforce is refused here, with the config line. */
+int session_sandbox_open(struct daemon *d);
+void session_sandbox_close(struct daemon *d);
 
 int session_new(struct daemon *d, const char *name, const struct cfg_profile *profile,
 		struct dm_uplink *uplink, struct session **ret);

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -168,3 +169,314 @@ int cgroup_reap_children(const char *root)
 	return r;
 }
 
+
+/* ---- resource limits ---- */
+
+static const char *const cg_names[CG_N] = { [CG_MEMORY] = "memory", [CG_PIDS] = "pids",
+					    [CG_CPU] = "cpu" };
+
+const char *cgroup_controller_name(enum cgroup_controller c)
+{
+	return c < CG_N ? cg_names[c] : "?";
+}
+
+static int read_file(const char *dir, const char *file, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, file) >= sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return negative_errno();
+	buf[n] = 0;
+	return 0;
+}
+
+static int write_file(const char *dir, const char *file, const char *value)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, file) >= sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	n = write(fd, value, strlen(value));
+	close(fd);
+	return n < 0 ? negative_errno() : 0;
+}
+
+static bool word_in(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; (p = strstr(p, word)); p += n)
+		if ((p == list || p[-1] == ' ' || p[-1] == ',') &&
+		    (p[n] == 0 || p[n] == ' ' || p[n] == ',' || p[n] == '\n'))
+			return true;
+	return false;
+}
+
+/* Enables c from the v2 mount down to root's own subtree_control; false when any level
+ * refuses (an ancestor with processes, or no such controller on v2). */
+static bool v2_enable(const char *mnt, const char *root, const char *c)
+{
+	char dir[PATH_MAX], avail[512], plus[32];
+	size_t m = strlen(mnt);
+
+	if (read_file(mnt, "cgroup.controllers", avail, sizeof(avail)) < 0 || !word_in(avail, c))
+		return false;
+	snprintf(plus, sizeof(plus), "+%s", c);
+	snprintf(dir, sizeof(dir), "%s", root);
+	/* Every directory from the mount to root, root included, must delegate c downwards. */
+	for (size_t i = m; ; i++) {
+		if (dir[i] == '/' || dir[i] == 0) {
+			char save = dir[i];
+
+			dir[i] = 0;
+			char cur[512];
+			bool ok = read_file(dir, "cgroup.subtree_control", cur, sizeof(cur)) == 0 &&
+				  (word_in(cur, c) || write_file(dir, "cgroup.subtree_control", plus) == 0);
+			dir[i] = save;
+			if (!ok)
+				return false;
+			if (!save)
+				break;
+		}
+	}
+	return true;
+}
+
+static int v1_mount_of(const char *c, char *buf, size_t len)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+
+	if (!f)
+		return negative_errno();
+	while (fgets(line, sizeof(line), f)) {
+		char mnt[PATH_MAX], fstype[64], opts[1024], *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(sep, " - %63s %*s %1023s", fstype, opts) != 2 ||
+		    strcmp(fstype, "cgroup"))
+			continue;
+		if (!word_in(opts, c) || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+			continue;
+		return (size_t)snprintf(buf, len, "%s", mnt) >= len ? -ENAMETOOLONG : 0;
+	}
+	return -ENOENT;
+}
+
+int cgroup_layout_prepare(const char *v2_root, struct cgroup_layout *ret)
+{
+	char mnt[PATH_MAX];
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	r = cgroup_v2_mount(mnt, sizeof(mnt));
+	if (r < 0)
+		return r;
+	if (strncmp(v2_root, mnt, strlen(mnt)))
+		return -EINVAL;
+	for (int c = 0; c < CG_N; c++) {
+		char v1[PATH_MAX], path[PATH_MAX];
+
+		if (v2_enable(mnt, v2_root, cg_names[c])) {
+			ret->on_v2[c] = true;
+			continue;
+		}
+		if (v1_mount_of(cg_names[c], v1, sizeof(v1)) < 0)
+			continue;
+		/* The same relative path as the v2 root: one name for the operator to look up. */
+		if ((size_t)snprintf(path, sizeof(path), "%s%s", v1, v2_root + strlen(mnt)) >=
+		    sizeof(path))
+			return -ENAMETOOLONG;
+		if ((r = mkdir_p(path)) < 0 || !(ret->v1_root[c] = strdup(path))) {
+			cgroup_layout_clear(ret);
+			return r < 0 ? r : -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+void cgroup_layout_clear(struct cgroup_layout *l)
+{
+	for (int c = 0; c < CG_N; c++) {
+		free(l->v1_root[c]);
+		l->v1_root[c] = NULL;
+	}
+}
+
+static void fmt_max(char *buf, size_t len, uint64_t v, bool v1_memory)
+{
+	if (v == CGROUP_MAX)
+		snprintf(buf, len, "%s", v1_memory ? "-1" : "max");
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+}
+
+int cgroup_session_setup(const struct cgroup_layout *l, const char *v2_dir, const char *name,
+			 const struct cgroup_limits *lim, struct cgroup_session *ret)
+{
+	char v[32];
+	int r = 0, n = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	if ((lim->memory_max != CGROUP_MAX && !l->on_v2[CG_MEMORY] && !l->v1_root[CG_MEMORY]) ||
+	    (lim->cpu_weight && !l->on_v2[CG_CPU] && !l->v1_root[CG_CPU]) ||
+	    (lim->pids_max != CGROUP_MAX && !l->on_v2[CG_PIDS] && !l->v1_root[CG_PIDS]))
+		return -EOPNOTSUPP;
+	for (int c = 0; c < CG_N; c++) {
+		char path[PATH_MAX];
+
+		if (!l->v1_root[c])
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", l->v1_root[c], name);
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			goto fail_errno;
+		if (!(ret->v1[c] = strdup(path)) ||
+		    asprintf(&ret->v1_procs[n], "%s/cgroup.procs", path) < 0) {
+			ret->v1_procs[n] = NULL;
+			r = -ENOMEM;
+			goto fail;
+		}
+		n++;
+	}
+	const char *mem = l->on_v2[CG_MEMORY] ? v2_dir : ret->v1[CG_MEMORY];
+	if (mem) {
+		fmt_max(v, sizeof(v), lim->memory_max, !l->on_v2[CG_MEMORY]);
+		r = write_file(mem, l->on_v2[CG_MEMORY] ? "memory.max" : "memory.limit_in_bytes", v);
+		/* One OOM kill ends the whole session, so its restart policy sees one failure
+		 * instead of a half-dead worker. v1 has no such switch. */
+		if (r >= 0 && l->on_v2[CG_MEMORY])
+			write_file(mem, "memory.oom.group", "1");
+		if (r < 0)
+			goto fail;
+	}
+	const char *pids = l->on_v2[CG_PIDS] ? v2_dir : ret->v1[CG_PIDS];
+	if (pids) {
+		fmt_max(v, sizeof(v), lim->pids_max, false);
+		if ((r = write_file(pids, "pids.max", v)) < 0)
+			goto fail;
+	}
+	const char *cpu = l->on_v2[CG_CPU] ? v2_dir : ret->v1[CG_CPU];
+	if (cpu && lim->cpu_weight) {
+		/* systemd's mapping of CPUWeight= onto v1 shares: 100 <-> 1024. */
+		if (l->on_v2[CG_CPU])
+			snprintf(v, sizeof(v), "%u", lim->cpu_weight);
+		else
+			snprintf(v, sizeof(v), "%u", lim->cpu_weight * 1024 / 100 < 2 ? 2
+						      : lim->cpu_weight * 1024 / 100);
+		if ((r = write_file(cpu, l->on_v2[CG_CPU] ? "cpu.weight" : "cpu.shares", v)) < 0)
+			goto fail;
+	}
+	return 0;
+fail_errno:
+	r = negative_errno();
+fail:
+	cgroup_session_remove(ret);
+	return r;
+}
+
+void cgroup_session_remove(struct cgroup_session *s)
+{
+	for (int c = 0; c < CG_N; c++) {
+		if (s->v1[c])
+			rmdir(s->v1[c]);
+		free(s->v1[c]);
+		s->v1[c] = NULL;
+	}
+	for (int i = 0; i < CG_N; i++) {
+		free(s->v1_procs[i]);
+		s->v1_procs[i] = NULL;
+	}
+}
+
+static int read_u64(const char *dir, const char *file, uint64_t *ret)
+{
+	char buf[64];
+	int r = read_file(dir, file, buf, sizeof(buf));
+
+	if (r < 0)
+		return r;
+	if (!strncmp(buf, "max", 3)) {
+		*ret = CGROUP_MAX;
+		return 0;
+	}
+	*ret = strtoull(buf, NULL, 10);
+	return 0;
+}
+
+/* "oom_kill N" out of memory.events (v2) or memory.oom_control (v1). */
+static uint64_t oom_kills(const char *dir, const char *file)
+{
+	char buf[1024], *p;
+
+	if (read_file(dir, file, buf, sizeof(buf)) < 0 || !(p = strstr(buf, "oom_kill ")))
+		return 0;
+	return strtoull(p + 9, NULL, 10);
+}
+
+int cgroup_session_usage(const struct cgroup_layout *l, const char *v2_dir,
+			 const struct cgroup_session *s, struct cgroup_usage *ret)
+{
+	const char *mem = l->on_v2[CG_MEMORY] ? v2_dir : s->v1[CG_MEMORY];
+	const char *pids = l->on_v2[CG_PIDS] ? v2_dir : s->v1[CG_PIDS];
+	const char *cpu = l->on_v2[CG_CPU] ? v2_dir : s->v1[CG_CPU];
+	uint64_t v;
+
+	memset(ret, 0, sizeof(*ret));
+	if (mem) {
+		bool v2 = l->on_v2[CG_MEMORY];
+
+		ret->have_memory =
+			read_u64(mem, v2 ? "memory.current" : "memory.usage_in_bytes",
+				 &ret->memory_current) == 0 &&
+			read_u64(mem, v2 ? "memory.max" : "memory.limit_in_bytes", &ret->memory_max) == 0;
+		/* v1 says "no limit" as the largest page-aligned long. */
+		if (!v2 && ret->memory_max >= (uint64_t)INT64_MAX - 4096 * 2)
+			ret->memory_max = CGROUP_MAX;
+		ret->oom_kills = oom_kills(mem, v2 ? "memory.events" : "memory.oom_control");
+	}
+	if (pids)
+		ret->have_pids = read_u64(pids, "pids.current", &ret->pids_current) == 0 &&
+				 read_u64(pids, "pids.max", &ret->pids_max) == 0;
+	if (cpu) {
+		if (l->on_v2[CG_CPU] && read_u64(cpu, "cpu.weight", &v) == 0)
+			ret->cpu_weight = (unsigned)v, ret->have_cpu = true;
+		else if (!l->on_v2[CG_CPU] && read_u64(cpu, "cpu.shares", &v) == 0)
+			ret->cpu_weight = (unsigned)(v * 100 / 1024), ret->have_cpu = true;
+	}
+	return 0;
+}
+
+void cgroup_layout_reap(const struct cgroup_layout *l)
+{
+	for (int c = 0; c < CG_N; c++) {
+		DIR *d;
+		struct dirent *de;
+
+		if (!l->v1_root[c] || !(d = opendir(l->v1_root[c])))
+			continue;
+		while ((de = readdir(d))) {
+			char dir[PATH_MAX];
+
+			if (de->d_type != DT_DIR || de->d_name[0] == '.')
+				continue;
+			snprintf(dir, sizeof(dir), "%s/%s", l->v1_root[c], de->d_name);
+			/* Its processes are in the v2 cgroup too, and were killed there. */
+			for (int i = 0; i < 200 && rmdir(dir) < 0 && errno == EBUSY; i++)
+				usleep(5000);
+		}
+		closedir(d);
+	}
+}

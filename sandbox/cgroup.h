@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* The cgroup2 mount point, from /proc/self/mountinfo; -ENOMEDIUM when there is none. */
 int cgroup_v2_mount(char *buf, size_t len);
@@ -22,3 +23,51 @@ bool cgroup_populated(const char *dir);
 int cgroup_remove(const char *dir);
 /* Kills and removes every child cgroup of root: workers orphaned by a killed daemon. */
 int cgroup_reap_children(const char *root);
+
+/* ---- resource limits: memory, pids, cpu ----
+ * On a unified host the controllers are enabled down the v2 tree to the session root; on a
+ * hybrid one (systemd's legacy layouts, some ARM boards) a controller that only exists as a
+ * v1 hierarchy gets a parallel cgroup there, joined by the worker at spawn. */
+enum cgroup_controller { CG_MEMORY, CG_PIDS, CG_CPU, CG_N };
+
+struct cgroup_layout {
+	bool on_v2[CG_N];
+	char *v1_root[CG_N]; /* <v1 mount><root path>, or NULL when on v2 or absent */
+};
+
+/* Finds each controller for the session root (absolute v2 directory) and enables it there:
+ * v2 when the tree allows, else its v1 hierarchy. A controller found nowhere stays off
+ * (limits on it are refused by cgroup_session_limits()). */
+int cgroup_layout_prepare(const char *v2_root, struct cgroup_layout *ret);
+void cgroup_layout_clear(struct cgroup_layout *l);
+const char *cgroup_controller_name(enum cgroup_controller c);
+
+#define CGROUP_MAX UINT64_MAX
+struct cgroup_limits {
+	uint64_t memory_max; /* bytes or CGROUP_MAX */
+	uint64_t pids_max;   /* tasks or CGROUP_MAX */
+	unsigned cpu_weight; /* 1..10000; 0 = leave the kernel's default */
+};
+
+struct cgroup_session {
+	char *v1[CG_N];          /* the session's v1 directories (NULL where not v1) */
+	char *v1_procs[CG_N + 1]; /* their cgroup.procs, NULL-terminated: for spawn */
+};
+
+/* The session's v1 directories under the layout (created), limits written into them and into
+ * the v2 directory. -EOPNOTSUPP when a limit is asked of a controller this host lacks. */
+int cgroup_session_setup(const struct cgroup_layout *l, const char *v2_dir, const char *name,
+			 const struct cgroup_limits *lim, struct cgroup_session *ret);
+void cgroup_session_remove(struct cgroup_session *s);
+
+struct cgroup_usage {
+	uint64_t memory_current, memory_max; /* CGROUP_MAX: no limit */
+	uint64_t pids_current, pids_max;
+	uint64_t oom_kills;
+	unsigned cpu_weight;
+	bool have_memory, have_pids, have_cpu;
+};
+int cgroup_session_usage(const struct cgroup_layout *l, const char *v2_dir,
+			 const struct cgroup_session *s, struct cgroup_usage *ret);
+/* Removes leftover session directories of the v1 hierarchies (a killed daemon's). */
+void cgroup_layout_reap(const struct cgroup_layout *l);

@@ -1,5 +1,5 @@
-/* spawn.c — the fork/exec of a session worker (see spawn.h). The child reports the first
- * failing step over a CLOEXEC pipe; EOF on that pipe means exec succeeded. */
+/* spawn.c — the clone/exec of a session worker (see spawn.h). The child reports the first
+ * failing step over a CLOEXEC pipe; EOF on that pipe means the worker exec'd. */
 #include "sandbox/spawn.h"
 
 #include <errno.h>
@@ -9,189 +9,293 @@
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <linux/sched.h>
-#include <stdint.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/macro.h"
+#include "sandbox/fs.h"
+#include "sandbox/seccomp.h"
 
 enum step {
-	STEP_NETNS,
-	STEP_MOUNTNS,
-	STEP_RESOLV,
+	STEP_SIGNALS,
 	STEP_CGROUP,
+	STEP_NETNS,
+	STEP_FS,
+	STEP_SETSID,
 	STEP_FDS,
 	STEP_CAPS,
 	STEP_GROUPS,
 	STEP_UID,
+	STEP_PDEATHSIG,
 	STEP_NNP,
+	STEP_SECCOMP,
+	STEP_FORK,
 	STEP_EXEC,
 };
 
 static const char *const step_names[] = {
-	[STEP_NETNS] = "join network namespace",
-	[STEP_MOUNTNS] = "private mount namespace",
-	[STEP_RESOLV] = "mount resolv.conf",
+	[STEP_SIGNALS] = "reset signals",
 	[STEP_CGROUP] = "join cgroup",
+	[STEP_NETNS] = "join network namespace",
+	[STEP_FS] = "private filesystem",
+	[STEP_SETSID] = "new session",
 	[STEP_FDS] = "set up file descriptors",
 	[STEP_CAPS] = "drop capabilities",
 	[STEP_GROUPS] = "set groups",
 	[STEP_UID] = "set uid/gid",
+	[STEP_PDEATHSIG] = "die with the daemon",
 	[STEP_NNP] = "set no_new_privs",
+	[STEP_SECCOMP] = "seccomp filter",
+	[STEP_FORK] = "fork the worker",
 	[STEP_EXEC] = "exec",
 };
 
 struct failure {
 	int step;
 	int err;
+	/* A string of the parent's (plan path or literal): the child's memory is a copy of the
+	 * parent's, so the pointer means the same thing there. */
+	const char *what;
 };
 
-static _Noreturn void child_fail(int pipefd, int step)
+/* Where the failure pipe lives once the worker's descriptors are in place. */
+#define CHILD_PIPE_FD (SPAWN_CONTROL_FD + 1)
+
+static _Noreturn void child_fail(int pipefd, int step, int err, const char *what)
 {
-	struct failure f = { step, errno ? errno : EIO };
+	struct failure f = { step, err ? err : EIO, what };
 
 	(void)!write(pipefd, &f, sizeof(f));
 	_exit(127);
 }
 
-/* Runs in the child between fork and exec: async-signal-safe calls only. */
-static _Noreturn void child(const struct spawn_params *sp, int pipefd, int cgroup_fd)
+static int write_str(const char *path, const char *s)
 {
-	sigset_t all;
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
 
-	/* exec resets caught signals to their defaults; only ignored ones (SIGPIPE, ignored by
-	 * the daemon) and the mask would leak into the worker. */
-	signal(SIGPIPE, SIG_DFL);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	/* Die with the daemon rather than outlive it unsupervised. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
 
-	/* Born in its cgroup with clone3(CLONE_INTO_CGROUP); otherwise it joins now, before the
-	 * /sys remount below hides the cgroup hierarchy. */
-	if (cgroup_fd < 0) {
-		char pid[16], procs[PATH_MAX];
-		int n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
+/* dup2 that also clears CLOEXEC when source and target are the same. */
+static int move_fd(int from, int to)
+{
+	if (from == to)
+		return fcntl(to, F_SETFD, 0);
+	return dup2(from, to) < 0 ? -1 : 0;
+}
 
-		snprintf(procs, sizeof(procs), "%s/cgroup.procs", sp->cgroup);
-		int cfd = open(procs, O_WRONLY | O_CLOEXEC);
-		if (cfd < 0 || write(cfd, pid, (size_t)n) != n)
-			child_fail(pipefd, STEP_CGROUP);
-		close(cfd);
-	}
+/* PID 1 of the session: the worker is its only child; signals from the daemon are passed
+ * on, orphans are reaped, and the worker's end is the session's end (the kernel then kills
+ * whatever else is left in the namespace). */
+static _Noreturn void session_init(pid_t worker, const sigset_t *all)
+{
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(all, &si);
 
-	if (setns(sp->nsfd, CLONE_NEWNET) < 0)
-		child_fail(pipefd, STEP_NETNS);
-	/* A private mount namespace, slave to the host's so nothing we mount leaks back. */
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
-		child_fail(pipefd, STEP_MOUNTNS);
-	if (sp->resolv && mount(sp->resolv, "/etc/resolv.conf", NULL, MS_BIND, NULL) < 0)
-		child_fail(pipefd, STEP_RESOLV);
-	/* Like `ip netns exec`: a sysfs of this namespace, so /sys/class/net shows its links.
-	 * Best effort: a worker that does not look there loses nothing. */
-	if (umount2("/sys", MNT_DETACH) == 0)
-		mount("sysfs", "/sys", "sysfs", 0, NULL);
+		if (sig == SIGCHLD) {
+			int st;
+			pid_t w;
 
-
-	/* fds: 0 = /dev/null, 1 and 2 inherited (the daemon's log), 3 = control socket. */
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null < 0 || dup2(null, 0) < 0)
-		child_fail(pipefd, STEP_FDS);
-	if (sp->control_fd >= 0) {
-		if (sp->control_fd == SPAWN_CONTROL_FD) {
-			if (fcntl(SPAWN_CONTROL_FD, F_SETFD, 0) < 0)
-				child_fail(pipefd, STEP_FDS);
-		} else if (dup2(sp->control_fd, SPAWN_CONTROL_FD) < 0) {
-			child_fail(pipefd, STEP_FDS);
+			while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+				if (w == worker)
+					_exit(WIFEXITED(st) ? WEXITSTATUS(st)
+							    : SPAWN_SIGNAL_EXIT_BASE + WTERMSIG(st));
+		} else if (sig > 0) {
+			kill(worker, sig);
 		}
 	}
-	/* Nothing else the daemon holds reaches the worker; pipefd closes at exec as it must. */
-	if (close_range(SPAWN_CONTROL_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-		for (int fd = SPAWN_CONTROL_FD + 1; fd < 1024; fd++)
-			fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
 
-	/* Capabilities: empty the bounding and ambient sets; setuid() to a non-zero uid then
+/* Runs in the child between clone3 and exec. The daemon is multi-threaded and clone3 skips
+ * glibc's fork handlers, so any lock another thread held at the clone (malloc's, stdio's, the
+ * NSS modules', the dynamic loader's) stays locked here forever. The child therefore makes
+ * system calls only — through glibc wrappers that are plain system calls (open, write,
+ * mount, prctl, ...) or through syscall() where the wrapper does more (setresuid and friends,
+ * fork) — on memory the parent prepared: every path, the mount plan, the groups, the seccomp
+ * program. tests/integration/test_spawn_syscalls.sh holds it to an allow-list under strace. */
+static _Noreturn void child(const struct spawn_params *sp, int pipefd, const char *cgroup_procs)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t all, none;
+	const char *what = NULL;
+	int r, null;
+	pid_t worker;
+
+	/* Block everything first, then drop the daemon's handlers (GLib's would write to the
+	 * daemon's wake-up pipe): this process lives on as the session's init. */
+	sigfillset(&all);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	for (int sig = 1; sig < _NSIG; sig++)
+		sigaction(sig, &dfl, NULL);
+
+	if (cgroup_procs && (r = write_str(cgroup_procs, "0")) < 0)
+		child_fail(pipefd, STEP_CGROUP, -r, cgroup_procs);
+	for (const char *const *v = sp->v1_procs; v && *v; v++)
+		if ((r = write_str(*v, "0")) < 0)
+			child_fail(pipefd, STEP_CGROUP, -r, *v);
+
+	if (setns(sp->nsfd, CLONE_NEWNET) < 0)
+		child_fail(pipefd, STEP_NETNS, errno, NULL);
+	/* After setns: sysfs shows the namespace of whoever mounts it. */
+	if (sp->fs && (r = fs_apply(sp->fs, &what)) < 0)
+		child_fail(pipefd, STEP_FS, -r, what);
+	/* No controlling terminal: nothing to TIOCSTI into, no SIGHUP from the daemon's tty. */
+	if (setsid() < 0)
+		child_fail(pipefd, STEP_SETSID, errno, NULL);
+
+	/* fds: 0 = /dev/null, 1 and 2 = the daemon's output pipe(s), 3 = control socket, 4 = the
+	 * failure pipe until exec. Targets 0-2 are the daemon's own std fds, so none of sp's
+	 * descriptors (all above 2) is overwritten before it is moved. */
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0 || dup2(null, 0) < 0)
+		child_fail(pipefd, STEP_FDS, errno, "/dev/null");
+	if (dup2(sp->stdout_fd >= 0 ? sp->stdout_fd : null, 1) < 0 ||
+	    dup2(sp->stderr_fd >= 0 ? sp->stderr_fd : sp->stdout_fd >= 0 ? sp->stdout_fd : null, 2) < 0)
+		child_fail(pipefd, STEP_FDS, errno, "stdout");
+	/* The failure pipe goes above the control socket; move it out of the way first. */
+	if (pipefd <= CHILD_PIPE_FD) {
+		int p = fcntl(pipefd, F_DUPFD_CLOEXEC, CHILD_PIPE_FD + 1);
+
+		if (p < 0)
+			child_fail(pipefd, STEP_FDS, errno, "pipe");
+		pipefd = p;
+	}
+	if (sp->control_fd >= 0 && move_fd(sp->control_fd, SPAWN_CONTROL_FD) < 0)
+		child_fail(pipefd, STEP_FDS, errno, "control socket");
+	if (sp->control_fd < 0 && dup2(null, SPAWN_CONTROL_FD) < 0)
+		child_fail(pipefd, STEP_FDS, errno, "control socket");
+	if (dup3(pipefd, CHILD_PIPE_FD, O_CLOEXEC) < 0)
+		child_fail(pipefd, STEP_FDS, errno, "pipe");
+	pipefd = CHILD_PIPE_FD;
+	/* The init lives on without exec: nothing else the daemon holds (database, BPF maps,
+	 * sockets) may stay open in it. */
+	if (close_range(CHILD_PIPE_FD + 1, ~0U, 0) < 0)
+		for (int fd = CHILD_PIPE_FD + 1; fd < 65536; fd++)
+			close(fd);
+
+	/* Capabilities: empty the bounding and ambient sets; setresuid() to a non-zero uid then
 	 * clears the permitted and effective ones. */
 	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-			child_fail(pipefd, STEP_CAPS);
+			child_fail(pipefd, STEP_CAPS, errno, NULL);
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-	if (initgroups(sp->user, sp->gid) < 0)
-		child_fail(pipefd, STEP_GROUPS);
-	if (setresgid(sp->gid, sp->gid, sp->gid) < 0 || setresuid(sp->uid, sp->uid, sp->uid) < 0)
-		child_fail(pipefd, STEP_UID);
-	if (sp->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
-		errno = EPERM;
-		child_fail(pipefd, STEP_UID);
-	}
+	/* Raw system calls: glibc's wrappers would broadcast the change to every thread they
+	 * know of (its setxid protocol: signals and futex waits) — the daemon's threads, which
+	 * do not exist in this process. The kernel's calls change this process alone. */
+	if (syscall(SYS_setgroups, sp->n_groups, sp->groups) < 0)
+		child_fail(pipefd, STEP_GROUPS, errno, NULL);
+	if (syscall(SYS_setresgid, sp->gid, sp->gid, sp->gid) < 0 ||
+	    syscall(SYS_setresuid, sp->uid, sp->uid, sp->uid) < 0)
+		child_fail(pipefd, STEP_UID, errno, NULL);
+	if (sp->uid == 0 || syscall(SYS_setuid, 0) == 0 || syscall(SYS_setresuid, -1, 0, -1) == 0)
+		child_fail(pipefd, STEP_UID, EPERM, "root");
+	/* After the last credential change, which clears it. The daemon may have died before
+	 * this line: then the failure pipe has no reader any more, and we must not run on. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		child_fail(pipefd, STEP_PDEATHSIG, errno, NULL);
+	struct pollfd pf = { .fd = pipefd, .events = POLLOUT };
+	if (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLERR | POLLHUP)))
+		_exit(127);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		child_fail(pipefd, STEP_NNP);
-	execve(sp->argv[0], sp->argv, sp->envp);
-	child_fail(pipefd, STEP_EXEC);
+		child_fail(pipefd, STEP_NNP, errno, NULL);
+	if (sp->seccomp && (r = sandbox_seccomp_apply(sp->seccomp)) < 0)
+		child_fail(pipefd, STEP_SECCOMP, -r, NULL);
+
+	/* A plain fork by system call: glibc's fork() would run the daemon's atfork handlers. */
+	worker = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
+	if (worker < 0)
+		child_fail(pipefd, STEP_FORK, errno, NULL);
+	if (worker == 0) {
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execve(sp->argv[0], sp->argv, sp->envp);
+		child_fail(pipefd, STEP_EXEC, errno, sp->argv[0]);
+	}
+	/* The worker's copy of the pipe closes at its exec and tells the daemon. */
+	close(pipefd);
+	for (int fd = 0; fd <= SPAWN_CONTROL_FD; fd++)
+		close(fd);
+	session_init(worker, &all);
 }
 
-/* fork() that places the child in a cgroup atomically (Linux 5.7+). glibc has no wrapper; the
- * child only makes system calls until it execs, so skipping glibc's fork handlers is fine. */
-static pid_t clone_into_cgroup(int cgroup_fd)
+#define SANDBOX_NS_FLAGS \
+	(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)
+
+static pid_t clone_sandboxed(int cgroup_fd)
 {
 	struct clone_args args = {
-		.flags = CLONE_INTO_CGROUP,
+		.flags = SANDBOX_NS_FLAGS | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
 		.exit_signal = SIGCHLD,
-		.cgroup = (uint64_t)cgroup_fd,
+		.cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0,
 	};
 
 	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
-int spawn_worker(const struct spawn_params *sp, pid_t *ret_pid, const char **ret_step)
+int spawn_worker(const struct spawn_params *sp, struct spawn_result *ret)
 {
+	char procs[PATH_MAX];
 	struct failure f;
 	int p[2], r, cgroup_fd;
 	ssize_t n;
 	pid_t pid;
 
-	*ret_step = NULL;
+	*ret = (struct spawn_result){ 0 };
+	if ((size_t)snprintf(procs, sizeof(procs), "%s/cgroup.procs", sp->cgroup) >= sizeof(procs))
+		return -ENAMETOOLONG;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return negative_errno();
 	/* Writing cgroup.procs takes the cgroup threadgroup lock for writing, which waits out an
 	 * RCU grace period (measured: 5-25 ms here); a child born in the cgroup does not. */
 	cgroup_fd = open(sp->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	pid = cgroup_fd < 0 ? -1 : clone_into_cgroup(cgroup_fd);
-	if (pid < 0 && (errno == ENOSYS || errno == EINVAL || errno == E2BIG || cgroup_fd < 0)) {
-		if (cgroup_fd >= 0)
-			close(cgroup_fd);
-		cgroup_fd = -1;
-		pid = fork();
+	if (cgroup_fd < 0) {
+		r = negative_errno();
+		close(p[0]);
+		close(p[1]);
+		ret->step = step_names[STEP_CGROUP];
+		return r;
 	}
+	pid = clone_sandboxed(cgroup_fd);
+	/* Linux 5.3-5.6 have clone3 without CLONE_INTO_CGROUP: join by writing cgroup.procs. */
+	bool joined = pid >= 0;
+	if (pid < 0 && (errno == EINVAL || errno == E2BIG))
+		pid = clone_sandboxed(-1);
+	close(cgroup_fd);
 	if (pid < 0) {
 		r = negative_errno();
 		close(p[0]);
 		close(p[1]);
-		if (cgroup_fd >= 0)
-			close(cgroup_fd);
+		ret->step = r == -ENOSYS ? "clone3 (needs Linux 5.3 or later)" : "clone3";
 		return r;
 	}
 	if (pid == 0) {
 		close(p[0]);
-		child(sp, p[1], cgroup_fd);
+		child(sp, p[1], joined ? NULL : procs);
 	}
 	close(p[1]);
-	if (cgroup_fd >= 0)
-		close(cgroup_fd);
 	do
 		n = read(p[0], &f, sizeof(f));
 	while (n < 0 && errno == EINTR);
 	close(p[0]);
-	*ret_pid = pid;
+	ret->pid = pid;
 	if (n == (ssize_t)sizeof(f)) {
-		*ret_step = step_names[f.step];
+		ret->step = f.step >= 0 && (size_t)f.step < ARRAY_SIZE(step_names) ? step_names[f.step]
+										 : "?";
+		ret->detail = f.what;
 		return -f.err;
 	}
 	return 0;

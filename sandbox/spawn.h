@@ -1,24 +1,44 @@
-/* spawn.h — starting one session worker: fork, join the uplink's namespace, a private mount
- * namespace with the uplink's resolv.conf, the session cgroup, drop to an unprivileged user
- * with no capabilities and no_new_privs, exec. */
+/* spawn.h — starting one session worker in its sandbox: clone3 into its cgroup and new PID,
+ * mount, IPC, UTS and cgroup namespaces, join the uplink's network namespace, build a private
+ * root (sandbox/fs.h), drop to the session's uid with no capabilities, no_new_privs and the
+ * seccomp filter, then run a tiny init as PID 1 that execs the worker and reaps. */
 #pragma once
 
+#include <linux/filter.h>
+#include <stddef.h>
 #include <sys/types.h>
+
+struct fs_plan;
 
 struct spawn_params {
 	char *const *argv;    /* argv[0] is an absolute path */
 	char *const *envp;    /* the worker's whole environment */
 	int nsfd;             /* network namespace to join */
-	const char *resolv;   /* file bind-mounted over /etc/resolv.conf; NULL: none */
-	const char *cgroup;   /* cgroup v2 directory to join */
+	const char *cgroup;   /* cgroup v2 directory the worker is born in */
+	/* cgroup.procs files of cgroup v1 hierarchies to join too (hybrid hosts); NULL-ended */
+	const char *const *v1_procs;
+	const struct fs_plan *fs; /* the private root; NULL: keep the host's (tests only) */
 	int control_fd;       /* becomes fd 3 in the worker; -1: none */
+	int stdout_fd;        /* becomes fd 1 (and 2 unless stderr_fd >= 0); -1: /dev/null */
+	int stderr_fd;
 	uid_t uid;
 	gid_t gid;
-	const char *user;     /* for supplementary groups (initgroups) */
+	const gid_t *groups;  /* supplementary groups, resolved by the caller (no NSS here) */
+	size_t n_groups;
+	const struct sock_fprog *seccomp; /* NULL: none */
 };
 
 #define SPAWN_CONTROL_FD 3
+/* The session's init reports a worker killed by signal N as exit status 128 + N, as shells
+ * do: PID 1 of a namespace cannot die of a signal it sends itself. */
+#define SPAWN_SIGNAL_EXIT_BASE 128
 
-/* Returns once the worker has exec'd (or failed to): 0 with *ret_pid set, or the -errno of
- * the step that failed, named in *ret_step. The child is reaped by the caller either way. */
-int spawn_worker(const struct spawn_params *sp, pid_t *ret_pid, const char **ret_step);
+struct spawn_result {
+	pid_t pid;          /* the session's init (host pid); 0 if none was created */
+	const char *step;   /* the step that failed, or NULL */
+	const char *detail; /* what it failed on (a path), or NULL; valid while sp is */
+};
+
+/* Returns once the worker has exec'd (or failed to): 0, or the -errno of the step that
+ * failed. When ret->pid is set, the child is the caller's to reap either way. */
+int spawn_worker(const struct spawn_params *sp, struct spawn_result *ret);

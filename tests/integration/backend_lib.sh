@@ -93,7 +93,7 @@ stop_backend() {
 
 backend_section() { # [token-file]
 	# lib.sh's [daemon] keys, plus the store's.
-	daemon_section | sed '/^$/d'
+	daemon_section | sed '/^$/d; /^state_dir=/d'
 	printf 'state_dir=%s\n' "$STATE"
 	[ -n "${OUTBOX_MAX:-}" ] && printf 'outbox_max=%s\n' "$OUTBOX_MAX"
 	echo

@@ -39,6 +39,10 @@ cleanup() {
 		rm -rf "/etc/netns/$ns"
 	done
 	[ -d "$CGROOT" ] && find "$CGROOT" -depth -type d -exec rmdir {} + 2>/dev/null
+	# Hybrid hosts: the daemon's parallel v1 cgroups (memory, pids, cpu) under the same path.
+	for m in $(findmnt -n -t cgroup -o TARGET); do
+		[ -d "$m$CGPATH" ] && find "$m$CGPATH" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
 	"$SIM" down >/dev/null 2>&1
 	rm -rf "$BPFDIR" 2>/dev/null
 	if [ $rc -ne 0 ] || [ $FAILS -ne 0 ]; then
@@ -81,7 +85,19 @@ stop_daemon() {
 
 # The pid of a session's worker, from its cgroup: the kernel's word, not the daemon's log.
 session_cgroup() { echo "$CGROOT/$1"; }
-worker_pid() { head -1 "$(session_cgroup "$1")/cgroup.procs" 2>/dev/null; }
+# A session's cgroup holds its init (PID 1 of the session's PID namespace, the daemon's child)
+# and the worker that init forked: the worker is the init's child.
+session_init_pid() {
+	local p
+	for p in $(cat "$(session_cgroup "$1")/cgroup.procs" 2>/dev/null); do
+		[ "$(awk '/^NSpid:/ { print $NF }' "/proc/$p/status" 2>/dev/null)" = 1 ] && { echo "$p"; return; }
+	done
+}
+worker_pid() {
+	local init
+	init=$(session_init_pid "$1")
+	[ -n "$init" ] && awk '{ print $1 }' "/proc/$init/task/$init/children" 2>/dev/null
+}
 netns_inode() { stat -L -c %i "$1"; }
 http_log() { cat /run/cellmux-sim/http.log 2>/dev/null; }
 # The client addresses the sim's web server saw for a session's requests.
@@ -90,7 +106,8 @@ carrier_addr() { echo "198.18.1.$(($1 + 1))"; }
 
 # [daemon] section pointing session cgroups at a test-owned root.
 daemon_section() {
-	printf '[daemon]\ncgroup=%s\nctl_socket=%s/ctl.sock\nbpf_dir=%s\n\n' "$CGPATH" "$T" "$BPFDIR"
+	printf '[daemon]\ncgroup=%s\nctl_socket=%s/ctl.sock\nbpf_dir=%s\nstate_dir=%s/state\n\n' \
+		"$CGPATH" "$T" "$BPFDIR" "$T"
 }
 ctl() { "$BUILD/cellmuxctl" --socket "$T/ctl.sock" "$@"; }
 

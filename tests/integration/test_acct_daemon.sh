@@ -24,10 +24,12 @@ EOF2
 	cat <<EOF2
 [profile sender]
 exec=/usr/bin/python3 $T/send.py $K
+bind_ro=$T/send.py
 restart=no
 
 [profile capped]
 exec=/usr/bin/python3 $T/send.py 5242880
+bind_ro=$T/send.py
 restart=no
 quota=1M
 quota_action=block

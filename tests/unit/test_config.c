@@ -189,16 +189,79 @@ static void test_capacity_accepts_its_bounds(void **state)
 	config_free(c);
 }
 
-static void test_profile_defaults_are_nobody_on_failure_1s_60s(void **state)
+static void test_profile_defaults_are_dynamic_user_on_failure_1s_60s(void **state)
 {
 	struct cmx_config *c = parse_ok(PROFILE_P);
 	const struct cfg_profile *f = &c->profiles[0];
 
-	assert_string_equal(f->user, "nobody");
+	assert_string_equal(f->user, ""); /* a dynamic uid per session */
+	assert_int_equal(f->limits.pids_max, CONFIG_DEFAULT_PIDS_MAX);
+	assert_true(f->limits.memory_max == CONFIG_LIMIT_INFINITY);
+	assert_int_equal(f->limits.cpu_weight, 0);
+	assert_int_equal(c->daemon.uid_min, CONFIG_DEFAULT_UID_MIN);
+	assert_int_equal(c->daemon.uid_max, CONFIG_DEFAULT_UID_MAX);
 	assert_int_equal(f->user_line, 0);
 	assert_int_equal(f->restart, RESTART_ON_FAILURE);
 	assert_int_equal(f->restart_sec_ms, 1000);
 	assert_int_equal(f->restart_max_ms, 60000);
+	config_free(c);
+}
+
+static void test_limits_parse_and_session_keys_override_one_by_one(void **state)
+{
+	struct cmx_config *c = parse_ok("[profile p]\nexec=/bin/true\nmemory_max=64M\npids_max=32\n"
+					"cpu_weight=50\n"
+					"[session s]\nprofile=p\npids_max=infinity\n"
+					"[uplink a]\ndriver=netdev\ninterface=a0\naddress=10.0.0.2/24\n");
+	struct cfg_limits l = config_session_limits(&c->profiles[0], &c->sessions[0]);
+
+	assert_true(c->profiles[0].limits.memory_max == 64ull << 20);
+	assert_true(c->profiles[0].limits.pids_max == 32);
+	assert_int_equal(c->profiles[0].limits.cpu_weight, 50);
+	/* The session's own key wins; the others come from the profile. */
+	assert_true(l.pids_max == CONFIG_LIMIT_INFINITY);
+	assert_int_equal(l.pids_line, 8);
+	assert_true(l.memory_max == 64ull << 20);
+	assert_int_equal(l.memory_line, 3);
+	assert_int_equal(l.cpu_weight, 50);
+	config_free(c);
+}
+
+ERROR_TEST(test_memory_max_below_a_page_is_refused, PROFILE_P "memory_max=1K\n",
+	   "t.conf:3: invalid memory_max=1K (a size of at least 4K like 64M or 1G, K/M/G/T "
+	   "powers of 1024, or infinity)")
+ERROR_TEST(test_pids_max_of_one_is_refused, PROFILE_P "pids_max=1\n",
+	   "t.conf:3: invalid pids_max=1 (2-4194304 tasks, or infinity)")
+ERROR_TEST(test_cpu_weight_out_of_range_is_refused, PROFILE_P "cpu_weight=10001\n",
+	   "t.conf:3: invalid cpu_weight=10001 (1-10000; the default is 100)")
+ERROR_TEST(test_uid_range_must_stay_clear_of_system_accounts, "[daemon]\nuid_range=1000-2000\n",
+	   "t.conf:2: invalid uid_range=1000-2000 (FROM-TO with 65536 <= FROM <= TO < 4294967295)")
+
+static void test_bind_paths_are_word_lists(void **state)
+{
+	struct cmx_config *c = parse_ok(PROFILE_P "bind_ro=/srv/w/run.py '/srv/w/my conf'\n"
+					"bind=/srv/out\n");
+	const struct cfg_profile *f = &c->profiles[0];
+
+	assert_string_equal(f->bind_ro[0], "/srv/w/run.py");
+	assert_string_equal(f->bind_ro[1], "/srv/w/my conf");
+	assert_null(f->bind_ro[2]);
+	assert_string_equal(f->bind_rw[0], "/srv/out");
+	assert_null(f->bind_rw[1]);
+	config_free(c);
+}
+
+ERROR_TEST(test_bind_path_must_be_plain_and_absolute, PROFILE_P "bind_ro=/srv/../etc\n",
+	   "t.conf:3: bind_ro=: '/srv/../etc' is not an absolute path without . or .. (and not /)")
+ERROR_TEST(test_bind_given_twice_is_refused, PROFILE_P "bind=/a\nbind=/b\n",
+	   "t.conf:4: duplicate key 'bind'")
+
+static void test_uid_range_parses(void **state)
+{
+	struct cmx_config *c = parse_ok("[daemon]\nuid_range=100000-100099\n");
+
+	assert_int_equal(c->daemon.uid_min, 100000);
+	assert_int_equal(c->daemon.uid_max, 100099);
 	config_free(c);
 }
 
@@ -1192,7 +1255,16 @@ int main(void)
 		cmocka_unit_test(test_full_config_fills_every_field),
 		cmocka_unit_test(test_uplink_capacity_defaults),
 		cmocka_unit_test(test_capacity_accepts_its_bounds),
-		cmocka_unit_test(test_profile_defaults_are_nobody_on_failure_1s_60s),
+		cmocka_unit_test(test_profile_defaults_are_dynamic_user_on_failure_1s_60s),
+		cmocka_unit_test(test_limits_parse_and_session_keys_override_one_by_one),
+		cmocka_unit_test(test_memory_max_below_a_page_is_refused),
+		cmocka_unit_test(test_pids_max_of_one_is_refused),
+		cmocka_unit_test(test_cpu_weight_out_of_range_is_refused),
+		cmocka_unit_test(test_uid_range_must_stay_clear_of_system_accounts),
+		cmocka_unit_test(test_uid_range_parses),
+		cmocka_unit_test(test_bind_paths_are_word_lists),
+		cmocka_unit_test(test_bind_path_must_be_plain_and_absolute),
+		cmocka_unit_test(test_bind_given_twice_is_refused),
 		cmocka_unit_test(test_addresses_accumulate_over_lines_and_commas_with_ipv6),
 		cmocka_unit_test(test_eight_addresses_fit),
 		cmocka_unit_test(test_gateways_may_be_given_once_per_family_on_separate_lines),
