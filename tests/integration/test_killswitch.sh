@@ -12,10 +12,11 @@
 #           routes 198.18.0.1/32, fd00:5d:1::1/128       in cmxsim-inet, + fd00:5d:1::1/128;
 #           via the side door                              nft counters per protocol on sdi
 #
-# How it failed: the leak proof was run first (table deleted: every counter rose, curl got the
-# side door's address back). With the output chain's "oifname simwwan0 accept" widened to accept
-# everything, all six counters rose with the table in place; on main at d22f4ff (no input chain)
-# the injected SYN/ACK got a RST and the datagram an ICMP port unreachable.
+# How it failed: the leak proof runs first (table deleted: every counter rose, curl got the side
+# door's address back). With netns/fw.c's output chain given a final "accept" and its input
+# policy set to accept, all six counters rose in every phase (up, reconnecting, after down/up,
+# daemon dead), and the injected SYN/ACK got a RST and the datagram a port unreachable (as on
+# main at d22f4ff, which had no input chain).
 . "$(dirname "$0")/lib.sh"
 
 FQ=$BUILD/helpers/fake-qmi-modem
