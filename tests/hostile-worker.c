@@ -201,6 +201,21 @@ static void attack_ptrace(const struct opts *o)
 		close(pfd);
 	}
 	report("pidfd-getfd", ok ? 0 : err, "found=%d stolen=%d", n, ok);
+
+	/* Where no neighbour is in sight, ptrace itself must still be refused (seccomp): our own
+	 * child is the one target the kernel's ptrace rules would allow. */
+	pid_t kid = fork();
+	if (kid == 0) {
+		pause();
+		_exit(0);
+	}
+	err = kid < 0 ? errno : 0;
+	if (kid > 0) {
+		err = ptrace(PTRACE_ATTACH, kid, 0, 0) == 0 ? 0 : errno;
+		kill(kid, SIGKILL);
+		waitpid(kid, NULL, 0);
+	}
+	report("ptrace-child", err, NULL);
 }
 
 static void attack_signal_sessions(const struct opts *o)

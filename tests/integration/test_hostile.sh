@@ -12,7 +12,7 @@
 # How it failed on main at d22f4ff (workers as nobody, no PID namespace, host filesystem, no
 # seccomp, the daemon's terminal inherited; the two limit keys dropped from the profile, since
 # that parser refuses them): signal-any ok (it could signal the sim's dnsmasq and every
-# worker), ptrace ok, pidfd-getfd ok, signal-session ok (v1..v3 restarted), read-tmp ok,
+# worker), ptrace ok, ptrace-child ok, pidfd-getfd ok, signal-session ok (v1..v3 restarted), read-tmp ok,
 # read-config ok, host-socket ok (the listener counted a connection), unshare-user,
 # unshare-user-net and mount-userns ok, io_uring ok, tiocsti ok (cmxSTIjunk echoed on the pty),
 # the forged line reached the log raw, fork ok (256 children), memory ok (256M). Denied even
@@ -25,9 +25,10 @@ cp "$BUILD/helpers/cellmux-hostile" "$HOSTILE" || die "no $BUILD/helpers/cellmux
 command -v script >/dev/null || die "script(1) missing (util-linux)"
 command -v python3 >/dev/null || die "python3 missing"
 SOCK=/run/cellmux-test-sock-$$
-STATE=$T/state
+# Outside /tmp, so that only hiding the daemon's state_dir keeps it out, not a private /tmp.
+STATE=/var/lib/cellmux-test-$$
 VICTIMS="v1 v2 v3"
-CLEANUP_EXTRA+=("rm -f /tmp/cmx-victim-v1 /tmp/cmx-victim-v2 /tmp/cmx-victim-v3")
+CLEANUP_EXTRA+=("rm -f /tmp/cmx-victim-v1 /tmp/cmx-victim-v2 /tmp/cmx-victim-v3; rm -rf $STATE")
 
 # Stands in for resolved's varlink socket, nscd, D-Bus: any host socket a worker could use.
 python3 -c '
@@ -106,7 +107,7 @@ served=$(http_log | wc -l)
 
 # The first run's line for an attempt, wherever the daemon put it in its log line.
 attempt_line() { grep -a -m1 "cmx-hostile $1 " "$T/daemon.log" | tr -d '\r'; }
-for a in signal-any ptrace pidfd-getfd signal-session read-tmp read-state read-config \
+for a in signal-any ptrace ptrace-child pidfd-getfd signal-session read-tmp read-state read-config \
 	write-etc write-usr write-usr-local host-socket unshare-user unshare-net \
 	unshare-user-net mount mount-userns bpf io_uring tiocsti tiocsti-stdio fork; do
 	line=$(attempt_line "$a")
