@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "daemon/accounting.h"
+#include "common/esource.h"
 #include "sandbox/cgroup.h"
 #include "daemon/metrics.h"
 #include "daemon/notify.h"
@@ -269,6 +270,8 @@ static void teardown(struct daemon *d)
 		dm_uplink_remove(d, d->uplinks[d->n_uplinks - 1]);
 	dm_acct_close(d);
 	session_sandbox_close(d);
+	esource_free(d->esrc);
+	d->esrc = NULL;
 	if (d->cgroup_root[0] && cgroup_remove(d->cgroup_root) < 0)
 		log_warn("removing cgroup %s: %m", d->cgroup_root);
 	d->cgroup_root[0] = 0;
@@ -629,6 +632,9 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 	/* Workers orphaned by a killed daemon would still hold their uplink namespaces. */
 	cgroup_reap_children(d->cgroup_root);
 	r = session_sandbox_open(d);
+	if (r < 0)
+		goto fail;
+	r = esource_new(NULL, &d->esrc);
 	if (r < 0)
 		goto fail;
 	r = dm_acct_open(d);

@@ -11,10 +11,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/esource.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "sandbox/cgroup.h"
@@ -160,9 +162,8 @@ int session_new(struct daemon *d, const char *name, const struct cfg_profile *pr
 
 static void ctl_close(struct session *s)
 {
-	if (s->ctl_watch)
-		g_source_remove(s->ctl_watch);
-	s->ctl_watch = 0;
+	esource_remove(s->d->esrc, s->ctl_watch);
+	s->ctl_watch = NULL;
 	if (s->ctl_fd >= 0)
 		close(s->ctl_fd);
 	s->ctl_fd = -1;
@@ -218,7 +219,7 @@ static void hello(struct session *s, const Cellmux__Worker__Hello *h)
 	relay_worker_hello(s->d->relay, s);
 }
 
-static gboolean ctl_readable(gint fd, GIOCondition cond, gpointer data)
+static gboolean ctl_readable(int fd, uint32_t revents, void *data)
 {
 	struct session *s = data;
 
@@ -230,10 +231,8 @@ static gboolean ctl_readable(gint fd, GIOCondition cond, gpointer data)
 		if (r == -EAGAIN)
 			return G_SOURCE_CONTINUE;
 		if (r == -ECONNRESET) {
-			s->ctl_watch = 0;
-			close(s->ctl_fd);
-			s->ctl_fd = -1;
-			return G_SOURCE_REMOVE;
+			ctl_close(s);
+			return G_SOURCE_CONTINUE; /* the watch went with it */
 		}
 		if (r < 0) {
 			s->protocol_errors++;
@@ -299,9 +298,8 @@ static void output_arm(struct session *s)
 
 static void output_close(struct session *s)
 {
-	if (s->out_watch)
-		g_source_remove(s->out_watch);
-	s->out_watch = 0;
+	esource_remove(s->d->esrc, s->out_watch);
+	s->out_watch = NULL;
 	if (s->out_fd >= 0) {
 		output_flush(s->out, OUTPUT_STDOUT, g_get_monotonic_time());
 		close(s->out_fd);
@@ -309,7 +307,7 @@ static void output_close(struct session *s)
 	s->out_fd = -1;
 }
 
-static gboolean output_readable(gint fd, GIOCondition cond, gpointer data)
+static gboolean output_readable(int fd, uint32_t revents, void *data)
 {
 	struct session *s = data;
 	char buf[4096];
@@ -325,9 +323,8 @@ static gboolean output_readable(gint fd, GIOCondition cond, gpointer data)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			break;
 		/* EOF: every writer (the worker and whatever it forked) is gone. */
-		s->out_watch = 0;
 		output_close(s);
-		return G_SOURCE_REMOVE;
+		return G_SOURCE_CONTINUE; /* the watch went with it */
 	}
 	output_arm(s);
 	return G_SOURCE_CONTINUE;
@@ -617,7 +614,8 @@ int session_start(struct session *s)
 	s->out_fd = out[0];
 	out[0] = -1;
 	g_unix_set_fd_nonblocking(s->out_fd, TRUE, NULL);
-	s->out_watch = g_unix_fd_add(s->out_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, output_readable, s);
+	if (esource_add(s->d->esrc, s->out_fd, EPOLLIN, output_readable, s, &s->out_watch) < 0)
+		log_warn("session %s: cannot watch the worker's output", s->name);
 	if (r < 0 && res.pid <= 0) {
 		step = res.step ? res.step : "clone";
 		goto fail;
@@ -636,7 +634,9 @@ int session_start(struct session *s)
 	s->pid = res.pid;
 	s->ctl_fd = sv[0];
 	g_unix_set_fd_nonblocking(s->ctl_fd, TRUE, NULL);
-	s->ctl_watch = g_unix_fd_add(s->ctl_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, ctl_readable, s);
+	r = esource_add(s->d->esrc, s->ctl_fd, EPOLLIN, ctl_readable, s, &s->ctl_watch);
+	if (r < 0)
+		log_warn_errno(r, "session %s: cannot watch the control socket: %m", s->name);
 	s->state = SESSION_RUNNING;
 	log_info("session %s: worker %d started on uplink %s (profile %s, uid %u%s)", s->name,
 		 (int)res.pid, up->name, p->name, (unsigned)s->id.uid,

@@ -48,13 +48,14 @@ wait_for 10 test -S "$SOCK" || die "test listener on $SOCK"
 
 sim_up 1
 {
-	daemon_section | sed "/^bpf_dir=/a state_dir=$STATE"
+	daemon_section | sed "s#^state_dir=.*#state_dir=$STATE#"
 	cat <<EOF2
 [metrics]
 listen=off
 
 [profile probe]
 exec=$HOSTILE victim $PROBE --url http://198.18.0.1/ip --interval 0.5 --timeout 2
+bind_ro=$PROBE
 restart=always
 
 [profile hostile]
