@@ -68,6 +68,11 @@ start_daemon() { # extra args...
 	"$CELLMUXD" -c "$T/cellmux.conf" "$@" >"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	wait_for 20 grep -q "ready:" "$T/daemon.log" || { cat "$T/daemon.log"; die "daemon not ready"; }
+	# The daemon runs uncounted when BPF does not load (a warning); a test run must not.
+	if grep -q "accounting unavailable" "$T/daemon.log"; then
+		grep "accounting unavailable" "$T/daemon.log"
+		die "accounting did not load: every test daemon must count"
+	fi
 }
 
 stop_daemon() {
