@@ -12,6 +12,7 @@ struct uplink;
 struct session;
 struct metrics;
 struct relay;
+struct store;
 
 struct dm_uplink {
 	const struct cfg_uplink *cfg; /* into daemon->cfg; re-pointed on reload */
@@ -40,6 +41,7 @@ struct daemon {
 	struct acct *acct; /* NULL: this machine cannot count (see accounting.h) */
 	guint acct_watch, quota_timer;
 	struct relay *relay; /* the backend link and its store; NULL without [backend] */
+	struct store *store; /* without [backend]: the store of removed sessions' final counts */
 };
 
 enum uplink_action {

@@ -93,9 +93,12 @@ http_log() { cat /run/cellmux-sim/http.log 2>/dev/null; }
 egress_of() { http_log | awk -v s="session=$1" '$NF == s && $5 == 200 { print $2 }' | sort -u; }
 carrier_addr() { echo "198.18.1.$(($1 + 1))"; }
 
-# [daemon] section pointing session cgroups at a test-owned root.
+# [daemon] section pointing session cgroups, counters and the store (state_dir, unless
+# backend_lib.sh's STATE names one) at test-owned places.
 daemon_section() {
-	printf '[daemon]\ncgroup=%s\nctl_socket=%s/ctl.sock\nbpf_dir=%s\n\n' "$CGPATH" "$T" "$BPFDIR"
+	printf '[daemon]\ncgroup=%s\nctl_socket=%s/ctl.sock\nbpf_dir=%s\n' "$CGPATH" "$T" "$BPFDIR"
+	[ -n "${STATE:-}" ] || printf 'state_dir=%s/state\n' "$T"
+	echo
 }
 ctl() { "$BUILD/cellmuxctl" --socket "$T/ctl.sock" "$@"; }
 
