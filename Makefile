@@ -56,7 +56,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 # Programs only the integration tests run; outside build/tests so run.sh never takes them for
 # unit tests.
-HELPERS   := $(B)/helpers/acct-driver $(B)/helpers/fake-qmi-modem
+HELPERS   := $(B)/helpers/acct-driver $(B)/helpers/fake-qmi-modem $(B)/helpers/start-stamp
 
 # tools/cellmux-backend uses Python code protoc generates from the same schema.
 PYGEN     := $(B)/gen/py/backend_pb2.py
@@ -72,6 +72,7 @@ $(B)/cellmux-sim: $(call obj,$(wildcard tools/sim/*.c)) $(B)/libnetns.a $(B)/lib
 $(B)/workers/cellmux-probe: $(call obj,tools/workers/probe.c) $(B)/libproto.a $(B)/libcommon.a
 $(B)/workers/cellmux-echo: $(call obj,tools/workers/echo.c) $(B)/libproto.a $(B)/libcommon.a
 $(B)/helpers/acct-driver: $(call obj,tests/acct-driver.c) $(ALL_LIBS)
+$(B)/helpers/start-stamp: $(call obj,tests/helpers/start-stamp.c)
 $(B)/helpers/fake-qmi-modem: $(call obj,$(wildcard tests/fakeqmi/*.c)) $(B)/libnetns.a \
 	$(B)/libcommon.a
 # The fake QMI modem's QMUX codec is unit-tested where it lives, outside the libraries.
