@@ -177,7 +177,8 @@ for f in F:
         bad.append(f"cellmuxctl session a {f} {s[f]} != bpftool {b[8]['session/a'][f]}")
     if u[f] != b[8]["uplink/sim0"][f]:
         bad.append(f"cellmuxctl uplink sim0 {f} {u[f]} != bpftool {b[8]['uplink/sim0'][f]}")
-print("\n".join("    " + x for x in bad))
+if bad:
+    print("\n".join("    " + x for x in bad))
 sys.exit(bool(bad))
 EOF2
 
@@ -213,7 +214,8 @@ if not segs_in <= d["rx_packets"] <= segs_in + 4:
     bad.append(f"rx_packets {d['rx_packets']} outside [{segs_in}, {segs_in + 4}]")
 if not segs_in * hdr <= d["rx_bytes"] <= (segs_in + 4) * 80:
     bad.append(f"rx_bytes {d['rx_bytes']} outside [{segs_in * hdr}, {(segs_in + 4) * 80}]")
-print("\n".join("    " + x for x in bad))
+if bad:
+    print("\n".join("    " + x for x in bad))
 sys.exit(bool(bad))
 EOF2
 
@@ -235,7 +237,8 @@ print(f"    uplink tx {u['tx_bytes']} B / {u['tx_packets']} pkts, session {s['tx
       f"{s['tx_packets']} pkts, carrier saw {other_b} B / {other_p} pkts besides the sink's")
 if u["tx_bytes"] - s["tx_bytes"] > other_b or u["tx_packets"] - s["tx_packets"] > other_p:
     bad.append("the uplink sent more than the session plus the carrier's other traffic")
-print("\n".join("    " + x for x in bad))
+if bad:
+    print("\n".join("    " + x for x in bad))
 sys.exit(bool(bad))
 EOF2
 check "the idle session's counters did not move" \
