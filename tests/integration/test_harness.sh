@@ -43,6 +43,11 @@ BUILD=$T/build CELLMUX_CHECK_STRICT=1 tests/run.sh unit >"$T/out3" 2>&1
 rc=$?
 check "only skips, strict: exit non-zero ($rc)" [ $rc -ne 0 ]
 
+# The fuzz smoke without libFuzzer: a skip (77), not a pass.
+FUZZ_CC=/bin/false bash tests/integration/test_fuzz_smoke.sh >"$T/fz" 2>&1
+rc=$?
+check "test_fuzz_smoke without a libFuzzer-capable compiler skips: exit 77 ($rc)" [ $rc -eq 77 ]
+
 # The unit tests' own skip helper: a requirement missing is 77, or a failure under strict.
 if [ "$(id -u)" = 0 ]; then
 	u() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
