@@ -272,6 +272,8 @@ static void teardown(struct daemon *d)
 	session_sandbox_close(d);
 	esource_free(d->esrc);
 	d->esrc = NULL;
+	store_free(d->store);
+	d->store = NULL;
 	if (d->cgroup_root[0] && cgroup_remove(d->cgroup_root) < 0)
 		log_warn("removing cgroup %s: %m", d->cgroup_root);
 	d->cgroup_root[0] = 0;
@@ -555,6 +557,9 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 			continue;
 		}
 		log_info("reload: session %s changed or removed, stopping it", s->name);
+		/* Only a configured session still in the file comes back (step 4, same name, same
+		 * counters); the others are gone for good and their final counts go to the store. */
+		s->remove_when_stopped = !s->from_config || config_find_session(nc, s->name) < 0;
 		session_remove(d, s); /* kills its cgroup: a changed session restarts below */
 	}
 	/* 2. Uplinks: removed or changed ones go down; the rest point into the new config. */
@@ -637,6 +642,17 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 	r = esource_new(NULL, &d->esrc);
 	if (r < 0)
 		goto fail;
+	/* With a backend the relay opens the store; without one the daemon still needs it for
+	 * removed sessions' final counts. */
+	if (!cfg->backend.enabled) {
+		struct store_params sp = {.outbox_max = cfg->daemon.outbox_max, .use_timer = true};
+
+		r = store_open(cfg->daemon.state_dir, &sp, &d->store);
+		if (r < 0) {
+			log_error_errno(r, "opening the store in %s: %m", cfg->daemon.state_dir);
+			goto fail;
+		}
+	}
 	r = dm_acct_open(d);
 	if (r < 0)
 		goto fail;

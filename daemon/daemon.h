@@ -15,6 +15,7 @@ struct session;
 struct metrics;
 struct relay;
 struct esource;
+struct store;
 
 struct dm_uplink {
 	const struct cfg_uplink *cfg; /* into daemon->cfg; re-pointed on reload */
@@ -50,6 +51,7 @@ struct daemon {
 	struct acct *acct; /* NULL: this machine cannot count (see accounting.h) */
 	guint acct_watch, quota_timer;
 	struct relay *relay; /* the backend link and its store; NULL without [backend] */
+	struct store *store; /* without [backend]: the store of removed sessions' final counts */
 };
 
 enum uplink_action {

@@ -891,3 +891,8 @@ void relay_free(struct relay *r)
 	g_hash_table_destroy(r->uplink_status);
 	free(r);
 }
+
+struct store *relay_store(struct relay *r)
+{
+	return r ? r->st : NULL;
+}

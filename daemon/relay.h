@@ -34,3 +34,6 @@ void relay_status(const struct relay *r, struct relay_status *out);
 void relay_worker_hello(struct relay *r, struct session *s);
 void relay_worker_event(struct relay *r, struct session *s, const Cellmux__Worker__Event *ev);
 void relay_worker_ack(struct relay *r, struct session *s, const Cellmux__Worker__Ack *ack);
+
+/* The store the relay opened; the daemon keeps removed sessions' final counters there too. */
+struct store *relay_store(struct relay *r);

@@ -97,7 +97,11 @@ struct store {
 	int64_t last_prune_ms;
 	struct listener *listeners;
 	size_t n_listeners;
+	sqlite3_stmt *removed_add, *removed_total; /* the removed-sessions block at the end */
 };
+
+static int removed_open(struct store *st);
+static void removed_close(struct store *st);
 
 static int64_t now_ms(void)
 {
@@ -661,6 +665,9 @@ int store_open(const char *dir, const struct store_params *p, struct store **ret
 	r = reload_marks(st);
 	if (r < 0)
 		goto fail;
+	r = removed_open(st);
+	if (r < 0)
+		goto fail;
 	*ret = st;
 	return 0;
 fail:
@@ -678,7 +685,98 @@ void store_free(struct store *st)
 		g_source_remove(st->timer);
 	for (int i = 0; i < Q_MAX; i++)
 		sqlite3_finalize(st->q[i]);
+	removed_close(st);
 	sqlite3_close(st->db);
 	free(st->listeners);
 	free(st);
+}
+
+/* ---- Final counters of removed sessions (store.h) ----
+ * Kept apart from the message tables: own schema, own statements. SQLite integers are signed
+ * 64-bit; counters stay far below 2^63 (8 EiB). */
+static const char removed_schema[] =
+    "CREATE TABLE IF NOT EXISTS removed_sessions(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " session TEXT NOT NULL, uplink TEXT NOT NULL, rx_bytes INTEGER NOT NULL,"
+    " tx_bytes INTEGER NOT NULL, rx_packets INTEGER NOT NULL, tx_packets INTEGER NOT NULL,"
+    " at_ms INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS removed_sessions_uplink ON removed_sessions(uplink);";
+
+static int removed_open(struct store *st)
+{
+	static const char add[] =
+	    "INSERT INTO removed_sessions(session, uplink, rx_bytes, tx_bytes, rx_packets,"
+	    " tx_packets, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)";
+	static const char total[] =
+	    "SELECT count(*), coalesce(sum(rx_bytes), 0), coalesce(sum(tx_bytes), 0),"
+	    " coalesce(sum(rx_packets), 0), coalesce(sum(tx_packets), 0)"
+	    " FROM removed_sessions WHERE uplink = ?";
+	int rc;
+
+	rc = sqlite3_exec(st->db, removed_schema, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return sql_err(st, rc, "removed_sessions schema");
+	rc = sqlite3_prepare_v3(st->db, add, -1, SQLITE_PREPARE_PERSISTENT, &st->removed_add, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v3(st->db, total, -1, SQLITE_PREPARE_PERSISTENT,
+					&st->removed_total, NULL);
+	if (rc != SQLITE_OK)
+		return sql_err(st, rc, "removed_sessions statements");
+	return 0;
+}
+
+static void removed_close(struct store *st)
+{
+	sqlite3_finalize(st->removed_add);
+	sqlite3_finalize(st->removed_total);
+}
+
+static int64_t removed_i64(uint64_t v)
+{
+	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+int store_removed_add(struct store *st, const struct store_removed *r, uint64_t *ret_batch)
+{
+	sqlite3_stmt *s = st->removed_add;
+	int rc, e;
+
+	if (!r->session || !r->uplink)
+		return -EINVAL;
+	e = batch_join(st);
+	if (e < 0)
+		return e;
+	sqlite3_bind_text(s, 1, r->session, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, r->uplink, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, removed_i64(r->rx_bytes));
+	sqlite3_bind_int64(s, 4, removed_i64(r->tx_bytes));
+	sqlite3_bind_int64(s, 5, removed_i64(r->rx_packets));
+	sqlite3_bind_int64(s, 6, removed_i64(r->tx_packets));
+	sqlite3_bind_int64(s, 7, now_ms());
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc != SQLITE_DONE)
+		return sql_err(st, rc, "removed_sessions insert");
+	batch_written(st, ret_batch);
+	return 0;
+}
+
+int store_removed_total(struct store *st, const char *uplink, struct store_removed_total *ret)
+{
+	sqlite3_stmt *s = st->removed_total;
+	int rc;
+
+	memset(ret, 0, sizeof(*ret));
+	sqlite3_bind_text(s, 1, uplink, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		ret->sessions = (unsigned)sqlite3_column_int64(s, 0);
+		ret->rx_bytes = (uint64_t)sqlite3_column_int64(s, 1);
+		ret->tx_bytes = (uint64_t)sqlite3_column_int64(s, 2);
+		ret->rx_packets = (uint64_t)sqlite3_column_int64(s, 3);
+		ret->tx_packets = (uint64_t)sqlite3_column_int64(s, 4);
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_ROW ? 0 : sql_err(st, rc, "removed_sessions total");
 }

@@ -108,3 +108,23 @@ int store_session_remove(struct store *st, const char *name, uint64_t *ret_batch
 int store_sessions_foreach(struct store *st,
 			   int (*fn)(void *userdata, const struct store_session *s),
 			   void *userdata);
+
+/* ---- Final counters of removed sessions ----
+ * A session removed for good (`cellmuxctl session stop`, a reload without it, a backend's stop)
+ * takes its last rx/tx bytes and packets into this table before accounting forgets its name,
+ * so per-uplink totals (cellmuxctl, /metrics, usage reports) lose nothing of it. One row per
+ * removal; rows are kept. */
+struct store_removed {
+	const char *session, *uplink;
+	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+};
+
+struct store_removed_total {
+	unsigned sessions; /* removals recorded */
+	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+};
+
+/* Joins the open batch like every write: durable once *ret_batch commits. */
+int store_removed_add(struct store *st, const struct store_removed *r, uint64_t *ret_batch);
+/* The sums over uplink's removed sessions (zeros when none); sees uncommitted rows too. */
+int store_removed_total(struct store *st, const char *uplink, struct store_removed_total *ret);

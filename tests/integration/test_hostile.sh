@@ -48,7 +48,7 @@ wait_for 10 test -S "$SOCK" || die "test listener on $SOCK"
 
 sim_up 1
 {
-	daemon_section | sed "s#^state_dir=.*#state_dir=$STATE#"
+	daemon_section | sed "/^state_dir=/d; /^bpf_dir=/a state_dir=$STATE"
 	cat <<EOF2
 [metrics]
 listen=off

@@ -368,6 +368,37 @@ static void sigkill_mid_batch_loses_nothing_acked(void **state)
 	assert_int_equal(open_store(c, 1000, 0), 0);
 }
 
+/* Removed sessions' final counters: summed per uplink, each removal counted (a name removed
+ * twice is two rows), other uplinks unaffected, and still there after a reopen. */
+static void removed_sessions_sum_per_uplink_and_survive_reopen(void **state)
+{
+	struct ctx *c = *state;
+	struct store_removed_total t;
+	const struct store_removed a = {"a", "sim0", 10, 2000000, 1, 1500},
+				   b = {"b", "sim0", 5, 7, 2, 3}, x = {"x", "sim1", 1, 1, 1, 1};
+
+	assert_int_equal(store_removed_total(c->st, "sim0", &t), 0);
+	assert_int_equal(t.sessions, 0);
+	assert_int_equal(t.tx_bytes, 0);
+	assert_int_equal(store_removed_add(c->st, &a, NULL), 0);
+	assert_int_equal(store_removed_add(c->st, &b, NULL), 0);
+	assert_int_equal(store_removed_add(c->st, &a, NULL), 0);
+	assert_int_equal(store_removed_add(c->st, &x, NULL), 0);
+	assert_int_equal(store_flush(c->st), 0);
+	reopen(c, 1000, 0);
+	assert_int_equal(store_removed_total(c->st, "sim0", &t), 0);
+	assert_int_equal(t.sessions, 3);
+	assert_int_equal(t.rx_bytes, 25);
+	assert_int_equal(t.tx_bytes, 4000007);
+	assert_int_equal(t.rx_packets, 4);
+	assert_int_equal(t.tx_packets, 3003);
+	assert_int_equal(store_removed_total(c->st, "sim1", &t), 0);
+	assert_int_equal(t.sessions, 1);
+	assert_int_equal(t.tx_bytes, 1);
+	assert_int_equal(store_removed_total(c->st, "nosuch", &t), 0);
+	assert_int_equal(t.sessions, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -380,6 +411,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(sessions_come_back_after_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(group_commit_batches_writes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sigkill_mid_batch_loses_nothing_acked, setup, teardown),
+	    cmocka_unit_test_setup_teardown(removed_sessions_sum_per_uplink_and_survive_reopen, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
