@@ -311,6 +311,9 @@ int cgroup_layout_prepare(const char *v2_root, struct cgroup_layout *ret)
 void cgroup_layout_clear(struct cgroup_layout *l)
 {
 	for (int c = 0; c < CG_N; c++) {
+		/* Empty once every session is gone; busy (and kept) otherwise. */
+		if (l->v1_root[c])
+			rmdir(l->v1_root[c]);
 		free(l->v1_root[c]);
 		l->v1_root[c] = NULL;
 	}

@@ -26,7 +26,7 @@ trap cleanup EXIT
 "$B/cellmux-sim" up --modems 1 >/dev/null
 {
 	printf '[uplink sim0]\ndriver=netdev\ninterface=simwwan0\naddress=100.64.0.2/24\ngateway=100.64.0.1\ndns=100.64.0.1\ncapacity=%d\n\n' $((N + 1))
-	printf '[daemon]\ncgroup=/cellmux-bench-spawn\nctl_socket=%s/ctl.sock\nbpf_dir=/sys/fs/bpf/cellmux-bench-spawn\n\n' "$T"
+	printf '[daemon]\ncgroup=/cellmux-bench-spawn\nctl_socket=%s/ctl.sock\nbpf_dir=/sys/fs/bpf/cellmux-bench-spawn\nstate_dir=%s/state\n\n' "$T" "$T"
 	printf '[metrics]\nlisten=off\n\n[profile idle]\nexec=/bin/sleep 100000\nrestart=no\n'
 } >"$T/cellmux.conf"
 "$B/cellmuxd" --debug -c "$T/cellmux.conf" >"$T/daemon.log" 2>&1 &
