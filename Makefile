@@ -57,7 +57,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 # Programs only the integration tests run; outside build/tests so run.sh never takes them for
 # unit tests.
 HELPERS   := $(B)/helpers/acct-driver $(B)/helpers/fake-qmi-modem $(B)/helpers/cellmux-hostile \
-             $(B)/helpers/start-stamp
+             $(B)/helpers/start-stamp $(B)/helpers/seccomp-export
 
 # tools/cellmux-backend uses Python code protoc generates from the same schema.
 PYGEN     := $(B)/gen/py/backend_pb2.py
@@ -79,6 +79,9 @@ $(B)/helpers/fake-qmi-modem: $(call obj,$(wildcard tests/fakeqmi/*.c)) $(B)/libn
 # test_hostile.sh's attacker: plain libc, so nothing but the sandbox decides what it may do.
 $(B)/helpers/cellmux-hostile: $(call obj,tests/hostile-worker.c)
 $(B)/helpers/cellmux-hostile: LDLIBS =
+# spawn_bwrap.sh hands bwrap a filter like the sandbox's.
+$(B)/helpers/seccomp-export: $(call obj,tests/bench/seccomp-export.c) $(B)/libsandbox.a $(B)/libcommon.a
+$(B)/helpers/seccomp-export: LDLIBS = $(call PKG_LIBS,libseccomp)
 # The fake QMI modem's QMUX codec is unit-tested where it lives, outside the libraries.
 $(B)/tests/test_qmux: $(call obj,tests/fakeqmi/qmux.c)
 $(B)/cellmuxctl: $(call obj,$(wildcard tools/cellmuxctl/*.c)) $(B)/libproto.a $(B)/libcommon.a

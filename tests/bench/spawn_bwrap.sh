@@ -36,16 +36,18 @@ grep -q "ready:" "$T/daemon.log" || { tail "$T/daemon.log"; echo "FAIL: cellmuxd
 
 # What cellmux's sandbox does, in bwrap's words: own PID, IPC and UTS namespaces, a new session,
 # the system read-only, private /tmp /var/tmp /dev/shm, /run and homes hidden, its own /proc and
-# a minimal /dev, an unprivileged uid without capabilities, dies with its parent. Not matched:
-# the cgroup (bwrap makes none) and the seccomp filter (no --seccomp FD), both costs only
-# cellmux pays; and bwrap maps the uid through a user namespace, cellmux sets it directly.
+# a minimal /dev, an unprivileged uid without capabilities, dies with its parent, and a seccomp
+# filter of the sandbox's shape (build/helpers/seccomp-export, on fd 9). Not matched: the
+# cgroup, a cost only cellmux pays; bwrap maps the uid through a user namespace, cellmux sets
+# it directly.
+"$B/helpers/seccomp-export" >"$T/filter.bpf" || { echo "FAIL: seccomp-export"; exit 1; }
 BWRAP=(bwrap --unshare-user --uid 65534 --gid 65534 --unshare-pid --unshare-ipc --unshare-uts
-	--die-with-parent --new-session --cap-drop ALL
+	--die-with-parent --new-session --cap-drop ALL --seccomp 9
 	--ro-bind / / --dev /dev --proc /proc --tmpfs /tmp --tmpfs /var/tmp --tmpfs /dev/shm
 	--tmpfs /run --tmpfs /home --tmpfs /root --tmpfs /sys/fs/cgroup
 	--ro-bind /etc/netns/cmx-sim0/resolv.conf /etc/resolv.conf true)
 [ -e /etc/netns/cmx-sim0/resolv.conf ] || BWRAP=("${BWRAP[@]:0:${#BWRAP[@]}-4}" true)
-ip netns exec cmx-sim0 "${BWRAP[@]}" || { echo "FAIL: bwrap does not run here"; exit 1; }
+ip netns exec cmx-sim0 "${BWRAP[@]}" 9<"$T/filter.bpf" || { echo "FAIL: bwrap does not run here"; exit 1; }
 
 now_us() { echo "${EPOCHREALTIME/./}"; }
 ctl_us=() bwrap_us=()
@@ -54,7 +56,7 @@ for i in $(seq 1 $N); do
 	"$B/cellmuxctl" --socket "$T/ctl.sock" session start --profile idle --name "b$i" >/dev/null
 	ctl_us+=($(($(now_us) - t0)))
 	t0=$(now_us)
-	ip netns exec cmx-sim0 "${BWRAP[@]}"
+	ip netns exec cmx-sim0 "${BWRAP[@]}" 9<"$T/filter.bpf"
 	bwrap_us+=($(($(now_us) - t0)))
 done
 for _ in $(seq 50); do
@@ -73,6 +75,6 @@ m_bwrap=$(median "${bwrap_us[@]}")
 echo "session start with the sandbox vs. bwrap, one uplink, median of $N, interleaved:"
 echo "  cellmuxd spawn (clone to exec)       $(ms "$m_spawn")"
 echo "  cellmuxctl session start (wall)      $(ms "$m_ctl")"
-echo "  ip netns exec NS bwrap ... true      $(ms "$m_bwrap")"
+echo "  ip netns exec NS bwrap ... true      $(ms "$m_bwrap")   (with --seccomp)"
 echo "  ratio bwrap / cellmuxd spawn         $(ratio "$m_bwrap" "$m_spawn")   (aim: >= 1)"
 echo "  ratio bwrap / session start (wall)   $(ratio "$m_bwrap" "$m_ctl")"

@@ -9,15 +9,19 @@
 #   all four in cmx-sim0 ── carrier cmxsim-c0 ── cmxsim-inet httpd 198.18.0.1:80
 #   host: /run/cellmux-test-sock-PID (0777, a listener counting connections)
 #
-# How it failed on main at d22f4ff (workers as nobody, no PID namespace, host filesystem, no
-# seccomp, the daemon's terminal inherited; the two limit keys dropped from the profile, since
-# that parser refuses them): signal-any ok (it could signal the sim's dnsmasq and every
-# worker), ptrace ok, ptrace-child ok, pidfd-getfd ok, signal-session ok (v1..v3 restarted), read-tmp ok,
-# read-config ok, host-socket ok (the listener counted a connection), unshare-user,
-# unshare-user-net and mount-userns ok, io_uring ok, tiocsti ok (cmxSTIjunk echoed on the pty),
-# the forged line reached the log raw, fork ok (256 children), memory ok (256M). Denied even
-# there, by uid alone: unshare-net, mount, bpf (unprivileged_bpf_disabled=2), write-etc,
-# write-usr, write-usr-local, read-state (no such directory).
+# How it failed on main at d22f4ff (workers as nobody, no PID namespace, the host's filesystem,
+# no seccomp, the daemon's terminal inherited; pids_max/memory_max dropped from the profile, as
+# that parser refuses them): ok for signal-any (the sim's dnsmasq and every worker), ptrace,
+# ptrace-child, pidfd-getfd, signal-session (v1..v3 lost their worker and restarted),
+# read-tmp, read-state, read-config, host-socket (the listener counted 1), unshare-user,
+# unshare-user-net, mount-userns, io_uring, tiocsti and tiocsti-stdio (cmxSTIjunk echoed on
+# the pty), the forged line raw in the log, fork (256 children), memory (256M, no restart).
+# Refused even there, by the uid alone: unshare-net, mount, bpf (unprivileged_bpf_disabled),
+# write-etc/usr/usr-local. Run by hand under bwrap (PID, user and mount namespaces, new
+# session, / read-only, tmpfs /tmp /run /var/lib) only the seccomp attempts, fork and memory
+# stayed ok; in v1 pids/memory cgroups of 32 and 64M, fork stopped at 30 (EAGAIN) and both
+# hogs were OOM-killed. Note: on a host whose cgroup v2 has no pids/memory controllers
+# (cgroup.controllers empty, both bound to v1), no v2 limit holds and the limit checks fail.
 . "$(dirname "$0")/lib.sh"
 
 HOSTILE=$(dirname "$PROBE")/cellmux-hostile
