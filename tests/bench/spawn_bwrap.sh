@@ -25,9 +25,11 @@ trap cleanup EXIT
 "$B/cellmux-sim" down >/dev/null 2>&1 || true
 "$B/cellmux-sim" up --modems 1 >/dev/null
 {
-	printf '[uplink sim0]\ndriver=netdev\ninterface=simwwan0\naddress=100.64.0.2/24\ngateway=100.64.0.1\ndns=100.64.0.1\ncapacity=%d\n\n' $((N + 1))
+	printf '[uplink sim0]\ndriver=netdev\ninterface=simwwan0\naddress=100.64.0.2/24\ngateway=100.64.0.1\ndns=100.64.0.1\ncapacity=%d\n\n' $((2 * N + 1))
 	printf '[daemon]\ncgroup=/cellmux-bench-spawn\nctl_socket=%s/ctl.sock\nbpf_dir=/sys/fs/bpf/cellmux-bench-spawn\nstate_dir=%s/state\n\n' "$T" "$T"
-	printf '[metrics]\nlisten=off\n\n[profile idle]\nexec=/bin/sleep 100000\nrestart=no\n'
+	printf '[metrics]\nlisten=off\n\n[profile idle]\nexec=/bin/sleep 100000\nrestart=no\n\n'
+	# The same without a task limit: no cgroup controller to join, like bwrap, which makes none.
+	printf '[profile bare]\nexec=/bin/sleep 100000\nrestart=no\npids_max=infinity\n'
 } >"$T/cellmux.conf"
 "$B/cellmuxd" --debug -c "$T/cellmux.conf" >"$T/daemon.log" 2>&1 &
 PID=$!
@@ -55,16 +57,19 @@ for i in $(seq 1 $N); do
 	t0=$(now_us)
 	"$B/cellmuxctl" --socket "$T/ctl.sock" session start --profile idle --name "b$i" >/dev/null
 	ctl_us+=($(($(now_us) - t0)))
+	"$B/cellmuxctl" --socket "$T/ctl.sock" session start --profile bare --name "n$i" >/dev/null
 	t0=$(now_us)
 	ip netns exec cmx-sim0 "${BWRAP[@]}" 9<"$T/filter.bpf"
 	bwrap_us+=($(($(now_us) - t0)))
 done
 for _ in $(seq 50); do
-	[ "$(grep -c 'spawn took' "$T/daemon.log")" -ge "$N" ] && break
+	[ "$(grep -c 'spawn took' "$T/daemon.log")" -ge $((2 * N)) ] && break
 	sleep 0.1
 done
 spawn_us=($(sed -n 's/.*session b[0-9]*: spawn took \([0-9]*\) us.*/\1/p' "$T/daemon.log"))
-[ "${#spawn_us[@]}" -ge "$N" ] || { echo "FAIL: ${#spawn_us[@]} of $N 'spawn took' lines in the daemon's log"; exit 1; }
+bare_us=($(sed -n 's/.*session n[0-9]*: spawn took \([0-9]*\) us.*/\1/p' "$T/daemon.log"))
+[ "${#spawn_us[@]}" -ge "$N" ] && [ "${#bare_us[@]}" -ge "$N" ] ||
+	{ echo "FAIL: ${#spawn_us[@]}+${#bare_us[@]} of 2x$N 'spawn took' lines in the daemon's log"; exit 1; }
 
 median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 ms() { awk -v u="$1" 'BEGIN { printf "%9.3f ms", u / 1000 }'; }
@@ -72,9 +77,13 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%9.2f x", b ? a / b : 0 }'; }
 m_spawn=$(median "${spawn_us[@]}")
 m_ctl=$(median "${ctl_us[@]}")
 m_bwrap=$(median "${bwrap_us[@]}")
+m_bare=$(median "${bare_us[@]}")
+v1=$(findmnt -n -t cgroup -o TARGET | grep -c 'pids\|memory' || true)
 echo "session start with the sandbox vs. bwrap, one uplink, median of $N, interleaved:"
-echo "  cellmuxd spawn (clone to exec)       $(ms "$m_spawn")"
+echo "  cellmuxd spawn (clone to exec)       $(ms "$m_spawn")   (default pids_max=256$([ "$v1" -gt 0 ] && echo ': this host has pids on cgroup v1, joined by a cgroup.procs write'))"
+echo "  cellmuxd spawn, no limits            $(ms "$m_bare")   (pids_max=infinity: born in its v2 cgroup only)"
 echo "  cellmuxctl session start (wall)      $(ms "$m_ctl")"
 echo "  ip netns exec NS bwrap ... true      $(ms "$m_bwrap")   (with --seccomp)"
 echo "  ratio bwrap / cellmuxd spawn         $(ratio "$m_bwrap" "$m_spawn")   (aim: >= 1)"
+echo "  ratio bwrap / cellmuxd spawn, no limits $(ratio "$m_bwrap" "$m_bare")   (like for like: bwrap joins no cgroup)"
 echo "  ratio bwrap / session start (wall)   $(ratio "$m_bwrap" "$m_ctl")"
