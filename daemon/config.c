@@ -336,6 +336,22 @@ static int daemon_outbox_max(struct parser *p, int line, const char *key, const 
 	return 0;
 }
 
+/* inbox_max= and outbox_session_max=: a count of messages, like outbox_max=. */
+static int daemon_queue_max(struct parser *p, int line, const char *key, const char *value)
+{
+	unsigned long long v;
+	const char *rest;
+
+	if (parse_decimal(value, &v, &rest) < 0 || *rest || v < 1 || v > 100000000)
+		return fail(p, line, "%s=%s is not a number of messages in 1..100000000", key,
+			    value);
+	if (!strcmp(key, "inbox_max"))
+		p->c->daemon.inbox_max = (unsigned)v;
+	else
+		p->c->daemon.outbox_session_max = (unsigned)v;
+	return 0;
+}
+
 static int daemon_ctl_socket(struct parser *p, int line, const char *key, const char *value)
 {
 	struct cfg_daemon *d = &p->c->daemon;
@@ -377,6 +393,8 @@ static const struct key_def daemon_keys[] = {
 	{ "bpf_dir", daemon_bpf_dir, 0 },
 	{ "state_dir", daemon_state_dir, 0 },
 	{ "outbox_max", daemon_outbox_max, 0 },
+	{ "outbox_session_max", daemon_queue_max, 0 },
+	{ "inbox_max", daemon_queue_max, 0 },
 };
 
 /* ---- [backend] ---- */
@@ -1409,6 +1427,7 @@ int config_parse_string(const char *path, const char *text, struct cmx_config **
 	if (r >= 0) {
 		strcpy(c->daemon.state_dir, CONFIG_DEFAULT_STATE_DIR);
 		c->daemon.outbox_max = CONFIG_DEFAULT_OUTBOX_MAX;
+		c->daemon.inbox_max = CONFIG_DEFAULT_INBOX_MAX;
 	}
 	if (r >= 0)
 		r = ini_parse_string(text, &config_ini_ops, &p);

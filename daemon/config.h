@@ -24,6 +24,8 @@ struct cfg_daemon {
 	char cgroup[256]; /* cgroup v2 path for session cgroups; "" = "<own cgroup>/cellmux" */
 	char state_dir[256]; /* the store (SQLite) lives here; default CONFIG_DEFAULT_STATE_DIR */
 	unsigned outbox_max; /* events waiting for the backend before new ones are refused */
+	unsigned outbox_session_max; /* of them from one session; 0: a fair share (router/) */
+	unsigned inbox_max;  /* deliveries waiting for workers before new ones are refused */
 	char ctl_socket[108]; /* admin socket path; "" = CTL_SOCKET_PATH */
 	char bpf_dir[128];    /* where counters are pinned (bpffs); "" = ACCT_PIN_DIR */
 	char ctl_group[33];   /* group allowed on the admin socket besides root */
@@ -86,6 +88,7 @@ struct cfg_session {
 
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/cellmux"
 #define CONFIG_DEFAULT_OUTBOX_MAX 100000
+#define CONFIG_DEFAULT_INBOX_MAX 10000
 
 /* [backend]: the link to a central backend. Absent section: the daemon runs standalone. */
 struct cfg_backend {

@@ -29,6 +29,12 @@ struct relay_status {
 /* r NULL (no [backend]): all zero. */
 void relay_status(const struct relay *r, struct relay_status *out);
 
+/* From session_start(), before a worker process is spawned: gives it the session's next
+ * incarnation (s->incarnation), committed to the store before this returns, so every process
+ * of a session name has its own, also across daemon restarts; events are keyed on it. r NULL
+ * (no store): 0. A store error fails the start (-errno). */
+int relay_session_spawning(struct relay *r, struct session *s);
+
 /* From session.c's control-socket dispatch. r may be NULL (no [backend]): events are then
  * refused with ENOTCONN. */
 void relay_worker_hello(struct relay *r, struct session *s);

@@ -26,6 +26,8 @@
 #define SESSION_STABLE_US (10 * G_USEC_PER_SEC)
 /* Grace between the Stop request/SIGTERM and SIGKILL of the whole cgroup. */
 #define SESSION_STOP_GRACE_MS 5000
+/* Messages read from a dead worker's socket; bounded, as its children may still hold it. */
+#define SESSION_DRAIN_MAX 4096
 
 const char *session_state_to_string(enum session_state st)
 {
@@ -126,6 +128,7 @@ static void hello(struct session *s, const Cellmux__Worker__Hello *h)
 	log_info("session %s: worker %s %s says hello", s->name, h->worker, h->version);
 	w.session = s->name;
 	w.uplink = (char *)s->uplink->cfg->p.name;
+	w.incarnation = s->incarnation;
 	m.msg_case = CELLMUX__WORKER__DAEMON_MESSAGE__MSG_WELCOME;
 	m.welcome = &w;
 	r = worker_msg_send(s->ctl_fd, &m.base);
@@ -135,23 +138,17 @@ static void hello(struct session *s, const Cellmux__Worker__Hello *h)
 	relay_worker_hello(s->d->relay, s);
 }
 
-static gboolean ctl_readable(gint fd, GIOCondition cond, gpointer data)
+/* max: messages to take; bounded per wakeup so one chatty worker cannot starve the loop. */
+static gboolean ctl_read(struct session *s, int fd, int max)
 {
-	struct session *s = data;
-
-	/* Bounded per wakeup so one chatty worker cannot starve the loop. */
-	for (int i = 0; i < 64; i++) {
+	for (int i = 0; i < max; i++) {
 		Cellmux__Worker__WorkerMessage *m = NULL;
 		int r = worker_msg_recv_worker(fd, &m);
 
 		if (r == -EAGAIN)
 			return G_SOURCE_CONTINUE;
-		if (r == -ECONNRESET) {
-			s->ctl_watch = 0;
-			close(s->ctl_fd);
-			s->ctl_fd = -1;
+		if (r == -ECONNRESET)
 			return G_SOURCE_REMOVE;
-		}
 		if (r < 0) {
 			s->protocol_errors++;
 			log_warn_errno(r, "session %s: bad message from worker: %m", s->name);
@@ -170,6 +167,18 @@ static gboolean ctl_readable(gint fd, GIOCondition cond, gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+static gboolean ctl_readable(gint fd, GIOCondition cond, gpointer data)
+{
+	struct session *s = data;
+
+	if (ctl_read(s, fd, 64) == G_SOURCE_CONTINUE)
+		return G_SOURCE_CONTINUE;
+	s->ctl_watch = 0;
+	close(s->ctl_fd);
+	s->ctl_fd = -1;
+	return G_SOURCE_REMOVE;
+}
+
 static gboolean restart_due(gpointer data)
 {
 	struct session *s = data;
@@ -186,6 +195,10 @@ static void worker_gone(struct session *s, bool failed)
 	const struct cfg_profile *p = s->profile;
 	bool restart;
 
+	/* What the worker sent before it died still counts (an ack it sent must not make its
+	 * successor get that delivery again): the exit may be seen before the socket is read. */
+	if (s->ctl_fd >= 0)
+		ctl_read(s, s->ctl_fd, SESSION_DRAIN_MAX);
 	ctl_close(s);
 	/* The worker's own children die with it: a session is its cgroup. */
 	if (cgroup_populated(s->cgroup))
@@ -259,6 +272,11 @@ int session_start(struct session *s)
 	if (!pw || pw->pw_uid == 0) {
 		r = pw ? -EPERM : -ENOENT;
 		step = "look up user";
+		goto fail;
+	}
+	r = relay_session_spawning(s->d->relay, s);
+	if (r < 0) {
+		step = "record incarnation";
 		goto fail;
 	}
 	/* SOCK_SEQPACKET: message boundaries for free, and EOF when either side goes away. */
