@@ -240,8 +240,8 @@ void relay_worker_event(struct relay *r, struct session *s, const Cellmux__Worke
 							 (unsigned)r->d->n_sessions,
 							 r->d->cfg->daemon.outbox_session_max));
 	/* Keyed on the process's incarnation: a restarted worker's id 1 is a new event. */
-	e = store_event_add(r->st, s->name, s->incarnation, ev->id, ev->payload.data,
-			    ev->payload.len, &batch);
+	e = store_event_add(r->st, s->name, ev->session_unique ? 0 : s->incarnation, ev->id,
+			    ev->payload.data, ev->payload.len, &batch);
 	if (e == -ENOSPC || e == -EDQUOT) {
 		if (e == -ENOSPC)
 			log_warn("session %s: outbox full (%u events), event %llu refused", s->name,
