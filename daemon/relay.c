@@ -860,10 +860,13 @@ static int collect_session(void *userdata, const struct store_session *ss)
 	return 0;
 }
 
-static void restore_sessions(struct relay *r)
+void relay_restore_sessions(struct relay *r)
 {
-	GArray *a = g_array_new(FALSE, TRUE, sizeof(struct restore));
+	GArray *a;
 
+	if (!r)
+		return;
+	a = g_array_new(FALSE, TRUE, sizeof(struct restore));
 	store_sessions_foreach(r->st, collect_session, a);
 	for (guint i = 0; i < a->len; i++) {
 		struct restore *rs = &g_array_index(a, struct restore, i);
@@ -916,7 +919,6 @@ int relay_new(struct daemon *d, struct relay **ret)
 		 store_inbox_count(r->st));
 	/* Everything in the inbox now may have reached a worker of a killed daemon. */
 	r->inbox_seq_at_start = store_inbox_last_seq(r->st);
-	restore_sessions(r);
 	e = backend_link_new(&c->backend, d->loop, &link_ops, r, &r->link);
 	if (e < 0)
 		goto fail;

@@ -13,9 +13,11 @@ struct daemon;
 struct session;
 struct relay;
 
-/* Opens the store in cfg's state_dir, starts the sessions the backend had started, connects.
- * Call once uplinks and configured sessions are up. */
+/* Opens the store in cfg's state_dir and connects. Call once uplinks are up and before any
+ * session starts (workers get their incarnations from the store). */
 int relay_new(struct daemon *d, struct relay **ret);
+/* Starts the sessions the backend had started; after the configured ones. NULL is a no-op. */
+void relay_restore_sessions(struct relay *r);
 /* Commits what is pending, closes the link and the store. NULL is a no-op. */
 void relay_free(struct relay *r);
 

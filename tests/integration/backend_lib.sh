@@ -109,3 +109,22 @@ echo_profile() { # extra echo args...
 }
 
 events_logged() { wc -l <"$T/events.jsonl" 2>/dev/null || echo 0; }
+
+# Daemons restarted after a kill -9 each write their own log ($T/daemon.N.log): a worker of the
+# killed one may still be writing to the old file, which must not be truncated under it.
+DAEMON_RUN=1
+kill9_daemon_and_restart() {
+	kill -KILL "$DAEMON_PID"
+	wait "$DAEMON_PID" 2>/dev/null
+	DAEMON_RUN=$((DAEMON_RUN + 1))
+	"$CELLMUXD" -c "$T/cellmux.conf" >"$T/daemon.$DAEMON_RUN.log" 2>&1 &
+	DAEMON_PID=$!
+	wait_for 20 grep -q "ready:" "$T/daemon.$DAEMON_RUN.log" ||
+		{ cat "$T/daemon.$DAEMON_RUN.log"; die "daemon not ready after kill -9 ($DAEMON_RUN)"; }
+}
+# Every daemon's log in order of the runs; workers' cmx- fact lines are found in them wherever
+# they stand in a line (raw, or as the daemon relays them).
+daemon_logs() {
+	cat "$T/daemon.log"
+	for i in $(seq 2 "$DAEMON_RUN"); do cat "$T/daemon.$i.log"; done
+}

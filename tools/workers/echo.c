@@ -2,10 +2,11 @@
  * as an event with the same payload and id, and is acked once the daemon has the event on disk;
  * with --emit it also sends a numbered stream of events (tests, benchmarks).
  *
- * What it observes goes to stdout, one line per fact, each starting with a marker, so a test can
- * find them in the daemon's log: "cmx-welcome pid=P incarnation=N", "cmx-delivery pid=P id=I
- * redelivered=0|1", "cmx-delivered pid=P id=I" (the daemon committed its ack of I) and, with
- * --then-exit, "cmx-event-acked pid=P k=K" and "cmx-emitted pid=P n=N". */
+ * With --facts, what it observes goes to stdout, one line per fact, each starting with a marker,
+ * so a test can find them in the daemon's log: "cmx-welcome pid=P incarnation=N",
+ * "cmx-delivery pid=P id=I redelivered=0|1", "cmx-acking pid=P id=I" (its ack of delivery I is
+ * sent), "cmx-delivered pid=P id=I" (the daemon committed that ack) and, with --then-exit,
+ * "cmx-event-acked pid=P k=K" and "cmx-emitted pid=P n=N". */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -46,6 +47,8 @@ struct echo {
 	uint64_t pending_retry[WORKER_MSG_ACK_IDS_MAX];
 	size_t n_retry;
 	int then_exit; /* >= 0: exit with it once every emitted event is acked */
+	unsigned work_ms; /* time "spent" on each new delivery before echoing it */
+	bool facts;	  /* print the cmx- lines */
 	bool stop;
 };
 
@@ -56,6 +59,12 @@ static uint64_t now_us(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
+
+#define fact(e, ...)                                                                       \
+	do {                                                                               \
+		if ((e)->facts)                                                            \
+			printf(__VA_ARGS__);                                               \
+	} while (0)
 
 static void die(const char *what, int r)
 {
@@ -143,7 +152,7 @@ static void on_delivery(struct echo *e, const Cellmux__Worker__Delivery *d)
 	if (e->log_fd >= 0)
 		dprintf(e->log_fd, "%d %" PRIu64 "%s\n", (int)getpid(), d->id,
 			d->redelivered ? " redelivered" : "");
-	printf("cmx-delivery pid=%d id=%" PRIu64 " redelivered=%d\n", (int)getpid(), d->id,
+	fact(e, "cmx-delivery pid=%d id=%" PRIu64 " redelivered=%d\n", (int)getpid(), d->id,
 	       d->redelivered ? 1 : 0);
 	if (GPOINTER_TO_INT(state) == 2) {
 		send_acks(e, &id, 1);
@@ -151,6 +160,8 @@ static void on_delivery(struct echo *e, const Cellmux__Worker__Delivery *d)
 	}
 	if (state)
 		return; /* its event is on the way */
+	if (e->work_ms)
+		g_usleep((gulong)e->work_ms * 1000);
 	g_hash_table_insert(e->deliveries, g_memdup2(&id, sizeof(id)), GINT_TO_POINTER(1));
 	g_hash_table_insert(e->payloads, g_memdup2(&id, sizeof(id)),
 			    g_bytes_new(d->payload.data, d->payload.len));
@@ -173,7 +184,7 @@ static void on_ack(struct echo *e, const Cellmux__Worker__Ack *a)
 
 	/* Acks of ours the daemon has on disk: those deliveries are finished for the session. */
 	for (size_t i = 0; i < a->n_delivered; i++) {
-		printf("cmx-delivered pid=%d id=%" PRIu64 "\n", (int)getpid(), a->delivered[i]);
+		fact(e, "cmx-delivered pid=%d id=%" PRIu64 "\n", (int)getpid(), a->delivered[i]);
 		g_hash_table_remove(e->deliveries, &a->delivered[i]);
 	}
 	for (size_t i = 0; i < a->n_ids; i++) {
@@ -191,7 +202,7 @@ static void on_ack(struct echo *e, const Cellmux__Worker__Ack *a)
 			e->emit_acked++;
 			e->inflight--;
 			if (e->then_exit >= 0)
-				printf("cmx-event-acked pid=%d k=%" PRIu64 "\n", (int)getpid(), k);
+				fact(e, "cmx-event-acked pid=%d k=%" PRIu64 "\n", (int)getpid(), k);
 			continue;
 		}
 		if (GPOINTER_TO_INT(g_hash_table_lookup(e->deliveries, &id)) != 1)
@@ -203,6 +214,8 @@ static void on_ack(struct echo *e, const Cellmux__Worker__Ack *a)
 	if (a->error && !e->retry_at_ms)
 		e->retry_at_ms = now_us() / 1000 + RETRY_MS;
 	send_acks(e, done, n);
+	for (size_t i = 0; i < n; i++)
+		fact(e, "cmx-acking pid=%d id=%" PRIu64 "\n", (int)getpid(), done[i]);
 	if (e->emit_total && e->emit_acked == e->emit_total && e->n_lat) {
 		double secs = (double)(now_us() - e->emit_start_us) / 1e6;
 
@@ -215,7 +228,7 @@ static void on_ack(struct echo *e, const Cellmux__Worker__Ack *a)
 		e->n_lat = 0;
 	}
 	if (e->then_exit >= 0 && e->emit_total && e->emit_acked == e->emit_total) {
-		printf("cmx-emitted pid=%d n=%" PRIu64 "\n", (int)getpid(), e->emit_total);
+		fact(e, "cmx-emitted pid=%d n=%" PRIu64 "\n", (int)getpid(), e->emit_total);
 		exit(e->then_exit);
 	}
 	emit_more(e);
@@ -246,7 +259,7 @@ static void retry_refused(struct echo *e)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: " ECHO_NAME " [--emit N [--window W] [--size BYTES] [--interval MS]\n"
-		   "       [--delay MS] [--then-exit CODE]] [--log FILE]\n"
+		   "       [--delay MS] [--then-exit CODE]] [--work MS] [--facts] [--log FILE]\n"
 		   "Answers every delivery from the backend with an event carrying its payload.\n"
 		   "  --emit N      also send events with payloads 1..N (ids from 2^62)\n"
 		   "  --window W    emitted events in flight before waiting for acks (64)\n"
@@ -254,8 +267,10 @@ static void usage(FILE *f)
 		   "  --interval MS one emitted event every MS milliseconds (default: no pause)\n"
 		   "  --delay MS    start emitting MS milliseconds after hello (default 0)\n"
 		   "  --then-exit CODE  exit with CODE once every emitted event is acked\n"
+		   "  --work MS     spend MS milliseconds on each delivery before echoing it\n"
+		   "  --facts       print what it observes on stdout as cmx- lines (tests)\n"
 		   "  --log FILE    append 'PID ID' for every delivery received\n"
-		   "Facts go to stdout as lines starting with cmx- (see the source).\n");
+		   "Facts (--facts) go to stdout as lines starting with cmx- (see the source).\n");
 }
 
 int main(int argc, char **argv)
@@ -268,6 +283,8 @@ int main(int argc, char **argv)
 		{ "interval", required_argument, NULL, 'i' },
 		{ "delay", required_argument, NULL, 'd' },
 		{ "then-exit", required_argument, NULL, 'x' },
+		{ "work", required_argument, NULL, 'k' },
+		{ "facts", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -297,6 +314,12 @@ int main(int argc, char **argv)
 			break;
 		case 'i':
 			e.interval_ms = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'f':
+			e.facts = true;
+			break;
+		case 'k':
+			e.work_ms = (unsigned)strtoul(optarg, NULL, 10);
 			break;
 		case 'x':
 			e.then_exit = (int)strtol(optarg, NULL, 10) & 0xff;
@@ -387,7 +410,7 @@ int main(int argc, char **argv)
 				continue;
 			}
 			if (dm->msg_case == CELLMUX__WORKER__DAEMON_MESSAGE__MSG_WELCOME)
-				printf("cmx-welcome pid=%d incarnation=%" PRIu64 "\n", (int)getpid(),
+				fact(&e, "cmx-welcome pid=%d incarnation=%" PRIu64 "\n", (int)getpid(),
 				       dm->welcome->incarnation);
 			else if (dm->msg_case == CELLMUX__WORKER__DAEMON_MESSAGE__MSG_DELIVERY)
 				on_delivery(&e, dm->delivery);
