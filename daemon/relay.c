@@ -57,6 +57,7 @@ struct relay {
 	struct backend_link *link;
 	uint64_t sent_upto; /* outbox seq sent on this connection */
 	uint64_t inbox_seq_at_start;
+	unsigned inbox_refused; /* deliveries refused since the inbox was last found full */
 	GArray *backend_acks;	   /* struct pending_ack: deliveries to ack to the backend */
 	GArray *worker_acks;	   /* struct pending_ack: events to ack to workers */
 	GArray *results;	   /* struct pending_result: requests answered once recorded */
@@ -464,12 +465,19 @@ static void on_delivery(struct relay *r, const Cellmux__Backend__Delivery *dl)
 	e = store_delivery_add(r->st, dl->id, dl->session, dl->payload.data, dl->payload.len,
 			       &pa.batch);
 	if (e == -ENOSPC) {
-		/* Not kept: the backend holds it and sends it again later. */
+		/* Not kept: the backend holds it and sends it again later. Logged once per spell. */
 		snprintf(msg, sizeof(msg), "inbox full (%u deliveries), send it again later",
 			 store_inbox_max(r->st));
-		log_warn("backend: delivery %llu refused: %s", (unsigned long long)dl->id, msg);
+		if (!r->inbox_refused++)
+			log_warn("backend: delivery %llu refused: %s", (unsigned long long)dl->id,
+				 msg);
 		send_result(r, dl->id, ENOSPC, msg, dl->session);
 		return;
+	}
+	if (r->inbox_refused) {
+		log_info("backend: inbox has room again (%u deliveries refused meanwhile)",
+			 r->inbox_refused);
+		r->inbox_refused = 0;
 	}
 	if (e < 0 && e != -EALREADY) {
 		log_error_errno(e, "backend: storing delivery %llu: %m",

@@ -96,6 +96,7 @@ backend_section() { # [token-file]
 	daemon_section | sed '/^$/d'
 	printf 'state_dir=%s\n' "$STATE"
 	[ -n "${OUTBOX_MAX:-}" ] && printf 'outbox_max=%s\n' "$OUTBOX_MAX"
+	[ -n "${INBOX_MAX:-}" ] && printf 'inbox_max=%s\n' "$INBOX_MAX"
 	echo
 	# No metrics listener: its fixed port would collide with other tests' daemons.
 	printf '[metrics]\nlisten=off\n\n'

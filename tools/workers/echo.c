@@ -3,10 +3,11 @@
  * with --emit it also sends a numbered stream of events (tests, benchmarks).
  *
  * With --facts, what it observes goes to stdout, one line per fact, each starting with a marker,
- * so a test can find them in the daemon's log: "cmx-welcome pid=P incarnation=N",
- * "cmx-delivery pid=P id=I redelivered=0|1", "cmx-acking pid=P id=I" (its ack of delivery I is
- * sent), "cmx-delivered pid=P id=I" (the daemon committed that ack) and, with --then-exit,
- * "cmx-event-acked pid=P k=K" and "cmx-emitted pid=P n=N". */
+ * so a test can find them in the daemon's log: "cmx-welcome pid=P incarnation=N", then, with
+ * inc=N naming this process (its pid may be 1 in a PID namespace): "cmx-delivery inc=N id=I
+ * redelivered=0|1", "cmx-acking inc=N id=I" (its ack of delivery I is sent), "cmx-delivered
+ * inc=N id=I" (the daemon committed that ack) and, with --then-exit, "cmx-event-acked inc=N
+ * k=K" and "cmx-emitted inc=N n=N". */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -49,6 +50,7 @@ struct echo {
 	int then_exit; /* >= 0: exit with it once every emitted event is acked */
 	unsigned work_ms; /* time "spent" on each new delivery before echoing it */
 	bool facts;	  /* print the cmx- lines */
+	uint64_t incarnation; /* from Welcome */
 	bool stop;
 };
 
@@ -152,7 +154,7 @@ static void on_delivery(struct echo *e, const Cellmux__Worker__Delivery *d)
 	if (e->log_fd >= 0)
 		dprintf(e->log_fd, "%d %" PRIu64 "%s\n", (int)getpid(), d->id,
 			d->redelivered ? " redelivered" : "");
-	fact(e, "cmx-delivery pid=%d id=%" PRIu64 " redelivered=%d\n", (int)getpid(), d->id,
+	fact(e, "cmx-delivery inc=%" PRIu64 " id=%" PRIu64 " redelivered=%d\n", e->incarnation, d->id,
 	       d->redelivered ? 1 : 0);
 	if (GPOINTER_TO_INT(state) == 2) {
 		send_acks(e, &id, 1);
@@ -184,7 +186,8 @@ static void on_ack(struct echo *e, const Cellmux__Worker__Ack *a)
 
 	/* Acks of ours the daemon has on disk: those deliveries are finished for the session. */
 	for (size_t i = 0; i < a->n_delivered; i++) {
-		fact(e, "cmx-delivered pid=%d id=%" PRIu64 "\n", (int)getpid(), a->delivered[i]);
+		fact(e, "cmx-delivered inc=%" PRIu64 " id=%" PRIu64 "\n", e->incarnation,
+		     a->delivered[i]);
 		g_hash_table_remove(e->deliveries, &a->delivered[i]);
 	}
 	for (size_t i = 0; i < a->n_ids; i++) {
@@ -202,7 +205,8 @@ static void on_ack(struct echo *e, const Cellmux__Worker__Ack *a)
 			e->emit_acked++;
 			e->inflight--;
 			if (e->then_exit >= 0)
-				fact(e, "cmx-event-acked pid=%d k=%" PRIu64 "\n", (int)getpid(), k);
+				fact(e, "cmx-event-acked inc=%" PRIu64 " k=%" PRIu64 "\n",
+				     e->incarnation, k);
 			continue;
 		}
 		if (GPOINTER_TO_INT(g_hash_table_lookup(e->deliveries, &id)) != 1)
@@ -215,7 +219,7 @@ static void on_ack(struct echo *e, const Cellmux__Worker__Ack *a)
 		e->retry_at_ms = now_us() / 1000 + RETRY_MS;
 	send_acks(e, done, n);
 	for (size_t i = 0; i < n; i++)
-		fact(e, "cmx-acking pid=%d id=%" PRIu64 "\n", (int)getpid(), done[i]);
+		fact(e, "cmx-acking inc=%" PRIu64 " id=%" PRIu64 "\n", e->incarnation, done[i]);
 	if (e->emit_total && e->emit_acked == e->emit_total && e->n_lat) {
 		double secs = (double)(now_us() - e->emit_start_us) / 1e6;
 
@@ -228,7 +232,8 @@ static void on_ack(struct echo *e, const Cellmux__Worker__Ack *a)
 		e->n_lat = 0;
 	}
 	if (e->then_exit >= 0 && e->emit_total && e->emit_acked == e->emit_total) {
-		fact(e, "cmx-emitted pid=%d n=%" PRIu64 "\n", (int)getpid(), e->emit_total);
+		fact(e, "cmx-emitted inc=%" PRIu64 " n=%" PRIu64 "\n", e->incarnation,
+		     e->emit_total);
 		exit(e->then_exit);
 	}
 	emit_more(e);
@@ -409,9 +414,11 @@ int main(int argc, char **argv)
 					strerror(-r));
 				continue;
 			}
-			if (dm->msg_case == CELLMUX__WORKER__DAEMON_MESSAGE__MSG_WELCOME)
+			if (dm->msg_case == CELLMUX__WORKER__DAEMON_MESSAGE__MSG_WELCOME) {
+				e.incarnation = dm->welcome->incarnation;
 				fact(&e, "cmx-welcome pid=%d incarnation=%" PRIu64 "\n", (int)getpid(),
-				       dm->welcome->incarnation);
+				     e.incarnation);
+			}
 			else if (dm->msg_case == CELLMUX__WORKER__DAEMON_MESSAGE__MSG_DELIVERY)
 				on_delivery(&e, dm->delivery);
 			else if (dm->msg_case == CELLMUX__WORKER__DAEMON_MESSAGE__MSG_ACK)
