@@ -6,9 +6,6 @@ ECHO=$T/cellmux-echo
 cp "$BUILD/workers/cellmux-echo" "$ECHO"
 BACKEND_PID=
 BACKEND_PORT=$((20000 + RANDOM % 20000))
-# Workers run as nobody; they write their delivery logs here.
-WLOG=$T/wlog
-mkdir -p "$WLOG" && chmod 1777 "$WLOG"
 STATE=$T/state
 CLEANUP_EXTRA+=("stop_backend")
 # No carrier is needed (the link runs over loopback in the host namespace, workers only use their
@@ -104,9 +101,11 @@ backend_section() { # [token-file]
 		"$BACKEND_PORT" "$T/pki/ca.pem" "${1:-$T/token}"
 }
 
+# The echo worker tells what it saw as cmx- lines on its stdout (--facts), which end up in the
+# daemon's log: workers cannot write into the test's directory.
 echo_profile() { # extra echo args...
-	printf '[profile echo]\nexec=%s --log %s/echo.log %s\nuser=nobody\nrestart=on-failure\nrestart_sec=200ms\n\n' \
-		"$ECHO" "$WLOG" "$*"
+	printf '[profile echo]\nexec=%s --facts %s\nuser=nobody\nrestart=on-failure\nrestart_sec=200ms\n\n' \
+		"$ECHO" "$*"
 }
 
 events_logged() { wc -l <"$T/events.jsonl" 2>/dev/null || echo 0; }
@@ -129,3 +128,8 @@ daemon_logs() {
 	cat "$T/daemon.log"
 	for i in $(seq 2 "$DAEMON_RUN"); do cat "$T/daemon.$i.log"; done
 }
+daemon_log_now() { # the running daemon's log
+	if [ "$DAEMON_RUN" -eq 1 ]; then echo "$T/daemon.log"; else echo "$T/daemon.$DAEMON_RUN.log"; fi
+}
+# Each (process, delivery id) the echo workers reported more than once.
+deliveries_twice() { daemon_logs | grep -o "cmx-delivery inc=[0-9]* id=[0-9]*" | sort | uniq -d | wc -l; }

@@ -14,7 +14,7 @@
 . "$(dirname "$0")/backend_lib.sh"
 
 N=${N:-5000}
-INBOX_MAX=64
+INBOX_MAX=${INBOX_MAX:-64}
 make_certs
 uplink_up
 {
