@@ -59,7 +59,7 @@ struct relay {
 	uint64_t inbox_seq_at_start;
 	unsigned inbox_refused; /* deliveries refused since the inbox was last found full */
 	GArray *backend_acks;	   /* struct pending_ack: deliveries to ack to the backend */
-	GArray *worker_acks;	   /* struct pending_ack: events to ack to workers */
+	GArray *worker_acks;	   /* struct pending_ack: events to ack, delivery acks to confirm */
 	GArray *results;	   /* struct pending_result: requests answered once recorded */
 	GHashTable *workers;	   /* session name -> struct relay_worker */
 	GHashTable *ours;	   /* names of sessions the backend started */
