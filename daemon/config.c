@@ -324,31 +324,22 @@ static int daemon_state_dir(struct parser *p, int line, const char *key, const c
 	return 0;
 }
 
-static int daemon_outbox_max(struct parser *p, int line, const char *key, const char *value)
-{
-	unsigned long long v;
-	const char *rest;
-
-	if (parse_decimal(value, &v, &rest) < 0 || *rest || v < 1 || v > 100000000)
-		return fail(p, line, "outbox_max=%s is not a number of messages in 1..100000000",
-			    value);
-	p->c->daemon.outbox_max = (unsigned)v;
-	return 0;
-}
-
-/* inbox_max= and outbox_session_max=: a count of messages, like outbox_max=. */
+/* outbox_max=, outbox_session_max=, inbox_max=: a count of messages. */
 static int daemon_queue_max(struct parser *p, int line, const char *key, const char *value)
 {
+	struct cfg_daemon *d = &p->c->daemon;
 	unsigned long long v;
 	const char *rest;
 
 	if (parse_decimal(value, &v, &rest) < 0 || *rest || v < 1 || v > 100000000)
 		return fail(p, line, "%s=%s is not a number of messages in 1..100000000", key,
 			    value);
-	if (!strcmp(key, "inbox_max"))
-		p->c->daemon.inbox_max = (unsigned)v;
+	if (!strcmp(key, "outbox_max"))
+		d->outbox_max = (unsigned)v;
+	else if (!strcmp(key, "outbox_session_max"))
+		d->outbox_session_max = (unsigned)v;
 	else
-		p->c->daemon.outbox_session_max = (unsigned)v;
+		d->inbox_max = (unsigned)v;
 	return 0;
 }
 
@@ -392,7 +383,7 @@ static const struct key_def daemon_keys[] = {
 	{ "ctl_group", daemon_ctl_group, 0 },
 	{ "bpf_dir", daemon_bpf_dir, 0 },
 	{ "state_dir", daemon_state_dir, 0 },
-	{ "outbox_max", daemon_outbox_max, 0 },
+	{ "outbox_max", daemon_queue_max, 0 },
 	{ "outbox_session_max", daemon_queue_max, 0 },
 	{ "inbox_max", daemon_queue_max, 0 },
 };
