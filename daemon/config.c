@@ -325,15 +325,22 @@ static int daemon_state_dir(struct parser *p, int line, const char *key, const c
 	return 0;
 }
 
-static int daemon_outbox_max(struct parser *p, int line, const char *key, const char *value)
+/* outbox_max=, outbox_session_max=, inbox_max=: a count of messages. */
+static int daemon_queue_max(struct parser *p, int line, const char *key, const char *value)
 {
+	struct cfg_daemon *d = &p->c->daemon;
 	unsigned long long v;
 	const char *rest;
 
 	if (parse_decimal(value, &v, &rest) < 0 || *rest || v < 1 || v > 100000000)
-		return fail(p, line, "outbox_max=%s is not a number of messages in 1..100000000",
+		return fail(p, line, "%s=%s is not a number of messages in 1..100000000", key,
 			    value);
-	p->c->daemon.outbox_max = (unsigned)v;
+	if (!strcmp(key, "outbox_max"))
+		d->outbox_max = (unsigned)v;
+	else if (!strcmp(key, "outbox_session_max"))
+		d->outbox_session_max = (unsigned)v;
+	else
+		d->inbox_max = (unsigned)v;
 	return 0;
 }
 
@@ -393,7 +400,9 @@ static const struct key_def daemon_keys[] = {
 	{ "ctl_group", daemon_ctl_group, 0 },
 	{ "bpf_dir", daemon_bpf_dir, 0 },
 	{ "state_dir", daemon_state_dir, 0 },
-	{ "outbox_max", daemon_outbox_max, 0 },
+	{ "outbox_max", daemon_queue_max, 0 },
+	{ "outbox_session_max", daemon_queue_max, 0 },
+	{ "inbox_max", daemon_queue_max, 0 },
 	{ "uid_range", daemon_uid_range, 0 },
 };
 
@@ -1565,6 +1574,7 @@ int config_parse_string(const char *path, const char *text, struct cmx_config **
 		c->daemon.outbox_max = CONFIG_DEFAULT_OUTBOX_MAX;
 		c->daemon.uid_min = CONFIG_DEFAULT_UID_MIN;
 		c->daemon.uid_max = CONFIG_DEFAULT_UID_MAX;
+		c->daemon.inbox_max = CONFIG_DEFAULT_INBOX_MAX;
 	}
 	if (r >= 0)
 		r = ini_parse_string(text, &config_ini_ops, &p);

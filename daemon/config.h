@@ -25,6 +25,8 @@ struct cfg_daemon {
 	char state_dir[256]; /* the store (SQLite) lives here; default CONFIG_DEFAULT_STATE_DIR */
 	int state_dir_line;  /* 0 for the default */
 	unsigned outbox_max; /* events waiting for the backend before new ones are refused */
+	unsigned outbox_session_max; /* of them from one session; 0: a fair share (router/) */
+	unsigned inbox_max;  /* deliveries waiting for workers before new ones are refused */
 	char ctl_socket[108]; /* admin socket path; "" = CTL_SOCKET_PATH */
 	char bpf_dir[128];    /* where counters are pinned (bpffs); "" = ACCT_PIN_DIR */
 	char ctl_group[33];   /* group allowed on the admin socket besides root */
@@ -111,6 +113,7 @@ struct cfg_session {
  * DynamicUser= range (61184-65519) and below 2^31, where some tools still misbehave. */
 #define CONFIG_DEFAULT_UID_MIN 1668087808u
 #define CONFIG_DEFAULT_UID_MAX 1668153343u
+#define CONFIG_DEFAULT_INBOX_MAX 10000
 
 /* [backend]: the link to a central backend. Absent section: the daemon runs standalone. */
 struct cfg_backend {

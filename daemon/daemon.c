@@ -659,14 +659,16 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 	r = uplinks_up(d, d->uplinks, d->n_uplinks);
 	if (r < 0)
 		goto fail;
-	r = sessions_start(d);
-	if (r < 0)
-		goto fail;
+	/* The store first: every worker process, the first ones too, gets its incarnation. */
 	if (cfg->backend.enabled) {
 		r = relay_new(d, &d->relay);
 		if (r < 0)
 			goto fail;
 	}
+	r = sessions_start(d);
+	if (r < 0)
+		goto fail;
+	relay_restore_sessions(d->relay);
 	r = metrics_new(d, &cfg->metrics, &d->metrics);
 	if (r < 0)
 		goto fail;

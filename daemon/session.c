@@ -35,6 +35,8 @@
 #define SESSION_STABLE_US (10 * G_USEC_PER_SEC)
 /* Grace between the Stop request/SIGTERM and SIGKILL of the whole cgroup. */
 #define SESSION_STOP_GRACE_MS 5000
+/* Messages read from a dead worker's socket; bounded, as its children may still hold it. */
+#define SESSION_DRAIN_MAX 4096
 
 const char *session_state_to_string(enum session_state st)
 {
@@ -210,6 +212,7 @@ static void hello(struct session *s, const Cellmux__Worker__Hello *h)
 	log_info("session %s: worker %s %s says hello", s->name, h->worker, h->version);
 	w.session = s->name;
 	w.uplink = (char *)s->uplink->cfg->p.name;
+	w.incarnation = s->incarnation;
 	m.msg_case = CELLMUX__WORKER__DAEMON_MESSAGE__MSG_WELCOME;
 	m.welcome = &w;
 	r = worker_msg_send(s->ctl_fd, &m.base);
@@ -219,21 +222,17 @@ static void hello(struct session *s, const Cellmux__Worker__Hello *h)
 	relay_worker_hello(s->d->relay, s);
 }
 
-static gboolean ctl_readable(int fd, uint32_t revents, void *data)
+/* max: messages to take; bounded per wakeup so one chatty worker cannot starve the loop. */
+static gboolean ctl_read(struct session *s, int fd, int max)
 {
-	struct session *s = data;
-
-	/* Bounded per wakeup so one chatty worker cannot starve the loop. */
-	for (int i = 0; i < 64; i++) {
+	for (int i = 0; i < max; i++) {
 		Cellmux__Worker__WorkerMessage *m = NULL;
 		int r = worker_msg_recv_worker(fd, &m);
 
 		if (r == -EAGAIN)
 			return G_SOURCE_CONTINUE;
-		if (r == -ECONNRESET) {
-			ctl_close(s);
-			return G_SOURCE_CONTINUE; /* the watch went with it */
-		}
+		if (r == -ECONNRESET)
+			return G_SOURCE_REMOVE;
 		if (r < 0) {
 			s->protocol_errors++;
 			log_warn_errno(r, "session %s: bad message from worker: %m", s->name);
@@ -249,6 +248,15 @@ static gboolean ctl_readable(int fd, uint32_t revents, void *data)
 			relay_worker_ack(s->d->relay, s, m->ack);
 		worker_msg_free_worker(m);
 	}
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean ctl_readable(int fd, uint32_t revents, void *data)
+{
+	struct session *s = data;
+
+	if (ctl_read(s, fd, 64) == G_SOURCE_REMOVE)
+		ctl_close(s); /* the watch goes with it */
 	return G_SOURCE_CONTINUE;
 }
 
@@ -336,6 +344,10 @@ static void worker_gone(struct session *s, bool failed)
 	const struct cfg_profile *p = s->profile;
 	bool restart;
 
+	/* What the worker sent before it died still counts (an ack it sent must not make its
+	 * successor get that delivery again): the exit may be seen before the socket is read. */
+	if (s->ctl_fd >= 0)
+		ctl_read(s, s->ctl_fd, SESSION_DRAIN_MAX);
 	ctl_close(s);
 	/* The worker's own children die with it: a session is its cgroup. */
 	if (cgroup_populated(s->cgroup))
@@ -552,6 +564,11 @@ int session_start(struct session *s)
 	if (!s->state_dir || !s->runtime_dir) {
 		r = -ENOMEM;
 		step = "directories";
+		goto fail;
+	}
+	r = relay_session_spawning(s->d->relay, s);
+	if (r < 0) {
+		step = "record incarnation";
 		goto fail;
 	}
 	uplink_ns_name_of(up->name, ns, sizeof(ns));

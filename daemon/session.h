@@ -43,6 +43,7 @@ struct session {
 	struct dm_uplink *uplink;
 	enum session_state state;
 	pid_t pid;
+	uint64_t incarnation; /* of the worker process (relay_session_spawning), 0: no store */
 	unsigned restarts; /* starts after the first */
 	unsigned failures; /* consecutive, drives the backoff */
 	unsigned protocol_errors;

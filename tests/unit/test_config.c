@@ -1121,6 +1121,18 @@ static void test_no_backend_section_runs_standalone_with_default_state_dir(void 
 	assert_false(c->backend.enabled);
 	assert_string_equal(c->daemon.state_dir, "/var/lib/cellmux");
 	assert_int_equal(c->daemon.outbox_max, 100000);
+	assert_int_equal(c->daemon.inbox_max, 10000);
+	/* 0: the router's fair share applies. */
+	assert_int_equal(c->daemon.outbox_session_max, 0);
+	config_free(c);
+}
+
+static void test_inbox_max_and_outbox_session_max_are_read(void **state)
+{
+	struct cmx_config *c = parse_ok("[daemon]\ninbox_max=7\noutbox_session_max=9\n");
+
+	assert_int_equal(c->daemon.inbox_max, 7);
+	assert_int_equal(c->daemon.outbox_session_max, 9);
 	config_free(c);
 }
 
@@ -1156,6 +1168,10 @@ ERROR_TEST(test_backend_paths_must_be_absolute, "[backend]\nurl=wss://x/\nca=ca.
 	   "t.conf:3: ca=ca.pem is not an absolute path")
 ERROR_TEST(test_outbox_max_must_be_positive, "[daemon]\noutbox_max=0\n",
 	   "t.conf:2: outbox_max=0 is not a number of messages in 1..100000000")
+ERROR_TEST(test_inbox_max_must_be_positive, "[daemon]\ninbox_max=0\n",
+	   "t.conf:2: inbox_max=0 is not a number of messages in 1..100000000")
+ERROR_TEST(test_outbox_session_max_must_be_a_number, "[daemon]\noutbox_session_max=lots\n",
+	   "t.conf:2: outbox_session_max=lots is not a number of messages in 1..100000000")
 ERROR_TEST(test_state_dir_must_be_absolute, "[daemon]\nstate_dir=var\n",
 	   "t.conf:2: state_dir=var is not an absolute path of at most 255 characters")
 
@@ -1420,6 +1436,9 @@ int main(void)
 		cmocka_unit_test(test_backend_cert_without_key_is_rejected),
 		cmocka_unit_test(test_backend_paths_must_be_absolute),
 		cmocka_unit_test(test_outbox_max_must_be_positive),
+		cmocka_unit_test(test_inbox_max_must_be_positive),
+		cmocka_unit_test(test_outbox_session_max_must_be_a_number),
+		cmocka_unit_test(test_inbox_max_and_outbox_session_max_are_read),
 		cmocka_unit_test(test_state_dir_must_be_absolute),
 		cmocka_unit_test(test_quota_keys_on_uplink_profile_and_session),
 		cmocka_unit_test(test_no_quota_keys_means_no_quota),
