@@ -1086,6 +1086,8 @@ static int profile_begin(struct parser *p, int line, const char *name)
 	if (!f)
 		return -ENOMEM;
 	strcpy(f->name, name);
+	f->log_burst = CONFIG_DEFAULT_LOG_BURST;
+	f->log_interval_ms = CONFIG_DEFAULT_LOG_INTERVAL_MS;
 	f->limits.memory_max = CONFIG_LIMIT_INFINITY;
 	f->limits.pids_max = CONFIG_DEFAULT_PIDS_MAX;
 	f->restart = RESTART_ON_FAILURE;
@@ -1163,6 +1165,26 @@ static int profile_bind_rw(struct parser *p, int line, const char *key, const ch
 	return profile_binds(p, line, key, value, &f->bind_rw, &f->bind_rw_line);
 }
 
+static int profile_log_burst(struct parser *p, int line, const char *key, const char *value)
+{
+	unsigned long long v;
+	const char *rest;
+
+	if (parse_decimal(value, &v, &rest) < 0 || *rest || v > 1000000)
+		return fail(p, line, "%s=%s is not a number of lines in 0..1000000 (0: no limit)", key,
+			    value);
+	cur_profile(p)->log_burst = (unsigned)v;
+	return 0;
+}
+
+static int parse_backoff(struct parser *p, int line, const char *key, const char *value,
+			 unsigned *ret);
+
+static int profile_log_interval(struct parser *p, int line, const char *key, const char *value)
+{
+	return parse_backoff(p, line, key, value, &cur_profile(p)->log_interval_ms);
+}
+
 static int profile_restart(struct parser *p, int line, const char *key, const char *value)
 {
 	if (restart_policy_from_string(value, &cur_profile(p)->restart) < 0)
@@ -1227,6 +1249,8 @@ static const struct key_def profile_keys[] = {
 	{ "user", profile_user, 0 },
 	{ "bind_ro", profile_bind_ro, 0 },
 	{ "bind", profile_bind_rw, 0 },
+	{ "log_rate_limit_burst", profile_log_burst, 0 },
+	{ "log_rate_limit_interval", profile_log_interval, 0 },
 	{ "restart", profile_restart, 0 },
 	{ "restart_sec", profile_restart_sec, 0 },
 	{ "restart_max_sec", profile_restart_max_sec, 0 },

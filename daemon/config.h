@@ -81,7 +81,13 @@ struct cfg_profile {
 	 * BindReadOnlyPaths=, BindPaths=); NULL-terminated, NULL when none. */
 	char **bind_ro, **bind_rw;
 	int bind_ro_line, bind_rw_line;
+	/* log_rate_limit_burst= lines per log_rate_limit_interval= of the worker's output
+	 * (journald's LogRateLimitBurst=/LogRateLimitIntervalSec=); burst 0: no limit. */
+	unsigned log_burst;
+	unsigned log_interval_ms;
 };
+#define CONFIG_DEFAULT_LOG_BURST 1000
+#define CONFIG_DEFAULT_LOG_INTERVAL_MS 30000
 #define CONFIG_BINDS_MAX 16
 
 /* [metrics]: the Prometheus listener. Absent section = CONFIG_METRICS_DEFAULT_LISTEN. */

@@ -509,7 +509,8 @@ static bool profile_equal(const struct cfg_profile *a, const struct cfg_profile 
 	if (strcmp(a->user, b->user) || a->restart != b->restart ||
 	    a->restart_sec_ms != b->restart_sec_ms || a->restart_max_ms != b->restart_max_ms ||
 	    a->limits.memory_max != b->limits.memory_max || a->limits.pids_max != b->limits.pids_max ||
-	    a->limits.cpu_weight != b->limits.cpu_weight)
+	    a->limits.cpu_weight != b->limits.cpu_weight || a->log_burst != b->log_burst ||
+	    a->log_interval_ms != b->log_interval_ms)
 		return false;
 	return strv_equal(a->argv, b->argv) && strv_equal(a->bind_ro, b->bind_ro) &&
 	       strv_equal(a->bind_rw, b->bind_rw);

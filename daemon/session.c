@@ -585,7 +585,10 @@ int session_start(struct session *s)
 		goto fail;
 	}
 	if (!s->out) {
-		const struct output_limits lim = OUTPUT_DEFAULT_LIMITS;
+		struct output_limits lim = OUTPUT_DEFAULT_LIMITS;
+
+		lim.burst = p->log_burst;
+		lim.interval_ms = p->log_burst ? p->log_interval_ms : 0;
 
 		if ((r = output_new(&lim, output_emit, s, &s->out)) < 0) {
 			step = "output";

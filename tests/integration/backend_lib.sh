@@ -104,7 +104,8 @@ backend_section() { # [token-file]
 # The echo worker tells what it saw as cmx- lines on its stdout (--facts), which end up in the
 # daemon's log: workers cannot write into the test's directory.
 echo_profile() { # extra echo args...
-	printf '[profile echo]\nexec=%s --facts %s\nuser=nobody\nrestart=on-failure\nrestart_sec=200ms\n\n' \
+	# The tests count every fact line: no rate limit on the worker's output.
+	printf '[profile echo]\nexec=%s --facts %s\nuser=nobody\nrestart=on-failure\nrestart_sec=200ms\nlog_rate_limit_burst=0\n\n' \
 		"$ECHO" "$*"
 }
 

@@ -16,6 +16,11 @@ start_daemon
 old_a=$(worker_pid a)
 old_b=$(worker_pid b)
 init_a=$(session_init_pid a)
+uid_of() { awk '/^Uid:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+uid_a=$(uid_of "$old_a")
+uid_b=$(uid_of "$old_b")
+check "a and b run as two different dynamic uids ($uid_a, $uid_b)" \
+	[ -n "$uid_a" -a -n "$uid_b" -a "$uid_a" != "$uid_b" -a "$uid_a" -ge 65536 ]
 check "session a has a worker ($old_a) under its init ($init_a)" [ -n "$old_a" -a -n "$init_a" ]
 kill -KILL "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null
@@ -33,6 +38,9 @@ check "session a's cgroup is empty" wait_for 5 sh -c "[ -z \"\$(cat '$(session_c
 start_daemon
 new_a=$(worker_pid a)
 check "session a runs a new worker ($old_a -> $new_a)" [ -n "$new_a" -a "$new_a" != "$old_a" ]
+check "with the same dynamic uid as before the crash ($uid_a)" [ "$(uid_of "$new_a")" = "$uid_a" ]
+check "its state directory is still its own" \
+	[ "$(stat -c %u "$T/state/sessions/a")" = "$uid_a" ]
 check "the new worker is in cmx-sim0" \
 	[ "$(netns_inode "/proc/$new_a/ns/net")" = "$(netns_inode /run/netns/cmx-sim0)" ]
 check "simwwan0 is configured again inside cmx-sim0" \

@@ -237,6 +237,18 @@ ERROR_TEST(test_cpu_weight_out_of_range_is_refused, PROFILE_P "cpu_weight=10001\
 ERROR_TEST(test_uid_range_must_stay_clear_of_system_accounts, "[daemon]\nuid_range=1000-2000\n",
 	   "t.conf:2: invalid uid_range=1000-2000 (FROM-TO with 65536 <= FROM <= TO < 4294967295)")
 
+static void test_log_rate_limit_defaults_and_keys(void **state)
+{
+	struct cmx_config *c = parse_ok(PROFILE_P "[profile q]\nexec=/bin/true\n"
+					"log_rate_limit_burst=0\nlog_rate_limit_interval=5s\n");
+
+	assert_int_equal(c->profiles[0].log_burst, 1000);
+	assert_int_equal(c->profiles[0].log_interval_ms, 30000);
+	assert_int_equal(c->profiles[1].log_burst, 0);
+	assert_int_equal(c->profiles[1].log_interval_ms, 5000);
+	config_free(c);
+}
+
 static void test_bind_paths_are_word_lists(void **state)
 {
 	struct cmx_config *c = parse_ok(PROFILE_P "bind_ro=/srv/w/run.py '/srv/w/my conf'\n"
@@ -1279,6 +1291,7 @@ int main(void)
 		cmocka_unit_test(test_uid_range_must_stay_clear_of_system_accounts),
 		cmocka_unit_test(test_uid_range_parses),
 		cmocka_unit_test(test_bind_paths_are_word_lists),
+		cmocka_unit_test(test_log_rate_limit_defaults_and_keys),
 		cmocka_unit_test(test_bind_path_must_be_plain_and_absolute),
 		cmocka_unit_test(test_bind_given_twice_is_refused),
 		cmocka_unit_test(test_addresses_accumulate_over_lines_and_commas_with_ipv6),
