@@ -4,7 +4,9 @@
 # last credential change, so the kernel kills it, and with it the session's PID namespace. The
 # next start reclaims the interfaces and serves as before; its SIGTERM then leaves nothing.
 # Seen failing: with prctl(PR_SET_PDEATHSIG) moved back before setresuid() (which clears it),
-# both workers outlived the daemon and the two "died with the daemon" checks failed.
+# both workers outlived the daemon and the four "died with the daemon" checks failed; with the
+# dynamic uid drawn afresh at each start (the state directory's owner ignored), the "same
+# dynamic uid" and "state directory is still its own" checks failed.
 . "$(dirname "$0")/lib.sh"
 
 sim_up 2
