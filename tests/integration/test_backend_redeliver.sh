@@ -20,7 +20,8 @@ uplink_up
 {
 	backend_section
 	printf '[profile echo]\nexec=%s --facts --work 2\nuser=nobody\n' "$ECHO"
-	printf 'restart=on-failure\nrestart_sec=100ms\nrestart_max_sec=200ms\n\n'
+	printf 'restart=on-failure\nrestart_sec=100ms\nrestart_max_sec=200ms\n'
+	printf 'log_rate_limit_burst=0\n\n' # every fact line is counted
 	printf '[session e1]\nprofile=echo\n\n'
 } | write_config
 start_backend good --deliver "e1:$N"
