@@ -14,7 +14,7 @@ make_certs
 uplink_up
 {
 	backend_section
-	printf '[profile chatty]\nexec=%s --facts --emit 2000\nuser=nobody\n\n' "$ECHO"
+	printf '[profile chatty]\nexec=%s --facts --emit 2000\nuser=nobody\nlog_rate_limit_burst=0\n\n' "$ECHO"
 	printf '[profile quiet]\nexec=%s --facts --emit 5 --delay 1000\nuser=nobody\n\n' "$ECHO"
 	printf '[session c1]\nprofile=chatty\n\n[session q1]\nprofile=quiet\n\n'
 } | write_config

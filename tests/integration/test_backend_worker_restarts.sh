@@ -19,6 +19,7 @@ uplink_up
 {
 	backend_section
 	printf '[profile flaky]\nexec=%s --facts --emit %s --then-exit 3\nuser=nobody\n' "$ECHO" "$K"
+	printf 'log_rate_limit_burst=0\n' # every fact line is counted
 	printf 'restart=on-failure\nrestart_sec=50ms\nrestart_max_sec=100ms\n\n'
 	printf '[session f1]\nprofile=flaky\n\n'
 } | write_config
