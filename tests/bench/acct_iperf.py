@@ -20,6 +20,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lablock import lab_lock  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
 DRIVER = os.path.join(BUILD, "helpers", "acct-driver")
@@ -245,23 +248,6 @@ def main():
     print("ratio cellmux / nft: " + ", ".join(
         f"{w} {statistics.median(res[w]['cellmux']) / statistics.median(res[w]['nft']):.2f}"
         for w in workloads))
-
-
-def lab_lock():
-    """One lab per machine (see tests/lablock.sh): wait for any other suite to finish."""
-    held = os.environ.get("CELLMUX_LAB_LOCKED", "")
-    pid = os.getpid()
-    while held and pid > 1:  # only an ancestor's lock counts
-        if str(pid) == held:
-            return None
-        with open(f"/proc/{pid}/status") as st:
-            pid = int(next(l for l in st if l.startswith("PPid:")).split()[1])
-    import fcntl
-    os.makedirs("/run/lock", exist_ok=True)
-    f = open("/run/lock/cellmux-lab.lock", "a")
-    fcntl.flock(f, fcntl.LOCK_EX)
-    os.environ["CELLMUX_LAB_LOCKED"] = str(os.getpid())
-    return f
 
 
 if __name__ == "__main__":

@@ -17,6 +17,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lablock import lab_lock  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
 SIM = os.path.join(BUILD, "cellmux-sim")
@@ -189,23 +192,6 @@ def main():
     finally:
         sh(f"{SIM} down >/dev/null 2>&1 || true")
         sh(f"rm -rf {tmp} /sys/fs/bpf/cellmux-bench")
-
-
-def lab_lock():
-    """One lab per machine (see tests/lablock.sh): wait for any other suite to finish."""
-    held = os.environ.get("CELLMUX_LAB_LOCKED", "")
-    pid = os.getpid()
-    while held and pid > 1:  # only an ancestor's lock counts
-        if str(pid) == held:
-            return None
-        with open(f"/proc/{pid}/status") as st:
-            pid = int(next(l for l in st if l.startswith("PPid:")).split()[1])
-    import fcntl
-    os.makedirs("/run/lock", exist_ok=True)
-    f = open("/run/lock/cellmux-lab.lock", "a")
-    fcntl.flock(f, fcntl.LOCK_EX)
-    os.environ["CELLMUX_LAB_LOCKED"] = str(os.getpid())
-    return f
 
 
 if __name__ == "__main__":
