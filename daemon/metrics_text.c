@@ -434,6 +434,63 @@ static void render_uplinks(const struct render *r)
 #undef UPLINK_FAMILY
 }
 
+/* What the kernel says of each session's cgroup, only while it has a worker: a stopped
+ * session has no series rather than stale ones, and an unlimited one no *_max series. */
+static void render_session_cgroups(const struct render *r)
+{
+	const struct status_session *s = r->in->sessions;
+	size_t n = r->in->n_sessions;
+	struct mbuf *b = r->b;
+	struct text name;
+
+#define CG_FAMILY(fam, type, help_text)                                                    \
+	family(b, fam, type, help_text);                                                   \
+	name = text_of(fam);
+#define CG_HAS(i, what) (s[i].have_usage && s[i].usage.what)
+
+	CG_FAMILY("cellmux_session_memory_bytes", "gauge",
+		  "Memory charged to the session's cgroup, for sessions with a worker.");
+	for (size_t i = 0; i < n; i++)
+		if (CG_HAS(i, have_memory))
+			SERIES(b, name, session_labels(r, i), no_extra, fmt_u64,
+			       s[i].usage.memory_current);
+	CG_FAMILY("cellmux_session_memory_max_bytes", "gauge",
+		  "Memory limit of the session's cgroup, for sessions with a worker and a limit.");
+	for (size_t i = 0; i < n; i++)
+		if (CG_HAS(i, have_memory) && s[i].usage.memory_max != CGROUP_MAX)
+			SERIES(b, name, session_labels(r, i), no_extra, fmt_u64,
+			       s[i].usage.memory_max);
+	CG_FAMILY("cellmux_session_oom_kills_total", "counter",
+		  "Processes of the session's cgroup killed by the OOM killer, for sessions with "
+		  "a worker.");
+	for (size_t i = 0; i < n; i++)
+		if (CG_HAS(i, have_memory))
+			SERIES(b, name, session_labels(r, i), no_extra, fmt_u64,
+			       s[i].usage.oom_kills);
+	CG_FAMILY("cellmux_session_tasks", "gauge",
+		  "Processes and threads in the session's cgroup, for sessions with a worker.");
+	for (size_t i = 0; i < n; i++)
+		if (CG_HAS(i, have_pids))
+			SERIES(b, name, session_labels(r, i), no_extra, fmt_u64,
+			       s[i].usage.pids_current);
+	CG_FAMILY("cellmux_session_tasks_max", "gauge",
+		  "Limit on processes and threads in the session's cgroup, for sessions with a "
+		  "worker and a limit.");
+	for (size_t i = 0; i < n; i++)
+		if (CG_HAS(i, have_pids) && s[i].usage.pids_max != CGROUP_MAX)
+			SERIES(b, name, session_labels(r, i), no_extra, fmt_u64,
+			       s[i].usage.pids_max);
+	CG_FAMILY("cellmux_session_cpu_weight", "gauge",
+		  "CPU weight of the session's cgroup (1 to 10000, 100 by default), for sessions "
+		  "with a worker.");
+	for (size_t i = 0; i < n; i++)
+		if (CG_HAS(i, have_cpu))
+			SERIES(b, name, session_labels(r, i), no_extra, fmt_u64,
+			       s[i].usage.cpu_weight);
+#undef CG_HAS
+#undef CG_FAMILY
+}
+
 static void render_sessions(const struct render *r)
 {
 	const struct status_session *s = r->in->sessions;
@@ -509,6 +566,7 @@ static void render_sessions(const struct render *r)
 			SERIES(b, name, session_labels(r, i), no_extra, fmt_milli,
 			       age > 0 ? age : 0);
 		}
+	render_session_cgroups(r);
 #undef SESSION_FAMILY
 }
 
