@@ -268,7 +268,7 @@ static int first_child(pid_t pid, pid_t *ret)
 {
 	char path[64], buf[64];
 	unsigned long long c;
-	size_t len;
+	size_t len = 0;
 	int r;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
@@ -285,8 +285,8 @@ static int first_child(pid_t pid, pid_t *ret)
 static int read_one(pid_t pid, struct sandbox_view *ret)
 {
 	char path[64], *buf;
-	uint64_t self;
-	size_t len;
+	uint64_t self = 0;
+	size_t len = 0;
 	int r;
 
 	buf = malloc(STATUS_MAX);
