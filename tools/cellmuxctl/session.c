@@ -188,6 +188,18 @@ static void show_report(const struct ctl_report_info *r)
 	}
 }
 
+/* A real id, and the effective one only when it differs (it never should in a session). */
+static void show_id(const char *key, uint32_t real, uint32_t eff)
+{
+	char buf[64];
+
+	if (real == eff)
+		snprintf(buf, sizeof(buf), "%" PRIu32, real);
+	else
+		snprintf(buf, sizeof(buf), "%" PRIu32 " (effective %" PRIu32 ")", real, eff);
+	show_field(key, buf);
+}
+
 static void show_sandbox(const struct ctl_session_info *s)
 {
 	const struct ctl_sandbox_info *x = &s->sandbox;
@@ -202,18 +214,8 @@ static void show_sandbox(const struct ctl_session_info *s)
 		show_field("sandbox", buf);
 		snprintf(buf, sizeof(buf), "pid:[%" PRIu64 "]", x->pidns_inode);
 		show_field("pid ns", buf);
-		if (x->uid == x->euid)
-			snprintf(buf, sizeof(buf), "%" PRIu32, x->uid);
-		else
-			snprintf(buf, sizeof(buf), "%" PRIu32 " (effective %" PRIu32 ")", x->uid,
-				 x->euid);
-		show_field("uid", buf);
-		if (x->gid == x->egid)
-			snprintf(buf, sizeof(buf), "%" PRIu32, x->gid);
-		else
-			snprintf(buf, sizeof(buf), "%" PRIu32 " (effective %" PRIu32 ")", x->gid,
-				 x->egid);
-		show_field("gid", buf);
+		show_id("uid", x->uid, x->euid);
+		show_id("gid", x->gid, x->egid);
 		if (x->have_seccomp_filters)
 			snprintf(buf, sizeof(buf), "%s, %" PRIu32 " filter%s", seccomp_name(x->seccomp),
 				 x->seccomp_filters, x->seccomp_filters == 1 ? "" : "s");
