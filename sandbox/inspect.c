@@ -96,10 +96,11 @@ static int parse_cap(const char *v, uint64_t *ret)
 	while (*v == ' ' || *v == '\t')
 		v++;
 	for (n = 0; isxdigit((unsigned char)v[n]); n++) {
+		int c = tolower((unsigned char)v[n]);
+
 		if (n == 16)
 			return -EBADMSG;
-		x = x << 4 | (uint64_t)(isdigit((unsigned char)v[n]) ? v[n] - '0'
-								     : (tolower((unsigned char)v[n]) - 'a' + 10));
+		x = x << 4 | (uint64_t)(isdigit(c) ? c - '0' : c - 'a' + 10);
 	}
 	if (n == 0 || v[n])
 		return -EBADMSG;
