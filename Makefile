@@ -56,7 +56,8 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 # Programs only the integration tests run; outside build/tests so run.sh never takes them for
 # unit tests.
-HELPERS   := $(B)/helpers/acct-driver $(B)/helpers/fake-qmi-modem
+HELPERS   := $(B)/helpers/acct-driver $(B)/helpers/fake-qmi-modem $(B)/helpers/cellmux-hostile \
+             $(B)/helpers/start-stamp $(B)/helpers/seccomp-export
 
 # tools/cellmux-backend uses Python code protoc generates from the same schema.
 PYGEN     := $(B)/gen/py/backend_pb2.py
@@ -72,8 +73,15 @@ $(B)/cellmux-sim: $(call obj,$(wildcard tools/sim/*.c)) $(B)/libnetns.a $(B)/lib
 $(B)/workers/cellmux-probe: $(call obj,tools/workers/probe.c) $(B)/libproto.a $(B)/libcommon.a
 $(B)/workers/cellmux-echo: $(call obj,tools/workers/echo.c) $(B)/libproto.a $(B)/libcommon.a
 $(B)/helpers/acct-driver: $(call obj,tests/acct-driver.c) $(ALL_LIBS)
+$(B)/helpers/start-stamp: $(call obj,tests/helpers/start-stamp.c)
 $(B)/helpers/fake-qmi-modem: $(call obj,$(wildcard tests/fakeqmi/*.c)) $(B)/libnetns.a \
 	$(B)/libcommon.a
+# test_hostile.sh's attacker: plain libc, so nothing but the sandbox decides what it may do.
+$(B)/helpers/cellmux-hostile: $(call obj,tests/hostile-worker.c)
+$(B)/helpers/cellmux-hostile: LDLIBS =
+# spawn_bwrap.sh hands bwrap a filter like the sandbox's.
+$(B)/helpers/seccomp-export: $(call obj,tests/bench/seccomp-export.c) $(B)/libsandbox.a $(B)/libcommon.a
+$(B)/helpers/seccomp-export: LDLIBS = $(call PKG_LIBS,libseccomp)
 # The fake QMI modem's QMUX codec is unit-tested where it lives, outside the libraries.
 $(B)/tests/test_qmux: $(call obj,tests/fakeqmi/qmux.c)
 $(B)/cellmuxctl: $(call obj,$(wildcard tools/cellmuxctl/*.c)) $(B)/libproto.a $(B)/libcommon.a
@@ -164,9 +172,10 @@ deps:
 unit: $(UNIT_BIN)
 	@tests/run.sh unit
 
+# Strict: every dependency is installed by now, so a test that can only skip here fails.
 check: deps
 	$(MAKE) all
-	@tests/run.sh all
+	@CELLMUX_CHECK_STRICT=1 tests/run.sh all
 
 demo: deps
 	$(MAKE) all

@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "daemon/daemon.h"
+#include "daemon/relay.h"
 #include "daemon/session.h"
 #include "netns/uplink.h"
 
@@ -217,19 +218,67 @@ void dm_acct_session_attach(struct daemon *d, struct session *s)
 		apply_quota(d, ACCT_SESSION, s->name, session_quota(d, s));
 }
 
+/* The relay's store when there is a backend, else the daemon's own (daemon.c opens it). */
+static struct store *removed_store(struct daemon *d)
+{
+	return d->relay ? relay_store(d->relay) : d->store;
+}
+
+/* Commits a removed session's final counters now (a removal is rare; it should not wait for
+ * the next batch). */
+static int store_final(struct daemon *d, struct session *s, const struct acct_counters *c)
+{
+	struct store *st = removed_store(d);
+	struct store_removed rm = {
+	    .session = s->name,
+	    .uplink = s->uplink->cfg->p.name,
+	    .rx_bytes = c->rx_bytes,
+	    .tx_bytes = c->tx_bytes,
+	    .rx_packets = c->rx_packets,
+	    .tx_packets = c->tx_packets,
+	};
+	int r;
+
+	if (!st)
+		return -ENOENT;
+	r = store_removed_add(st, &rm, NULL);
+	if (r == 0)
+		r = store_flush(st);
+	return r;
+}
+
 void dm_acct_session_detach(struct daemon *d, struct session *s)
 {
 	struct acct_counters c;
+	int r;
 
 	if (!d->acct)
 		return;
-	if (acct_session_detach(d->acct, s->name, &c) == 0)
+	r = acct_session_detach(d->acct, s->name, &c);
+	if (r == 0)
 		log_info("session %s: final counters rx %llu tx %llu bytes", s->name,
 			 (unsigned long long)c.rx_bytes, (unsigned long long)c.tx_bytes);
-	/* A session an operator stopped is gone for good: free its slot in the pinned maps.
-	 * Sessions that only go down with the daemon keep counting where they left off. */
-	if (s->remove_when_stopped)
-		acct_forget(d->acct, ACCT_SESSION, s->name);
+	/* A session removed for good frees its slot in the pinned maps once the store holds its
+	 * final counts. Sessions that only go down with the daemon keep counting where they left
+	 * off. */
+	if (!s->remove_when_stopped || r < 0)
+		return;
+	r = store_final(d, s, &c);
+	if (r < 0) {
+		log_warn_errno(r, "session %s: storing its final counters: %m; they stay pinned",
+			       s->name);
+		return;
+	}
+	acct_forget(d->acct, ACCT_SESSION, s->name);
+}
+
+int dm_acct_removed_total(struct daemon *d, const char *uplink, struct store_removed_total *ret)
+{
+	struct store *st = removed_store(d);
+
+	if (!st)
+		return -ENOENT;
+	return store_removed_total(st, uplink, ret);
 }
 
 bool dm_acct_read(struct daemon *d, enum acct_kind kind, const char *name,

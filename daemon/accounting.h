@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "bpf/acct.h"
+#include "daemon/store.h"
 
 struct daemon;
 struct dm_uplink;
@@ -18,8 +19,12 @@ void dm_acct_close(struct daemon *d);
 void dm_acct_uplink_attach(struct daemon *d, struct dm_uplink *du);
 void dm_acct_uplink_detach(struct daemon *d, struct dm_uplink *du);
 void dm_acct_session_attach(struct daemon *d, struct session *s);
-/* Logs the session's final counts. */
+/* Logs the session's final counts. A session removed for good (remove_when_stopped) has them
+ * committed to the store, and only then are its pinned counters forgotten: without a store
+ * they stay pinned, so nothing is lost. */
 void dm_acct_session_detach(struct daemon *d, struct session *s);
+/* The store's sums over uplink's removed sessions; -ENOENT without a store. */
+int dm_acct_removed_total(struct daemon *d, const char *uplink, struct store_removed_total *ret);
 /* Quotas of every uplink and session again, as the config now says (start, reload). */
 void dm_acct_apply_quotas(struct daemon *d);
 bool dm_acct_read(struct daemon *d, enum acct_kind kind, const char *name,

@@ -325,15 +325,22 @@ static int daemon_state_dir(struct parser *p, int line, const char *key, const c
 	return 0;
 }
 
-static int daemon_outbox_max(struct parser *p, int line, const char *key, const char *value)
+/* outbox_max=, outbox_session_max=, inbox_max=: a count of messages. */
+static int daemon_queue_max(struct parser *p, int line, const char *key, const char *value)
 {
+	struct cfg_daemon *d = &p->c->daemon;
 	unsigned long long v;
 	const char *rest;
 
 	if (parse_decimal(value, &v, &rest) < 0 || *rest || v < 1 || v > 100000000)
-		return fail(p, line, "outbox_max=%s is not a number of messages in 1..100000000",
+		return fail(p, line, "%s=%s is not a number of messages in 1..100000000", key,
 			    value);
-	p->c->daemon.outbox_max = (unsigned)v;
+	if (!strcmp(key, "outbox_max"))
+		d->outbox_max = (unsigned)v;
+	else if (!strcmp(key, "outbox_session_max"))
+		d->outbox_session_max = (unsigned)v;
+	else
+		d->inbox_max = (unsigned)v;
 	return 0;
 }
 
@@ -393,7 +400,9 @@ static const struct key_def daemon_keys[] = {
 	{ "ctl_group", daemon_ctl_group, 0 },
 	{ "bpf_dir", daemon_bpf_dir, 0 },
 	{ "state_dir", daemon_state_dir, 0 },
-	{ "outbox_max", daemon_outbox_max, 0 },
+	{ "outbox_max", daemon_queue_max, 0 },
+	{ "outbox_session_max", daemon_queue_max, 0 },
+	{ "inbox_max", daemon_queue_max, 0 },
 	{ "uid_range", daemon_uid_range, 0 },
 };
 
@@ -1117,6 +1126,43 @@ static int profile_user(struct parser *p, int line, const char *key, const char 
 	return 0;
 }
 
+static int profile_binds(struct parser *p, int line, const char *key, const char *value,
+			 char ***ret, int *ret_line)
+{
+	_cleanup_(strv_freep) char **v = NULL;
+	size_t n = 0;
+	int r = split_words(p, line, value, &v);
+
+	if (r < 0)
+		return r;
+	for (; v && v[n]; n++) {
+		/* The sandbox binds at the same path: it must name one place, plainly. */
+		if (v[n][0] != '/' || strstr(v[n], "/../") || strstr(v[n], "/./") ||
+		    !strcmp(v[n], "/") || strlen(v[n]) >= 1024)
+			return fail(p, line, "%s=: '%s' is not an absolute path without . or .. "
+					     "(and not /)", key, v[n]);
+	}
+	if (n == 0 || n > CONFIG_BINDS_MAX)
+		return fail(p, line, "%s= takes 1-%d paths", key, CONFIG_BINDS_MAX);
+	*ret = TAKE_PTR(v);
+	*ret_line = line;
+	return 0;
+}
+
+static int profile_bind_ro(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_profile *f = cur_profile(p);
+
+	return profile_binds(p, line, key, value, &f->bind_ro, &f->bind_ro_line);
+}
+
+static int profile_bind_rw(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_profile *f = cur_profile(p);
+
+	return profile_binds(p, line, key, value, &f->bind_rw, &f->bind_rw_line);
+}
+
 static int profile_restart(struct parser *p, int line, const char *key, const char *value)
 {
 	if (restart_policy_from_string(value, &cur_profile(p)->restart) < 0)
@@ -1179,6 +1225,8 @@ static int profile_end(struct parser *p)
 static const struct key_def profile_keys[] = {
 	{ "exec", profile_exec, KEY_REQUIRED },
 	{ "user", profile_user, 0 },
+	{ "bind_ro", profile_bind_ro, 0 },
+	{ "bind", profile_bind_rw, 0 },
 	{ "restart", profile_restart, 0 },
 	{ "restart_sec", profile_restart_sec, 0 },
 	{ "restart_max_sec", profile_restart_max_sec, 0 },
@@ -1479,8 +1527,11 @@ void config_free(struct cmx_config *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->n_profiles; i++)
+	for (size_t i = 0; i < c->n_profiles; i++) {
 		strv_free(c->profiles[i].argv);
+		strv_free(c->profiles[i].bind_ro);
+		strv_free(c->profiles[i].bind_rw);
+	}
 	free(c->uplinks);
 	free(c->profiles);
 	free(c->sessions);
@@ -1523,6 +1574,7 @@ int config_parse_string(const char *path, const char *text, struct cmx_config **
 		c->daemon.outbox_max = CONFIG_DEFAULT_OUTBOX_MAX;
 		c->daemon.uid_min = CONFIG_DEFAULT_UID_MIN;
 		c->daemon.uid_max = CONFIG_DEFAULT_UID_MAX;
+		c->daemon.inbox_max = CONFIG_DEFAULT_INBOX_MAX;
 	}
 	if (r >= 0)
 		r = ini_parse_string(text, &config_ini_ops, &p);

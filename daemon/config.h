@@ -25,6 +25,8 @@ struct cfg_daemon {
 	char state_dir[256]; /* the store (SQLite) lives here; default CONFIG_DEFAULT_STATE_DIR */
 	int state_dir_line;  /* 0 for the default */
 	unsigned outbox_max; /* events waiting for the backend before new ones are refused */
+	unsigned outbox_session_max; /* of them from one session; 0: a fair share (router/) */
+	unsigned inbox_max;  /* deliveries waiting for workers before new ones are refused */
 	char ctl_socket[108]; /* admin socket path; "" = CTL_SOCKET_PATH */
 	char bpf_dir[128];    /* where counters are pinned (bpffs); "" = ACCT_PIN_DIR */
 	char ctl_group[33];   /* group allowed on the admin socket besides root */
@@ -75,7 +77,12 @@ struct cfg_profile {
 	int user_line;
 	struct cfg_quota quota; /* each session of the profile gets its own */
 	struct cfg_limits limits;
+	/* bind_ro=, bind=: host paths the sandbox shows at the same place (systemd's
+	 * BindReadOnlyPaths=, BindPaths=); NULL-terminated, NULL when none. */
+	char **bind_ro, **bind_rw;
+	int bind_ro_line, bind_rw_line;
 };
+#define CONFIG_BINDS_MAX 16
 
 /* [metrics]: the Prometheus listener. Absent section = CONFIG_METRICS_DEFAULT_LISTEN. */
 #define CONFIG_METRICS_DEFAULT_LISTEN "127.0.0.1:9577"
@@ -106,6 +113,7 @@ struct cfg_session {
  * DynamicUser= range (61184-65519) and below 2^31, where some tools still misbehave. */
 #define CONFIG_DEFAULT_UID_MIN 1668087808u
 #define CONFIG_DEFAULT_UID_MAX 1668153343u
+#define CONFIG_DEFAULT_INBOX_MAX 10000
 
 /* [backend]: the link to a central backend. Absent section: the daemon runs standalone. */
 struct cfg_backend {

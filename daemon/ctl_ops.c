@@ -64,6 +64,12 @@ static void uplink_info(const struct status_uplink *su, struct ctl_uplink_info *
 	u->signal_dbm = su->signal_dbm;
 	COPY(u->operator_name, su->operator_name);
 	COPY(u->rat, su->rat);
+	u->removed.valid = su->removed_valid;
+	u->removed_sessions = su->removed_sessions;
+	u->removed.rx_bytes = su->removed_rx_bytes;
+	u->removed.tx_bytes = su->removed_tx_bytes;
+	u->removed.rx_packets = su->removed_rx_packets;
+	u->removed.tx_packets = su->removed_tx_packets;
 }
 
 /* The kernel's numbers as read; CGROUP_MAX (no limit) is sent as an absent limit. */

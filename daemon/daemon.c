@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "daemon/accounting.h"
+#include "common/esource.h"
 #include "sandbox/cgroup.h"
 #include "daemon/metrics.h"
 #include "daemon/notify.h"
@@ -269,6 +270,10 @@ static void teardown(struct daemon *d)
 		dm_uplink_remove(d, d->uplinks[d->n_uplinks - 1]);
 	dm_acct_close(d);
 	session_sandbox_close(d);
+	esource_free(d->esrc);
+	d->esrc = NULL;
+	store_free(d->store);
+	d->store = NULL;
 	if (d->cgroup_root[0] && cgroup_remove(d->cgroup_root) < 0)
 		log_warn("removing cgroup %s: %m", d->cgroup_root);
 	d->cgroup_root[0] = 0;
@@ -487,17 +492,27 @@ int daemon_uplink_action(struct daemon *d, const char *name, enum uplink_action 
 	return -EINVAL;
 }
 
-static bool profile_equal(const struct cfg_profile *a, const struct cfg_profile *b)
+static bool strv_equal(char *const *a, char *const *b)
 {
 	size_t i;
 
-	if (strcmp(a->user, b->user) || a->restart != b->restart ||
-	    a->restart_sec_ms != b->restart_sec_ms || a->restart_max_ms != b->restart_max_ms)
-		return false;
-	for (i = 0; a->argv[i] && b->argv[i]; i++)
-		if (strcmp(a->argv[i], b->argv[i]))
+	if (!a || !b)
+		return a == b;
+	for (i = 0; a[i] && b[i]; i++)
+		if (strcmp(a[i], b[i]))
 			return false;
-	return !a->argv[i] && !b->argv[i];
+	return !a[i] && !b[i];
+}
+
+static bool profile_equal(const struct cfg_profile *a, const struct cfg_profile *b)
+{
+	if (strcmp(a->user, b->user) || a->restart != b->restart ||
+	    a->restart_sec_ms != b->restart_sec_ms || a->restart_max_ms != b->restart_max_ms ||
+	    a->limits.memory_max != b->limits.memory_max || a->limits.pids_max != b->limits.pids_max ||
+	    a->limits.cpu_weight != b->limits.cpu_weight)
+		return false;
+	return strv_equal(a->argv, b->argv) && strv_equal(a->bind_ro, b->bind_ro) &&
+	       strv_equal(a->bind_rw, b->bind_rw);
 }
 
 static bool uplink_params_equal(const struct uplink_params *a, const struct uplink_params *b)
@@ -542,6 +557,9 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 			continue;
 		}
 		log_info("reload: session %s changed or removed, stopping it", s->name);
+		/* Only a configured session still in the file comes back (step 4, same name, same
+		 * counters); the others are gone for good and their final counts go to the store. */
+		s->remove_when_stopped = !s->from_config || config_find_session(nc, s->name) < 0;
 		session_remove(d, s); /* kills its cgroup: a changed session restarts below */
 	}
 	/* 2. Uplinks: removed or changed ones go down; the rest point into the new config. */
@@ -621,20 +639,36 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 	r = session_sandbox_open(d);
 	if (r < 0)
 		goto fail;
+	r = esource_new(NULL, &d->esrc);
+	if (r < 0)
+		goto fail;
+	/* With a backend the relay opens the store; without one the daemon still needs it for
+	 * removed sessions' final counts. */
+	if (!cfg->backend.enabled) {
+		struct store_params sp = {.outbox_max = cfg->daemon.outbox_max, .use_timer = true};
+
+		r = store_open(cfg->daemon.state_dir, &sp, &d->store);
+		if (r < 0) {
+			log_error_errno(r, "opening the store in %s: %m", cfg->daemon.state_dir);
+			goto fail;
+		}
+	}
 	r = dm_acct_open(d);
 	if (r < 0)
 		goto fail;
 	r = uplinks_up(d, d->uplinks, d->n_uplinks);
 	if (r < 0)
 		goto fail;
-	r = sessions_start(d);
-	if (r < 0)
-		goto fail;
+	/* The store first: every worker process, the first ones too, gets its incarnation. */
 	if (cfg->backend.enabled) {
 		r = relay_new(d, &d->relay);
 		if (r < 0)
 			goto fail;
 	}
+	r = sessions_start(d);
+	if (r < 0)
+		goto fail;
+	relay_restore_sessions(d->relay);
 	r = metrics_new(d, &cfg->metrics, &d->metrics);
 	if (r < 0)
 		goto fail;

@@ -14,6 +14,8 @@ struct uplink;
 struct session;
 struct metrics;
 struct relay;
+struct esource;
+struct store;
 
 struct dm_uplink {
 	const struct cfg_uplink *cfg; /* into daemon->cfg; re-pointed on reload */
@@ -30,6 +32,8 @@ struct daemon {
 	/* The sandbox every session shares (see session_sandbox_open()). */
 	struct cgroup_layout cg_layout;
 	struct sock_fprog seccomp;
+	/* Every session's descriptors (control socket, output pipe) behind one GSource. */
+	struct esource *esrc;
 	char *state_root;   /* state_dir/sessions: one directory per session, kept */
 	char *runtime_root; /* next to the admin socket: sessions/NAME, removed at stop */
 	struct dm_uplink **uplinks;
@@ -47,6 +51,7 @@ struct daemon {
 	struct acct *acct; /* NULL: this machine cannot count (see accounting.h) */
 	guint acct_watch, quota_timer;
 	struct relay *relay; /* the backend link and its store; NULL without [backend] */
+	struct store *store; /* without [backend]: the store of removed sessions' final counts */
 };
 
 enum uplink_action {

@@ -1,6 +1,7 @@
 /* main.c — cellmuxd's entry: arguments, config validation, the GLib main loop and signals.
  * Exit status: 0 clean stop, 1 runtime failure, 2 bad usage or configuration. */
 #include <getopt.h>
+#include <linux/close_range.h>
 #include <glib-unix.h>
 #include <signal.h>
 #include <stdio.h>
@@ -72,6 +73,9 @@ int main(int argc, char **argv)
 	bool check_only = false;
 	int c, r, status;
 
+	/* Descriptors inherited from whoever started us (a shell's lock, a test harness's pipe)
+	 * would be held for the daemon's whole life and leak into nothing good: keep 0-2 only. */
+	close_range(3, ~0U, 0);
 	log_open("cellmuxd");
 	while ((c = getopt_long(argc, argv, "c:dhV", opts, NULL)) != -1) {
 		switch (c) {

@@ -264,6 +264,14 @@ static const struct traffic_family traffic[] = {
 	TRAFFIC("transmit_packets_total", tx_packets, "Packets transmitted"),
 };
 
+#define REMOVED(sfx, field, help) { sfx, help, offsetof(struct status_uplink, field), 0 }
+static const struct traffic_family removed_traffic[] = {
+	REMOVED("receive_bytes_total", removed_rx_bytes, "Bytes received"),
+	REMOVED("transmit_bytes_total", removed_tx_bytes, "Bytes transmitted"),
+	REMOVED("receive_packets_total", removed_rx_packets, "Packets received"),
+	REMOVED("transmit_packets_total", removed_tx_packets, "Packets transmitted"),
+};
+
 static uint64_t field_u64(const void *obj, size_t off)
 {
 	uint64_t v;
@@ -395,6 +403,26 @@ static void render_uplinks(const struct render *r)
 			if (u[i].counters_valid)
 				SERIES(b, name, uplink_labels(r, i), no_extra, fmt_u64,
 				       field_u64(&u[i], traffic[k].uplink_off));
+	}
+	/* Removed sessions' final counters (the store's sums), per uplink: with the live sessions'
+	 * series they add up to everything the uplink's sessions ever moved, across restarts. */
+	UPLINK_FAMILY("cellmux_uplink_removed_sessions_total", "counter",
+		      "Sessions removed from the uplink whose final counters are kept.");
+	for (size_t i = 0; i < n; i++)
+		if (u[i].removed_valid)
+			SERIES(b, name, uplink_labels(r, i), no_extra, fmt_u64,
+			       u[i].removed_sessions);
+	for (size_t k = 0; k < ARRAY_SIZE(removed_traffic); k++) {
+		snprintf(buf, sizeof(buf), "cellmux_uplink_removed_sessions_%s",
+			 removed_traffic[k].suffix);
+		snprintf(help, sizeof(help), "%s by sessions since removed from the uplink.",
+			 removed_traffic[k].help);
+		family(b, buf, "counter", help);
+		name = text_of(buf);
+		for (size_t i = 0; i < n; i++)
+			if (u[i].removed_valid)
+				SERIES(b, name, uplink_labels(r, i), no_extra, fmt_u64,
+				       field_u64(&u[i], removed_traffic[k].uplink_off));
 	}
 	UPLINK_FAMILY("cellmux_uplink_quota_limit_bytes", "gauge",
 		      "Data quota of the uplink, for uplinks that have one.");

@@ -149,6 +149,12 @@ int preflight_check(const struct cmx_config *c, char *err, size_t errlen)
 		if (access(p->argv[0], X_OK) < 0)
 			return fail(err, errlen, c, p->exec_line, "profile '%s': exec %s: %s", p->name,
 				    p->argv[0], strerror(errno));
+		for (int k = 0; k < 2; k++)
+			for (char **b = k ? p->bind_rw : p->bind_ro; b && *b; b++)
+				if (access(*b, F_OK) < 0)
+					return fail(err, errlen, c, k ? p->bind_rw_line : p->bind_ro_line,
+						    "profile '%s': %s %s: %s", p->name,
+						    k ? "bind" : "bind_ro", *b, strerror(errno));
 		if (!p->user[0])
 			continue; /* a dynamic uid per session (sandbox/identity.h) */
 		errno = 0;

@@ -18,6 +18,7 @@
 #include "daemon/session.h"
 #include "daemon/status.h"
 #include "daemon/store.h"
+#include "router/router.h"
 
 /* Frames queued on the link before the pump waits for it to drain, and events per frame. */
 #define RELAY_LINK_QUEUE_MAX 8
@@ -29,7 +30,7 @@
 
 /* Per session: the worker process we talk to and how far its deliveries went. */
 struct relay_worker {
-	int pid;
+	uint64_t incarnation;
 	uint64_t sent_upto;	/* inbox seq */
 	uint64_t prev_max_sent; /* highest seq any earlier process of the session got */
 	unsigned inflight;
@@ -39,7 +40,8 @@ struct relay_worker {
 struct pending_ack {
 	uint64_t batch;
 	uint64_t id;
-	int pid; /* worker acks: the process it is for */
+	uint64_t incarnation; /* worker acks: the process it is for */
+	bool delivered;       /* worker acks: confirms the worker's ack of delivery id */
 	char session[CONFIG_NAME_MAX + 1];
 };
 
@@ -55,8 +57,9 @@ struct relay {
 	struct backend_link *link;
 	uint64_t sent_upto; /* outbox seq sent on this connection */
 	uint64_t inbox_seq_at_start;
+	unsigned inbox_refused; /* deliveries refused since the inbox was last found full */
 	GArray *backend_acks;	   /* struct pending_ack: deliveries to ack to the backend */
-	GArray *worker_acks;	   /* struct pending_ack: events to ack to workers */
+	GArray *worker_acks;	   /* struct pending_ack: events to ack, delivery acks to confirm */
 	GArray *results;	   /* struct pending_result: requests answered once recorded */
 	GHashTable *workers;	   /* session name -> struct relay_worker */
 	GHashTable *ours;	   /* names of sessions the backend started */
@@ -105,7 +108,8 @@ static void send_result(struct relay *r, uint64_t request_id, int code, const ch
 
 /* ---- worker side ---- */
 
-static void worker_send_ack(struct session *s, uint64_t *ids, size_t n, int error)
+/* delivered: ids are deliveries whose ack from the worker is on disk, not events. */
+static void worker_send_ack(struct session *s, uint64_t *ids, size_t n, int error, bool delivered)
 {
 	Cellmux__Worker__DaemonMessage m = CELLMUX__WORKER__DAEMON_MESSAGE__INIT;
 	Cellmux__Worker__Ack ack = CELLMUX__WORKER__ACK__INIT;
@@ -113,9 +117,14 @@ static void worker_send_ack(struct session *s, uint64_t *ids, size_t n, int erro
 
 	if (s->ctl_fd < 0 || !n)
 		return;
-	ack.ids = ids;
-	ack.n_ids = n;
-	ack.error = error;
+	if (delivered) {
+		ack.delivered = ids;
+		ack.n_delivered = n;
+	} else {
+		ack.ids = ids;
+		ack.n_ids = n;
+		ack.error = error;
+	}
 	m.msg_case = CELLMUX__WORKER__DAEMON_MESSAGE__MSG_ACK;
 	m.ack = &ack;
 	e = worker_msg_send(s->ctl_fd, &m.base);
@@ -158,7 +167,7 @@ static void pump_worker(struct relay *r, struct session *s)
 	struct pump_ctx c = {r, s, w, 0};
 
 	/* Only to the process that said Hello: a new one starts from the first unacked. */
-	if (s->ctl_fd < 0 || w->pid != s->pid || w->inflight >= RELAY_WORKER_WINDOW)
+	if (s->ctl_fd < 0 || w->incarnation != s->incarnation || w->inflight >= RELAY_WORKER_WINDOW)
 		return;
 	store_deliveries_foreach(r->st, s->name, w->sent_upto, RELAY_WORKER_WINDOW - w->inflight,
 				 pump_one_delivery, &c);
@@ -194,10 +203,26 @@ void relay_worker_hello(struct relay *r, struct session *s)
 	w = worker_of(r, s->name);
 	if (w->sent_upto > w->prev_max_sent)
 		w->prev_max_sent = w->sent_upto;
-	w->pid = s->pid;
+	w->incarnation = s->incarnation;
 	w->sent_upto = 0;
 	w->inflight = 0;
 	pump_worker(r, s);
+}
+
+int relay_session_spawning(struct relay *r, struct session *s)
+{
+	uint64_t inc = 0;
+	int e;
+
+	s->incarnation = 0;
+	if (!r)
+		return 0;
+	e = store_incarnation_next(r->st, s->name, &inc);
+	if (e < 0)
+		return log_error_errno(e, "session %s: recording the worker's incarnation: %m",
+				       s->name);
+	s->incarnation = inc;
+	return 0;
 }
 
 void relay_worker_event(struct relay *r, struct session *s, const Cellmux__Worker__Event *ev)
@@ -207,29 +232,42 @@ void relay_worker_event(struct relay *r, struct session *s, const Cellmux__Worke
 	int e;
 
 	if (!r) {
-		worker_send_ack(s, &id, 1, ENOTCONN);
+		worker_send_ack(s, &id, 1, ENOTCONN, false);
 		return;
 	}
-	e = store_event_add(r->st, s->name, ev->id, ev->payload.data, ev->payload.len, &batch);
-	if (e == -ENOSPC) {
-		log_warn("session %s: outbox full (%u events), event %llu refused", s->name,
-			 store_outbox_max(r->st), (unsigned long long)id);
-		worker_send_ack(s, &id, 1, ENOSPC);
+	/* The share follows the sessions there are now; computing it is cheaper than tracking. */
+	store_set_outbox_session_max(r->st,
+				     router_outbox_share(store_outbox_max(r->st),
+							 (unsigned)r->d->n_sessions,
+							 r->d->cfg->daemon.outbox_session_max));
+	/* Keyed on the process's incarnation: a restarted worker's id 1 is a new event. */
+	e = store_event_add(r->st, s->name, ev->session_unique ? 0 : s->incarnation, ev->id,
+			    ev->payload.data, ev->payload.len, &batch);
+	if (e == -ENOSPC || e == -EDQUOT) {
+		if (e == -ENOSPC)
+			log_warn("session %s: outbox full (%u events), event %llu refused", s->name,
+				 store_outbox_max(r->st), (unsigned long long)id);
+		else
+			log_warn("session %s: its share of the outbox is full (%u events), event "
+				 "%llu refused", s->name, store_outbox_session_count(r->st, s->name),
+				 (unsigned long long)id);
+		worker_send_ack(s, &id, 1, ENOSPC, false);
 		return;
 	}
 	if (e < 0 && e != -EALREADY) {
 		log_error_errno(e, "session %s: storing event %llu: %m", s->name,
 				(unsigned long long)id);
-		worker_send_ack(s, &id, 1, -e);
+		worker_send_ack(s, &id, 1, -e, false);
 		return;
 	}
-	/* A duplicate is acked too, but only once what it duplicates is surely on disk. */
+	/* A duplicate is acked too, but only once what it duplicates is surely on disk. Already
+	 * committed (a duplicate, or a write that filled its batch and flushed it): ack now. */
 	pa.batch = batch;
 	pa.id = id;
-	pa.pid = s->pid;
+	pa.incarnation = s->incarnation;
 	snprintf(pa.session, sizeof(pa.session), "%s", s->name);
-	if (batch <= store_committed(r->st) && e == -EALREADY) {
-		worker_send_ack(s, &id, 1, 0);
+	if (batch <= store_committed(r->st)) {
+		worker_send_ack(s, &id, 1, 0, false);
 		return;
 	}
 	g_array_append_val(r->worker_acks, pa);
@@ -243,10 +281,21 @@ void relay_worker_ack(struct relay *r, struct session *s, const Cellmux__Worker_
 		return;
 	w = worker_of(r, s->name);
 	for (size_t i = 0; i < ack->n_ids; i++) {
-		int e = store_delivery_done(r->st, ack->ids[i]);
-		if (e < 0)
+		struct pending_ack pa = {
+			.id = ack->ids[i], .incarnation = s->incarnation, .delivered = true
+		};
+		int e = store_delivery_done(r->st, ack->ids[i], &pa.batch);
+		if (e < 0) {
 			log_warn_errno(e, "session %s: recording delivery %llu as done: %m",
 				       s->name, (unsigned long long)ack->ids[i]);
+			continue;
+		}
+		/* Confirmed once on disk: only then is it surely never given to a successor. */
+		snprintf(pa.session, sizeof(pa.session), "%s", s->name);
+		if (pa.batch <= store_committed(r->st))
+			worker_send_ack(s, &pa.id, 1, 0, true);
+		else
+			g_array_append_val(r->worker_acks, pa);
 	}
 	w->inflight = w->inflight > ack->n_ids ? w->inflight - (unsigned)ack->n_ids : 0;
 	pump_worker(r, s);
@@ -271,6 +320,7 @@ static int batch_one_event(void *userdata, const struct store_event *e)
 	ev->id = e->seq;
 	ev->session = g_strdup(e->session);
 	ev->event_id = e->event_id;
+	ev->incarnation = e->incarnation;
 	ev->payload.data = g_memdup2(e->payload, e->len);
 	ev->payload.len = e->len;
 	ev->unix_time_ms = (uint64_t)e->at_ms;
@@ -351,7 +401,8 @@ static void on_commit(void *userdata, uint64_t batch, int result)
 		g_array_set_size(r->backend_acks, 0);
 	}
 
-	/* Acks to workers, one packet per run of the same session. */
+	/* Acks to workers, one packet per run of the same process and kind. A confirmation of
+	 * a delivery ack that was rolled back is not sent: that delivery is still in the inbox. */
 	for (i = 0; i < r->worker_acks->len;) {
 		struct pending_ack *pa = &g_array_index(r->worker_acks, struct pending_ack, i);
 		struct session *s;
@@ -365,13 +416,13 @@ static void on_commit(void *userdata, uint64_t batch, int result)
 			struct pending_ack *q =
 			    &g_array_index(r->worker_acks, struct pending_ack, j);
 			if (q->batch > batch || strcmp(q->session, pa->session) ||
-			    q->pid != pa->pid)
+			    q->incarnation != pa->incarnation || q->delivered != pa->delivered)
 				break;
 			ids[n++] = q->id;
 		}
 		s = daemon_find_session(r->d, pa->session);
-		if (s && s->pid == pa->pid)
-			worker_send_ack(s, ids, n, result == 0 ? 0 : EIO);
+		if (s && s->incarnation == pa->incarnation && (result == 0 || !pa->delivered))
+			worker_send_ack(s, ids, n, result == 0 ? 0 : EIO, pa->delivered);
 		i = j;
 	}
 	g_array_remove_range(r->worker_acks, 0, i);
@@ -413,13 +464,28 @@ static void on_delivery(struct relay *r, const Cellmux__Backend__Delivery *dl)
 	}
 	e = store_delivery_add(r->st, dl->id, dl->session, dl->payload.data, dl->payload.len,
 			       &pa.batch);
+	if (e == -ENOSPC) {
+		/* Not kept: the backend holds it and sends it again later. Logged once per spell. */
+		snprintf(msg, sizeof(msg), "inbox full (%u deliveries), send it again later",
+			 store_inbox_max(r->st));
+		if (!r->inbox_refused++)
+			log_warn("backend: delivery %llu refused: %s", (unsigned long long)dl->id,
+				 msg);
+		send_result(r, dl->id, ENOSPC, msg, dl->session);
+		return;
+	}
+	if (r->inbox_refused) {
+		log_info("backend: inbox has room again (%u deliveries refused meanwhile)",
+			 r->inbox_refused);
+		r->inbox_refused = 0;
+	}
 	if (e < 0 && e != -EALREADY) {
 		log_error_errno(e, "backend: storing delivery %llu: %m",
 				(unsigned long long)dl->id);
 		send_result(r, dl->id, -e, "storing it failed", dl->session);
 		return;
 	}
-	if (e == -EALREADY && pa.batch <= store_committed(r->st)) {
+	if (pa.batch <= store_committed(r->st)) {
 		Cellmux__Backend__GatewayMessage m = CELLMUX__BACKEND__GATEWAY_MESSAGE__INIT;
 		Cellmux__Backend__Ack ack = CELLMUX__BACKEND__ACK__INIT;
 		uint64_t id = dl->id;
@@ -802,10 +868,13 @@ static int collect_session(void *userdata, const struct store_session *ss)
 	return 0;
 }
 
-static void restore_sessions(struct relay *r)
+void relay_restore_sessions(struct relay *r)
 {
-	GArray *a = g_array_new(FALSE, TRUE, sizeof(struct restore));
+	GArray *a;
 
+	if (!r)
+		return;
+	a = g_array_new(FALSE, TRUE, sizeof(struct restore));
 	store_sessions_foreach(r->st, collect_session, a);
 	for (guint i = 0; i < a->len; i++) {
 		struct restore *rs = &g_array_index(a, struct restore, i);
@@ -829,7 +898,11 @@ static void restore_sessions(struct relay *r)
 int relay_new(struct daemon *d, struct relay **ret)
 {
 	const struct cmx_config *c = d->cfg;
-	struct store_params sp = {.outbox_max = c->daemon.outbox_max, .use_timer = true};
+	struct store_params sp = {
+		.outbox_max = c->daemon.outbox_max,
+		.inbox_max = c->daemon.inbox_max,
+		.use_timer = true,
+	};
 	struct relay *r;
 	int e;
 
@@ -854,7 +927,6 @@ int relay_new(struct daemon *d, struct relay **ret)
 		 store_inbox_count(r->st));
 	/* Everything in the inbox now may have reached a worker of a killed daemon. */
 	r->inbox_seq_at_start = store_inbox_last_seq(r->st);
-	restore_sessions(r);
 	e = backend_link_new(&c->backend, d->loop, &link_ops, r, &r->link);
 	if (e < 0)
 		goto fail;
@@ -890,4 +962,9 @@ void relay_free(struct relay *r)
 	g_hash_table_destroy(r->ours);
 	g_hash_table_destroy(r->uplink_status);
 	free(r);
+}
+
+struct store *relay_store(struct relay *r)
+{
+	return r ? r->st : NULL;
 }

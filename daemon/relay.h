@@ -13,9 +13,11 @@ struct daemon;
 struct session;
 struct relay;
 
-/* Opens the store in cfg's state_dir, starts the sessions the backend had started, connects.
- * Call once uplinks and configured sessions are up. */
+/* Opens the store in cfg's state_dir and connects. Call once uplinks are up and before any
+ * session starts (workers get their incarnations from the store). */
 int relay_new(struct daemon *d, struct relay **ret);
+/* Starts the sessions the backend had started; after the configured ones. NULL is a no-op. */
+void relay_restore_sessions(struct relay *r);
 /* Commits what is pending, closes the link and the store. NULL is a no-op. */
 void relay_free(struct relay *r);
 
@@ -29,8 +31,17 @@ struct relay_status {
 /* r NULL (no [backend]): all zero. */
 void relay_status(const struct relay *r, struct relay_status *out);
 
+/* From session_start(), before a worker process is spawned: gives it the session's next
+ * incarnation (s->incarnation), committed to the store before this returns, so every process
+ * of a session name has its own, also across daemon restarts; events are keyed on it. r NULL
+ * (no store): 0. A store error fails the start (-errno). */
+int relay_session_spawning(struct relay *r, struct session *s);
+
 /* From session.c's control-socket dispatch. r may be NULL (no [backend]): events are then
  * refused with ENOTCONN. */
 void relay_worker_hello(struct relay *r, struct session *s);
 void relay_worker_event(struct relay *r, struct session *s, const Cellmux__Worker__Event *ev);
 void relay_worker_ack(struct relay *r, struct session *s, const Cellmux__Worker__Ack *ack);
+
+/* The store the relay opened; the daemon keeps removed sessions' final counters there too. */
+struct store *relay_store(struct relay *r);

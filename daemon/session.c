@@ -11,10 +11,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/esource.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "sandbox/cgroup.h"
@@ -33,6 +35,8 @@
 #define SESSION_STABLE_US (10 * G_USEC_PER_SEC)
 /* Grace between the Stop request/SIGTERM and SIGKILL of the whole cgroup. */
 #define SESSION_STOP_GRACE_MS 5000
+/* Messages read from a dead worker's socket; bounded, as its children may still hold it. */
+#define SESSION_DRAIN_MAX 4096
 
 const char *session_state_to_string(enum session_state st)
 {
@@ -160,9 +164,8 @@ int session_new(struct daemon *d, const char *name, const struct cfg_profile *pr
 
 static void ctl_close(struct session *s)
 {
-	if (s->ctl_watch)
-		g_source_remove(s->ctl_watch);
-	s->ctl_watch = 0;
+	esource_remove(s->d->esrc, s->ctl_watch);
+	s->ctl_watch = NULL;
 	if (s->ctl_fd >= 0)
 		close(s->ctl_fd);
 	s->ctl_fd = -1;
@@ -209,6 +212,7 @@ static void hello(struct session *s, const Cellmux__Worker__Hello *h)
 	log_info("session %s: worker %s %s says hello", s->name, h->worker, h->version);
 	w.session = s->name;
 	w.uplink = (char *)s->uplink->cfg->p.name;
+	w.incarnation = s->incarnation;
 	m.msg_case = CELLMUX__WORKER__DAEMON_MESSAGE__MSG_WELCOME;
 	m.welcome = &w;
 	r = worker_msg_send(s->ctl_fd, &m.base);
@@ -218,23 +222,17 @@ static void hello(struct session *s, const Cellmux__Worker__Hello *h)
 	relay_worker_hello(s->d->relay, s);
 }
 
-static gboolean ctl_readable(gint fd, GIOCondition cond, gpointer data)
+/* max: messages to take; bounded per wakeup so one chatty worker cannot starve the loop. */
+static gboolean ctl_read(struct session *s, int fd, int max)
 {
-	struct session *s = data;
-
-	/* Bounded per wakeup so one chatty worker cannot starve the loop. */
-	for (int i = 0; i < 64; i++) {
+	for (int i = 0; i < max; i++) {
 		Cellmux__Worker__WorkerMessage *m = NULL;
 		int r = worker_msg_recv_worker(fd, &m);
 
 		if (r == -EAGAIN)
 			return G_SOURCE_CONTINUE;
-		if (r == -ECONNRESET) {
-			s->ctl_watch = 0;
-			close(s->ctl_fd);
-			s->ctl_fd = -1;
+		if (r == -ECONNRESET)
 			return G_SOURCE_REMOVE;
-		}
 		if (r < 0) {
 			s->protocol_errors++;
 			log_warn_errno(r, "session %s: bad message from worker: %m", s->name);
@@ -250,6 +248,15 @@ static gboolean ctl_readable(gint fd, GIOCondition cond, gpointer data)
 			relay_worker_ack(s->d->relay, s, m->ack);
 		worker_msg_free_worker(m);
 	}
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean ctl_readable(int fd, uint32_t revents, void *data)
+{
+	struct session *s = data;
+
+	if (ctl_read(s, fd, 64) == G_SOURCE_REMOVE)
+		ctl_close(s); /* the watch goes with it */
 	return G_SOURCE_CONTINUE;
 }
 
@@ -299,9 +306,8 @@ static void output_arm(struct session *s)
 
 static void output_close(struct session *s)
 {
-	if (s->out_watch)
-		g_source_remove(s->out_watch);
-	s->out_watch = 0;
+	esource_remove(s->d->esrc, s->out_watch);
+	s->out_watch = NULL;
 	if (s->out_fd >= 0) {
 		output_flush(s->out, OUTPUT_STDOUT, g_get_monotonic_time());
 		close(s->out_fd);
@@ -309,7 +315,7 @@ static void output_close(struct session *s)
 	s->out_fd = -1;
 }
 
-static gboolean output_readable(gint fd, GIOCondition cond, gpointer data)
+static gboolean output_readable(int fd, uint32_t revents, void *data)
 {
 	struct session *s = data;
 	char buf[4096];
@@ -325,9 +331,8 @@ static gboolean output_readable(gint fd, GIOCondition cond, gpointer data)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			break;
 		/* EOF: every writer (the worker and whatever it forked) is gone. */
-		s->out_watch = 0;
 		output_close(s);
-		return G_SOURCE_REMOVE;
+		return G_SOURCE_CONTINUE; /* the watch went with it */
 	}
 	output_arm(s);
 	return G_SOURCE_CONTINUE;
@@ -339,6 +344,10 @@ static void worker_gone(struct session *s, bool failed)
 	const struct cfg_profile *p = s->profile;
 	bool restart;
 
+	/* What the worker sent before it died still counts (an ack it sent must not make its
+	 * successor get that delivery again): the exit may be seen before the socket is read. */
+	if (s->ctl_fd >= 0)
+		ctl_read(s, s->ctl_fd, SESSION_DRAIN_MAX);
 	ctl_close(s);
 	/* The worker's own children die with it: a session is its cgroup. */
 	if (cgroup_populated(s->cgroup))
@@ -386,6 +395,15 @@ static void child_exited(GPid pid, gint status, gpointer data)
 
 	s->child_watch = 0;
 	g_spawn_close_pid(pid);
+	/* The kernel's count, not a guess from the exit status: the OOM killer's SIGKILL looks
+	 * like any other. */
+	struct cgroup_usage use;
+	if (cgroup_session_usage(&s->d->cg_layout, s->cgroup, &s->cg, &use) == 0 &&
+	    use.oom_kills > s->oom_kills) {
+		log_warn("session %s: out of memory: the kernel killed %llu process(es) at "
+			 "memory_max", s->name, (unsigned long long)(use.oom_kills - s->oom_kills));
+		s->oom_kills = use.oom_kills;
+	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) > SPAWN_SIGNAL_EXIT_BASE) {
 		failed = true;
 		log_info("session %s: worker %d killed by signal %s", s->name, (int)pid,
@@ -461,13 +479,18 @@ static int plan_fs(struct session *s, const char *resolv, struct fs_plan **ret)
 	if (r >= 0)
 		r = fs_plan_add(fs, FS_BIND_RO, resolv,
 				realpath("/etc/resolv.conf", real) ? real : "/etc/resolv.conf", 0);
+	for (char **b = s->profile->bind_ro; r >= 0 && b && *b; b++)
+		r = fs_plan_add(fs, FS_BIND_RO, *b, *b, 0);
+	for (char **b = s->profile->bind_rw; r >= 0 && b && *b; b++)
+		r = fs_plan_add(fs, FS_BIND_RW, *b, *b, 0);
 	if (r >= 0)
 		r = fs_plan_add(fs, FS_BIND_RW, s->state_dir, s->state_dir, 0);
 	if (r >= 0)
 		r = fs_plan_add(fs, FS_BIND_RW, s->runtime_dir, s->runtime_dir, 0);
 	/* An executable outside the system trees is bound alone, read-only, at the path exec=
 	 * names: its directory's other files stay out of reach. */
-	if (r >= 0 && !fs_plan_covers(s->profile->argv[0]))
+	if (r >= 0 && !fs_plan_covers(s->profile->argv[0]) &&
+	    !(realpath(s->profile->argv[0], real) && fs_plan_covers(real)))
 		r = fs_plan_add(fs, FS_BIND_RO, s->profile->argv[0], s->profile->argv[0], 0);
 	if (r < 0) {
 		fs_plan_free(fs);
@@ -543,6 +566,11 @@ int session_start(struct session *s)
 		step = "directories";
 		goto fail;
 	}
+	r = relay_session_spawning(s->d->relay, s);
+	if (r < 0) {
+		step = "record incarnation";
+		goto fail;
+	}
 	uplink_ns_name_of(up->name, ns, sizeof(ns));
 	resolv_path(ns, resolv, sizeof(resolv));
 	if ((r = plan_fs(s, resolv, &fs)) < 0) {
@@ -603,7 +631,8 @@ int session_start(struct session *s)
 	s->out_fd = out[0];
 	out[0] = -1;
 	g_unix_set_fd_nonblocking(s->out_fd, TRUE, NULL);
-	s->out_watch = g_unix_fd_add(s->out_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, output_readable, s);
+	if (esource_add(s->d->esrc, s->out_fd, EPOLLIN, output_readable, s, &s->out_watch) < 0)
+		log_warn("session %s: cannot watch the worker's output", s->name);
 	if (r < 0 && res.pid <= 0) {
 		step = res.step ? res.step : "clone";
 		goto fail;
@@ -622,7 +651,9 @@ int session_start(struct session *s)
 	s->pid = res.pid;
 	s->ctl_fd = sv[0];
 	g_unix_set_fd_nonblocking(s->ctl_fd, TRUE, NULL);
-	s->ctl_watch = g_unix_fd_add(s->ctl_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, ctl_readable, s);
+	r = esource_add(s->d->esrc, s->ctl_fd, EPOLLIN, ctl_readable, s, &s->ctl_watch);
+	if (r < 0)
+		log_warn_errno(r, "session %s: cannot watch the control socket: %m", s->name);
 	s->state = SESSION_RUNNING;
 	log_info("session %s: worker %d started on uplink %s (profile %s, uid %u%s)", s->name,
 		 (int)res.pid, up->name, p->name, (unsigned)s->id.uid,

@@ -15,6 +15,7 @@
 struct daemon;
 struct dm_uplink;
 struct output;
+struct esource_watch;
 
 enum session_state {
 	SESSION_STOPPED,
@@ -42,20 +43,23 @@ struct session {
 	struct dm_uplink *uplink;
 	enum session_state state;
 	pid_t pid;
+	uint64_t incarnation; /* of the worker process (relay_session_spawning), 0: no store */
 	unsigned restarts; /* starts after the first */
 	unsigned failures; /* consecutive, drives the backoff */
 	unsigned protocol_errors;
 	int ctl_fd;
-	guint child_watch, ctl_watch, timer;
+	guint child_watch, timer;
+	struct esource_watch *ctl_watch, *out_watch; /* in the daemon's esource */
 	gint64 started_us;
 	char cgroup[4096];
 	struct cgroup_session cg; /* its v1 directories on hybrid hosts, limits written */
 	bool cg_ready;
+	uint64_t oom_kills;       /* seen so far, from the cgroup's own count */
 	struct identity id;       /* resolved at each start: a reload may change user= */
 	char *state_dir;          /* state_dir/sessions/NAME, kept across restarts */
 	char *runtime_dir;        /* removed when the worker is gone */
 	int out_fd;               /* the worker's stdout and stderr, one pipe */
-	guint out_watch, out_timer;
+	guint out_timer;
 	struct output *out;
 	bool have_report;
 	struct session_report report;

@@ -102,6 +102,15 @@ int status_uplink(struct daemon *d, size_t i, struct status_uplink *out)
 	fill_counters(d, ACCT_UPLINK, p->name, &out->counters_valid, &out->rx_bytes,
 		      &out->tx_bytes, &out->rx_packets, &out->tx_packets, &out->quota_bytes,
 		      &out->quota_used_bytes, &out->quota_reached);
+	struct store_removed_total rt;
+	out->removed_valid = dm_acct_removed_total(d, p->name, &rt) == 0;
+	if (out->removed_valid) {
+		out->removed_sessions = rt.sessions;
+		out->removed_rx_bytes = rt.rx_bytes;
+		out->removed_tx_bytes = rt.tx_bytes;
+		out->removed_rx_packets = rt.rx_packets;
+		out->removed_tx_packets = rt.tx_packets;
+	}
 	return 0;
 }
 

@@ -33,6 +33,11 @@ struct status_uplink {
 	uint64_t quota_bytes; /* 0: none */
 	uint64_t quota_used_bytes;
 	bool quota_reached;
+	/* Final counters of the sessions removed from this uplink (the store's sums): kept apart
+	 * from the live sessions, so live + removed is everything its sessions ever moved. */
+	bool removed_valid; /* false: no store to read them from */
+	unsigned removed_sessions;
+	uint64_t removed_rx_bytes, removed_tx_bytes, removed_rx_packets, removed_tx_packets;
 	int signal_dbm;                   /* INT_MIN: unknown */
 	const char *operator_name, *rat;  /* NULL: unknown; may point into the buffers below */
 	char radio_operator[64], radio_rat[16];

@@ -36,6 +36,7 @@ enum {
 	Q_SESSION_ADD,
 	Q_SESSION_DEL,
 	Q_SESSION_LIST,
+	Q_INCARNATION_NEXT,
 	Q_MAX,
 };
 
@@ -43,37 +44,66 @@ static const char *const queries[Q_MAX] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
-    [Q_SEEN_ADD] = "INSERT OR IGNORE INTO seen(kind, session, id, at_ms) VALUES (?, ?, ?, ?)",
-    [Q_SEEN_HAS] = "SELECT 1 FROM seen WHERE kind = ? AND session = ? AND id = ?",
-    [Q_OUTBOX_ADD] = "INSERT INTO outbox(session, event_id, payload, at_ms) VALUES (?, ?, ?, ?)",
-    [Q_OUTBOX_DEL] = "DELETE FROM outbox WHERE seq = ?",
-    [Q_OUTBOX_LIST] = "SELECT seq, session, event_id, payload, at_ms FROM outbox"
+    [Q_SEEN_ADD] = "INSERT OR IGNORE INTO seen(kind, session, inc, id, at_ms)"
+		   " VALUES (?, ?, ?, ?, ?)",
+    [Q_SEEN_HAS] = "SELECT 1 FROM seen WHERE kind = ? AND session = ? AND inc = ? AND id = ?",
+    [Q_OUTBOX_ADD] = "INSERT INTO outbox(session, incarnation, event_id, payload, at_ms)"
+		     " VALUES (?, ?, ?, ?, ?)",
+    [Q_OUTBOX_DEL] = "DELETE FROM outbox WHERE seq = ? RETURNING session",
+    [Q_OUTBOX_LIST] = "SELECT seq, session, event_id, payload, at_ms, incarnation FROM outbox"
 		      " WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
     [Q_INBOX_ADD] = "INSERT INTO inbox(id, session, payload, at_ms) VALUES (?, ?, ?, ?)",
-    [Q_INBOX_DEL] = "DELETE FROM inbox WHERE id = ?",
+    [Q_INBOX_DEL] = "DELETE FROM inbox WHERE id = ? RETURNING session",
     [Q_INBOX_LIST] = "SELECT seq, id, session, payload FROM inbox"
 		     " WHERE session = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
     [Q_SESSION_ADD] = "INSERT OR REPLACE INTO sessions(name, profile, uplink) VALUES (?, ?, ?)",
     [Q_SESSION_DEL] = "DELETE FROM sessions WHERE name = ?",
     [Q_SESSION_LIST] = "SELECT name, profile, uplink FROM sessions ORDER BY rowid",
+    [Q_INCARNATION_NEXT] = "INSERT INTO incarnations(session, last) VALUES (?, 1)"
+			   " ON CONFLICT(session) DO UPDATE SET last = last + 1 RETURNING last",
 };
 
 /* AUTOINCREMENT: a seq is never reused, even after the newest rows were deleted, so the backend
- * never sees one message id name two events. */
+ * never sees one message id name two events. An event is named by (session, incarnation,
+ * event_id): the worker's ids are its process's own, and incarnations (one per spawned worker
+ * process, per session name, never reused) keep a restarted worker's ids apart from its
+ * predecessor's. Deliveries are seen by the backend's id alone (session "", inc 0). */
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS sessions(name TEXT PRIMARY KEY, profile TEXT NOT NULL,"
     " uplink TEXT NOT NULL DEFAULT '');"
     "CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " session TEXT NOT NULL, event_id INTEGER NOT NULL, payload BLOB NOT NULL,"
-    " at_ms INTEGER NOT NULL, UNIQUE(session, event_id));"
+    " session TEXT NOT NULL, incarnation INTEGER NOT NULL DEFAULT 0,"
+    " event_id INTEGER NOT NULL, payload BLOB NOT NULL,"
+    " at_ms INTEGER NOT NULL, UNIQUE(session, incarnation, event_id));"
     "CREATE TABLE IF NOT EXISTS inbox(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     " id INTEGER NOT NULL UNIQUE, session TEXT NOT NULL, payload BLOB NOT NULL,"
     " at_ms INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS inbox_session ON inbox(session, seq);"
     "CREATE TABLE IF NOT EXISTS seen(kind INTEGER NOT NULL, session TEXT NOT NULL,"
-    " id INTEGER NOT NULL, at_ms INTEGER NOT NULL, PRIMARY KEY(kind, session, id))"
-    " WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS seen_age ON seen(at_ms);";
+    " inc INTEGER NOT NULL DEFAULT 0, id INTEGER NOT NULL, at_ms INTEGER NOT NULL,"
+    " PRIMARY KEY(kind, session, inc, id)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS seen_age ON seen(at_ms);"
+    "CREATE TABLE IF NOT EXISTS incarnations(session TEXT PRIMARY KEY,"
+    " last INTEGER NOT NULL);";
+
+/* A store written before incarnations keyed outbox and seen on (session, id): both are rebuilt
+ * once, in one transaction, their rows kept with incarnation 0 and the outbox's seq counter
+ * carried over (seqs stay never reused). seen_age goes with the old table and is made again. */
+static const char migrate_v0[] =
+    "BEGIN IMMEDIATE;"
+    "DROP INDEX IF EXISTS seen_age;"
+    "ALTER TABLE outbox RENAME TO outbox_v0;"
+    "ALTER TABLE seen RENAME TO seen_v0;";
+static const char migrate_v0_copy[] =
+    "INSERT INTO outbox(seq, session, incarnation, event_id, payload, at_ms)"
+    " SELECT seq, session, 0, event_id, payload, at_ms FROM outbox_v0;"
+    "INSERT INTO seen(kind, session, inc, id, at_ms) SELECT kind, session, 0, id, at_ms"
+    " FROM seen_v0;"
+    "DELETE FROM sqlite_sequence WHERE name = 'outbox';"
+    "UPDATE sqlite_sequence SET name = 'outbox' WHERE name = 'outbox_v0';"
+    "DROP TABLE outbox_v0;"
+    "DROP TABLE seen_v0;"
+    "COMMIT;";
 
 struct listener {
 	store_commit_fn fn;
@@ -94,10 +124,17 @@ struct store {
 	int64_t outbox_seq_committed, outbox_seq_written;
 	int64_t inbox_seq_committed, inbox_seq_written;
 	unsigned outbox_count, inbox_count;
+	/* session name -> events it holds in the outbox, for its fair share */
+	GHashTable *outbox_by_session;
+	unsigned outbox_session_max; /* 0: no per-session limit */
 	int64_t last_prune_ms;
 	struct listener *listeners;
 	size_t n_listeners;
+	sqlite3_stmt *removed_add, *removed_total; /* the removed-sessions block at the end */
 };
+
+static int removed_open(struct store *st);
+static void removed_close(struct store *st);
 
 static int64_t now_ms(void)
 {
@@ -161,11 +198,48 @@ static int max_seq(struct store *st, const char *table, int64_t *ret)
 	return rc == SQLITE_ROW ? 0 : -EIO;
 }
 
+static int count_by_session(struct store *st)
+{
+	static const char sql[] = "SELECT session, COUNT(*) FROM outbox GROUP BY session";
+	sqlite3_stmt *s;
+	int rc;
+
+	g_hash_table_remove_all(st->outbox_by_session);
+	rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return sql_err(st, rc, sql);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		g_hash_table_insert(st->outbox_by_session,
+				    g_strdup((const char *)sqlite3_column_text(s, 0)),
+				    GUINT_TO_POINTER((unsigned)sqlite3_column_int64(s, 1)));
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static unsigned session_held(const struct store *st, const char *session)
+{
+	return GPOINTER_TO_UINT(g_hash_table_lookup(st->outbox_by_session, session));
+}
+
+static void session_held_add(struct store *st, const char *session, int delta)
+{
+	unsigned n = session_held(st, session);
+
+	if (delta < 0 && n <= (unsigned)-delta)
+		g_hash_table_remove(st->outbox_by_session, session);
+	else
+		g_hash_table_insert(st->outbox_by_session, g_strdup(session),
+				    GUINT_TO_POINTER(n + (unsigned)delta));
+}
+
 /* The counters and seq marks as the database has them: at open and after a rollback. */
 static int reload_marks(struct store *st)
 {
 	int r;
 
+	r = count_by_session(st);
+	if (r < 0)
+		return r;
 	r = count_rows(st, "SELECT COUNT(*) FROM outbox", &st->outbox_count);
 	if (r < 0)
 		return r;
@@ -275,15 +349,16 @@ static void batch_written(struct store *st, uint64_t *ret_batch)
 		store_flush(st);
 }
 
-/* -EALREADY if (kind, session, id) was seen, else 0. */
-static int seen_has(struct store *st, int kind, const char *session, uint64_t id)
+/* -EALREADY if (kind, session, inc, id) was seen, else 0. */
+static int seen_has(struct store *st, int kind, const char *session, uint64_t inc, uint64_t id)
 {
 	sqlite3_stmt *s = st->q[Q_SEEN_HAS];
 	int rc;
 
 	sqlite3_bind_int(s, 1, kind);
 	sqlite3_bind_text(s, 2, session, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, (int64_t)id);
+	sqlite3_bind_int64(s, 3, (int64_t)inc);
+	sqlite3_bind_int64(s, 4, (int64_t)id);
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
@@ -292,80 +367,107 @@ static int seen_has(struct store *st, int kind, const char *session, uint64_t id
 	return rc == SQLITE_DONE ? 0 : sql_err(st, rc, queries[Q_SEEN_HAS]);
 }
 
-/* Marks (kind, session, id) seen; -EALREADY if it was. */
-static int seen_add(struct store *st, int kind, const char *session, uint64_t id)
+/* Marks (kind, session, inc, id) seen; -EALREADY if it was. */
+static int seen_add(struct store *st, int kind, const char *session, uint64_t inc, uint64_t id)
 {
 	sqlite3_stmt *s = st->q[Q_SEEN_ADD];
 	int r;
 
 	sqlite3_bind_int(s, 1, kind);
 	sqlite3_bind_text(s, 2, session, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, (int64_t)id);
-	sqlite3_bind_int64(s, 4, now_ms());
+	sqlite3_bind_int64(s, 3, (int64_t)inc);
+	sqlite3_bind_int64(s, 4, (int64_t)id);
+	sqlite3_bind_int64(s, 5, now_ms());
 	r = step_done(st, Q_SEEN_ADD);
 	if (r < 0)
 		return r;
 	return sqlite3_changes(st->db) ? 0 : -EALREADY;
 }
 
-int store_event_add(struct store *st, const char *session, uint64_t event_id, const void *payload,
-		    size_t len, uint64_t *ret_batch)
+int store_event_add(struct store *st, const char *session, uint64_t incarnation,
+		    uint64_t event_id, const void *payload, size_t len, uint64_t *ret_batch)
 {
 	sqlite3_stmt *s = st->q[Q_OUTBOX_ADD];
-	int r;
+	int full = 0, r;
 
 	if (!session || len > INT_MAX)
 		return -EINVAL;
 	r = batch_join(st);
 	if (r < 0)
 		return r;
+	if (st->outbox_count >= st->p.outbox_max)
+		full = -ENOSPC;
+	else if (st->outbox_session_max && session_held(st, session) >= st->outbox_session_max)
+		full = -EDQUOT;
 	/* Full: a resend of an event we have is still acknowledged; only new ones are refused. */
-	if (st->outbox_count >= st->p.outbox_max) {
-		r = seen_has(st, SEEN_EVENT, session, event_id);
+	if (full) {
+		r = seen_has(st, SEEN_EVENT, session, incarnation, event_id);
 		if (r == -EALREADY && ret_batch)
 			*ret_batch = st->batch;
-		return r < 0 ? r : -ENOSPC;
+		return r < 0 ? r : full;
 	}
-	r = seen_add(st, SEEN_EVENT, session, event_id);
+	r = seen_add(st, SEEN_EVENT, session, incarnation, event_id);
 	if (r == -EALREADY && ret_batch)
 		*ret_batch = st->batch;
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(s, 1, session, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (int64_t)event_id);
-	sqlite3_bind_blob(s, 3, len ? payload : "", (int)len, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, now_ms());
+	sqlite3_bind_int64(s, 2, (int64_t)incarnation);
+	sqlite3_bind_int64(s, 3, (int64_t)event_id);
+	sqlite3_bind_blob(s, 4, len ? payload : "", (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, now_ms());
 	r = step_done(st, Q_OUTBOX_ADD);
 	if (r < 0)
 		return r;
 	st->outbox_seq_written = sqlite3_last_insert_rowid(st->db);
 	st->outbox_count++;
+	session_held_add(st, session, 1);
 	batch_written(st, ret_batch);
 	return 0;
 }
 
-/* Removes one row of the outbox or the inbox (query q, keyed by key) in the open batch; count
- * follows only when a row was there, so a repeated ack changes nothing. */
-static int queue_delete(struct store *st, int q, uint64_t key, unsigned *count)
+void store_set_outbox_session_max(struct store *st, unsigned max)
 {
-	int r;
+	st->outbox_session_max = max;
+}
+
+unsigned store_outbox_session_count(const struct store *st, const char *session)
+{
+	return session_held(st, session);
+}
+
+/* Removes one row of the outbox or the inbox (query q, keyed by key, returning the row's
+ * session) in the open batch; counts follow only when a row was there, so a repeated ack
+ * changes nothing. by_session: also count the session's share down. */
+static int queue_delete(struct store *st, int q, uint64_t key, unsigned *count, bool by_session,
+			uint64_t *ret_batch)
+{
+	sqlite3_stmt *s = st->q[q];
+	int r, rc;
 
 	r = batch_join(st);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st->q[q], 1, (int64_t)key);
-	r = step_done(st, q);
-	if (r < 0)
-		return r;
-	if (sqlite3_changes(st->db) && *count)
-		(*count)--;
-	batch_written(st, NULL);
+	sqlite3_bind_int64(s, 1, (int64_t)key);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if (by_session)
+			session_held_add(st, (const char *)sqlite3_column_text(s, 0), -1);
+		if (*count)
+			(*count)--;
+		rc = sqlite3_step(s);
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc != SQLITE_DONE)
+		return sql_err(st, rc, queries[q]);
+	batch_written(st, ret_batch);
 	return 0;
 }
 
 int store_event_acked(struct store *st, uint64_t seq)
 {
-	return queue_delete(st, Q_OUTBOX_DEL, seq, &st->outbox_count);
+	return queue_delete(st, Q_OUTBOX_DEL, seq, &st->outbox_count, true, NULL);
 }
 
 int store_events_foreach(struct store *st, uint64_t after, unsigned max,
@@ -385,6 +487,7 @@ int store_events_foreach(struct store *st, uint64_t after, unsigned max,
 		    .payload = sqlite3_column_blob(s, 3),
 		    .len = (size_t)sqlite3_column_bytes(s, 3),
 		    .at_ms = sqlite3_column_int64(s, 4),
+		    .incarnation = (uint64_t)sqlite3_column_int64(s, 5),
 		};
 		n++;
 		if (fn(userdata, &e))
@@ -418,7 +521,14 @@ int store_delivery_add(struct store *st, uint64_t id, const char *session, const
 	r = batch_join(st);
 	if (r < 0)
 		return r;
-	r = seen_add(st, SEEN_DELIVERY, "", id);
+	/* Full: a resend of one we have is acknowledged again; a new one is refused, not kept. */
+	if (st->inbox_count >= st->p.inbox_max) {
+		r = seen_has(st, SEEN_DELIVERY, "", 0, id);
+		if (r == -EALREADY && ret_batch)
+			*ret_batch = st->batch;
+		return r < 0 ? r : -ENOSPC;
+	}
+	r = seen_add(st, SEEN_DELIVERY, "", 0, id);
 	if (r == -EALREADY && ret_batch)
 		*ret_batch = st->batch;
 	if (r < 0)
@@ -436,9 +546,9 @@ int store_delivery_add(struct store *st, uint64_t id, const char *session, const
 	return 0;
 }
 
-int store_delivery_done(struct store *st, uint64_t id)
+int store_delivery_done(struct store *st, uint64_t id, uint64_t *ret_batch)
 {
-	return queue_delete(st, Q_INBOX_DEL, id, &st->inbox_count);
+	return queue_delete(st, Q_INBOX_DEL, id, &st->inbox_count, false, ret_batch);
 }
 
 int store_deliveries_foreach(struct store *st, const char *session, uint64_t after, unsigned max,
@@ -479,6 +589,38 @@ unsigned store_inbox_count(const struct store *st)
 uint64_t store_inbox_last_seq(const struct store *st)
 {
 	return (uint64_t)st->inbox_seq_committed;
+}
+
+unsigned store_inbox_max(const struct store *st)
+{
+	return st->p.inbox_max;
+}
+
+int store_incarnation_next(struct store *st, const char *session, uint64_t *ret)
+{
+	sqlite3_stmt *s = st->q[Q_INCARNATION_NEXT];
+	uint64_t inc = 0;
+	int r, rc;
+
+	r = batch_join(st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(s, 1, session, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		inc = (uint64_t)sqlite3_column_int64(s, 0);
+		rc = sqlite3_step(s);
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc != SQLITE_DONE || !inc)
+		return sql_err(st, rc, queries[Q_INCARNATION_NEXT]);
+	/* Durable before the process exists: its events are keyed on it. */
+	r = store_flush(st);
+	if (r < 0)
+		return r;
+	*ret = inc;
+	return 0;
 }
 
 int store_session_add(struct store *st, const char *name, const char *profile, const char *uplink,
@@ -600,6 +742,42 @@ static int store_files_restrict(const char *db)
 	return 0;
 }
 
+/* 1 if table has column, 0 if not (or no such table). */
+static int has_column(struct store *st, const char *table, const char *column)
+{
+	static const char sql[] = "SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?";
+	sqlite3_stmt *s;
+	int rc, n = 0;
+
+	rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, column, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return n > 0;
+}
+
+/* An SQLite result code, like sqlite3_exec's. */
+static int migrate(struct store *st)
+{
+	int rc;
+
+	if (!has_column(st, "outbox", "event_id") || has_column(st, "outbox", "incarnation"))
+		return SQLITE_OK;
+	log_info("store: adding worker incarnations to the outbox and the seen ids");
+	rc = sqlite3_exec(st->db, migrate_v0, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(st->db, schema, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(st->db, migrate_v0_copy, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
 int store_open(const char *dir, const struct store_params *p, struct store **ret)
 {
 	_cleanup_free_ char *path = NULL;
@@ -622,6 +800,9 @@ int store_open(const char *dir, const struct store_params *p, struct store **ret
 		st->p = *p;
 	if (!st->p.outbox_max)
 		st->p.outbox_max = STORE_DEFAULT_OUTBOX_MAX;
+	if (!st->p.inbox_max)
+		st->p.inbox_max = STORE_DEFAULT_INBOX_MAX;
+	st->outbox_by_session = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	if (!st->p.batch_max)
 		st->p.batch_max = STORE_DEFAULT_BATCH_MAX;
 	if (!st->p.batch_ms)
@@ -644,6 +825,8 @@ int store_open(const char *dir, const struct store_params *p, struct store **ret
 			  " PRAGMA foreign_keys=OFF; PRAGMA busy_timeout=2000;",
 			  NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
+		rc = migrate(st);
+	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(st->db, schema, NULL, NULL, NULL);
 	umask(umask_old);
 	if (rc != SQLITE_OK) {
@@ -659,6 +842,9 @@ int store_open(const char *dir, const struct store_params *p, struct store **ret
 		}
 	}
 	r = reload_marks(st);
+	if (r < 0)
+		goto fail;
+	r = removed_open(st);
 	if (r < 0)
 		goto fail;
 	*ret = st;
@@ -678,7 +864,100 @@ void store_free(struct store *st)
 		g_source_remove(st->timer);
 	for (int i = 0; i < Q_MAX; i++)
 		sqlite3_finalize(st->q[i]);
+	removed_close(st);
 	sqlite3_close(st->db);
+	if (st->outbox_by_session)
+		g_hash_table_destroy(st->outbox_by_session);
 	free(st->listeners);
 	free(st);
+}
+
+/* ---- Final counters of removed sessions (store.h) ----
+ * Kept apart from the message tables: own schema, own statements. SQLite integers are signed
+ * 64-bit; counters stay far below 2^63 (8 EiB). */
+static const char removed_schema[] =
+    "CREATE TABLE IF NOT EXISTS removed_sessions(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " session TEXT NOT NULL, uplink TEXT NOT NULL, rx_bytes INTEGER NOT NULL,"
+    " tx_bytes INTEGER NOT NULL, rx_packets INTEGER NOT NULL, tx_packets INTEGER NOT NULL,"
+    " at_ms INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS removed_sessions_uplink ON removed_sessions(uplink);";
+
+static int removed_open(struct store *st)
+{
+	static const char add[] =
+	    "INSERT INTO removed_sessions(session, uplink, rx_bytes, tx_bytes, rx_packets,"
+	    " tx_packets, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)";
+	static const char total[] =
+	    "SELECT count(*), coalesce(sum(rx_bytes), 0), coalesce(sum(tx_bytes), 0),"
+	    " coalesce(sum(rx_packets), 0), coalesce(sum(tx_packets), 0)"
+	    " FROM removed_sessions WHERE uplink = ?";
+	int rc;
+
+	rc = sqlite3_exec(st->db, removed_schema, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return sql_err(st, rc, "removed_sessions schema");
+	rc = sqlite3_prepare_v3(st->db, add, -1, SQLITE_PREPARE_PERSISTENT, &st->removed_add, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v3(st->db, total, -1, SQLITE_PREPARE_PERSISTENT,
+					&st->removed_total, NULL);
+	if (rc != SQLITE_OK)
+		return sql_err(st, rc, "removed_sessions statements");
+	return 0;
+}
+
+static void removed_close(struct store *st)
+{
+	sqlite3_finalize(st->removed_add);
+	sqlite3_finalize(st->removed_total);
+}
+
+static int64_t removed_i64(uint64_t v)
+{
+	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+int store_removed_add(struct store *st, const struct store_removed *r, uint64_t *ret_batch)
+{
+	sqlite3_stmt *s = st->removed_add;
+	int rc, e;
+
+	if (!r->session || !r->uplink)
+		return -EINVAL;
+	e = batch_join(st);
+	if (e < 0)
+		return e;
+	sqlite3_bind_text(s, 1, r->session, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, r->uplink, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, removed_i64(r->rx_bytes));
+	sqlite3_bind_int64(s, 4, removed_i64(r->tx_bytes));
+	sqlite3_bind_int64(s, 5, removed_i64(r->rx_packets));
+	sqlite3_bind_int64(s, 6, removed_i64(r->tx_packets));
+	sqlite3_bind_int64(s, 7, now_ms());
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc != SQLITE_DONE)
+		return sql_err(st, rc, "removed_sessions insert");
+	batch_written(st, ret_batch);
+	return 0;
+}
+
+int store_removed_total(struct store *st, const char *uplink, struct store_removed_total *ret)
+{
+	sqlite3_stmt *s = st->removed_total;
+	int rc;
+
+	memset(ret, 0, sizeof(*ret));
+	sqlite3_bind_text(s, 1, uplink, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		ret->sessions = (unsigned)sqlite3_column_int64(s, 0);
+		ret->rx_bytes = (uint64_t)sqlite3_column_int64(s, 1);
+		ret->tx_bytes = (uint64_t)sqlite3_column_int64(s, 2);
+		ret->rx_packets = (uint64_t)sqlite3_column_int64(s, 3);
+		ret->tx_packets = (uint64_t)sqlite3_column_int64(s, 4);
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_ROW ? 0 : sql_err(st, rc, "removed_sessions total");
 }

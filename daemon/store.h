@@ -8,9 +8,14 @@
  * batch that wrote it has committed. A write returns the batch number it joined; commit
  * listeners learn the number of each committed batch (store_committed() tells it too).
  *
- * Outbox cap: at most outbox_max events wait for the backend's ack. A new event beyond that is
- * refused with -ENOSPC and never written, so the worker gets an error and keeps it (retries
- * later); nothing is ever dropped silently. */
+ * Outbox cap: at most outbox_max events wait for the backend's ack, and at most the session
+ * limit (store_set_outbox_session_max, the fair share the caller computes) of them from one
+ * session. A new event beyond either is refused (-ENOSPC, -EDQUOT) and never written, so the
+ * worker gets an error and keeps it (retries later); nothing is ever dropped silently. The inbox
+ * likewise holds at most inbox_max deliveries (-ENOSPC: the backend resends later).
+ *
+ * Event identity: (session, incarnation, event_id). Incarnations number the worker processes
+ * of a session name (store_incarnation_next, durable before it returns). */
 #pragma once
 
 #include <stdbool.h>
@@ -19,6 +24,7 @@
 
 #define STORE_DB_NAME "cellmux.db"
 #define STORE_DEFAULT_OUTBOX_MAX 100000
+#define STORE_DEFAULT_INBOX_MAX 10000
 #define STORE_DEFAULT_BATCH_MAX 256
 #define STORE_DEFAULT_BATCH_MS 2
 /* Ids already seen are remembered this long after their message left the store, so a sender
@@ -29,6 +35,7 @@ struct store;
 
 struct store_params {
 	unsigned outbox_max; /* 0: STORE_DEFAULT_OUTBOX_MAX */
+	unsigned inbox_max;  /* 0: STORE_DEFAULT_INBOX_MAX */
 	unsigned batch_max;  /* 0: STORE_DEFAULT_BATCH_MAX; 1 commits every write at once */
 	unsigned batch_ms;   /* 0: STORE_DEFAULT_BATCH_MS */
 	/* false: no GLib timer; the caller flushes (unit tests, tools). */
@@ -42,7 +49,8 @@ typedef void (*store_commit_fn)(void *userdata, uint64_t batch, int result);
 struct store_event {
 	uint64_t seq; /* outbox order, unique per gateway, never reused */
 	const char *session;
-	uint64_t event_id; /* the worker's id, unique per session */
+	uint64_t incarnation; /* the worker process's, per session */
+	uint64_t event_id;    /* the worker's id, unique per process */
 	const void *payload;
 	size_t len;
 	int64_t at_ms;
@@ -73,11 +81,14 @@ int store_flush(struct store *st);
 /* The newest batch that is durable; writes report the batch they joined. */
 uint64_t store_committed(const struct store *st);
 
-/* A worker event into the outbox. -EALREADY: (session, event_id) was seen before (the event is
- * in the outbox or was delivered already): acknowledge it again once *ret_batch commits, write
- * nothing. -ENOSPC: the outbox is full. */
-int store_event_add(struct store *st, const char *session, uint64_t event_id, const void *payload,
-		    size_t len, uint64_t *ret_batch);
+/* A worker event into the outbox. -EALREADY: (session, incarnation, event_id) was seen before
+ * (the event is in the outbox or was delivered already): acknowledge it again once *ret_batch
+ * commits, write nothing. -ENOSPC: the outbox is full; -EDQUOT: the session holds its limit. */
+int store_event_add(struct store *st, const char *session, uint64_t incarnation,
+		    uint64_t event_id, const void *payload, size_t len, uint64_t *ret_batch);
+/* Events one session may hold in the outbox; 0: no limit but outbox_max. */
+void store_set_outbox_session_max(struct store *st, unsigned max);
+unsigned store_outbox_session_count(const struct store *st, const char *session);
 /* The backend acknowledged outbox entry seq. Unknown seqs are ignored. */
 int store_event_acked(struct store *st, uint64_t seq);
 /* Calls fn for up to max committed outbox entries with seq > after, in seq order; fn returning
@@ -88,11 +99,12 @@ unsigned store_outbox_count(const struct store *st);
 unsigned store_outbox_max(const struct store *st);
 
 /* A backend delivery into the inbox; -EALREADY: id seen before (ack it again once *ret_batch
- * commits). */
+ * commits); -ENOSPC: the inbox holds inbox_max deliveries, nothing written. */
 int store_delivery_add(struct store *st, uint64_t id, const char *session, const void *payload,
 		       size_t len, uint64_t *ret_batch);
-/* The worker acknowledged delivery id: it leaves the inbox (its id stays seen). */
-int store_delivery_done(struct store *st, uint64_t id);
+/* The worker acknowledged delivery id: it leaves the inbox (its id stays seen) once *ret_batch
+ * (may be NULL) commits. */
+int store_delivery_done(struct store *st, uint64_t id, uint64_t *ret_batch);
 /* Committed inbox entries of session with seq > after, in seq order; like store_events_foreach. */
 int store_deliveries_foreach(struct store *st, const char *session, uint64_t after, unsigned max,
 			     int (*fn)(void *userdata, const struct store_delivery *dl),
@@ -100,6 +112,11 @@ int store_deliveries_foreach(struct store *st, const char *session, uint64_t aft
 unsigned store_inbox_count(const struct store *st);
 /* The newest committed inbox seq (at open: of everything a previous run left). */
 uint64_t store_inbox_last_seq(const struct store *st);
+unsigned store_inbox_max(const struct store *st);
+
+/* The next incarnation of session (1 for a name never seen), committed before it returns: the
+ * open batch is flushed, so listeners may be called from inside. */
+int store_incarnation_next(struct store *st, const char *session, uint64_t *ret);
 
 /* Sessions started by the backend, to start again after a restart. */
 int store_session_add(struct store *st, const char *name, const char *profile, const char *uplink,
@@ -108,3 +125,23 @@ int store_session_remove(struct store *st, const char *name, uint64_t *ret_batch
 int store_sessions_foreach(struct store *st,
 			   int (*fn)(void *userdata, const struct store_session *s),
 			   void *userdata);
+
+/* ---- Final counters of removed sessions ----
+ * A session removed for good (`cellmuxctl session stop`, a reload without it, a backend's stop)
+ * takes its last rx/tx bytes and packets into this table before accounting forgets its name,
+ * so per-uplink totals (cellmuxctl, /metrics, usage reports) lose nothing of it. One row per
+ * removal; rows are kept. */
+struct store_removed {
+	const char *session, *uplink;
+	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+};
+
+struct store_removed_total {
+	unsigned sessions; /* removals recorded */
+	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+};
+
+/* Joins the open batch like every write: durable once *ret_batch commits. */
+int store_removed_add(struct store *st, const struct store_removed *r, uint64_t *ret_batch);
+/* The sums over uplink's removed sessions (zeros when none); sees uncommitted rows too. */
+int store_removed_total(struct store *st, const char *uplink, struct store_removed_total *ret);

@@ -1,5 +1,6 @@
 /* fw.c — nftables inside a namespace through libnftables: a generic script runner and the
- * uplink's egress table, which is the kill switch: output leaves only via the uplink and lo. */
+ * uplink's table, the kill switch: output leaves only via the uplink and lo, and from outside
+ * only answers to what the namespace opened come in. */
 #include <errno.h>
 #include <nftables/libnftables.h>
 #include <stdio.h>
@@ -49,18 +50,33 @@ out:
 
 int fw_uplink_install(int nsfd, const char *ifname)
 {
-	char script[1024], err[512];
+	char script[2048], err[512];
 
 	if (!ifname[0] || strpbrk(ifname, "\"\\ \n"))
 		return -EINVAL;
 	/* "add; delete; define" in one transaction replaces a stale table atomically. Matching by
 	 * name (oifname) keeps the rule valid when a modem driver recreates its interface. The
-	 * counter makes the kill switch observable: what it stopped is counted, not guessed. */
+	 * counter makes the kill switch observable: what it stopped is counted, not guessed.
+	 * Input: nothing in the namespace listens for the internet (listeners are bound on the host
+	 * side), so a packet that answers nothing it sent is dropped unanswered, as a leak audit
+	 * expects of a probe's SYN/ACK or stray datagram (no RST, no port unreachable). Neighbour
+	 * discovery and DHCP replies (the client reads them on a packet socket; its UDP socket
+	 * would otherwise answer a unicast renewal with port unreachable) stay allowed. */
 	snprintf(script, sizeof(script),
 		 "add table inet " FW_TABLE "\n"
 		 "delete table inet " FW_TABLE "\n"
 		 "table inet " FW_TABLE " {\n"
 		 "	counter blocked { }\n"
+		 "	counter refused { }\n"
+		 "	chain input {\n"
+		 "		type filter hook input priority filter; policy drop;\n"
+		 "		iifname \"lo\" accept\n"
+		 "		ct state established,related accept\n"
+		 "		icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert }"
+		 " accept\n"
+		 "		udp sport 67 udp dport 68 accept\n"
+		 "		counter name refused\n"
+		 "	}\n"
 		 "	chain output {\n"
 		 "		type filter hook output priority filter; policy drop;\n"
 		 "		oifname \"lo\" accept\n"

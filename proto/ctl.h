@@ -154,6 +154,13 @@ enum ctl_uplink_attr {
 	CTL_UPLINK_A_SIGNAL_DBM,       /* s32 */
 	CTL_UPLINK_A_OPERATOR,         /* string: network operator's name */
 	CTL_UPLINK_A_RAT,              /* string: radio access technology, "lte", "5gnr"... */
+	/* Sums of the final counters of sessions removed from this uplink, kept in the store
+	 * (survive restarts); absent when the daemon has no store. */
+	CTL_UPLINK_A_REMOVED_SESSIONS,   /* u32: removals recorded */
+	CTL_UPLINK_A_REMOVED_RX_BYTES,   /* u64 */
+	CTL_UPLINK_A_REMOVED_TX_BYTES,   /* u64 */
+	CTL_UPLINK_A_REMOVED_RX_PACKETS, /* u64 */
+	CTL_UPLINK_A_REMOVED_TX_PACKETS, /* u64 */
 	__CTL_UPLINK_A_MAX,
 };
 #define CTL_UPLINK_A_MAX (__CTL_UPLINK_A_MAX - 1)
@@ -325,6 +332,11 @@ static const struct ctl_policy ctl_uplink_policy[] = {
 	[CTL_UPLINK_A_SIGNAL_DBM] = CTL_POLICY_S32("signal_dbm"),
 	[CTL_UPLINK_A_OPERATOR] = CTL_POLICY_STR("operator", CTL_NAME_SIZE),
 	[CTL_UPLINK_A_RAT] = CTL_POLICY_STR("rat", CTL_SHORT_SIZE),
+	[CTL_UPLINK_A_REMOVED_SESSIONS] = CTL_POLICY_U32("removed_sessions"),
+	[CTL_UPLINK_A_REMOVED_RX_BYTES] = CTL_POLICY_U64("removed_rx_bytes"),
+	[CTL_UPLINK_A_REMOVED_TX_BYTES] = CTL_POLICY_U64("removed_tx_bytes"),
+	[CTL_UPLINK_A_REMOVED_RX_PACKETS] = CTL_POLICY_U64("removed_rx_packets"),
+	[CTL_UPLINK_A_REMOVED_TX_PACKETS] = CTL_POLICY_U64("removed_tx_packets"),
 };
 
 static const struct ctl_policy ctl_report_policy[] = {

@@ -582,6 +582,10 @@ void ctl_uplink_encode(struct ctl_msg *m, const struct ctl_uplink_info *u)
 		ctl_msg_put_s32(m, CTL_UPLINK_A_SIGNAL_DBM, u->signal_dbm);
 	PUT_TEXT(m, CTL_UPLINK_A_OPERATOR, u->operator_name);
 	PUT_TEXT(m, CTL_UPLINK_A_RAT, u->rat);
+	if (u->removed.valid)
+		ctl_msg_put_u32(m, CTL_UPLINK_A_REMOVED_SESSIONS, u->removed_sessions);
+	put_counters(m, &u->removed, CTL_UPLINK_A_REMOVED_RX_BYTES, CTL_UPLINK_A_REMOVED_TX_BYTES,
+		     CTL_UPLINK_A_REMOVED_RX_PACKETS, CTL_UPLINK_A_REMOVED_TX_PACKETS);
 	ctl_msg_nest_end(m, n);
 }
 
@@ -760,6 +764,10 @@ void ctl_uplink_decode(const struct nlattr *nest, struct ctl_uplink_info *ret)
 	ret->signal_dbm = ret->have_signal ? ctl_attr_s32(tb[CTL_UPLINK_A_SIGNAL_DBM]) : 0;
 	get_text(ret->operator_name, sizeof(ret->operator_name), tb[CTL_UPLINK_A_OPERATOR]);
 	get_text(ret->rat, sizeof(ret->rat), tb[CTL_UPLINK_A_RAT]);
+	ret->removed_sessions = get_u32(tb[CTL_UPLINK_A_REMOVED_SESSIONS]);
+	get_counters(tb, CTL_UPLINK_A_REMOVED_RX_BYTES, CTL_UPLINK_A_REMOVED_TX_BYTES,
+		     CTL_UPLINK_A_REMOVED_RX_PACKETS, CTL_UPLINK_A_REMOVED_TX_PACKETS, &ret->removed);
+	ret->removed.valid |= tb[CTL_UPLINK_A_REMOVED_SESSIONS] != NULL;
 }
 
 static void get_sandbox(const struct nlattr *const *tb, struct ctl_session_info *ret)

@@ -123,6 +123,9 @@ struct ctl_uplink_info {
 	int32_t signal_dbm;
 	char operator_name[CTL_NAME_SIZE]; /* "": unknown */
 	char rat[CTL_SHORT_SIZE];          /* "": unknown */
+	/* Sessions removed from the uplink: their final counters summed (valid: a store has them). */
+	uint32_t removed_sessions;
+	struct ctl_counters removed;
 };
 
 struct ctl_report_info {

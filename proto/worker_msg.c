@@ -84,7 +84,8 @@ static int worker_message_validate(const Cellmux__Worker__WorkerMessage *m)
 			return -EBADMSG;
 		return 0;
 	case CELLMUX__WORKER__WORKER_MESSAGE__MSG_ACK:
-		if (!m->ack || m->ack->n_ids > WORKER_MSG_ACK_IDS_MAX)
+		/* delivered is the daemon's confirmation; a worker has nothing to confirm. */
+		if (!m->ack || m->ack->n_ids > WORKER_MSG_ACK_IDS_MAX || m->ack->n_delivered)
 			return -EBADMSG;
 		return 0;
 	default:
@@ -109,7 +110,8 @@ static int daemon_message_validate(const Cellmux__Worker__DaemonMessage *m)
 			return -EBADMSG;
 		return 0;
 	case CELLMUX__WORKER__DAEMON_MESSAGE__MSG_ACK:
-		if (!m->ack || m->ack->n_ids > WORKER_MSG_ACK_IDS_MAX)
+		if (!m->ack || m->ack->n_ids > WORKER_MSG_ACK_IDS_MAX ||
+		    m->ack->n_delivered > WORKER_MSG_ACK_IDS_MAX)
 			return -EBADMSG;
 		return 0;
 	default:

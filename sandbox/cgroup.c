@@ -311,6 +311,9 @@ int cgroup_layout_prepare(const char *v2_root, struct cgroup_layout *ret)
 void cgroup_layout_clear(struct cgroup_layout *l)
 {
 	for (int c = 0; c < CG_N; c++) {
+		/* Empty once every session is gone; busy (and kept) otherwise. */
+		if (l->v1_root[c])
+			rmdir(l->v1_root[c]);
 		free(l->v1_root[c]);
 		l->v1_root[c] = NULL;
 	}
@@ -338,7 +341,12 @@ int cgroup_session_setup(const struct cgroup_layout *l, const char *v2_dir, cons
 	for (int c = 0; c < CG_N; c++) {
 		char path[PATH_MAX];
 
-		if (!l->v1_root[c])
+		/* Joining a v1 hierarchy costs the spawn an RCU grace period (the cgroup.procs
+		 * write; v2's CLONE_INTO_CGROUP does not): only where a limit asks for it. */
+		bool wanted = (c == CG_MEMORY && lim->memory_max != CGROUP_MAX) ||
+			      (c == CG_PIDS && lim->pids_max != CGROUP_MAX) ||
+			      (c == CG_CPU && lim->cpu_weight);
+		if (!l->v1_root[c] || !wanted)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", l->v1_root[c], name);
 		if (mkdir(path, 0755) < 0 && errno != EEXIST)

@@ -39,6 +39,7 @@ struct cgroup_layout {
  * v2 when the tree allows, else its v1 hierarchy. A controller found nowhere stays off
  * (limits on it are refused by cgroup_session_limits()). */
 int cgroup_layout_prepare(const char *v2_root, struct cgroup_layout *ret);
+/* Frees l and removes its v1 roots when they are empty. */
 void cgroup_layout_clear(struct cgroup_layout *l);
 const char *cgroup_controller_name(enum cgroup_controller c);
 

@@ -5,8 +5,10 @@
 #include <linux/filter.h>
 
 /* The session filter as a classic BPF program, built with libseccomp for the native ABI and its
- * compat ABIs (x86-64: x86 and x32; aarch64: arm). ret->filter is malloc'd. Call in the daemon,
- * never between clone and exec: libseccomp allocates. */
+ * compat ABIs (x86-64: x86 and x32; aarch64: arm; any other ABI is killed). Denied calls fail
+ * with EPERM, except clone3: ENOSYS, so libc falls back to clone, whose flags the filter can
+ * read. ret->filter is malloc'd. Call in the daemon, never between clone and exec: libseccomp
+ * allocates. */
 int sandbox_seccomp_build(struct sock_fprog *ret);
 /* Frees p->filter and zeroes p; NULL and an already freed p are fine. */
 void sandbox_seccomp_free(struct sock_fprog *p);

@@ -38,10 +38,10 @@ echo "== cellmux-sim up --modems 3: three fake carriers, each with its own publi
 cgroup=/cellmux-demo
 ctl_socket=$D/ctl.sock
 bpf_dir=/sys/fs/bpf/cellmux-demo
+state_dir=$D/state
 
 [profile probe]
 exec=$D/cellmux-probe --url http://198.18.0.1/ip --interval 1 --resolve carrier.cellmux.test
-user=nobody
 EOF2
 	for s in 1 2 3 4 5 6; do printf '\n[session s%d]\nprofile=probe\n' "$s"; done
 } >"$D/cellmux.conf"

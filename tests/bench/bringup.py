@@ -108,7 +108,7 @@ def write_conf(tmp, name, uplinks, sessions):
                     f"address=100.64.{i}.2/24\ngateway=100.64.{i}.1\ndns=100.64.{i}.1\n"
                     f"capacity=64\n\n")
         f.write("[daemon]\ncgroup=/cellmux-bench\nctl_socket=" + tmp + "/ctl.sock\n"
-                "bpf_dir=/sys/fs/bpf/cellmux-bench\n\n"
+                "bpf_dir=/sys/fs/bpf/cellmux-bench\nstate_dir=" + tmp + "/state\n\n"
                 "[metrics]\nlisten=off\n\n[profile idle]\nexec=/bin/sleep 1000\n"
                 "user=nobody\nrestart=no\n")
         for s in range(sessions):

@@ -22,7 +22,7 @@ trap cleanup EXIT
 	for i in $(seq 0 $((UPLINKS - 1))); do
 		printf '[uplink sim%d]\ndriver=netdev\ninterface=simwwan%d\naddress=100.64.%d.2/24\ngateway=100.64.%d.1\ncapacity=16\n\n' $i $i $i $i
 	done
-	printf '[daemon]\ncgroup=/cellmux-bench\nctl_socket=%s/ctl.sock\nbpf_dir=/sys/fs/bpf/cellmux-bench\n\n[metrics]\nlisten=off\n\n[profile idle]\nexec=/bin/sleep 100000\nrestart=no\n' "$T"
+	printf '[daemon]\ncgroup=/cellmux-bench\nctl_socket=%s/ctl.sock\nbpf_dir=/sys/fs/bpf/cellmux-bench\nstate_dir=%s/state\n\n[metrics]\nlisten=off\n\n[profile idle]\nexec=/bin/sleep 100000\nrestart=no\n' "$T" "$T"
 	for s in $(seq 1 $SESSIONS); do printf '[session b%d]\nprofile=idle\n' $s; done
 } >"$T/cellmux.conf"
 "$B/cellmuxd" -c "$T/cellmux.conf" >"$T/daemon.log" 2>&1 &

@@ -43,7 +43,7 @@ M=http://127.0.0.1:$PORT/metrics
 		printf '[uplink sim%d]\ndriver=netdev\ninterface=simwwan%d\naddress=100.64.%d.2/24\n' "$i" "$i" "$i"
 		printf 'gateway=100.64.%d.1\ndns=100.64.%d.1\ncapacity=%d\n\n' "$i" "$i" "$PER_UPLINK"
 	done
-	printf '[daemon]\ncgroup=/cellmux-bench\nbpf_dir=/sys/fs/bpf/cellmux-bench-%s\n\n[metrics]\nlisten=127.0.0.1:%s\n\n' $$ "$PORT"
+	printf '[daemon]\ncgroup=/cellmux-bench\nbpf_dir=/sys/fs/bpf/cellmux-bench-%s\nstate_dir=%s/state\n\n[metrics]\nlisten=127.0.0.1:%s\n\n' $$ "$T" "$PORT"
 	printf '[profile idle]\nexec=/bin/sleep 1000\nuser=nobody\nrestart=no\n'
 	for s in $(seq 0 $((SESSIONS - 1))); do printf '\n[session b%d]\nprofile=idle\n' "$s"; done
 } >"$T/bench.conf"

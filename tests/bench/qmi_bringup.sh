@@ -28,7 +28,7 @@ trap cleanup EXIT
 
 "$SIM" up --modems $N --qmi >"$T/sim.log" 2>&1 || { cat "$T/sim.log"; exit 1; }
 {
-	printf '[daemon]\ncgroup=/cellmux-bench-%s\nctl_socket=%s/ctl.sock\nbpf_dir=/sys/fs/bpf/cellmux-bench-%s\n\n' $$ "$T" $$
+	printf '[daemon]\ncgroup=/cellmux-bench-%s\nctl_socket=%s/ctl.sock\nbpf_dir=/sys/fs/bpf/cellmux-bench-%s\nstate_dir=%s/state\n\n' $$ "$T" $$ "$T"
 	printf '[metrics]\nlisten=off\n'
 	"$SIM" config
 } >"$T/cellmux.conf"

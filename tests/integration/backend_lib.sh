@@ -6,9 +6,6 @@ ECHO=$T/cellmux-echo
 cp "$BUILD/workers/cellmux-echo" "$ECHO"
 BACKEND_PID=
 BACKEND_PORT=$((20000 + RANDOM % 20000))
-# Workers run as nobody; they write their delivery logs here.
-WLOG=$T/wlog
-mkdir -p "$WLOG" && chmod 1777 "$WLOG"
 STATE=$T/state
 CLEANUP_EXTRA+=("stop_backend")
 # No carrier is needed (the link runs over loopback in the host namespace, workers only use their
@@ -96,6 +93,7 @@ backend_section() { # [token-file]
 	daemon_section | sed '/^$/d; /^state_dir=/d'
 	printf 'state_dir=%s\n' "$STATE"
 	[ -n "${OUTBOX_MAX:-}" ] && printf 'outbox_max=%s\n' "$OUTBOX_MAX"
+	[ -n "${INBOX_MAX:-}" ] && printf 'inbox_max=%s\n' "$INBOX_MAX"
 	echo
 	# No metrics listener: its fixed port would collide with other tests' daemons.
 	printf '[metrics]\nlisten=off\n\n'
@@ -103,9 +101,35 @@ backend_section() { # [token-file]
 		"$BACKEND_PORT" "$T/pki/ca.pem" "${1:-$T/token}"
 }
 
+# The echo worker tells what it saw as cmx- lines on its stdout (--facts), which end up in the
+# daemon's log: workers cannot write into the test's directory.
 echo_profile() { # extra echo args...
-	printf '[profile echo]\nexec=%s --log %s/echo.log %s\nuser=nobody\nrestart=on-failure\nrestart_sec=200ms\n\n' \
-		"$ECHO" "$WLOG" "$*"
+	printf '[profile echo]\nexec=%s --facts %s\nuser=nobody\nrestart=on-failure\nrestart_sec=200ms\n\n' \
+		"$ECHO" "$*"
 }
 
 events_logged() { wc -l <"$T/events.jsonl" 2>/dev/null || echo 0; }
+
+# Daemons restarted after a kill -9 each write their own log ($T/daemon.N.log): a worker of the
+# killed one may still be writing to the old file, which must not be truncated under it.
+DAEMON_RUN=1
+kill9_daemon_and_restart() {
+	kill -KILL "$DAEMON_PID"
+	wait "$DAEMON_PID" 2>/dev/null
+	DAEMON_RUN=$((DAEMON_RUN + 1))
+	"$CELLMUXD" -c "$T/cellmux.conf" >"$T/daemon.$DAEMON_RUN.log" 2>&1 &
+	DAEMON_PID=$!
+	wait_for 20 grep -q "ready:" "$T/daemon.$DAEMON_RUN.log" ||
+		{ cat "$T/daemon.$DAEMON_RUN.log"; die "daemon not ready after kill -9 ($DAEMON_RUN)"; }
+}
+# Every daemon's log in order of the runs; workers' cmx- fact lines are found in them wherever
+# they stand in a line (raw, or as the daemon relays them).
+daemon_logs() {
+	cat "$T/daemon.log"
+	for i in $(seq 2 "$DAEMON_RUN"); do cat "$T/daemon.$i.log"; done
+}
+daemon_log_now() { # the running daemon's log
+	if [ "$DAEMON_RUN" -eq 1 ]; then echo "$T/daemon.log"; else echo "$T/daemon.$DAEMON_RUN.log"; fi
+}
+# Each (process, delivery id) the echo workers reported more than once.
+deliveries_twice() { daemon_logs | grep -o "cmx-delivery inc=[0-9]* id=[0-9]*" | sort | uniq -d | wc -l; }

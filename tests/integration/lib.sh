@@ -72,6 +72,11 @@ start_daemon() { # extra args...
 	"$CELLMUXD" -c "$T/cellmux.conf" "$@" >"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	wait_for 20 grep -q "ready:" "$T/daemon.log" || { cat "$T/daemon.log"; die "daemon not ready"; }
+	# The daemon runs uncounted when BPF does not load (a warning); a test run must not.
+	if grep -q "accounting unavailable" "$T/daemon.log"; then
+		grep "accounting unavailable" "$T/daemon.log"
+		die "accounting did not load: every test daemon must count"
+	fi
 }
 
 stop_daemon() {
@@ -104,10 +109,12 @@ http_log() { cat /run/cellmux-sim/http.log 2>/dev/null; }
 egress_of() { http_log | awk -v s="session=$1" '$NF == s && $5 == 200 { print $2 }' | sort -u; }
 carrier_addr() { echo "198.18.1.$(($1 + 1))"; }
 
-# [daemon] section pointing session cgroups at a test-owned root.
+# [daemon] section pointing session cgroups, counters and the store (state_dir, unless
+# backend_lib.sh's STATE names one) at test-owned places.
 daemon_section() {
-	printf '[daemon]\ncgroup=%s\nctl_socket=%s/ctl.sock\nbpf_dir=%s\nstate_dir=%s/state\n\n' \
-		"$CGPATH" "$T" "$BPFDIR" "$T"
+	printf '[daemon]\ncgroup=%s\nctl_socket=%s/ctl.sock\nbpf_dir=%s\n' "$CGPATH" "$T" "$BPFDIR"
+	[ -n "${STATE:-}" ] || printf 'state_dir=%s/state\n' "$T"
+	echo
 }
 ctl() { "$BUILD/cellmuxctl" --socket "$T/ctl.sock" "$@"; }
 

@@ -14,4 +14,9 @@ cat "$T/metrics.out"
 check "metrics_wrk.sh --quick ran (exit $rc)" [ $rc -eq 0 ]
 check "it printed wrk's median latency and cellmuxd's RSS" \
 	sh -c "grep -q 'wrk 1 connection: median' '$T/metrics.out' && grep -q 'cellmuxd RSS' '$T/metrics.out'"
+bash tests/bench/spawn_bwrap.sh --quick >"$T/spawn.out" 2>&1
+rc=$?
+cat "$T/spawn.out"
+check "spawn_bwrap.sh --quick ran (exit $rc)" [ $rc -eq 0 ]
+check "it printed the bwrap ratio" grep -q 'ratio bwrap / cellmuxd spawn' "$T/spawn.out"
 check "nothing left" nothing_left

@@ -67,6 +67,8 @@ grep -q '^driver=qmi' "$T/cellmux.conf" || die "cellmux-sim config does not desc
 # Modem 1's SIM is locked; its uplink knows the PIN.
 fq set 1 pin=4321 >/dev/null
 sed -i '/^\[uplink sim1\]/a pin=4321' "$T/cellmux.conf"
+# A config holding a PIN must be root's alone, or cellmuxd refuses it.
+chmod 600 "$T/cellmux.conf"
 CELLMUX_LOG_LEVEL=debug start_daemon
 check "uplink sim0 comes up from the fake modem" wait_for 10 grep -q "uplink sim0: connected" "$T/daemon.log"
 check "uplink sim1 comes up from the fake modem" wait_for 10 grep -q "uplink sim1: connected" "$T/daemon.log"

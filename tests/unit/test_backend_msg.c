@@ -190,12 +190,14 @@ static void gateway_event_round_trip(void **state)
 	e.id = 42;
 	e.session = "e1";
 	e.event_id = 7;
+	e.incarnation = 3;
 	e.payload.data = (uint8_t *)"\x00\xff";
 	e.payload.len = 2;
 	assert_int_equal(backend_msg_encode(&m.base, 0, &buf, &len), 0);
 	assert_int_equal(backend_msg_decode_gateway(buf, len, &back), 0);
 	assert_int_equal(back->event->id, 42);
 	assert_int_equal(back->event->event_id, 7);
+	assert_int_equal(back->event->incarnation, 3);
 	assert_memory_equal(back->event->payload.data, "\x00\xff", 2);
 	backend_msg_free_gateway(back);
 	free(buf);

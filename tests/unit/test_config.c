@@ -237,6 +237,25 @@ ERROR_TEST(test_cpu_weight_out_of_range_is_refused, PROFILE_P "cpu_weight=10001\
 ERROR_TEST(test_uid_range_must_stay_clear_of_system_accounts, "[daemon]\nuid_range=1000-2000\n",
 	   "t.conf:2: invalid uid_range=1000-2000 (FROM-TO with 65536 <= FROM <= TO < 4294967295)")
 
+static void test_bind_paths_are_word_lists(void **state)
+{
+	struct cmx_config *c = parse_ok(PROFILE_P "bind_ro=/srv/w/run.py '/srv/w/my conf'\n"
+					"bind=/srv/out\n");
+	const struct cfg_profile *f = &c->profiles[0];
+
+	assert_string_equal(f->bind_ro[0], "/srv/w/run.py");
+	assert_string_equal(f->bind_ro[1], "/srv/w/my conf");
+	assert_null(f->bind_ro[2]);
+	assert_string_equal(f->bind_rw[0], "/srv/out");
+	assert_null(f->bind_rw[1]);
+	config_free(c);
+}
+
+ERROR_TEST(test_bind_path_must_be_plain_and_absolute, PROFILE_P "bind_ro=/srv/../etc\n",
+	   "t.conf:3: bind_ro=: '/srv/../etc' is not an absolute path without . or .. (and not /)")
+ERROR_TEST(test_bind_given_twice_is_refused, PROFILE_P "bind=/a\nbind=/b\n",
+	   "t.conf:4: duplicate key 'bind'")
+
 static void test_uid_range_parses(void **state)
 {
 	struct cmx_config *c = parse_ok("[daemon]\nuid_range=100000-100099\n");
@@ -1102,6 +1121,18 @@ static void test_no_backend_section_runs_standalone_with_default_state_dir(void 
 	assert_false(c->backend.enabled);
 	assert_string_equal(c->daemon.state_dir, "/var/lib/cellmux");
 	assert_int_equal(c->daemon.outbox_max, 100000);
+	assert_int_equal(c->daemon.inbox_max, 10000);
+	/* 0: the router's fair share applies. */
+	assert_int_equal(c->daemon.outbox_session_max, 0);
+	config_free(c);
+}
+
+static void test_inbox_max_and_outbox_session_max_are_read(void **state)
+{
+	struct cmx_config *c = parse_ok("[daemon]\ninbox_max=7\noutbox_session_max=9\n");
+
+	assert_int_equal(c->daemon.inbox_max, 7);
+	assert_int_equal(c->daemon.outbox_session_max, 9);
 	config_free(c);
 }
 
@@ -1137,6 +1168,10 @@ ERROR_TEST(test_backend_paths_must_be_absolute, "[backend]\nurl=wss://x/\nca=ca.
 	   "t.conf:3: ca=ca.pem is not an absolute path")
 ERROR_TEST(test_outbox_max_must_be_positive, "[daemon]\noutbox_max=0\n",
 	   "t.conf:2: outbox_max=0 is not a number of messages in 1..100000000")
+ERROR_TEST(test_inbox_max_must_be_positive, "[daemon]\ninbox_max=0\n",
+	   "t.conf:2: inbox_max=0 is not a number of messages in 1..100000000")
+ERROR_TEST(test_outbox_session_max_must_be_a_number, "[daemon]\noutbox_session_max=lots\n",
+	   "t.conf:2: outbox_session_max=lots is not a number of messages in 1..100000000")
 ERROR_TEST(test_state_dir_must_be_absolute, "[daemon]\nstate_dir=var\n",
 	   "t.conf:2: state_dir=var is not an absolute path of at most 255 characters")
 
@@ -1243,6 +1278,9 @@ int main(void)
 		cmocka_unit_test(test_cpu_weight_out_of_range_is_refused),
 		cmocka_unit_test(test_uid_range_must_stay_clear_of_system_accounts),
 		cmocka_unit_test(test_uid_range_parses),
+		cmocka_unit_test(test_bind_paths_are_word_lists),
+		cmocka_unit_test(test_bind_path_must_be_plain_and_absolute),
+		cmocka_unit_test(test_bind_given_twice_is_refused),
 		cmocka_unit_test(test_addresses_accumulate_over_lines_and_commas_with_ipv6),
 		cmocka_unit_test(test_eight_addresses_fit),
 		cmocka_unit_test(test_gateways_may_be_given_once_per_family_on_separate_lines),
@@ -1398,6 +1436,9 @@ int main(void)
 		cmocka_unit_test(test_backend_cert_without_key_is_rejected),
 		cmocka_unit_test(test_backend_paths_must_be_absolute),
 		cmocka_unit_test(test_outbox_max_must_be_positive),
+		cmocka_unit_test(test_inbox_max_must_be_positive),
+		cmocka_unit_test(test_outbox_session_max_must_be_a_number),
+		cmocka_unit_test(test_inbox_max_and_outbox_session_max_are_read),
 		cmocka_unit_test(test_state_dir_must_be_absolute),
 		cmocka_unit_test(test_quota_keys_on_uplink_profile_and_session),
 		cmocka_unit_test(test_no_quota_keys_means_no_quota),

@@ -165,6 +165,8 @@ static void fill_uplink(struct ctl_uplink_info *u)
 	u->signal_dbm = -113; /* signed on the wire */
 	snprintf(u->operator_name, sizeof(u->operator_name), "Carrier One");
 	snprintf(u->rat, sizeof(u->rat), "lte");
+	u->removed_sessions = 3;
+	u->removed = (struct ctl_counters){ true, 50, 60, 70, 80 };
 }
 
 /* An answer message holding obj, as the daemon sends it. */

@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/unit_skip.h"
+
 #include "common/log.h"
 #include "daemon/ctl.h"
 
@@ -991,10 +993,7 @@ static void test_peer_credentials(void **state)
 	char msg[CTL_ERRMSG_SIZE];
 	struct stat st;
 
-	if (geteuid() != 0) {
-		skip();
-		return;
-	}
+	UNIT_REQUIRE(geteuid() == 0, "root (to connect as another user)");
 	/* Outside the group: refused, told why, logged, and nothing reaches the daemon. */
 	restart_for_group(x, "root");
 	log_to_file(x, true);
@@ -1068,5 +1067,5 @@ int main(void)
 
 	/* Refusals and closed slow readers are logged as warnings: expected here. */
 	log_set_max_level(LOG_ERR);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return unit_exit(cmocka_run_group_tests(tests, NULL, NULL));
 }

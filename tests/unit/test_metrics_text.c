@@ -41,6 +41,12 @@ static const struct status_uplink uplinks[] = {
 		.quota_bytes = 1000000000,
 		.quota_used_bytes = 123456789,
 		.quota_reached = false,
+		.removed_valid = true,
+		.removed_sessions = 2,
+		.removed_rx_bytes = 5000,
+		.removed_tx_bytes = 6000,
+		.removed_rx_packets = 7,
+		.removed_tx_packets = 8,
 		.signal_dbm = -71,
 		.operator_name = "Tele \"2\"\nback\\slash",
 		.rat = "lte",
@@ -157,6 +163,26 @@ static const char golden[] =
 	"interface.\n"
 	"# TYPE cellmux_uplink_transmit_packets_total counter\n"
 	"cellmux_uplink_transmit_packets_total{uplink=\"lte1\"} 40\n"
+	"# HELP cellmux_uplink_removed_sessions_total Sessions removed from the uplink whose final "
+	"counters are kept.\n"
+	"# TYPE cellmux_uplink_removed_sessions_total counter\n"
+	"cellmux_uplink_removed_sessions_total{uplink=\"lte1\"} 2\n"
+	"# HELP cellmux_uplink_removed_sessions_receive_bytes_total Bytes received by sessions since "
+	"removed from the uplink.\n"
+	"# TYPE cellmux_uplink_removed_sessions_receive_bytes_total counter\n"
+	"cellmux_uplink_removed_sessions_receive_bytes_total{uplink=\"lte1\"} 5000\n"
+	"# HELP cellmux_uplink_removed_sessions_transmit_bytes_total Bytes transmitted by sessions "
+	"since removed from the uplink.\n"
+	"# TYPE cellmux_uplink_removed_sessions_transmit_bytes_total counter\n"
+	"cellmux_uplink_removed_sessions_transmit_bytes_total{uplink=\"lte1\"} 6000\n"
+	"# HELP cellmux_uplink_removed_sessions_receive_packets_total Packets received by sessions "
+	"since removed from the uplink.\n"
+	"# TYPE cellmux_uplink_removed_sessions_receive_packets_total counter\n"
+	"cellmux_uplink_removed_sessions_receive_packets_total{uplink=\"lte1\"} 7\n"
+	"# HELP cellmux_uplink_removed_sessions_transmit_packets_total Packets transmitted by "
+	"sessions since removed from the uplink.\n"
+	"# TYPE cellmux_uplink_removed_sessions_transmit_packets_total counter\n"
+	"cellmux_uplink_removed_sessions_transmit_packets_total{uplink=\"lte1\"} 8\n"
 	"# HELP cellmux_uplink_quota_limit_bytes Data quota of the uplink, for uplinks that have "
 	"one.\n"
 	"# TYPE cellmux_uplink_quota_limit_bytes gauge\n"
@@ -437,6 +463,7 @@ static void test_without_accounting_traffic_families_have_no_sample(void **state
 	char *text;
 
 	u.counters_valid = s.counters_valid = false;
+	u.removed_valid = false; /* and no store: no removed-sessions sample either */
 	text = render_to_string(&in);
 	assert_non_null(strstr(text, "# TYPE cellmux_uplink_receive_bytes_total counter\n"
 				     "# HELP cellmux_uplink_transmit_bytes_total"));
@@ -590,10 +617,10 @@ static void test_a_large_gateway_renders_every_series(void **state)
 	assert_int_equal(metrics_render(&in, &b), 0);
 	for (size_t i = 0; i < b.len; i++)
 		lines += b.data[i] == '\n';
-	/* build_info, 33 families' HELP and TYPE, 9 series per uplink (no accounting, quota or
-	 * signal) and 20 per session (counters, quota, a report, and cgroup use with a memory
-	 * but no tasks limit). */
-	assert_int_equal(lines, 1 + 2 * 33 + 64 * 9 + 1024 * 20);
+	/* build_info, 38 families' HELP and TYPE, 9 series per uplink (no accounting, store,
+	 * quota or signal) and 20 per session (counters, quota, a report, and cgroup use with a
+	 * memory but no tasks limit). */
+	assert_int_equal(lines, 1 + 2 * 38 + 64 * 9 + 1024 * 20);
 	check_grouping(b.data);
 	mbuf_free(&b);
 	free(names);

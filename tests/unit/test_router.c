@@ -1,5 +1,5 @@
-/* test_router.c — unit tests for router_pick_uplink(): least load relative to capacity, ties
- * to the earlier uplink, unusable and full uplinks skipped, -ENOSPC when nothing has room. */
+/* test_router.c — unit tests for router_pick_uplink() (least load relative to capacity, ties to
+ * the earlier uplink, unusable and full uplinks skipped) and router_outbox_share() (fair share). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -120,6 +120,36 @@ static void test_large_counts_do_not_overflow(void **state)
 	assert_int_equal(router_pick_uplink(u, N(u)), 0);
 }
 
+static void test_outbox_share_is_equal_among_sessions(void **state)
+{
+	/* Four sessions: none may take more than a quarter, so three quiet ones keep 3/4. */
+	assert_int_equal(router_outbox_share(100000, 4, 0), 25000);
+	assert_true(4 * router_outbox_share(100000, 4, 0) <= 100000);
+	assert_int_equal(router_outbox_share(100000, 3, 0), 33333);
+}
+
+static void test_outbox_share_of_one_session_is_everything(void **state)
+{
+	assert_int_equal(router_outbox_share(100000, 1, 0), 100000);
+	/* No session counted yet (the first event arrives before status): the whole outbox. */
+	assert_int_equal(router_outbox_share(100000, 0, 0), 100000);
+}
+
+static void test_outbox_share_has_a_floor_within_the_cap(void **state)
+{
+	/* 1000 sessions in 100000: 100 each would stall every one; the floor lets each go on. */
+	assert_int_equal(router_outbox_share(100000, 1000, 0), ROUTER_OUTBOX_SHARE_FLOOR);
+	/* ... but never beyond the outbox itself. */
+	assert_int_equal(router_outbox_share(100, 4, 0), 100);
+}
+
+static void test_outbox_session_max_overrides_within_the_cap(void **state)
+{
+	assert_int_equal(router_outbox_share(100000, 4, 10), 10);
+	assert_int_equal(router_outbox_share(100000, 1, 10), 10);
+	assert_int_equal(router_outbox_share(50, 4, 1000), 50);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -133,6 +163,10 @@ int main(void)
 		cmocka_unit_test(test_all_full_or_unusable_is_enospc),
 		cmocka_unit_test(test_repeated_picks_spread_evenly),
 		cmocka_unit_test(test_large_counts_do_not_overflow),
+		cmocka_unit_test(test_outbox_share_is_equal_among_sessions),
+		cmocka_unit_test(test_outbox_share_of_one_session_is_everything),
+		cmocka_unit_test(test_outbox_share_has_a_floor_within_the_cap),
+		cmocka_unit_test(test_outbox_session_max_overrides_within_the_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
-/* test_store.c — the durable store: dedup of ids already seen, the outbox cap and its policy,
- * readers never see an uncommitted batch, group commit, and crash safety (a child killed with
- * SIGKILL mid-batch loses nothing it had acknowledged). */
+/* test_store.c — the durable store: dedup of ids already seen (keyed on the worker process's
+ * incarnation), the outbox cap, its per-session share and the inbox cap, incarnations, the
+ * migration of a store from before incarnations, readers never see an uncommitted batch, group
+ * commit, and crash safety (a child killed with SIGKILL mid-batch loses nothing it acked). */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "daemon/store.h"
 
@@ -34,14 +36,20 @@ static void on_commit(void *userdata, uint64_t batch, int result)
 	c->commits++;
 }
 
-static int open_store(struct ctx *c, unsigned batch_max, unsigned outbox_max)
+static int open_store_p(struct ctx *c, const struct store_params *p)
 {
-	struct store_params p = {.batch_max = batch_max, .outbox_max = outbox_max};
-	int r = store_open(c->dir, &p, &c->st);
+	int r = store_open(c->dir, p, &c->st);
 
 	if (r == 0)
 		store_add_commit_listener(c->st, on_commit, c);
 	return r;
+}
+
+static int open_store(struct ctx *c, unsigned batch_max, unsigned outbox_max)
+{
+	struct store_params p = {.batch_max = batch_max, .outbox_max = outbox_max};
+
+	return open_store_p(c, &p);
 }
 
 static int setup(void **state)
@@ -76,7 +84,7 @@ static void reopen(struct ctx *c, unsigned batch_max, unsigned outbox_max)
 }
 
 struct seen_events {
-	uint64_t seq[64], id[64];
+	uint64_t seq[64], id[64], inc[64];
 	char session[64][16];
 	char payload[64][16];
 	int n;
@@ -88,6 +96,7 @@ static int collect_event(void *userdata, const struct store_event *e)
 
 	s->seq[s->n] = e->seq;
 	s->id[s->n] = e->event_id;
+	s->inc[s->n] = e->incarnation;
 	snprintf(s->session[s->n], sizeof(s->session[0]), "%s", e->session);
 	snprintf(s->payload[s->n], sizeof(s->payload[0]), "%.*s", (int)e->len,
 		 (const char *)e->payload);
@@ -100,16 +109,16 @@ static void event_duplicate_is_already(void **state)
 	struct ctx *c = *state;
 	uint64_t b1 = 0, b2 = 0;
 
-	assert_int_equal(store_event_add(c->st, "s1", 7, "seven", 5, &b1), 0);
-	assert_int_equal(store_event_add(c->st, "s1", 7, "seven", 5, &b2), -EALREADY);
+	assert_int_equal(store_event_add(c->st, "s1", 1, 7, "seven", 5, &b1), 0);
+	assert_int_equal(store_event_add(c->st, "s1", 1, 7, "seven", 5, &b2), -EALREADY);
 	/* The duplicate is acked with the batch that holds the original. */
 	assert_true(b2 >= b1);
 	/* Same id in another session is another event. */
-	assert_int_equal(store_event_add(c->st, "s2", 7, "other", 5, NULL), 0);
+	assert_int_equal(store_event_add(c->st, "s2", 1, 7, "other", 5, NULL), 0);
 	assert_int_equal(store_outbox_count(c->st), 2);
 	assert_int_equal(store_flush(c->st), 0);
 	assert_int_equal(c->last_batch, b1);
-	assert_int_equal(store_event_add(c->st, "s1", 7, "seven", 5, NULL), -EALREADY);
+	assert_int_equal(store_event_add(c->st, "s1", 1, 7, "seven", 5, NULL), -EALREADY);
 }
 
 static void readers_see_committed_batches_only(void **state)
@@ -117,10 +126,10 @@ static void readers_see_committed_batches_only(void **state)
 	struct ctx *c = *state;
 	struct seen_events s = {0};
 
-	assert_int_equal(store_event_add(c->st, "s1", 1, "a", 1, NULL), 0);
+	assert_int_equal(store_event_add(c->st, "s1", 1, 1, "a", 1, NULL), 0);
 	assert_int_equal(store_events_foreach(c->st, 0, 64, collect_event, &s), 0);
 	assert_int_equal(store_flush(c->st), 0);
-	assert_int_equal(store_event_add(c->st, "s1", 2, "b", 1, NULL), 0);
+	assert_int_equal(store_event_add(c->st, "s1", 1, 2, "b", 1, NULL), 0);
 	assert_int_equal(store_events_foreach(c->st, 0, 64, collect_event, &s), 1);
 	assert_string_equal(s.payload[0], "a");
 	assert_int_equal(store_flush(c->st), 0);
@@ -140,7 +149,7 @@ static void acked_events_leave_and_seq_is_never_reused(void **state)
 	struct seen_events s = {0};
 	uint64_t first;
 
-	assert_int_equal(store_event_add(c->st, "s1", 1, "a", 1, NULL), 0);
+	assert_int_equal(store_event_add(c->st, "s1", 1, 1, "a", 1, NULL), 0);
 	assert_int_equal(store_flush(c->st), 0);
 	assert_int_equal(store_events_foreach(c->st, 0, 64, collect_event, &s), 1);
 	first = s.seq[0];
@@ -150,8 +159,8 @@ static void acked_events_leave_and_seq_is_never_reused(void **state)
 	assert_int_equal(store_outbox_count(c->st), 0);
 	reopen(c, 1000, 0);
 	/* Acked and gone, but its id is still known: a late resend is a duplicate. */
-	assert_int_equal(store_event_add(c->st, "s1", 1, "a", 1, NULL), -EALREADY);
-	assert_int_equal(store_event_add(c->st, "s1", 2, "b", 1, NULL), 0);
+	assert_int_equal(store_event_add(c->st, "s1", 1, 1, "a", 1, NULL), -EALREADY);
+	assert_int_equal(store_event_add(c->st, "s1", 1, 2, "b", 1, NULL), 0);
 	assert_int_equal(store_flush(c->st), 0);
 	s.n = 0;
 	assert_int_equal(store_events_foreach(c->st, 0, 64, collect_event, &s), 1);
@@ -165,16 +174,158 @@ static void full_outbox_refuses_new_events_only(void **state)
 
 	reopen(c, 1000, 3);
 	for (uint64_t i = 1; i <= 3; i++)
-		assert_int_equal(store_event_add(c->st, "s1", i, "x", 1, NULL), 0);
-	assert_int_equal(store_event_add(c->st, "s1", 4, "x", 1, NULL), -ENOSPC);
+		assert_int_equal(store_event_add(c->st, "s1", 1, i, "x", 1, NULL), 0);
+	assert_int_equal(store_event_add(c->st, "s1", 1, 4, "x", 1, NULL), -ENOSPC);
 	/* A resend of one it has is still a duplicate, not a refusal. */
-	assert_int_equal(store_event_add(c->st, "s1", 2, "x", 1, NULL), -EALREADY);
+	assert_int_equal(store_event_add(c->st, "s1", 1, 2, "x", 1, NULL), -EALREADY);
 	assert_int_equal(store_flush(c->st), 0);
 	assert_int_equal(store_events_foreach(c->st, 0, 64, collect_event, &s), 3);
 	assert_int_equal(store_event_acked(c->st, s.seq[0]), 0);
 	/* Refused means not written: the retry is accepted once there is room. */
-	assert_int_equal(store_event_add(c->st, "s1", 4, "x", 1, NULL), 0);
+	assert_int_equal(store_event_add(c->st, "s1", 1, 4, "x", 1, NULL), 0);
 	assert_int_equal(store_outbox_count(c->st), 3);
+}
+
+static void restarted_worker_ids_are_new_events(void **state)
+{
+	struct ctx *c = *state;
+	struct seen_events s = {0};
+
+	/* Process 1 of s1 sends ids 1 and 2; process 2 numbers from 1 again. */
+	assert_int_equal(store_event_add(c->st, "s1", 1, 1, "a", 1, NULL), 0);
+	assert_int_equal(store_event_add(c->st, "s1", 1, 2, "b", 1, NULL), 0);
+	assert_int_equal(store_event_add(c->st, "s1", 2, 1, "c", 1, NULL), 0);
+	assert_int_equal(store_event_add(c->st, "s1", 2, 2, "d", 1, NULL), 0);
+	/* A resend after a lost Ack in the same process is still a duplicate. */
+	assert_int_equal(store_event_add(c->st, "s1", 2, 1, "c", 1, NULL), -EALREADY);
+	assert_int_equal(store_flush(c->st), 0);
+	reopen(c, 1000, 0);
+	assert_int_equal(store_event_add(c->st, "s1", 1, 2, "b", 1, NULL), -EALREADY);
+	assert_int_equal(store_event_add(c->st, "s1", 3, 2, "e", 1, NULL), 0);
+	assert_int_equal(store_flush(c->st), 0);
+	assert_int_equal(store_events_foreach(c->st, 0, 64, collect_event, &s), 5);
+	assert_string_equal(s.payload[2], "c");
+	assert_int_equal(s.inc[2], 2);
+	assert_int_equal(s.id[2], 1);
+	assert_int_equal(s.inc[4], 3);
+}
+
+static void incarnations_rise_per_session_and_are_durable(void **state)
+{
+	struct ctx *c = *state;
+	uint64_t inc = 0, b = 0;
+
+	assert_int_equal(store_incarnation_next(c->st, "s1", &inc), 0);
+	assert_int_equal(inc, 1);
+	assert_int_equal(store_incarnation_next(c->st, "s1", &inc), 0);
+	assert_int_equal(inc, 2);
+	assert_int_equal(store_incarnation_next(c->st, "s2", &inc), 0);
+	assert_int_equal(inc, 1);
+	/* Committed before it returns, with whatever the open batch held. */
+	assert_int_equal(store_event_add(c->st, "s2", 1, 1, "a", 1, &b), 0);
+	assert_true(store_committed(c->st) < b);
+	assert_int_equal(store_incarnation_next(c->st, "s1", &inc), 0);
+	assert_int_equal(inc, 3);
+	assert_true(store_committed(c->st) >= b);
+	reopen(c, 1000, 0);
+	assert_int_equal(store_incarnation_next(c->st, "s1", &inc), 0);
+	assert_int_equal(inc, 4);
+}
+
+static void chatty_session_is_held_to_its_share(void **state)
+{
+	struct ctx *c = *state;
+	struct seen_events s = {0};
+
+	reopen(c, 1000, 10);
+	store_set_outbox_session_max(c->st, 3);
+	for (uint64_t i = 1; i <= 3; i++)
+		assert_int_equal(store_event_add(c->st, "chatty", 1, i, "x", 1, NULL), 0);
+	assert_int_equal(store_event_add(c->st, "chatty", 1, 4, "x", 1, NULL), -EDQUOT);
+	/* Its resends are still duplicates, and the others still have room. */
+	assert_int_equal(store_event_add(c->st, "chatty", 1, 3, "x", 1, NULL), -EALREADY);
+	assert_int_equal(store_event_add(c->st, "quiet", 1, 1, "q", 1, NULL), 0);
+	assert_int_equal(store_outbox_session_count(c->st, "chatty"), 3);
+	assert_int_equal(store_outbox_session_count(c->st, "quiet"), 1);
+	assert_int_equal(store_flush(c->st), 0);
+	/* The counts come back from the database after a restart. */
+	reopen(c, 1000, 10);
+	store_set_outbox_session_max(c->st, 3);
+	assert_int_equal(store_outbox_session_count(c->st, "chatty"), 3);
+	assert_int_equal(store_event_add(c->st, "chatty", 1, 4, "x", 1, NULL), -EDQUOT);
+	/* The backend's ack of one makes room for exactly one more. */
+	assert_int_equal(store_events_foreach(c->st, 0, 64, collect_event, &s), 4);
+	assert_string_equal(s.session[0], "chatty");
+	assert_int_equal(store_event_acked(c->st, s.seq[0]), 0);
+	assert_int_equal(store_event_acked(c->st, s.seq[0]), 0); /* repeated: no double count */
+	assert_int_equal(store_outbox_session_count(c->st, "chatty"), 2);
+	assert_int_equal(store_event_add(c->st, "chatty", 1, 4, "x", 1, NULL), 0);
+	assert_int_equal(store_event_add(c->st, "chatty", 1, 5, "x", 1, NULL), -EDQUOT);
+}
+
+static void full_inbox_refuses_new_deliveries_only(void **state)
+{
+	struct ctx *c = *state;
+	struct store_params p = {.batch_max = 1000, .inbox_max = 2};
+
+	store_free(c->st);
+	assert_int_equal(open_store_p(c, &p), 0);
+	assert_int_equal(store_inbox_max(c->st), 2);
+	assert_int_equal(store_delivery_add(c->st, 1, "s1", "p", 1, NULL), 0);
+	assert_int_equal(store_delivery_add(c->st, 2, "s1", "p", 1, NULL), 0);
+	assert_int_equal(store_delivery_add(c->st, 3, "s1", "p", 1, NULL), -ENOSPC);
+	/* A resend of one it has is acked again, not refused. */
+	assert_int_equal(store_delivery_add(c->st, 2, "s1", "p", 1, NULL), -EALREADY);
+	/* Refused means not kept: once a worker took one, the resend of 3 is a new delivery. */
+	assert_int_equal(store_delivery_done(c->st, 1, NULL), 0);
+	assert_int_equal(store_delivery_add(c->st, 3, "s1", "p", 1, NULL), 0);
+	assert_int_equal(store_inbox_count(c->st), 2);
+}
+
+static void store_from_before_incarnations_is_migrated(void **state)
+{
+	struct ctx *c = *state;
+	struct seen_events s = {0};
+	char path[128], *err = NULL;
+	sqlite3 *db;
+
+	store_free(c->st);
+	c->st = NULL;
+	snprintf(path, sizeof(path), "%s/" STORE_DB_NAME, c->dir);
+	assert_int_equal(unlink(path), 0);
+	/* The schema of the previous release, with one waiting event and seq 41 used. */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db,
+			 "CREATE TABLE outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+			 " session TEXT NOT NULL, event_id INTEGER NOT NULL, payload BLOB NOT NULL,"
+			 " at_ms INTEGER NOT NULL, UNIQUE(session, event_id));"
+			 "CREATE TABLE seen(kind INTEGER NOT NULL, session TEXT NOT NULL,"
+			 " id INTEGER NOT NULL, at_ms INTEGER NOT NULL, PRIMARY KEY(kind, session,"
+			 " id)) WITHOUT ROWID;"
+			 "CREATE INDEX seen_age ON seen(at_ms);"
+			 "INSERT INTO outbox VALUES (40, 's1', 5, 'old', 1);"
+			 "INSERT INTO outbox VALUES (41, 's1', 6, 'acked', 1);"
+			 "DELETE FROM outbox WHERE seq = 41;"
+			 /* seen now: older ones are pruned after STORE_SEEN_RETENTION_S */
+			 "INSERT INTO seen SELECT 0, 's1', 5, unixepoch() * 1000 UNION"
+			 " SELECT 0, 's1', 6, unixepoch() * 1000;",
+			 NULL, NULL, &err),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(open_store(c, 1000, 0), 0);
+	assert_int_equal(store_outbox_count(c->st), 1);
+	/* What it had is still a duplicate, now of incarnation 0; incarnation 1 is new. */
+	assert_int_equal(store_event_add(c->st, "s1", 0, 6, "x", 1, NULL), -EALREADY);
+	assert_int_equal(store_event_add(c->st, "s1", 1, 6, "new", 3, NULL), 0);
+	assert_int_equal(store_flush(c->st), 0);
+	assert_int_equal(store_events_foreach(c->st, 0, 64, collect_event, &s), 2);
+	assert_int_equal(s.seq[0], 40);
+	assert_string_equal(s.payload[0], "old");
+	assert_int_equal(s.inc[0], 0);
+	/* Seq 41 was used once: never again. */
+	assert_true(s.seq[1] > 41);
+	assert_string_equal(s.payload[1], "new");
 }
 
 struct seen_deliveries {
@@ -204,7 +355,7 @@ static void deliveries_per_session_dedup_and_done(void **state)
 	assert_int_equal(store_deliveries_foreach(c->st, "s1", 0, 64, collect_delivery, &s), 2);
 	assert_int_equal(s.id[0], 10);
 	assert_int_equal(s.id[1], 12);
-	assert_int_equal(store_delivery_done(c->st, 10), 0);
+	assert_int_equal(store_delivery_done(c->st, 10, NULL), 0);
 	reopen(c, 1000, 0);
 	s.n = 0;
 	assert_int_equal(store_deliveries_foreach(c->st, "s1", 0, 64, collect_delivery, &s), 1);
@@ -248,7 +399,7 @@ static void group_commit_batches_writes(void **state)
 	reopen(c, 16, 0);
 	c->commits = 0;
 	for (uint64_t i = 1; i <= 100; i++) {
-		assert_int_equal(store_event_add(c->st, "s1", i, "x", 1, &b), 0);
+		assert_int_equal(store_event_add(c->st, "s1", 1, i, "x", 1, &b), 0);
 		if (i == 1)
 			first = b;
 	}
@@ -293,7 +444,7 @@ static void child_run(const char *dir, int fd)
 		int n = snprintf(payload, sizeof(payload), "event %llu", (unsigned long long)i);
 
 		/* The id of this write counts as written only once the call returned. */
-		if (store_event_add(st, "crash", i, payload, (size_t)n, NULL) < 0)
+		if (store_event_add(st, "crash", 1, i, payload, (size_t)n, NULL) < 0)
 			_exit(4);
 		ch.written = i;
 		/* Some batches end early, as the timer would end them. */
@@ -368,6 +519,37 @@ static void sigkill_mid_batch_loses_nothing_acked(void **state)
 	assert_int_equal(open_store(c, 1000, 0), 0);
 }
 
+/* Removed sessions' final counters: summed per uplink, each removal counted (a name removed
+ * twice is two rows), other uplinks unaffected, and still there after a reopen. */
+static void removed_sessions_sum_per_uplink_and_survive_reopen(void **state)
+{
+	struct ctx *c = *state;
+	struct store_removed_total t;
+	const struct store_removed a = {"a", "sim0", 10, 2000000, 1, 1500},
+				   b = {"b", "sim0", 5, 7, 2, 3}, x = {"x", "sim1", 1, 1, 1, 1};
+
+	assert_int_equal(store_removed_total(c->st, "sim0", &t), 0);
+	assert_int_equal(t.sessions, 0);
+	assert_int_equal(t.tx_bytes, 0);
+	assert_int_equal(store_removed_add(c->st, &a, NULL), 0);
+	assert_int_equal(store_removed_add(c->st, &b, NULL), 0);
+	assert_int_equal(store_removed_add(c->st, &a, NULL), 0);
+	assert_int_equal(store_removed_add(c->st, &x, NULL), 0);
+	assert_int_equal(store_flush(c->st), 0);
+	reopen(c, 1000, 0);
+	assert_int_equal(store_removed_total(c->st, "sim0", &t), 0);
+	assert_int_equal(t.sessions, 3);
+	assert_int_equal(t.rx_bytes, 25);
+	assert_int_equal(t.tx_bytes, 4000007);
+	assert_int_equal(t.rx_packets, 4);
+	assert_int_equal(t.tx_packets, 3003);
+	assert_int_equal(store_removed_total(c->st, "sim1", &t), 0);
+	assert_int_equal(t.sessions, 1);
+	assert_int_equal(t.tx_bytes, 1);
+	assert_int_equal(store_removed_total(c->st, "nosuch", &t), 0);
+	assert_int_equal(t.sessions, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -376,10 +558,20 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(acked_events_leave_and_seq_is_never_reused, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(full_outbox_refuses_new_events_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(restarted_worker_ids_are_new_events, setup, teardown),
+	    cmocka_unit_test_setup_teardown(incarnations_rise_per_session_and_are_durable, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(chatty_session_is_held_to_its_share, setup, teardown),
+	    cmocka_unit_test_setup_teardown(full_inbox_refuses_new_deliveries_only, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(store_from_before_incarnations_is_migrated, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(deliveries_per_session_dedup_and_done, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sessions_come_back_after_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(group_commit_batches_writes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sigkill_mid_batch_loses_nothing_acked, setup, teardown),
+	    cmocka_unit_test_setup_teardown(removed_sessions_sum_per_uplink_and_survive_reopen, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* test_worker_msg.c — the worker control protocol over a real SOCK_SEQPACKET socketpair: round
- * trips, golden bytes of a Report, and every way a packet from the wire is refused. */
+ * trips, golden bytes of a Report, the incarnation in Welcome and delivery-ack confirmations,
+ * and every way a packet from the wire is refused. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -507,6 +508,52 @@ static void test_text_sanitize(void **state)
 	expect_sanitized_lit("", "");
 }
 
+/* The daemon's confirmation of delivery acks travels daemon -> worker only. */
+static void test_delivered_confirmation_is_daemon_to_worker_only(void **state)
+{
+	struct pair *p = *state;
+	uint64_t ids[] = { 5, 9 };
+	Cellmux__Worker__Ack ack = CELLMUX__WORKER__ACK__INIT;
+	Cellmux__Worker__DaemonMessage dm = CELLMUX__WORKER__DAEMON_MESSAGE__INIT;
+	Cellmux__Worker__WorkerMessage wm = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
+	Cellmux__Worker__DaemonMessage *dback = NULL;
+	Cellmux__Worker__WorkerMessage *wback = NULL;
+
+	ack.delivered = ids;
+	ack.n_delivered = 2;
+	dm.msg_case = CELLMUX__WORKER__DAEMON_MESSAGE__MSG_ACK;
+	dm.ack = &ack;
+	assert_int_equal(worker_msg_send(p->tx, &dm.base), 0);
+	assert_int_equal(worker_msg_recv_daemon(p->rx, &dback), 0);
+	assert_int_equal(dback->ack->n_ids, 0);
+	assert_int_equal(dback->ack->n_delivered, 2);
+	assert_int_equal(dback->ack->delivered[1], 9);
+	worker_msg_free_daemon(dback);
+	wm.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_ACK;
+	wm.ack = &ack;
+	assert_int_equal(worker_msg_send(p->tx, &wm.base), 0);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &wback), -EBADMSG);
+	assert_null(wback);
+}
+
+static void test_welcome_carries_incarnation(void **state)
+{
+	struct pair *p = *state;
+	Cellmux__Worker__Welcome w = CELLMUX__WORKER__WELCOME__INIT;
+	Cellmux__Worker__DaemonMessage dm = CELLMUX__WORKER__DAEMON_MESSAGE__INIT;
+	Cellmux__Worker__DaemonMessage *back = NULL;
+
+	w.session = "s1";
+	w.uplink = "lte1";
+	w.incarnation = UINT64_C(1) << 40;
+	dm.msg_case = CELLMUX__WORKER__DAEMON_MESSAGE__MSG_WELCOME;
+	dm.welcome = &w;
+	assert_int_equal(worker_msg_send(p->tx, &dm.base), 0);
+	assert_int_equal(worker_msg_recv_daemon(p->rx, &back), 0);
+	assert_int_equal(back->welcome->incarnation, UINT64_C(1) << 40);
+	worker_msg_free_daemon(back);
+}
+
 #define PAIR_TEST(f) cmocka_unit_test_setup_teardown(f, pair_setup, pair_teardown)
 
 int main(void)
@@ -526,6 +573,8 @@ int main(void)
 		PAIR_TEST(test_no_or_unknown_oneof_is_ebadmsg),
 		PAIR_TEST(test_report_fields_bounded),
 		PAIR_TEST(test_welcome_fields_bounded),
+		PAIR_TEST(test_delivered_confirmation_is_daemon_to_worker_only),
+		PAIR_TEST(test_welcome_carries_incarnation),
 		cmocka_unit_test(test_text_sanitize),
 	};
 

@@ -12,7 +12,8 @@
  *                  "interface", "netns", "addresses": ["ADDR/PLEN"...], "sessions", "capacity",
  *                  "rx_bytes", "tx_bytes", "rx_packets", "tx_packets", "quota_bytes",
  *                  "quota_used_bytes", "quota_reached", "reconnects", "signal_dbm",
- *                  "operator", "rat"}
+ *                  "operator", "rat", "removed": null | {"sessions", "rx_bytes",
+ *                  "tx_bytes", "rx_packets", "tx_packets"}}
  *   session list  [session...]; session show NAME, session start: session
  *     session     {"name", "profile", "uplink", "pid", "state": "running"|"backoff"|"stopped"|
  *                  "stopping", "restarts", "uptime_ms", "rx_bytes", "tx_bytes", "rx_packets",

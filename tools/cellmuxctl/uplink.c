@@ -49,6 +49,17 @@ static void json_uplink(struct json *j, const struct ctl_uplink_info *u)
 		json_null(j, "signal_dbm");
 	json_str_or_null(j, "operator", u->operator_name);
 	json_str_or_null(j, "rat", u->rat);
+	if (u->removed.valid) {
+		json_open(j, "removed", '{');
+		json_u64(j, "sessions", u->removed_sessions);
+		json_u64(j, "rx_bytes", u->removed.rx_bytes);
+		json_u64(j, "tx_bytes", u->removed.tx_bytes);
+		json_u64(j, "rx_packets", u->removed.rx_packets);
+		json_u64(j, "tx_packets", u->removed.tx_packets);
+		json_close(j, '}');
+	} else {
+		json_null(j, "removed");
+	}
 	json_close(j, '}');
 }
 
@@ -172,6 +183,15 @@ static int show_one(const struct ctl_parsed *p, void *data)
 		snprintf(buf, sizeof(buf), "%s, %s, %s", u.operator_name[0] ? u.operator_name : "-",
 			 u.rat[0] ? u.rat : "-", u.have_signal ? a : "-");
 		show_field("radio", buf);
+	}
+	if (u.removed.valid) {
+		snprintf(buf, sizeof(buf),
+			 "%" PRIu32 " sessions, received %s (%" PRIu64 " packets), sent %s (%" PRIu64
+			 " packets)",
+			 u.removed_sessions, format_bytes(u.removed.rx_bytes, a, sizeof(a)),
+			 u.removed.rx_packets, format_bytes(u.removed.tx_bytes, b, sizeof(b)),
+			 u.removed.tx_packets);
+		show_field("removed", buf);
 	}
 	return 0;
 }

@@ -1,6 +1,13 @@
 /* echo.c — cellmux-echo, the example worker of the delivery protocol: every delivery comes back
  * as an event with the same payload and id, and is acked once the daemon has the event on disk;
- * with --emit it also sends a numbered stream of events (tests, benchmarks). */
+ * with --emit it also sends a numbered stream of events (tests, benchmarks).
+ *
+ * With --facts, what it observes goes to stdout, one line per fact, each starting with a marker,
+ * so a test can find them in the daemon's log: "cmx-welcome pid=P incarnation=N", then, with
+ * inc=N naming this process (its pid may be 1 in a PID namespace): "cmx-delivery inc=N id=I
+ * redelivered=0|1", "cmx-acking inc=N id=I" (its ack of delivery I is sent), "cmx-delivered
+ * inc=N id=I" (the daemon committed that ack) and, with --then-exit, "cmx-event-acked inc=N
+ * k=K" and "cmx-emitted inc=N n=N". */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -40,6 +47,10 @@ struct echo {
 	uint64_t retry_at_ms; /* outbox full: when to send refused events again */
 	uint64_t pending_retry[WORKER_MSG_ACK_IDS_MAX];
 	size_t n_retry;
+	int then_exit; /* >= 0: exit with it once every emitted event is acked */
+	unsigned work_ms; /* time "spent" on each new delivery before echoing it */
+	bool facts;	  /* print the cmx- lines */
+	uint64_t incarnation; /* from Welcome */
 	bool stop;
 };
 
@@ -51,12 +62,21 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+#define fact(e, ...)                                                                       \
+	do {                                                                               \
+		if ((e)->facts)                                                            \
+			printf(__VA_ARGS__);                                               \
+	} while (0)
+
 static void die(const char *what, int r)
 {
 	fprintf(stderr, ECHO_NAME ": %s: %s\n", what, strerror(r < 0 ? -r : r));
 	exit(1);
 }
 
+/* Emitted events are numbered by this process (from EMIT_ID_BASE + 1 in every process: the
+ * daemon tells them apart by incarnation); echoes carry the delivery's id, which is the
+ * session's (session_unique), so an echo a successor sends again is a duplicate, not news. */
 static void send_event(struct echo *e, uint64_t id, const void *payload, size_t len)
 {
 	Cellmux__Worker__WorkerMessage m = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
@@ -64,6 +84,7 @@ static void send_event(struct echo *e, uint64_t id, const void *payload, size_t 
 	int r;
 
 	ev.id = id;
+	ev.session_unique = id < EMIT_ID_BASE;
 	ev.payload.data = (uint8_t *)payload;
 	ev.payload.len = len;
 	m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_EVENT;
@@ -133,12 +154,16 @@ static void on_delivery(struct echo *e, const Cellmux__Worker__Delivery *d)
 	if (e->log_fd >= 0)
 		dprintf(e->log_fd, "%d %" PRIu64 "%s\n", (int)getpid(), d->id,
 			d->redelivered ? " redelivered" : "");
+	fact(e, "cmx-delivery inc=%" PRIu64 " id=%" PRIu64 " redelivered=%d\n", e->incarnation, d->id,
+	       d->redelivered ? 1 : 0);
 	if (GPOINTER_TO_INT(state) == 2) {
 		send_acks(e, &id, 1);
 		return;
 	}
 	if (state)
 		return; /* its event is on the way */
+	if (e->work_ms)
+		g_usleep((gulong)e->work_ms * 1000);
 	g_hash_table_insert(e->deliveries, g_memdup2(&id, sizeof(id)), GINT_TO_POINTER(1));
 	g_hash_table_insert(e->payloads, g_memdup2(&id, sizeof(id)),
 			    g_bytes_new(d->payload.data, d->payload.len));
@@ -159,6 +184,12 @@ static void on_ack(struct echo *e, const Cellmux__Worker__Ack *a)
 	uint64_t done[WORKER_MSG_ACK_IDS_MAX];
 	size_t n = 0;
 
+	/* Acks of ours the daemon has on disk: those deliveries are finished for the session. */
+	for (size_t i = 0; i < a->n_delivered; i++) {
+		fact(e, "cmx-delivered inc=%" PRIu64 " id=%" PRIu64 "\n", e->incarnation,
+		     a->delivered[i]);
+		g_hash_table_remove(e->deliveries, &a->delivered[i]);
+	}
 	for (size_t i = 0; i < a->n_ids; i++) {
 		uint64_t id = a->ids[i];
 
@@ -173,6 +204,9 @@ static void on_ack(struct echo *e, const Cellmux__Worker__Ack *a)
 			e->lat_us[e->n_lat++] = now_us() - e->sent_us[k - 1];
 			e->emit_acked++;
 			e->inflight--;
+			if (e->then_exit >= 0)
+				fact(e, "cmx-event-acked inc=%" PRIu64 " k=%" PRIu64 "\n",
+				     e->incarnation, k);
 			continue;
 		}
 		if (GPOINTER_TO_INT(g_hash_table_lookup(e->deliveries, &id)) != 1)
@@ -184,6 +218,8 @@ static void on_ack(struct echo *e, const Cellmux__Worker__Ack *a)
 	if (a->error && !e->retry_at_ms)
 		e->retry_at_ms = now_us() / 1000 + RETRY_MS;
 	send_acks(e, done, n);
+	for (size_t i = 0; i < n; i++)
+		fact(e, "cmx-acking inc=%" PRIu64 " id=%" PRIu64 "\n", e->incarnation, done[i]);
 	if (e->emit_total && e->emit_acked == e->emit_total && e->n_lat) {
 		double secs = (double)(now_us() - e->emit_start_us) / 1e6;
 
@@ -194,6 +230,11 @@ static void on_ack(struct echo *e, const Cellmux__Worker__Ack *a)
 		       e->lat_us[e->n_lat * 99 / 100]);
 		fflush(stdout);
 		e->n_lat = 0;
+	}
+	if (e->then_exit >= 0 && e->emit_total && e->emit_acked == e->emit_total) {
+		fact(e, "cmx-emitted inc=%" PRIu64 " n=%" PRIu64 "\n", e->incarnation,
+		     e->emit_total);
+		exit(e->then_exit);
 	}
 	emit_more(e);
 }
@@ -223,14 +264,18 @@ static void retry_refused(struct echo *e)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: " ECHO_NAME " [--emit N [--window W] [--size BYTES] [--interval MS]\n"
-		   "       [--delay MS]] [--log FILE]\n"
+		   "       [--delay MS] [--then-exit CODE]] [--work MS] [--facts] [--log FILE]\n"
 		   "Answers every delivery from the backend with an event carrying its payload.\n"
 		   "  --emit N      also send events with payloads 1..N (ids from 2^62)\n"
 		   "  --window W    emitted events in flight before waiting for acks (64)\n"
 		   "  --size BYTES  pad emitted payloads with '.' to BYTES\n"
 		   "  --interval MS one emitted event every MS milliseconds (default: no pause)\n"
 		   "  --delay MS    start emitting MS milliseconds after hello (default 0)\n"
-		   "  --log FILE    append 'PID ID' for every delivery received\n");
+		   "  --then-exit CODE  exit with CODE once every emitted event is acked\n"
+		   "  --work MS     spend MS milliseconds on each delivery before echoing it\n"
+		   "  --facts       print what it observes on stdout as cmx- lines (tests)\n"
+		   "  --log FILE    append 'PID ID' for every delivery received\n"
+		   "Facts (--facts) go to stdout as lines starting with cmx- (see the source).\n");
 }
 
 int main(int argc, char **argv)
@@ -242,13 +287,16 @@ int main(int argc, char **argv)
 		{ "log", required_argument, NULL, 'l' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "delay", required_argument, NULL, 'd' },
+		{ "then-exit", required_argument, NULL, 'x' },
+		{ "work", required_argument, NULL, 'k' },
+		{ "facts", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 
 	Cellmux__Worker__WorkerMessage m = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
 	Cellmux__Worker__Hello h = CELLMUX__WORKER__HELLO__INIT;
-	struct echo e = { .fd = -1, .log_fd = -1, .window = 64 };
+	struct echo e = { .fd = -1, .log_fd = -1, .window = 64, .then_exit = -1 };
 	unsigned long delay_ms = 0;
 	const char *env;
 	int c, r;
@@ -272,6 +320,15 @@ int main(int argc, char **argv)
 		case 'i':
 			e.interval_ms = (unsigned)strtoul(optarg, NULL, 10);
 			break;
+		case 'f':
+			e.facts = true;
+			break;
+		case 'k':
+			e.work_ms = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'x':
+			e.then_exit = (int)strtol(optarg, NULL, 10) & 0xff;
+			break;
 		case 'l':
 			e.log_fd = open(optarg, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 			if (e.log_fd < 0)
@@ -294,6 +351,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	e.fd = atoi(env);
+	/* Line by line: a fact printed is in the log even if we are killed right after. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	e.deliveries = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	e.payloads = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
 					   (GDestroyNotify)g_bytes_unref);
@@ -355,7 +414,12 @@ int main(int argc, char **argv)
 					strerror(-r));
 				continue;
 			}
-			if (dm->msg_case == CELLMUX__WORKER__DAEMON_MESSAGE__MSG_DELIVERY)
+			if (dm->msg_case == CELLMUX__WORKER__DAEMON_MESSAGE__MSG_WELCOME) {
+				e.incarnation = dm->welcome->incarnation;
+				fact(&e, "cmx-welcome pid=%d incarnation=%" PRIu64 "\n", (int)getpid(),
+				     e.incarnation);
+			}
+			else if (dm->msg_case == CELLMUX__WORKER__DAEMON_MESSAGE__MSG_DELIVERY)
 				on_delivery(&e, dm->delivery);
 			else if (dm->msg_case == CELLMUX__WORKER__DAEMON_MESSAGE__MSG_ACK)
 				on_ack(&e, dm->ack);
