@@ -72,6 +72,52 @@ static void uplink_info(const struct status_uplink *su, struct ctl_uplink_info *
 	u->removed.tx_packets = su->removed_tx_packets;
 }
 
+/* The kernel's numbers as read; CGROUP_MAX (no limit) is sent as an absent limit. */
+static void sandbox_info(const struct status_session *ss, struct ctl_session_info *s)
+{
+	const struct sandbox_view *v = &ss->sandbox;
+	const struct cgroup_usage *u = &ss->usage;
+	struct ctl_sandbox_info *x = &s->sandbox;
+
+	if (ss->have_sandbox) {
+		s->have_sandbox = true;
+		x->pid = (uint32_t)v->pid;
+		x->worker = v->is_worker;
+		x->ns_pid = (uint32_t)v->ns_pid;
+		x->uid = v->uid;
+		x->euid = v->euid;
+		x->gid = v->gid;
+		x->egid = v->egid;
+		x->pidns_inode = v->pidns_inode;
+		x->pidns_private = v->pidns_private;
+		x->seccomp = v->seccomp > UINT8_MAX ? UINT8_MAX : (uint8_t)v->seccomp;
+		x->have_seccomp_filters = v->have_seccomp_filters;
+		x->seccomp_filters = v->seccomp_filters;
+		x->no_new_privs = v->no_new_privs;
+		x->cap_eff = v->cap_eff;
+		x->cap_prm = v->cap_prm;
+		x->cap_bnd = v->cap_bnd;
+		x->cap_amb = v->cap_amb;
+	}
+	if (!ss->have_usage)
+		return;
+	if (u->have_memory) {
+		s->have_memory = true;
+		s->memory_bytes = u->memory_current;
+		s->have_memory_max = u->memory_max != CGROUP_MAX;
+		s->memory_max_bytes = s->have_memory_max ? u->memory_max : 0;
+		s->oom_kills = u->oom_kills;
+	}
+	if (u->have_pids) {
+		s->have_tasks = true;
+		s->tasks = u->pids_current;
+		s->have_tasks_max = u->pids_max != CGROUP_MAX;
+		s->tasks_max = s->have_tasks_max ? u->pids_max : 0;
+	}
+	s->have_cpu_weight = u->have_cpu;
+	s->cpu_weight = u->cpu_weight;
+}
+
 static void session_info(const struct status_session *ss, struct ctl_session_info *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -104,6 +150,7 @@ static void session_info(const struct status_session *ss, struct ctl_session_inf
 		COPY(r->resolved_name, ss->last_resolved_name);
 		COPY(r->resolved, ss->last_resolved);
 	}
+	sandbox_info(ss, s);
 }
 
 static int op_status(void *ctx, struct ctl_reply *r)
@@ -164,6 +211,7 @@ static int op_session_get(void *ctx, const char *name, struct ctl_reply *r)
 	for (size_t i = 0; status_session(d, i, &ss) == 0; i++) {
 		if (name && strcmp(ss.name, name))
 			continue;
+		status_session_sandbox(d, i, &ss);
 		session_info(&ss, &s);
 		ctl_reply_session(r, &s);
 		if (name)

@@ -226,7 +226,8 @@ static int render(struct metrics *m, struct snapshot **ret)
 	for (size_t i = 0; i < nu; i++)
 		ku += status_uplink(m->d, i, &m->uplinks[ku]) == 0;
 	for (size_t i = 0; i < ns; i++)
-		ks += status_session(m->d, i, &m->sessions[ks]) == 0;
+		ks += status_session(m->d, i, &m->sessions[ks]) == 0 &&
+		      status_session_sandbox(m->d, i, &m->sessions[ks]) == 0;
 	in = (struct metrics_input){
 		.daemon = &ds,
 		.uplinks = m->uplinks,

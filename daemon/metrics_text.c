@@ -462,6 +462,65 @@ static void render_uplinks(const struct render *r)
 #undef UPLINK_FAMILY
 }
 
+/* What the kernel says of each session's cgroup, only while it has a worker: a stopped
+ * session has no series rather than stale ones, and an unlimited one no *_max series. */
+static const struct cgroup_family {
+	const char *name, *type, *help;
+	size_t have_off;  /* the bool of struct cgroup_usage that says it was read */
+	size_t value_off; /* its uint64_t (cpu_weight, an unsigned, is done apart) */
+	bool limit;       /* CGROUP_MAX: no series */
+} cgroup_families[] = {
+#define CGF(n, t, h, have, field, lim) \
+	{ n, t, h, offsetof(struct cgroup_usage, have), offsetof(struct cgroup_usage, field), lim }
+	CGF("cellmux_session_memory_bytes", "gauge",
+	    "Memory charged to the session's cgroup, for sessions with a worker.", have_memory,
+	    memory_current, false),
+	CGF("cellmux_session_memory_max_bytes", "gauge",
+	    "Memory limit of the session's cgroup, for sessions with a worker and a limit.",
+	    have_memory, memory_max, true),
+	CGF("cellmux_session_oom_kills_total", "counter",
+	    "Processes of the session's cgroup killed by the OOM killer, for sessions with a "
+	    "worker.",
+	    have_memory, oom_kills, false),
+	CGF("cellmux_session_tasks", "gauge",
+	    "Processes and threads in the session's cgroup, for sessions with a worker.", have_pids,
+	    pids_current, false),
+	CGF("cellmux_session_tasks_max", "gauge",
+	    "Limit on processes and threads in the session's cgroup, for sessions with a worker "
+	    "and a limit.",
+	    have_pids, pids_max, true),
+#undef CGF
+};
+
+static void render_session_cgroups(const struct render *r)
+{
+	const struct status_session *s = r->in->sessions;
+	size_t n = r->in->n_sessions;
+	struct mbuf *b = r->b;
+	struct text name;
+
+	for (size_t k = 0; k < ARRAY_SIZE(cgroup_families); k++) {
+		const struct cgroup_family *f = &cgroup_families[k];
+
+		family(b, f->name, f->type, f->help);
+		name = text_of(f->name);
+		for (size_t i = 0; i < n; i++) {
+			const char *u = (const char *)&s[i].usage;
+			uint64_t v = field_u64(u, f->value_off);
+
+			if (s[i].have_usage && u[f->have_off] && !(f->limit && v == CGROUP_MAX))
+				SERIES(b, name, session_labels(r, i), no_extra, fmt_u64, v);
+		}
+	}
+	family(b, "cellmux_session_cpu_weight", "gauge",
+	       "CPU weight of the session's cgroup (1 to 10000, 100 by default), for sessions with "
+	       "a worker.");
+	name = text_of("cellmux_session_cpu_weight");
+	for (size_t i = 0; i < n; i++)
+		if (s[i].have_usage && s[i].usage.have_cpu)
+			SERIES(b, name, session_labels(r, i), no_extra, fmt_u64, s[i].usage.cpu_weight);
+}
+
 static void render_sessions(const struct render *r)
 {
 	const struct status_session *s = r->in->sessions;
@@ -537,6 +596,7 @@ static void render_sessions(const struct render *r)
 			SERIES(b, name, session_labels(r, i), no_extra, fmt_milli,
 			       age > 0 ? age : 0);
 		}
+	render_session_cgroups(r);
 #undef SESSION_FAMILY
 }
 

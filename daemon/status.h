@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sandbox/cgroup.h"
+#include "sandbox/inspect.h"
+
 struct daemon;
 
 #define STATUS_MAX_ADDRS 8
@@ -53,6 +56,12 @@ struct status_session {
 	uint64_t last_seq;
 	int last_http_status;
 	const char *last_url, *last_body, *last_error, *last_resolved_name, *last_resolved;
+	/* The sandbox as the kernel sees it, filled by status_session_sandbox() only: false and
+	 * zero while the session has no worker. */
+	bool have_sandbox;
+	struct sandbox_view sandbox;
+	bool have_usage; /* then each controller's have_* says what could be read */
+	struct cgroup_usage usage;
 };
 
 void status_daemon(struct daemon *d, struct status_daemon *out);
@@ -60,3 +69,7 @@ size_t status_n_uplinks(struct daemon *d);
 int status_uplink(struct daemon *d, size_t i, struct status_uplink *out); /* -ENOENT past the end */
 size_t status_n_sessions(struct daemon *d);
 int status_session(struct daemon *d, size_t i, struct status_session *out);
+/* Adds the sandbox view and cgroup limits and use to out (filled by status_session() for the
+ * same i). Apart from status_session() because it reads procfs and cgroupfs: the backend's
+ * once-a-second status poll has no use for it; `session show` and /metrics do. */
+int status_session_sandbox(struct daemon *d, size_t i, struct status_session *out);

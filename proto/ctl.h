@@ -199,6 +199,15 @@ enum ctl_session_attr {
 	CTL_SESSION_A_QUOTA_BYTES,      /* u64 */
 	CTL_SESSION_A_QUOTA_USED_BYTES, /* u64 */
 	CTL_SESSION_A_QUOTA_REACHED,    /* u8: 0 or 1 */
+	/* The sandbox and cgroup as the kernel reports them, not as configured: all absent while
+	 * the session has no worker, each one absent when the kernel would not say. */
+	CTL_SESSION_A_SANDBOX,          /* nested, CTL_SANDBOX_A_*: the worker's /proc view */
+	CTL_SESSION_A_MEMORY_BYTES,     /* u64: memory charged to the session's cgroup */
+	CTL_SESSION_A_MEMORY_MAX_BYTES, /* u64: its limit; absent when unlimited */
+	CTL_SESSION_A_TASKS,            /* u64: processes and threads in the cgroup */
+	CTL_SESSION_A_TASKS_MAX,        /* u64: their limit; absent when unlimited */
+	CTL_SESSION_A_OOM_KILLS,        /* u64: processes the OOM killer took, this cgroup's life */
+	CTL_SESSION_A_CPU_WEIGHT,       /* u32: 1..10000, 100 the kernel's default */
 	__CTL_SESSION_A_MAX,
 };
 #define CTL_SESSION_A_MAX (__CTL_SESSION_A_MAX - 1)
@@ -217,6 +226,29 @@ enum ctl_report_attr {
 	__CTL_REPORT_A_MAX,
 };
 #define CTL_REPORT_A_MAX (__CTL_REPORT_A_MAX - 1)
+
+/* A session's worker as /proc/PID/status and /proc/PID/ns/pid show it. */
+enum ctl_sandbox_attr {
+	CTL_SANDBOX_A_UNSPEC,
+	CTL_SANDBOX_A_PID,             /* u32: the process read, as the host sees it */
+	CTL_SANDBOX_A_WORKER,          /* u8: 1 the worker, 0 the session's init (no worker yet) */
+	CTL_SANDBOX_A_NS_PID,          /* u32: its pid inside the session's PID namespace */
+	CTL_SANDBOX_A_UID,             /* u32: real */
+	CTL_SANDBOX_A_EUID,            /* u32: effective */
+	CTL_SANDBOX_A_GID,             /* u32: real */
+	CTL_SANDBOX_A_EGID,            /* u32: effective */
+	CTL_SANDBOX_A_PIDNS,           /* u64: inode of its PID namespace */
+	CTL_SANDBOX_A_PIDNS_PRIVATE,   /* u8: 1 when that is not the daemon's */
+	CTL_SANDBOX_A_SECCOMP,         /* u8: 0 disabled, 1 strict, 2 filter (unchecked: newer kernels) */
+	CTL_SANDBOX_A_SECCOMP_FILTERS, /* u32: filters attached; absent before Linux 5.9 */
+	CTL_SANDBOX_A_NO_NEW_PRIVS,    /* u8: 0 or 1 */
+	CTL_SANDBOX_A_CAP_EFF,         /* u64: capability sets, bit n = capability n */
+	CTL_SANDBOX_A_CAP_PRM,         /* u64 */
+	CTL_SANDBOX_A_CAP_BND,         /* u64 */
+	CTL_SANDBOX_A_CAP_AMB,         /* u64 */
+	__CTL_SANDBOX_A_MAX,
+};
+#define CTL_SANDBOX_A_MAX (__CTL_SANDBOX_A_MAX - 1)
 
 /* The policy. Kept here, next to the enums, so that no attribute exists without its type and
  * limit; proto/ctl_msg.c checks at build time that every table covers its whole enum. */
@@ -322,6 +354,29 @@ static const struct ctl_policy_set ctl_report_set = {
 	"report", ctl_report_policy, CTL_REPORT_A_MAX, 0,
 };
 
+static const struct ctl_policy ctl_sandbox_policy[] = {
+	[CTL_SANDBOX_A_PID] = CTL_POLICY_U32("pid"),
+	[CTL_SANDBOX_A_WORKER] = CTL_POLICY_U8("worker", 2),
+	[CTL_SANDBOX_A_NS_PID] = CTL_POLICY_U32("ns_pid"),
+	[CTL_SANDBOX_A_UID] = CTL_POLICY_U32("uid"),
+	[CTL_SANDBOX_A_EUID] = CTL_POLICY_U32("euid"),
+	[CTL_SANDBOX_A_GID] = CTL_POLICY_U32("gid"),
+	[CTL_SANDBOX_A_EGID] = CTL_POLICY_U32("egid"),
+	[CTL_SANDBOX_A_PIDNS] = CTL_POLICY_U64("pidns"),
+	[CTL_SANDBOX_A_PIDNS_PRIVATE] = CTL_POLICY_U8("pidns_private", 2),
+	[CTL_SANDBOX_A_SECCOMP] = CTL_POLICY_U8("seccomp", 0),
+	[CTL_SANDBOX_A_SECCOMP_FILTERS] = CTL_POLICY_U32("seccomp_filters"),
+	[CTL_SANDBOX_A_NO_NEW_PRIVS] = CTL_POLICY_U8("no_new_privs", 2),
+	[CTL_SANDBOX_A_CAP_EFF] = CTL_POLICY_U64("cap_eff"),
+	[CTL_SANDBOX_A_CAP_PRM] = CTL_POLICY_U64("cap_prm"),
+	[CTL_SANDBOX_A_CAP_BND] = CTL_POLICY_U64("cap_bnd"),
+	[CTL_SANDBOX_A_CAP_AMB] = CTL_POLICY_U64("cap_amb"),
+};
+
+static const struct ctl_policy_set ctl_sandbox_set = {
+	"sandbox", ctl_sandbox_policy, CTL_SANDBOX_A_MAX, 0,
+};
+
 static const struct ctl_policy ctl_session_policy[] = {
 	[CTL_SESSION_A_NAME] = CTL_POLICY_STR("name", CTL_NAME_SIZE),
 	[CTL_SESSION_A_PROFILE] = CTL_POLICY_STR("profile", CTL_NAME_SIZE),
@@ -338,6 +393,13 @@ static const struct ctl_policy ctl_session_policy[] = {
 	[CTL_SESSION_A_QUOTA_BYTES] = CTL_POLICY_U64("quota_bytes"),
 	[CTL_SESSION_A_QUOTA_USED_BYTES] = CTL_POLICY_U64("quota_used_bytes"),
 	[CTL_SESSION_A_QUOTA_REACHED] = CTL_POLICY_U8("quota_reached", 2),
+	[CTL_SESSION_A_SANDBOX] = CTL_POLICY_NEST("sandbox", &ctl_sandbox_set),
+	[CTL_SESSION_A_MEMORY_BYTES] = CTL_POLICY_U64("memory_bytes"),
+	[CTL_SESSION_A_MEMORY_MAX_BYTES] = CTL_POLICY_U64("memory_max_bytes"),
+	[CTL_SESSION_A_TASKS] = CTL_POLICY_U64("tasks"),
+	[CTL_SESSION_A_TASKS_MAX] = CTL_POLICY_U64("tasks_max"),
+	[CTL_SESSION_A_OOM_KILLS] = CTL_POLICY_U64("oom_kills"),
+	[CTL_SESSION_A_CPU_WEIGHT] = CTL_POLICY_U32("cpu_weight"),
 };
 
 static const struct ctl_policy_set ctl_status_set = {

@@ -19,6 +19,7 @@ _Static_assert(ARRAY_SIZE(ctl_uplink_policy) == CTL_UPLINK_A_MAX + 1, "ctl_uplin
 _Static_assert(ARRAY_SIZE(ctl_address_policy) == CTL_ADDRESS_A_MAX + 1, "ctl_address_policy");
 _Static_assert(ARRAY_SIZE(ctl_session_policy) == CTL_SESSION_A_MAX + 1, "ctl_session_policy");
 _Static_assert(ARRAY_SIZE(ctl_report_policy) == CTL_REPORT_A_MAX + 1, "ctl_report_policy");
+_Static_assert(ARRAY_SIZE(ctl_sandbox_policy) == CTL_SANDBOX_A_MAX + 1, "ctl_sandbox_policy");
 _Static_assert(ARRAY_SIZE(ctl_cmd_policy) == CTL_CMD_MAX + 1, "ctl_cmd_policy");
 _Static_assert(CTL_STATUS_A_MAX < CTL_OBJ_TB_SIZE && CTL_UPLINK_A_MAX < CTL_OBJ_TB_SIZE &&
 		       CTL_SESSION_A_MAX < CTL_OBJ_TB_SIZE && CTL_REPORT_A_MAX < CTL_OBJ_TB_SIZE,
@@ -588,6 +589,47 @@ void ctl_uplink_encode(struct ctl_msg *m, const struct ctl_uplink_info *u)
 	ctl_msg_nest_end(m, n);
 }
 
+static void put_sandbox(struct ctl_msg *m, const struct ctl_session_info *s)
+{
+	const struct ctl_sandbox_info *x = &s->sandbox;
+	struct nlattr *n;
+
+	if (s->have_sandbox) {
+		n = ctl_msg_nest_start(m, CTL_SESSION_A_SANDBOX);
+		ctl_msg_put_u32(m, CTL_SANDBOX_A_PID, x->pid);
+		ctl_msg_put_u8(m, CTL_SANDBOX_A_WORKER, x->worker);
+		ctl_msg_put_u32(m, CTL_SANDBOX_A_NS_PID, x->ns_pid);
+		ctl_msg_put_u32(m, CTL_SANDBOX_A_UID, x->uid);
+		ctl_msg_put_u32(m, CTL_SANDBOX_A_EUID, x->euid);
+		ctl_msg_put_u32(m, CTL_SANDBOX_A_GID, x->gid);
+		ctl_msg_put_u32(m, CTL_SANDBOX_A_EGID, x->egid);
+		ctl_msg_put_u64(m, CTL_SANDBOX_A_PIDNS, x->pidns_inode);
+		ctl_msg_put_u8(m, CTL_SANDBOX_A_PIDNS_PRIVATE, x->pidns_private);
+		ctl_msg_put_u8(m, CTL_SANDBOX_A_SECCOMP, x->seccomp);
+		if (x->have_seccomp_filters)
+			ctl_msg_put_u32(m, CTL_SANDBOX_A_SECCOMP_FILTERS, x->seccomp_filters);
+		ctl_msg_put_u8(m, CTL_SANDBOX_A_NO_NEW_PRIVS, x->no_new_privs);
+		ctl_msg_put_u64(m, CTL_SANDBOX_A_CAP_EFF, x->cap_eff);
+		ctl_msg_put_u64(m, CTL_SANDBOX_A_CAP_PRM, x->cap_prm);
+		ctl_msg_put_u64(m, CTL_SANDBOX_A_CAP_BND, x->cap_bnd);
+		ctl_msg_put_u64(m, CTL_SANDBOX_A_CAP_AMB, x->cap_amb);
+		ctl_msg_nest_end(m, n);
+	}
+	if (s->have_memory) {
+		ctl_msg_put_u64(m, CTL_SESSION_A_MEMORY_BYTES, s->memory_bytes);
+		if (s->have_memory_max)
+			ctl_msg_put_u64(m, CTL_SESSION_A_MEMORY_MAX_BYTES, s->memory_max_bytes);
+		ctl_msg_put_u64(m, CTL_SESSION_A_OOM_KILLS, s->oom_kills);
+	}
+	if (s->have_tasks) {
+		ctl_msg_put_u64(m, CTL_SESSION_A_TASKS, s->tasks);
+		if (s->have_tasks_max)
+			ctl_msg_put_u64(m, CTL_SESSION_A_TASKS_MAX, s->tasks_max);
+	}
+	if (s->have_cpu_weight)
+		ctl_msg_put_u32(m, CTL_SESSION_A_CPU_WEIGHT, s->cpu_weight);
+}
+
 void ctl_session_encode(struct ctl_msg *m, const struct ctl_session_info *s)
 {
 	struct nlattr *n = ctl_msg_nest_start(m, CTL_A_SESSION), *rep;
@@ -621,6 +663,7 @@ void ctl_session_encode(struct ctl_msg *m, const struct ctl_session_info *s)
 		PUT_TEXT(m, CTL_REPORT_A_RESOLVED, r->resolved);
 		ctl_msg_nest_end(m, rep);
 	}
+	put_sandbox(m, s);
 	ctl_msg_nest_end(m, n);
 }
 
@@ -727,6 +770,50 @@ void ctl_uplink_decode(const struct nlattr *nest, struct ctl_uplink_info *ret)
 	ret->removed.valid |= tb[CTL_UPLINK_A_REMOVED_SESSIONS] != NULL;
 }
 
+static void get_sandbox(const struct nlattr *const *tb, struct ctl_session_info *ret)
+{
+	const struct nlattr *xtb[CTL_SANDBOX_A_MAX + 1];
+	struct ctl_sandbox_info *x = &ret->sandbox;
+
+	/* Limits travel with their use: a limit without it would be a config value. */
+	ret->have_memory = tb[CTL_SESSION_A_MEMORY_BYTES];
+	if (ret->have_memory) {
+		ret->memory_bytes = get_u64(tb[CTL_SESSION_A_MEMORY_BYTES]);
+		ret->have_memory_max = tb[CTL_SESSION_A_MEMORY_MAX_BYTES];
+		ret->memory_max_bytes = get_u64(tb[CTL_SESSION_A_MEMORY_MAX_BYTES]);
+		ret->oom_kills = get_u64(tb[CTL_SESSION_A_OOM_KILLS]);
+	}
+	ret->have_tasks = tb[CTL_SESSION_A_TASKS];
+	if (ret->have_tasks) {
+		ret->tasks = get_u64(tb[CTL_SESSION_A_TASKS]);
+		ret->have_tasks_max = tb[CTL_SESSION_A_TASKS_MAX];
+		ret->tasks_max = get_u64(tb[CTL_SESSION_A_TASKS_MAX]);
+	}
+	ret->have_cpu_weight = tb[CTL_SESSION_A_CPU_WEIGHT];
+	ret->cpu_weight = get_u32(tb[CTL_SESSION_A_CPU_WEIGHT]);
+	if (!tb[CTL_SESSION_A_SANDBOX])
+		return;
+	ret->have_sandbox = true;
+	ctl_nest_table(tb[CTL_SESSION_A_SANDBOX], xtb, CTL_SANDBOX_A_MAX);
+	x->pid = get_u32(xtb[CTL_SANDBOX_A_PID]);
+	x->worker = get_u8(xtb[CTL_SANDBOX_A_WORKER]);
+	x->ns_pid = get_u32(xtb[CTL_SANDBOX_A_NS_PID]);
+	x->uid = get_u32(xtb[CTL_SANDBOX_A_UID]);
+	x->euid = get_u32(xtb[CTL_SANDBOX_A_EUID]);
+	x->gid = get_u32(xtb[CTL_SANDBOX_A_GID]);
+	x->egid = get_u32(xtb[CTL_SANDBOX_A_EGID]);
+	x->pidns_inode = get_u64(xtb[CTL_SANDBOX_A_PIDNS]);
+	x->pidns_private = get_u8(xtb[CTL_SANDBOX_A_PIDNS_PRIVATE]);
+	x->seccomp = get_u8(xtb[CTL_SANDBOX_A_SECCOMP]);
+	x->have_seccomp_filters = xtb[CTL_SANDBOX_A_SECCOMP_FILTERS];
+	x->seccomp_filters = get_u32(xtb[CTL_SANDBOX_A_SECCOMP_FILTERS]);
+	x->no_new_privs = get_u8(xtb[CTL_SANDBOX_A_NO_NEW_PRIVS]);
+	x->cap_eff = get_u64(xtb[CTL_SANDBOX_A_CAP_EFF]);
+	x->cap_prm = get_u64(xtb[CTL_SANDBOX_A_CAP_PRM]);
+	x->cap_bnd = get_u64(xtb[CTL_SANDBOX_A_CAP_BND]);
+	x->cap_amb = get_u64(xtb[CTL_SANDBOX_A_CAP_AMB]);
+}
+
 void ctl_session_decode(const struct nlattr *nest, struct ctl_session_info *ret)
 {
 	const struct nlattr *tb[CTL_SESSION_A_MAX + 1], *rtb[CTL_REPORT_A_MAX + 1];
@@ -747,6 +834,7 @@ void ctl_session_decode(const struct nlattr *nest, struct ctl_session_info *ret)
 	get_quota(tb, CTL_SESSION_A_QUOTA_BYTES, CTL_SESSION_A_QUOTA_USED_BYTES,
 		  CTL_SESSION_A_QUOTA_REACHED, &ret->have_quota, &ret->quota_bytes,
 		  &ret->quota_used_bytes, &ret->quota_reached);
+	get_sandbox(tb, ret);
 	if (!tb[CTL_SESSION_A_REPORT])
 		return;
 	ret->have_report = true;

@@ -139,6 +139,20 @@ struct ctl_report_info {
 	char resolved[CTL_TEXT_SIZE];
 };
 
+struct ctl_sandbox_info {
+	uint32_t pid;
+	bool worker; /* false: the session's init was read, it has no worker yet */
+	uint32_t ns_pid;
+	uint32_t uid, euid, gid, egid;
+	uint64_t pidns_inode;
+	bool pidns_private;
+	uint8_t seccomp; /* 0 disabled, 1 strict, 2 filter */
+	bool have_seccomp_filters;
+	uint32_t seccomp_filters;
+	bool no_new_privs;
+	uint64_t cap_eff, cap_prm, cap_bnd, cap_amb;
+};
+
 struct ctl_session_info {
 	char name[CTL_NAME_SIZE];
 	char profile[CTL_NAME_SIZE];
@@ -153,6 +167,15 @@ struct ctl_session_info {
 	uint64_t quota_bytes, quota_used_bytes;
 	bool have_report;
 	struct ctl_report_info report;
+	bool have_sandbox;
+	struct ctl_sandbox_info sandbox;
+	/* Cgroup use and limits; a *_max is absent (have_* false) when unlimited. */
+	bool have_memory, have_memory_max;
+	uint64_t memory_bytes, memory_max_bytes, oom_kills; /* oom_kills travels with memory */
+	bool have_tasks, have_tasks_max;
+	uint64_t tasks, tasks_max;
+	bool have_cpu_weight;
+	uint32_t cpu_weight;
 };
 
 /* Each puts the object's nest (CTL_A_STATUS, CTL_A_UPLINK, CTL_A_SESSION) into m. */

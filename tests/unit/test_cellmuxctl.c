@@ -112,6 +112,23 @@ static void fake_session(struct fake *f, struct ctl_session_info *s, unsigned i)
 	snprintf(s->report.url, sizeof(s->report.url), "http://198.18.0.1/ip");
 	s->report.http_status = 200;
 	snprintf(s->report.body, sizeof(s->report.body), "%s", f->body ? f->body : "198.18.1.1");
+	if (!s->pid)
+		return;
+	s->have_sandbox = true;
+	s->sandbox = (struct ctl_sandbox_info){
+		.pid = 2000 + i, .worker = true, .ns_pid = 2,
+		.uid = 1668087810, .euid = 1668087810, .gid = 1668087810, .egid = 1668087810,
+		.pidns_inode = 4026532999ULL, .pidns_private = true,
+		.seccomp = 2, .have_seccomp_filters = true, .seccomp_filters = 1, .no_new_privs = true,
+		.cap_bnd = 0x1fffeffffffULL,
+	};
+	s->have_memory = s->have_memory_max = true;
+	s->memory_bytes = 3 << 20;
+	s->memory_max_bytes = 64 << 20;
+	s->have_tasks = true; /* no tasks limit: shown as unlimited */
+	s->tasks = 2;
+	s->have_cpu_weight = true;
+	s->cpu_weight = 100;
 }
 
 static int fake_session_dump(void *ctx, struct ctl_reply *r)
@@ -131,9 +148,10 @@ static int fake_session_get(void *ctx, const char *name, struct ctl_reply *r)
 	struct fake *f = ctx;
 	struct ctl_session_info s;
 
-	if (strcmp(name, "s1"))
+	/* s1 has a worker, s0 none. */
+	if (strcmp(name, "s1") && strcmp(name, "s0"))
 		return -ENOENT; /* no reason given: the client falls back to strerror */
-	fake_session(f, &s, 1);
+	fake_session(f, &s, name[1] == '1');
 	return ctl_reply_session(r, &s);
 }
 
@@ -394,6 +412,34 @@ static void test_session_commands(void **state)
 	expect(x, 0, "session s1\n  profile     probe\n  uplink      lte2\n  state       running\n",
 	       "");
 	assert_non_null(strstr(x->out, "GET http://198.18.0.1/ip -> 200 \"198.18.1.1\"\n"));
+	assert_non_null(strstr(x->out, "  sandbox     pid 2001 is 2 in its own PID namespace\n"
+				       "  pid ns      pid:[4026532999]\n"
+				       "  uid         1668087810\n"
+				       "  gid         1668087810\n"
+				       "  seccomp     filter, 1 filter\n"
+				       "  no_new_privs 1\n"
+				       "  caps        eff 0000000000000000 prm 0000000000000000\n"
+				       "              bnd 000001fffeffffff amb 0000000000000000\n"
+				       "  memory      3.0 MiB of 64 MiB, 0 OOM kills\n"
+				       "  tasks       2 of unlimited\n"
+				       "  cpu weight  100\n"));
+	run(x, "--json", "session", "show", "s1");
+	check_json(x, "x = d[\"sandbox\"]; "
+		      "assert x[\"pid\"] == 2001 and x[\"worker\"] is True and x[\"ns_pid\"] == 2; "
+		      "assert x[\"uid\"] == x[\"euid\"] == 1668087810; "
+		      "assert x[\"pidns\"] == 4026532999 and x[\"pidns_private\"] is True; "
+		      "assert x[\"seccomp\"] == \"filter\" and x[\"seccomp_filters\"] == 1; "
+		      "assert x[\"no_new_privs\"] is True and x[\"cap_eff\"] == \"0000000000000000\"; "
+		      "assert x[\"cap_bnd\"] == \"000001fffeffffff\"; "
+		      "assert d[\"memory_bytes\"] == 3 << 20 and d[\"memory_max_bytes\"] == 64 << 20; "
+		      "assert d[\"oom_kills\"] == 0 and d[\"tasks\"] == 2; "
+		      "assert d[\"tasks_max\"] is None and d[\"cpu_weight\"] == 100");
+	run(x, "session", "show", "s0");
+	expect(x, 0, "  sandbox     -\n", "");
+	assert_null(strstr(x->out, "  memory "));
+	run(x, "--json", "session", "show", "s0");
+	check_json(x, "assert d[\"sandbox\"] is None and d[\"memory_bytes\"] is None; "
+		      "assert d[\"tasks\"] is None and d[\"cpu_weight\"] is None");
 	run(x, "session", "show", "s9");
 	expect(x, 1, NULL, "cellmuxctl: no such file or directory\n");
 

@@ -79,7 +79,7 @@ static void test_policy_has_no_holes(void **state)
 {
 	static const struct ctl_policy_set *const sets[] = {
 		&ctl_policy_set, &ctl_status_set, &ctl_uplink_set,
-		&ctl_address_set, &ctl_session_set, &ctl_report_set,
+		&ctl_address_set, &ctl_session_set, &ctl_report_set, &ctl_sandbox_set,
 	};
 
 	for (size_t i = 0; i < N(sets); i++) {
@@ -123,6 +123,24 @@ static void fill_session(struct ctl_session_info *s)
 	snprintf(s->report.body, sizeof(s->report.body), "198.18.1.1");
 	snprintf(s->report.resolved_name, sizeof(s->report.resolved_name), "carrier.cellmux.test");
 	snprintf(s->report.resolved, sizeof(s->report.resolved), "198.18.1.1,2001:db8::1");
+	s->have_sandbox = true;
+	s->sandbox = (struct ctl_sandbox_info){
+		.pid = 4243, .worker = true, .ns_pid = 2,
+		.uid = 1668087810, .euid = 1668087811, .gid = 1668087812, .egid = 1668087813,
+		.pidns_inode = 4026532999ULL, .pidns_private = true,
+		.seccomp = 2, .have_seccomp_filters = true, .seccomp_filters = 1,
+		.no_new_privs = true,
+		.cap_eff = 0, .cap_prm = 1, .cap_bnd = 0x1fffeffffffULL, .cap_amb = UINT64_MAX,
+	};
+	s->have_memory = s->have_memory_max = true;
+	s->memory_bytes = 1234567;
+	s->memory_max_bytes = 64ULL << 20;
+	s->oom_kills = 2;
+	s->have_tasks = s->have_tasks_max = true;
+	s->tasks = 3;
+	s->tasks_max = 32;
+	s->have_cpu_weight = true;
+	s->cpu_weight = 10000;
 }
 
 static void fill_uplink(struct ctl_uplink_info *u)
@@ -190,14 +208,79 @@ static void test_session_round_trip(void **state)
 	in.have_report = false;
 	in.have_quota = in.quota_reached = false;
 	in.quota_bytes = in.quota_used_bytes = 0;
+	memset(&in.sandbox, 0, sizeof(in.sandbox));
+	in.have_sandbox = in.have_memory = in.have_memory_max = false;
+	in.memory_bytes = in.memory_max_bytes = in.oom_kills = 0;
+	in.have_tasks = in.have_tasks_max = in.have_cpu_weight = false;
+	in.tasks = in.tasks_max = in.cpu_weight = 0;
 	len = build_answer(&b, CTL_CMD_SESSION_GET, CTL_A_SESSION, &in);
 	assert_int_equal(ctl_msg_parse(&b, len, CTL_DIR_ANSWER, &p, NULL), 0);
 	assert_null(p.otb[CTL_SESSION_A_PID]);
 	assert_null(p.otb[CTL_SESSION_A_RX_BYTES]);
 	assert_null(p.otb[CTL_SESSION_A_REPORT]);
 	assert_null(p.otb[CTL_SESSION_A_QUOTA_REACHED]);
+	assert_null(p.otb[CTL_SESSION_A_SANDBOX]);
+	assert_null(p.otb[CTL_SESSION_A_MEMORY_BYTES]);
+	assert_null(p.otb[CTL_SESSION_A_OOM_KILLS]);
+	assert_null(p.otb[CTL_SESSION_A_TASKS]);
+	assert_null(p.otb[CTL_SESSION_A_CPU_WEIGHT]);
 	ctl_session_decode(p.obj, &out);
 	assert_memory_equal(&in, &out, sizeof(in));
+}
+
+/* No limit is an absent limit beside a present use; an old kernel's missing filter count stays
+ * missing rather than reading as 0 filters. */
+static void test_session_unlimited_and_old_kernel(void **state)
+{
+	struct ctl_session_info in, out;
+	struct ctl_parsed p;
+	const struct nlattr *xtb[CTL_SANDBOX_A_MAX + 1];
+	struct buf b;
+	size_t len;
+
+	fill_session(&in);
+	in.have_memory_max = in.have_tasks_max = false;
+	in.memory_max_bytes = in.tasks_max = 0;
+	in.sandbox.have_seccomp_filters = false;
+	in.sandbox.seccomp_filters = 0;
+	len = build_answer(&b, CTL_CMD_SESSION_GET, CTL_A_SESSION, &in);
+	assert_int_equal(ctl_msg_parse(&b, len, CTL_DIR_ANSWER, &p, NULL), 0);
+	assert_non_null(p.otb[CTL_SESSION_A_MEMORY_BYTES]);
+	assert_null(p.otb[CTL_SESSION_A_MEMORY_MAX_BYTES]);
+	assert_non_null(p.otb[CTL_SESSION_A_TASKS]);
+	assert_null(p.otb[CTL_SESSION_A_TASKS_MAX]);
+	assert_non_null(p.otb[CTL_SESSION_A_SANDBOX]);
+	ctl_nest_table(p.otb[CTL_SESSION_A_SANDBOX], xtb, CTL_SANDBOX_A_MAX);
+	assert_null(xtb[CTL_SANDBOX_A_SECCOMP_FILTERS]);
+	assert_int_equal(ctl_attr_u8(xtb[CTL_SANDBOX_A_SECCOMP]), 2);
+	ctl_session_decode(p.obj, &out);
+	assert_memory_equal(&in, &out, sizeof(in));
+}
+
+/* The sandbox nest is checked like any other: a no_new_privs of 2 or a short inode is refused. */
+static void test_session_sandbox_nest_is_validated(void **state)
+{
+	struct ctl_session_info in;
+	struct ctl_parsed p;
+	struct ctl_err err;
+	struct buf b;
+	size_t len;
+	uint8_t *u8 = NULL;
+	const struct nlattr *xtb[CTL_SANDBOX_A_MAX + 1];
+
+	fill_session(&in);
+	len = build_answer(&b, CTL_CMD_SESSION_GET, CTL_A_SESSION, &in);
+	assert_int_equal(ctl_msg_parse(&b, len, CTL_DIR_ANSWER, &p, NULL), 0);
+	ctl_nest_table(p.otb[CTL_SESSION_A_SANDBOX], xtb, CTL_SANDBOX_A_MAX);
+	u8 = (uint8_t *)xtb[CTL_SANDBOX_A_NO_NEW_PRIVS] + NLA_HDRLEN;
+	*u8 = 2;
+	assert_int_equal(ctl_msg_parse(&b, len, CTL_DIR_ANSWER, &p, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "no_new_privs"));
+	*u8 = 1;
+	assert_int_equal(ctl_msg_parse(&b, len, CTL_DIR_ANSWER, &p, NULL), 0);
+	/* A u64 claiming 4 bytes: the attribute's own length is what is checked. */
+	((struct nlattr *)xtb[CTL_SANDBOX_A_PIDNS])->nla_len = 8;
+	assert_int_not_equal(ctl_msg_parse(&b, len, CTL_DIR_ANSWER, &p, &err), 0);
 }
 
 static void test_uplink_and_status_round_trip(void **state)
@@ -777,6 +860,8 @@ int main(void)
 		cmocka_unit_test(test_golden_request_bytes_and_back),
 		cmocka_unit_test(test_policy_has_no_holes),
 		cmocka_unit_test(test_session_round_trip),
+		cmocka_unit_test(test_session_unlimited_and_old_kernel),
+		cmocka_unit_test(test_session_sandbox_nest_is_validated),
 		cmocka_unit_test(test_uplink_and_status_round_trip),
 		cmocka_unit_test(test_unterminated_fields_are_cut_not_overread),
 		cmocka_unit_test(test_builder_overflow_is_sticky),

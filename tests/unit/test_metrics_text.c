@@ -79,6 +79,19 @@ static const struct status_session sessions[] = {
 		.quota_reached = true,
 		.last_report_unix_ms = 1700000100000 - 1500,
 		.last_http_status = 200,
+		/* A memory limit but no tasks limit: the unlimited one has no *_max series. */
+		.have_usage = true,
+		.usage = {
+			.memory_current = 1234567,
+			.memory_max = 67108864,
+			.pids_current = 3,
+			.pids_max = CGROUP_MAX,
+			.oom_kills = 1,
+			.cpu_weight = 100,
+			.have_memory = true,
+			.have_pids = true,
+			.have_cpu = true,
+		},
 	},
 	{
 		.name = "s2",
@@ -252,6 +265,29 @@ static const char golden[] =
 	"reported, for sessions with a report.\n"
 	"# TYPE cellmux_session_last_report_age_seconds gauge\n"
 	"cellmux_session_last_report_age_seconds{uplink=\"lte1\",session=\"s1\"} 1.500\n"
+	"# HELP cellmux_session_memory_bytes Memory charged to the session's cgroup, for sessions "
+	"with a worker.\n"
+	"# TYPE cellmux_session_memory_bytes gauge\n"
+	"cellmux_session_memory_bytes{uplink=\"lte1\",session=\"s1\"} 1234567\n"
+	"# HELP cellmux_session_memory_max_bytes Memory limit of the session's cgroup, for "
+	"sessions with a worker and a limit.\n"
+	"# TYPE cellmux_session_memory_max_bytes gauge\n"
+	"cellmux_session_memory_max_bytes{uplink=\"lte1\",session=\"s1\"} 67108864\n"
+	"# HELP cellmux_session_oom_kills_total Processes of the session's cgroup killed by the "
+	"OOM killer, for sessions with a worker.\n"
+	"# TYPE cellmux_session_oom_kills_total counter\n"
+	"cellmux_session_oom_kills_total{uplink=\"lte1\",session=\"s1\"} 1\n"
+	"# HELP cellmux_session_tasks Processes and threads in the session's cgroup, for sessions "
+	"with a worker.\n"
+	"# TYPE cellmux_session_tasks gauge\n"
+	"cellmux_session_tasks{uplink=\"lte1\",session=\"s1\"} 3\n"
+	"# HELP cellmux_session_tasks_max Limit on processes and threads in the session's cgroup, "
+	"for sessions with a worker and a limit.\n"
+	"# TYPE cellmux_session_tasks_max gauge\n"
+	"# HELP cellmux_session_cpu_weight CPU weight of the session's cgroup (1 to 10000, 100 by "
+	"default), for sessions with a worker.\n"
+	"# TYPE cellmux_session_cpu_weight gauge\n"
+	"cellmux_session_cpu_weight{uplink=\"lte1\",session=\"s1\"} 100\n"
 	"# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
 	"# TYPE process_cpu_seconds_total counter\n"
 	"process_cpu_seconds_total 1.250\n"
@@ -523,6 +559,36 @@ static void test_backend_link_series_only_with_a_backend(void **state)
 	free(text);
 }
 
+/* The other way round from the golden text: a tasks limit and no memory limit; and a session
+ * whose cgroup could not be read (worker just gone) has no cgroup series at all. */
+static void test_cgroup_limits_only_where_there_is_one(void **state)
+{
+	struct status_session s[2] = { sessions[0], sessions[0] };
+	struct metrics_input in = { .daemon = &daemon_st, .sessions = s, .n_sessions = 2 };
+	char *text;
+
+	s[0].usage.memory_max = CGROUP_MAX;
+	s[0].usage.pids_max = 32;
+	s[0].usage.oom_kills = 0;
+	s[1].name = "gone";
+	s[1].have_usage = false;
+	text = render_to_string(&in);
+	check_grouping(text);
+	assert_non_null(strstr(text, "# TYPE cellmux_session_tasks_max gauge\n"
+				     "cellmux_session_tasks_max{uplink=\"lte1\",session=\"s1\"} 32\n"));
+	assert_non_null(strstr(text, "# TYPE cellmux_session_memory_max_bytes gauge\n"
+				     "# HELP cellmux_session_oom_kills_total"));
+	assert_non_null(strstr(text, "cellmux_session_oom_kills_total{uplink=\"lte1\","
+				     "session=\"s1\"} 0\n"));
+	assert_non_null(strstr(text, "cellmux_session_memory_bytes{uplink=\"lte1\",session=\"s1\"} "
+				     "1234567\n"));
+	assert_null(strstr(text, "cellmux_session_memory_bytes{uplink=\"lte1\",session=\"gone\"}"));
+	assert_null(strstr(text, "cellmux_session_tasks{uplink=\"lte1\",session=\"gone\"}"));
+	assert_null(strstr(text, "cellmux_session_cpu_weight{uplink=\"lte1\",session=\"gone\"}"));
+	assert_non_null(strstr(text, "cellmux_session_up{uplink=\"lte1\",session=\"gone\"} 1\n"));
+	free(text);
+}
+
 /* The figure the scrape budget is about: 64 uplinks x 16 sessions. */
 static void test_a_large_gateway_renders_every_series(void **state)
 {
@@ -551,9 +617,10 @@ static void test_a_large_gateway_renders_every_series(void **state)
 	assert_int_equal(metrics_render(&in, &b), 0);
 	for (size_t i = 0; i < b.len; i++)
 		lines += b.data[i] == '\n';
-	/* build_info, 32 families' HELP and TYPE, 9 series per uplink (no accounting, store,
-	 * quota or signal) and 15 per session (counters, quota and a report). */
-	assert_int_equal(lines, 1 + 2 * 32 + 64 * 9 + 1024 * 15);
+	/* build_info, 38 families' HELP and TYPE, 9 series per uplink (no accounting, store,
+	 * quota or signal) and 20 per session (counters, quota, a report, and cgroup use with a
+	 * memory but no tasks limit). */
+	assert_int_equal(lines, 1 + 2 * 38 + 64 * 9 + 1024 * 20);
 	check_grouping(b.data);
 	mbuf_free(&b);
 	free(names);
@@ -565,6 +632,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_known_status_renders_the_golden_text),
+		cmocka_unit_test(test_cgroup_limits_only_where_there_is_one),
 		cmocka_unit_test(test_backend_link_series_only_with_a_backend),
 		cmocka_unit_test(test_render_appends_to_what_the_buffer_holds),
 		cmocka_unit_test(test_label_values_escape_backslash_quote_and_newline_only),

@@ -8,6 +8,63 @@
 #include "common/macro.h"
 #include "tools/cellmuxctl/cellmuxctl.h"
 
+static const char *seccomp_name(uint8_t mode)
+{
+	static const char *const names[] = { "disabled", "strict", "filter" };
+
+	return mode < ARRAY_SIZE(names) ? names[mode] : "unknown";
+}
+
+/* Capability sets as the kernel prints them in /proc/PID/status, so they compare as text. */
+static const char *cap_hex(uint64_t v, char *buf, size_t size)
+{
+	snprintf(buf, size, "%016" PRIx64, v);
+	return buf;
+}
+
+static void json_u64_or_null(struct json *j, const char *key, bool have, uint64_t v)
+{
+	if (have)
+		json_u64(j, key, v);
+	else
+		json_null(j, key);
+}
+
+static void json_sandbox(struct json *j, const struct ctl_session_info *s)
+{
+	const struct ctl_sandbox_info *x = &s->sandbox;
+	char hex[20];
+
+	if (s->have_sandbox) {
+		json_open(j, "sandbox", '{');
+		json_u64(j, "pid", x->pid);
+		json_bool(j, "worker", x->worker);
+		json_u64(j, "ns_pid", x->ns_pid);
+		json_u64(j, "uid", x->uid);
+		json_u64(j, "euid", x->euid);
+		json_u64(j, "gid", x->gid);
+		json_u64(j, "egid", x->egid);
+		json_u64(j, "pidns", x->pidns_inode);
+		json_bool(j, "pidns_private", x->pidns_private);
+		json_str(j, "seccomp", seccomp_name(x->seccomp));
+		json_u64_or_null(j, "seccomp_filters", x->have_seccomp_filters, x->seccomp_filters);
+		json_bool(j, "no_new_privs", x->no_new_privs);
+		json_str(j, "cap_eff", cap_hex(x->cap_eff, hex, sizeof(hex)));
+		json_str(j, "cap_prm", cap_hex(x->cap_prm, hex, sizeof(hex)));
+		json_str(j, "cap_bnd", cap_hex(x->cap_bnd, hex, sizeof(hex)));
+		json_str(j, "cap_amb", cap_hex(x->cap_amb, hex, sizeof(hex)));
+		json_close(j, '}');
+	} else {
+		json_null(j, "sandbox");
+	}
+	json_u64_or_null(j, "memory_bytes", s->have_memory, s->memory_bytes);
+	json_u64_or_null(j, "memory_max_bytes", s->have_memory_max, s->memory_max_bytes);
+	json_u64_or_null(j, "oom_kills", s->have_memory, s->oom_kills);
+	json_u64_or_null(j, "tasks", s->have_tasks, s->tasks);
+	json_u64_or_null(j, "tasks_max", s->have_tasks_max, s->tasks_max);
+	json_u64_or_null(j, "cpu_weight", s->have_cpu_weight, s->cpu_weight);
+}
+
 static void json_session(struct json *j, const struct ctl_session_info *s)
 {
 	const struct ctl_counters *c = &s->counters;
@@ -61,6 +118,7 @@ static void json_session(struct json *j, const struct ctl_session_info *s)
 	} else {
 		json_null(j, "last_report");
 	}
+	json_sandbox(j, s);
 	json_close(j, '}');
 }
 
@@ -130,6 +188,68 @@ static void show_report(const struct ctl_report_info *r)
 	}
 }
 
+/* A real id, and the effective one only when it differs (it never should in a session). */
+static void show_id(const char *key, uint32_t real, uint32_t eff)
+{
+	char buf[64];
+
+	if (real == eff)
+		snprintf(buf, sizeof(buf), "%" PRIu32, real);
+	else
+		snprintf(buf, sizeof(buf), "%" PRIu32 " (effective %" PRIu32 ")", real, eff);
+	show_field(key, buf);
+}
+
+static void show_sandbox(const struct ctl_session_info *s)
+{
+	const struct ctl_sandbox_info *x = &s->sandbox;
+	char buf[160], a[32], b[32], c[20], d[20];
+
+	if (!s->have_sandbox) {
+		show_field("sandbox", "-");
+	} else {
+		snprintf(buf, sizeof(buf), "pid %" PRIu32 " is %" PRIu32 " in %s PID namespace%s",
+			 x->pid, x->ns_pid, x->pidns_private ? "its own" : "the daemon's",
+			 x->worker ? "" : " (the session's init: no worker yet)");
+		show_field("sandbox", buf);
+		snprintf(buf, sizeof(buf), "pid:[%" PRIu64 "]", x->pidns_inode);
+		show_field("pid ns", buf);
+		show_id("uid", x->uid, x->euid);
+		show_id("gid", x->gid, x->egid);
+		if (x->have_seccomp_filters)
+			snprintf(buf, sizeof(buf), "%s, %" PRIu32 " filter%s", seccomp_name(x->seccomp),
+				 x->seccomp_filters, x->seccomp_filters == 1 ? "" : "s");
+		else
+			snprintf(buf, sizeof(buf), "%s", seccomp_name(x->seccomp));
+		show_field("seccomp", buf);
+		show_field("no_new_privs", x->no_new_privs ? "1" : "0");
+		snprintf(buf, sizeof(buf), "eff %s prm %s", cap_hex(x->cap_eff, c, sizeof(c)),
+			 cap_hex(x->cap_prm, d, sizeof(d)));
+		show_field("caps", buf);
+		snprintf(buf, sizeof(buf), "bnd %s amb %s", cap_hex(x->cap_bnd, c, sizeof(c)),
+			 cap_hex(x->cap_amb, d, sizeof(d)));
+		show_field("", buf);
+	}
+	if (s->have_memory) {
+		snprintf(buf, sizeof(buf), "%s of %s, %" PRIu64 " OOM kill%s",
+			 format_bytes(s->memory_bytes, a, sizeof(a)),
+			 s->have_memory_max ? format_bytes(s->memory_max_bytes, b, sizeof(b))
+					    : "unlimited",
+			 s->oom_kills, s->oom_kills == 1 ? "" : "s");
+		show_field("memory", buf);
+	}
+	if (s->have_tasks) {
+		snprintf(b, sizeof(b), "%" PRIu64, s->tasks_max);
+		snprintf(buf, sizeof(buf), "%" PRIu64 " of %s", s->tasks,
+			 s->have_tasks_max ? b : "unlimited");
+		show_field("tasks", buf);
+	}
+	if (s->have_cpu_weight) {
+		snprintf(buf, sizeof(buf), "%" PRIu32, s->cpu_weight);
+		show_field("cpu weight", buf);
+	}
+}
+
 static void show_human(const struct ctl_session_info *s)
 {
 	const struct ctl_counters *c = &s->counters;
@@ -173,6 +293,7 @@ static void show_human(const struct ctl_session_info *s)
 		show_report(&s->report);
 	else
 		show_field("last report", "none yet");
+	show_sandbox(s);
 }
 
 static int show_one(const struct ctl_parsed *p, void *data)
