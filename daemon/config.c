@@ -415,6 +415,18 @@ static int backend_begin(struct parser *p, int line, const char *name)
 			    p->c->backend.line);
 	p->c->backend.line = line;
 	p->c->backend.enabled = true;
+	p->c->backend.usage_interval_ms = CONFIG_DEFAULT_USAGE_INTERVAL_MS;
+	return 0;
+}
+
+static int backend_usage_interval(struct parser *p, int line, const char *key, const char *value)
+{
+	unsigned v;
+
+	/* Below a second the reports would cost more than the counters they carry. */
+	if (parse_duration_ms(value, &v) < 0 || v < 1000 || v > 86400000)
+		return fail(p, line, "invalid usage_interval=%s (a duration from 1s to 24h)", value);
+	p->c->backend.usage_interval_ms = v;
 	return 0;
 }
 
@@ -508,6 +520,7 @@ static const struct key_def backend_keys[] = {
 	{ "key", backend_key, 0 },
 	{ "token_file", backend_token_file, 0 },
 	{ "gateway_id", backend_gateway_id, 0 },
+	{ "usage_interval", backend_usage_interval, 0 },
 };
 
 /* ---- [metrics] ---- */

@@ -115,6 +115,7 @@ struct cfg_session {
 
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/cellmux"
 #define CONFIG_DEFAULT_OUTBOX_MAX 100000
+#define CONFIG_DEFAULT_USAGE_INTERVAL_MS 60000
 /* 0x636D0000 ("cm") + 65536: above every account range Debian hands out, clear of systemd's
  * DynamicUser= range (61184-65519) and below 2^31, where some tools still misbehave. */
 #define CONFIG_DEFAULT_UID_MIN 1668087808u
@@ -132,6 +133,7 @@ struct cfg_backend {
 	char token_file[256]; /* bearer token (first line), never logged; "" = none */
 	int token_file_line;
 	char gateway_id[64];  /* default: the host name */
+	unsigned usage_interval_ms; /* Usage reports; default CONFIG_DEFAULT_USAGE_INTERVAL_MS */
 	int line;
 };
 

@@ -26,7 +26,6 @@
 /* Deliveries sent to one worker and not yet acked. */
 #define RELAY_WORKER_WINDOW 128
 #define RELAY_STATUS_MS 1000
-#define RELAY_USAGE_MS 60000
 
 /* Per session: the worker process we talk to and how far its deliveries went. */
 struct relay_worker {
@@ -813,6 +812,14 @@ static gboolean usage_tick(gpointer data)
 		uu[i].tx_bytes = stu[i].tx_bytes;
 		uu[i].rx_packets = stu[i].rx_packets;
 		uu[i].tx_packets = stu[i].tx_packets;
+		/* Removed sessions' last bytes stay in the report (the store's sums). */
+		if (stu[i].removed_valid) {
+			uu[i].removed_sessions = stu[i].removed_sessions;
+			uu[i].removed_rx_bytes = stu[i].removed_rx_bytes;
+			uu[i].removed_tx_bytes = stu[i].removed_tx_bytes;
+			uu[i].removed_rx_packets = stu[i].removed_rx_packets;
+			uu[i].removed_tx_packets = stu[i].removed_tx_packets;
+		}
 		up[usage.n_uplinks++] = &uu[i];
 	}
 	for (size_t i = 0; i < ns && status_session(r->d, i, &sts[i]) == 0; i++) {
@@ -931,7 +938,7 @@ int relay_new(struct daemon *d, struct relay **ret)
 	if (e < 0)
 		goto fail;
 	r->status_timer = g_timeout_add(RELAY_STATUS_MS, status_tick, r);
-	r->usage_timer = g_timeout_add(RELAY_USAGE_MS, usage_tick, r);
+	r->usage_timer = g_timeout_add(d->cfg->backend.usage_interval_ms, usage_tick, r);
 	*ret = r;
 	return 0;
 fail:
