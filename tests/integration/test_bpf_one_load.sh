@@ -1,0 +1,68 @@
+#!/bin/bash
+# test_bpf_one_load.sh — one BPF load per daemon start: with 8 uplinks cellmuxd reads and parses
+# the kernel's BTF (/sys/kernel/btf/vmlinux) once and loads each tc program once, yet every
+# uplink gets its filters and its own counters (the uplink's id rides on the filter's classid).
+#
+#   cellmuxd (under strace -f) ── cmx-sim0 … cmx-sim7, one simwwanN each, tc clsact on each
+# Seen failing: with tc_instance() loading a skeleton per uplink again, the trace held 9 opens
+# of the BTF file (1 + one per uplink) and 8 loads of each tc program.
+. "$(dirname "$0")/lib.sh"
+
+N=8
+command -v strace >/dev/null || die "strace is missing (make deps installs it)"
+sim_up $N
+{
+	daemon_section
+	printf '[metrics]\nlisten=off\n'
+} | make_config
+
+strace -f -qq -e trace=openat,bpf -s 64 -o "$T/trace" "$CELLMUXD" -c "$T/cellmux.conf" \
+	>"$T/daemon.log" 2>&1 &
+DAEMON_PID=$!
+wait_for 60 grep -q "ready:" "$T/daemon.log" || die "daemon not ready under strace"
+
+btf=$(grep -c 'openat(.*"/sys/kernel/btf/vmlinux".* = [0-9]' "$T/trace")
+check "the kernel's BTF was opened exactly once for $N uplinks (opened: $btf)" [ "$btf" -eq 1 ]
+loads() { grep 'BPF_PROG_LOAD' "$T/trace" | grep 'prog_name="'"$1"'"' | grep -c ' = [0-9]'; }
+check "cmx_tc_ingress was loaded once ($(loads cmx_tc_ingress))" [ "$(loads cmx_tc_ingress)" -eq 1 ]
+check "cmx_tc_egress was loaded once ($(loads cmx_tc_egress))" [ "$(loads cmx_tc_egress)" -eq 1 ]
+
+filters() { # N dir -> how many of our filters sit on simwwanN's hook
+	ip netns exec "cmx-sim$1" tc filter show dev "simwwan$1" "$2" | grep -c "cmx_tc_$2"
+}
+hooked=0
+for i in $(seq 0 $((N - 1))); do
+	[ "$(filters "$i" ingress)" = 1 ] && [ "$(filters "$i" egress)" = 1 ] && hooked=$((hooked + 1))
+done
+check "all $N uplinks run the shared programs both ways (hooked: $hooked)" [ "$hooked" -eq $N ]
+
+# The shared program still tells uplinks apart: traffic through one uplink lands on its counter.
+# ifindexes repeat across the namespaces (each simwwanN is the only device there besides lo).
+upk() { ctl --json uplink show "$1" | python3 -c "import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; print(d['$2'] or 0)"; }
+ifx3=$(ip netns exec cmx-sim3 cat /sys/class/net/simwwan3/ifindex)
+ifx5=$(ip netns exec cmx-sim5 cat /sys/class/net/simwwan5/ifindex)
+b3=$(upk sim3 tx_packets)
+b5=$(upk sim5 tx_packets)
+ip netns exec cmx-sim3 python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(200):
+    s.sendto(b"x" * 64, ("100.64.3.1", 9))' || die "sending through uplink sim3"
+a3=$(upk sim3 tx_packets)
+a5=$(upk sim5 tx_packets)
+check "200 datagrams sent through sim3 are counted on sim3 ($b3 -> $a3)" [ $((a3 - b3)) -ge 200 ]
+check "and not on sim5 (ifindex $ifx5 vs sim3's $ifx3; $b5 -> $a5)" [ $((a5 - b5)) -lt 200 ]
+
+# strace's pid is DAEMON_PID; the daemon is its child, and strace passes on its exit status.
+stop_traced() {
+	local real
+	real=$(pgrep -P "$DAEMON_PID" -x cellmuxd) || return 1
+	kill -TERM "$real"
+	wait_for 20 daemon_gone || return 1
+	wait "$DAEMON_PID"
+	local rc=$?
+	DAEMON_PID=
+	return $rc
+}
+check "SIGTERM stops the daemon with status 0" stop_traced
+check "nothing left" nothing_left
