@@ -64,6 +64,15 @@ struct acct_map_quota {
 
 /* cmx_cgroups (hash): cgroup id (u64) -> id, for the cgroup_skb programs. */
 
+/* The classid of our tc filters (TCA_BPF_CLASSID), which cls_bpf hands to the program in
+ * skb->tc_classid before each run: one loaded program serves every uplink, the filter says whose
+ * packet it is. Minor: the uplink's id; major: the interface's link-layer header length (14 on
+ * Ethernet-like devices, 0 on raw-IP modems). clsact has no classes, so nothing else reads it. */
+#define ACCT_TC_CLASSID(id, l2) ((__u32)(l2) << 16 | (__u32)(id))
+#define ACCT_TC_CLASSID_ID(c) ((c) & 0xffff)
+#define ACCT_TC_CLASSID_L2(c) ((c) >> 16)
+#define ACCT_TC_L2_MAX 64
+
 /* cmx_events: ring buffer, one record when a quota is reached (over went 0 -> 1). */
 struct acct_map_event {
 	__u32 id;
