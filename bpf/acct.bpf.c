@@ -206,9 +206,6 @@ static __always_inline int uplink(struct __sk_buff *skb, bool egress)
 
 	if (!id) /* not a filter of ours (ids start at 1): nothing to count into */
 		return TC_ACT_UNSPEC;
-	/* Bounded for the verifier (a variable offset into the packet); no device has more. */
-	if (l2 > ACCT_TC_L2_MAX)
-		l2 = ACCT_TC_L2_MAX;
 	return account(skb, id, egress, l2) ? TC_ACT_UNSPEC : TC_ACT_SHOT;
 }
 

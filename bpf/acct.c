@@ -49,6 +49,7 @@ struct acct {
 	int n_events;
 };
 
+static_assert(ACCT_MAX_KEYS <= ACCT_TC_CLASSID_ETH, "an id fits below the classid's flag");
 static_assert((int)ACCT_SESSION == ACCT_MAP_KIND_SESSION, "kind numbers are the ABI's");
 static_assert((int)ACCT_UPLINK == ACCT_MAP_KIND_UPLINK, "kind numbers are the ABI's");
 static_assert((int)ACCT_QUOTA_NOTIFY == ACCT_MAP_ACTION_NOTIFY, "action numbers are the ABI's");
@@ -608,9 +609,9 @@ int acct_session_detach(struct acct *a, const char *session, struct acct_counter
 
 /* ---- uplinks ---- */
 
-/* Link-layer header length of ifname in the current namespace: tc sees it, carriers bill
- * without it. Raw-IP modems (wwan, rmnet) have none. */
-static int l2_header_len(const char *ifname, __u32 *ret)
+/* Whether ifname in the current namespace has an Ethernet header (14 bytes): tc sees it,
+ * carriers bill without it. Raw-IP modems (wwan, rmnet) have none. */
+static int has_eth_header(const char *ifname, bool *ret)
 {
 	_cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	struct ifreq ifr = {};
@@ -620,7 +621,7 @@ static int l2_header_len(const char *ifname, __u32 *ret)
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
 	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
 		return negative_errno();
-	*ret = ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER ? 14 : 0;
+	*ret = ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER;
 	return 0;
 }
 
@@ -833,7 +834,8 @@ int acct_uplink_attach(struct acct *a, const char *uplink, int nsfd, const char 
 {
 	struct acct_map_id id;
 	int saved = -1, ifindex, r, k;
-	__u32 l2 = 0, flags;
+	bool eth = false;
+	__u32 flags;
 
 	r = id_get(a, ACCT_UPLINK, uplink, &id);
 	if (r < 0)
@@ -846,11 +848,11 @@ int acct_uplink_attach(struct acct *a, const char *uplink, int nsfd, const char 
 		r = errno == ENXIO || errno == ENODEV ? -ENODEV : negative_errno();
 		goto out;
 	}
-	r = l2_header_len(ifname, &l2);
+	r = has_eth_header(ifname, &eth);
 	if (r < 0)
 		goto out;
 	flags = id.flags;
-	r = uplink_hook(a, ifindex, ACCT_TC_CLASSID(id.id, l2), &flags);
+	r = uplink_hook(a, ifindex, ACCT_TC_CLASSID(id.id, eth), &flags);
 	if (r < 0) {
 		log_debug_errno(r, "acct: attaching to %s of uplink %s failed: %m", ifname, uplink);
 		goto out;

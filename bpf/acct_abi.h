@@ -66,12 +66,14 @@ struct acct_map_quota {
 
 /* The classid of our tc filters (TCA_BPF_CLASSID), which cls_bpf hands to the program in
  * skb->tc_classid before each run: one loaded program serves every uplink, the filter says whose
- * packet it is. Minor: the uplink's id; major: the interface's link-layer header length (14 on
- * Ethernet-like devices, 0 on raw-IP modems). clsact has no classes, so nothing else reads it. */
-#define ACCT_TC_CLASSID(id, l2) ((__u32)(l2) << 16 | (__u32)(id))
-#define ACCT_TC_CLASSID_ID(c) ((c) & 0xffff)
-#define ACCT_TC_CLASSID_L2(c) ((c) >> 16)
-#define ACCT_TC_L2_MAX 64
+ * packet it is. The kernel keeps only 16 bits of it (qdisc_skb_cb's tc_classid is a u16): the
+ * uplink's id below bit 15, and bit 15 set when the interface has an Ethernet header (14 bytes
+ * before the IP header; raw-IP modems have none). clsact has no classes: nothing else reads it. */
+#define ACCT_TC_CLASSID_ETH 0x8000
+#define ACCT_TC_ETH_HLEN 14
+#define ACCT_TC_CLASSID(id, eth) ((__u32)(id) | ((eth) ? ACCT_TC_CLASSID_ETH : 0))
+#define ACCT_TC_CLASSID_ID(c) ((c) & (ACCT_TC_CLASSID_ETH - 1))
+#define ACCT_TC_CLASSID_L2(c) ((c) & ACCT_TC_CLASSID_ETH ? ACCT_TC_ETH_HLEN : 0)
 
 /* cmx_events: ring buffer, one record when a quota is reached (over went 0 -> 1). */
 struct acct_map_event {
