@@ -637,6 +637,9 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 	r = uplinks_up(d, d->uplinks, d->n_uplinks);
 	if (r < 0)
 		goto fail;
+	r = dm_acct_wait(d);
+	if (r < 0)
+		goto fail;
 	r = sessions_start(d);
 	if (r < 0)
 		goto fail;
