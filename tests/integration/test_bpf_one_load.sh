@@ -16,14 +16,16 @@ sim_up $N
 	printf '[metrics]\nlisten=off\n'
 } | make_config
 
-strace -f -qq -e trace=openat,bpf -s 64 -o "$T/trace" "$CELLMUXD" -c "$T/cellmux.conf" \
+# -ff: one file per thread, so no call is split into "unfinished" and "resumed" halves.
+mkdir "$T/tr"
+strace -f -ff -qq -e trace=openat,bpf -s 64 -o "$T/tr/t" "$CELLMUXD" -c "$T/cellmux.conf" \
 	>"$T/daemon.log" 2>&1 &
 DAEMON_PID=$!
 wait_for 60 grep -q "ready:" "$T/daemon.log" || die "daemon not ready under strace"
 
-btf=$(grep -c 'openat(.*"/sys/kernel/btf/vmlinux".* = [0-9]' "$T/trace")
+btf=$(cat "$T"/tr/t.* | grep -c 'openat(.*"/sys/kernel/btf/vmlinux".* = [0-9]')
 check "the kernel's BTF was opened exactly once for $N uplinks (opened: $btf)" [ "$btf" -eq 1 ]
-loads() { grep 'BPF_PROG_LOAD' "$T/trace" | grep 'prog_name="'"$1"'"' | grep -c ' = [0-9]'; }
+loads() { cat "$T"/tr/t.* | grep 'BPF_PROG_LOAD' | grep 'prog_name="'"$1"'"' | grep -c ' = [0-9]'; }
 check "cmx_tc_ingress was loaded once ($(loads cmx_tc_ingress))" [ "$(loads cmx_tc_ingress)" -eq 1 ]
 check "cmx_tc_egress was loaded once ($(loads cmx_tc_egress))" [ "$(loads cmx_tc_egress)" -eq 1 ]
 
@@ -36,8 +38,8 @@ for i in $(seq 0 $((N - 1))); do
 done
 check "all $N uplinks run the shared programs both ways (hooked: $hooked)" [ "$hooked" -eq $N ]
 
-# The shared program still tells uplinks apart: traffic through one uplink lands on its counter.
-# ifindexes repeat across the namespaces (each simwwanN is the only device there besides lo).
+# The shared program still tells uplinks apart: traffic through one uplink lands on its counter
+# (the uplink comes from the filter's classid, not from the ifindex, which namespaces may repeat).
 upk() { ctl --json uplink show "$1" | python3 -c "import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; print(d['$2'] or 0)"; }
 ifx3=$(ip netns exec cmx-sim3 cat /sys/class/net/simwwan3/ifindex)
 ifx5=$(ip netns exec cmx-sim5 cat /sys/class/net/simwwan5/ifindex)
