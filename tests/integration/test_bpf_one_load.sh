@@ -68,3 +68,19 @@ stop_traced() {
 }
 check "SIGTERM stops the daemon with status 0" stop_traced
 check "nothing left" nothing_left
+
+# The load runs beside the bring-up now, yet a load that fails (here: a pinned counter map of
+# another layout, which the probe cannot see) still stops a daemon that has quotas to enforce,
+# before it is ready, and takes its uplinks down again.
+rm -rf "$BPFDIR"
+mkdir -p "$BPFDIR"
+bpftool map create "$BPFDIR/cmx_counters" type array key 4 value 8 entries 8 name cmx_counters ||
+	die "bpftool map create"
+printf '\n[profile capped]\nexec=/bin/sleep 1000\nquota=1M\n\n[session q]\nprofile=capped\n' \
+	>>"$T/cellmux.conf"
+timeout 60 "$CELLMUXD" -c "$T/cellmux.conf" >"$T/daemon.log" 2>&1
+rc=$?
+check "with a quota and a failed load cellmuxd exits non-zero (exit $rc)" [ $rc -ne 0 -a $rc -ne 124 ]
+check "... saying why" grep -q 'accounting unavailable, but quotas are configured' "$T/daemon.log"
+check "... and was never ready" sh -c "! grep -q 'ready:' '$T/daemon.log'"
+check "nothing left after the failed start" nothing_left
