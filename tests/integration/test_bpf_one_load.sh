@@ -1,11 +1,14 @@
 #!/bin/bash
 # test_bpf_one_load.sh — one BPF load per daemon start: with 8 uplinks cellmuxd reads and parses
 # the kernel's BTF (/sys/kernel/btf/vmlinux) once and loads each tc program once, yet every
-# uplink gets its filters and its own counters (the uplink's id rides on the filter's classid).
+# uplink gets its filters and its own counters (the uplink's id rides on the filter's classid);
+# a load that fails on its thread still stops a daemon with quotas before it is ready.
 #
-#   cellmuxd (under strace -f) ── cmx-sim0 … cmx-sim7, one simwwanN each, tc clsact on each
-# Seen failing: with tc_instance() loading a skeleton per uplink again, the trace held 9 opens
-# of the BTF file (1 + one per uplink) and 8 loads of each tc program.
+#   cellmuxd (under strace -ff) ── cmx-sim0 … cmx-sim7, one simwwanN each, tc clsact on each
+# Seen failing: with a skeleton loaded per uplink again (the code before this test), the trace
+# held 9 opens of the BTF file (1 + one per uplink) and 8–9 loads of each tc program; with every
+# filter given id 1, sim3's datagrams were not counted on sim3; with dm_acct_wait() returning
+# 0, the daemon with a quota and a failed load became ready and ran on.
 . "$(dirname "$0")/lib.sh"
 
 N=8
