@@ -16,11 +16,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Set per uplink before load: one small instance of the tc programs per uplink, so the datapath
- * needs no lookup to find its key, and ifindex clashes between namespaces cannot matter. */
-const volatile __u32 uplink_id = 0;
-const volatile __u32 l2_hlen = 0; /* 14 on Ethernet-like devices, 0 on raw-IP modems */
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, ACCT_MAX_KEYS);
@@ -201,15 +196,27 @@ int cmx_cg_egress(struct __sk_buff *skb)
 	return session(skb, true);
 }
 
-/* TC_ACT_UNSPEC rather than TC_ACT_OK: filters after ours still run (we only count). */
+/* One program for every uplink: the uplink is named by the filter that runs it, through the
+ * classid cls_bpf copies into skb->tc_classid (acct_abi.h), so ifindexes that repeat across
+ * namespaces cannot be confused and the datapath needs no lookup to find its key.
+ * TC_ACT_UNSPEC rather than TC_ACT_OK: filters after ours still run (we only count). */
+static __always_inline int uplink(struct __sk_buff *skb, bool egress)
+{
+	__u32 c = skb->tc_classid, id = ACCT_TC_CLASSID_ID(c), l2 = ACCT_TC_CLASSID_L2(c);
+
+	if (!id) /* not a filter of ours (ids start at 1): nothing to count into */
+		return TC_ACT_UNSPEC;
+	return account(skb, id, egress, l2) ? TC_ACT_UNSPEC : TC_ACT_SHOT;
+}
+
 SEC("tc")
 int cmx_tc_ingress(struct __sk_buff *skb)
 {
-	return account(skb, uplink_id, false, l2_hlen) ? TC_ACT_UNSPEC : TC_ACT_SHOT;
+	return uplink(skb, false);
 }
 
 SEC("tc")
 int cmx_tc_egress(struct __sk_buff *skb)
 {
-	return account(skb, uplink_id, true, l2_hlen) ? TC_ACT_UNSPEC : TC_ACT_SHOT;
+	return uplink(skb, true);
 }

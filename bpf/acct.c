@@ -2,11 +2,14 @@
  * cgroups and uplink interfaces, and reads and steers the pinned maps. Layout: bpf/README.md. */
 #include "bpf/acct.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/magic.h>
+#include <linux/if_ether.h>
+#include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -35,7 +38,7 @@
 
 struct acct {
 	char *pin_dir;
-	struct acct_bpf *skel; /* the cgroup programs, and the fds of every pinned map */
+	struct acct_bpf *skel; /* every program, shared by all sessions and uplinks; the maps */
 	int names_fd, counters_fd, quota_fd, cgroups_fd;
 	/* Uplink threads may create names in parallel; an id is chosen and claimed under it. */
 	pthread_mutex_t id_lock;
@@ -46,6 +49,7 @@ struct acct {
 	int n_events;
 };
 
+static_assert(ACCT_MAX_KEYS <= ACCT_TC_CLASSID_ETH, "an id fits below the classid's flag");
 static_assert((int)ACCT_SESSION == ACCT_MAP_KIND_SESSION, "kind numbers are the ABI's");
 static_assert((int)ACCT_UPLINK == ACCT_MAP_KIND_UPLINK, "kind numbers are the ABI's");
 static_assert((int)ACCT_QUOTA_NOTIFY == ACCT_MAP_ACTION_NOTIFY, "action numbers are the ABI's");
@@ -409,12 +413,12 @@ int acct_open(const char *pin_dir, struct acct **ret)
 		r = -ENOMEM;
 		goto fail;
 	}
+	/* Every program at once, for the daemon's life: libbpf reads and parses the kernel's BTF
+	 * (~5 MB) once per object load, so one load per uplink cost a parse per uplink. The tc
+	 * programs serve every uplink; the filters tell them which one (ACCT_TC_CLASSID). */
 	r = skel_open(pin_dir, &a->skel);
 	if (r < 0)
 		goto fail;
-	/* The tc programs are loaded per uplink, with that uplink's id baked in. */
-	bpf_program__set_autoload(a->skel->progs.cmx_tc_ingress, false);
-	bpf_program__set_autoload(a->skel->progs.cmx_tc_egress, false);
 	/* libbpf 1.x raises RLIMIT_MEMLOCK itself, and only on kernels that still charge BPF
 	 * memory to it (before 5.11's memcg accounting): nothing to do here. */
 	r = acct_bpf__load(a->skel);
@@ -605,9 +609,9 @@ int acct_session_detach(struct acct *a, const char *session, struct acct_counter
 
 /* ---- uplinks ---- */
 
-/* Link-layer header length of ifname in the current namespace: tc sees it, carriers bill
- * without it. Raw-IP modems (wwan, rmnet) have none. */
-static int l2_header_len(const char *ifname, __u32 *ret)
+/* Whether ifname in the current namespace has an Ethernet header (14 bytes): tc sees it,
+ * carriers bill without it. Raw-IP modems (wwan, rmnet) have none. */
+static int has_eth_header(const char *ifname, bool *ret)
 {
 	_cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	struct ifreq ifr = {};
@@ -617,7 +621,7 @@ static int l2_header_len(const char *ifname, __u32 *ret)
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
 	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
 		return negative_errno();
-	*ret = ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER ? 14 : 0;
+	*ret = ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER;
 	return 0;
 }
 
@@ -646,6 +650,48 @@ static int tc_filter_ours(const struct bpf_tc_hook *hook, const char *prog_name)
 	return !strcmp(info.name, prog_name) ? 1 : -EEXIST;
 }
 
+/* One request on a fresh NETLINK_ROUTE socket of the calling thread's namespace, read to its
+ * ack (or a dump's end); cb (may be NULL) sees each data message. 0 or the kernel's -errno. */
+static int nl_request(struct nlmsghdr *req, char *buf, size_t len, mnl_cb_t cb, void *data)
+{
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	unsigned portid;
+	int r;
+
+	if (!nl)
+		return negative_errno();
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = negative_errno();
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	req->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	req->nlmsg_seq = 1;
+	if (mnl_socket_sendto(nl, req, req->nlmsg_len) < 0) {
+		r = negative_errno();
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, len);
+		if (n < 0) {
+			r = negative_errno();
+			goto out;
+		}
+		/* An ack, an error (mnl_cb_run: -1 with errno) or NLMSG_DONE ends it. */
+		r = mnl_cb_run(buf, (size_t)n, 1, portid, cb, data);
+		if (r < 0) {
+			r = negative_errno();
+			goto out;
+		}
+		if (r == MNL_CB_STOP)
+			break;
+	}
+	r = 0;
+out:
+	mnl_socket_close(nl);
+	return r;
+}
+
 /* Number of tc filters under parent on ifindex (a netlink dump), to know whether the clsact
  * qdisc we made has other users now. */
 struct filter_count {
@@ -656,6 +702,9 @@ static int filter_count_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct filter_count *c = data;
 
+	/* An interrupted dump may have missed filters: say "some", the safe answer. */
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		c->n++;
 	if (nlh->nlmsg_type == RTM_NEWTFILTER)
 		c->n++;
 	return MNL_CB_OK;
@@ -664,75 +713,60 @@ static int filter_count_cb(const struct nlmsghdr *nlh, void *data)
 static int tc_filters(int ifindex, __u32 parent, int *ret)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
 	struct filter_count c = { 0 };
-	struct nlmsghdr *nlh;
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct tcmsg *t;
-	unsigned seq = 1, portid;
 	int r;
 
-	if (!nl)
-		return negative_errno();
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = negative_errno();
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
-	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_GETTFILTER;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
+	nlh->nlmsg_flags = NLM_F_DUMP;
 	t = mnl_nlmsg_put_extra_header(nlh, sizeof(*t));
 	t->tcm_family = AF_UNSPEC;
 	t->tcm_ifindex = ifindex;
 	t->tcm_parent = parent;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		r = negative_errno();
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (n < 0) {
-			r = negative_errno();
-			goto out;
-		}
-		/* An interrupted dump may have missed filters: say "some", the safe answer. */
-		if (((struct nlmsghdr *)buf)->nlmsg_flags & NLM_F_DUMP_INTR)
-			c.n++;
-		r = mnl_cb_run(buf, (size_t)n, seq, portid, filter_count_cb, &c);
-		if (r < 0) {
-			r = negative_errno();
-			goto out;
-		}
-		if (r == MNL_CB_STOP)
-			break;
-	}
-	*ret = c.n;
-	r = 0;
-out:
-	mnl_socket_close(nl);
-	return r;
-}
-
-/* Loads one instance of the tc programs for uplink id: see acct.bpf.c for why per uplink. */
-static int tc_instance(struct acct *a, __u32 id, __u32 l2, struct acct_bpf **ret)
-{
-	struct acct_bpf *s;
-	int r = skel_open(a->pin_dir, &s);
-
+	r = nl_request(nlh, buf, sizeof(buf), filter_count_cb, &c);
 	if (r < 0)
 		return r;
-	s->rodata->uplink_id = id;
-	s->rodata->l2_hlen = l2;
-	bpf_program__set_autoload(s->progs.cmx_cg_ingress, false);
-	bpf_program__set_autoload(s->progs.cmx_cg_egress, false);
-	r = acct_bpf__load(s);
-	if (r < 0) {
-		acct_bpf__destroy(s);
-		return r;
-	}
-	*ret = s;
+	*ret = c.n;
 	return 0;
+}
+
+/* Puts prog_fd on the clsact hook point of ifindex at our handle and priority, direct-action,
+ * with classid (ACCT_TC_CLASSID) telling the shared program whose packets it sees. replace:
+ * swap the program of our filter there (one atomic change, no gap), else add one (-EEXIST if
+ * the slot is taken). bpf_tc_attach() does the same but cannot set a classid. */
+static int tc_filter_put(int ifindex, enum bpf_tc_attach_point point, int prog_fd,
+			 __u32 classid, bool replace)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE], name[64];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	struct nlattr *opts;
+	struct tcmsg *t;
+	int r;
+
+	r = bpf_obj_get_info_by_fd(prog_fd, &info, &len);
+	if (r < 0)
+		return r;
+	snprintf(name, sizeof(name), "%s:[%u]", info.name, info.id); /* libbpf's and tc's form */
+	nlh->nlmsg_type = RTM_NEWTFILTER;
+	nlh->nlmsg_flags = NLM_F_CREATE | (replace ? NLM_F_REPLACE : NLM_F_EXCL);
+	t = mnl_nlmsg_put_extra_header(nlh, sizeof(*t));
+	t->tcm_family = AF_UNSPEC;
+	t->tcm_ifindex = ifindex;
+	t->tcm_handle = ACCT_TC_HANDLE;
+	t->tcm_parent = TC_H_MAKE(TC_H_CLSACT,
+				  point == BPF_TC_INGRESS ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS);
+	t->tcm_info = TC_H_MAKE((__u32)ACCT_TC_PRIO << 16, htons(ETH_P_ALL));
+	mnl_attr_put_strz(nlh, TCA_KIND, "bpf");
+	opts = mnl_attr_nest_start(nlh, TCA_OPTIONS);
+	mnl_attr_put_u32(nlh, TCA_BPF_FD, (uint32_t)prog_fd);
+	mnl_attr_put_strz(nlh, TCA_BPF_NAME, name);
+	mnl_attr_put_u32(nlh, TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT);
+	mnl_attr_put_u32(nlh, TCA_BPF_CLASSID, classid);
+	mnl_attr_nest_end(nlh, opts);
+	return nl_request(nlh, buf, sizeof(buf), NULL, NULL);
 }
 
 struct tc_dir {
@@ -746,10 +780,10 @@ static const struct tc_dir tc_dirs[] = {
 };
 
 /* The part of acct_uplink_attach() that runs inside the namespace. */
-static int uplink_hook(struct acct *a, struct acct_bpf *s, int ifindex, __u32 *flags)
+static int uplink_hook(struct acct *a, int ifindex, __u32 classid, __u32 *flags)
 {
-	int fds[] = { bpf_program__fd(s->progs.cmx_tc_ingress),
-		      bpf_program__fd(s->progs.cmx_tc_egress) };
+	int fds[] = { bpf_program__fd(a->skel->progs.cmx_tc_ingress),
+		      bpf_program__fd(a->skel->progs.cmx_tc_egress) };
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 		    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
 	bool created, was_ours = false, added[2] = { false, false };
@@ -760,22 +794,19 @@ static int uplink_hook(struct acct *a, struct acct_bpf *s, int ifindex, __u32 *f
 		return r;
 	created = r == 0;
 	for (size_t i = 0; i < ARRAY_SIZE(tc_dirs); i++) {
-		LIBBPF_OPTS(bpf_tc_opts, o, .handle = ACCT_TC_HANDLE, .priority = ACCT_TC_PRIO,
-			    .prog_fd = fds[i]);
+		bool replace;
 
 		hook.attach_point = tc_dirs[i].point;
 		r = created ? 0 : tc_filter_ours(&hook, tc_dirs[i].prog_name);
 		if (r < 0)
 			goto undo;
-		if (r == 1) {
-			/* A previous daemon's filter: swap the program, keep the slot. */
-			was_ours = true;
-			o.flags = BPF_TC_F_REPLACE;
-		}
-		r = bpf_tc_attach(&hook, &o);
+		/* A previous daemon's filter: swap the program, keep the slot. */
+		replace = r == 1;
+		was_ours |= replace;
+		r = tc_filter_put(ifindex, tc_dirs[i].point, fds[i], classid, replace);
 		if (r < 0)
 			goto undo;
-		added[i] = !(o.flags & BPF_TC_F_REPLACE);
+		added[i] = !replace;
 	}
 	/* The qdisc is ours if we made it now, or if a previous daemon made it and its filters are
 	 * still on it; a qdisc found without our filters belongs to someone else. */
@@ -801,10 +832,10 @@ undo:
 
 int acct_uplink_attach(struct acct *a, const char *uplink, int nsfd, const char *ifname)
 {
-	struct acct_bpf *s = NULL;
 	struct acct_map_id id;
 	int saved = -1, ifindex, r, k;
-	__u32 l2 = 0, flags;
+	bool eth = false;
+	__u32 flags;
 
 	r = id_get(a, ACCT_UPLINK, uplink, &id);
 	if (r < 0)
@@ -817,17 +848,11 @@ int acct_uplink_attach(struct acct *a, const char *uplink, int nsfd, const char 
 		r = errno == ENXIO || errno == ENODEV ? -ENODEV : negative_errno();
 		goto out;
 	}
-	r = l2_header_len(ifname, &l2);
+	r = has_eth_header(ifname, &eth);
 	if (r < 0)
 		goto out;
-	r = tc_instance(a, id.id, l2, &s);
-	if (r < 0) {
-		log_debug_errno(r, "acct: loading the tc programs for uplink %s failed: %m",
-				uplink);
-		goto out;
-	}
 	flags = id.flags;
-	r = uplink_hook(a, s, ifindex, &flags);
+	r = uplink_hook(a, ifindex, ACCT_TC_CLASSID(id.id, eth), &flags);
 	if (r < 0) {
 		log_debug_errno(r, "acct: attaching to %s of uplink %s failed: %m", ifname, uplink);
 		goto out;
@@ -835,8 +860,6 @@ int acct_uplink_attach(struct acct *a, const char *uplink, int nsfd, const char 
 	if (flags != id.flags)
 		r = id_set_flags(a, ACCT_UPLINK, uplink, flags);
 out:
-	/* The filters hold the programs now; this instance's fds can go. */
-	acct_bpf__destroy(s);
 	k = ns_leave(saved);
 	return r < 0 ? r : k;
 }

@@ -64,6 +64,17 @@ struct acct_map_quota {
 
 /* cmx_cgroups (hash): cgroup id (u64) -> id, for the cgroup_skb programs. */
 
+/* The classid of our tc filters (TCA_BPF_CLASSID), which cls_bpf hands to the program in
+ * skb->tc_classid before each run: one loaded program serves every uplink, the filter says whose
+ * packet it is. The kernel keeps only 16 bits of it (qdisc_skb_cb's tc_classid is a u16): the
+ * uplink's id below bit 15, and bit 15 set when the interface has an Ethernet header (14 bytes
+ * before the IP header; raw-IP modems have none). clsact has no classes: nothing else reads it. */
+#define ACCT_TC_CLASSID_ETH 0x8000
+#define ACCT_TC_ETH_HLEN 14
+#define ACCT_TC_CLASSID(id, eth) ((__u32)(id) | ((eth) ? ACCT_TC_CLASSID_ETH : 0))
+#define ACCT_TC_CLASSID_ID(c) ((c) & (ACCT_TC_CLASSID_ETH - 1))
+#define ACCT_TC_CLASSID_L2(c) ((c) & ACCT_TC_CLASSID_ETH ? ACCT_TC_ETH_HLEN : 0)
+
 /* cmx_events: ring buffer, one record when a quota is reached (over went 0 -> 1). */
 struct acct_map_event {
 	__u32 id;

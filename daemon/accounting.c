@@ -118,32 +118,82 @@ static bool any_quota(const struct cmx_config *c)
 	return false;
 }
 
-int dm_acct_open(struct daemon *d)
+static const char *pin_dir(const struct daemon *d)
 {
-	const char *dir = d->cfg->daemon.bpf_dir[0] ? d->cfg->daemon.bpf_dir : ACCT_PIN_DIR;
-	char why[ACCT_WHY_MAX] = "";
+	return d->cfg->daemon.bpf_dir[0] ? d->cfg->daemon.bpf_dir : ACCT_PIN_DIR;
+}
+
+static int unavailable(struct daemon *d, int r, const char *why)
+{
+	bool fatal = any_quota(d->cfg);
+
+	if (fatal && why[0])
+		return log_error_errno(r, "accounting unavailable, but quotas are configured: %s",
+				       why);
+	if (fatal)
+		return log_error_errno(r, "accounting unavailable, but quotas are configured: %m");
+	if (why[0])
+		log_warn("accounting unavailable, running without counters: %s", why);
+	else
+		log_warn_errno(r, "accounting unavailable, running without counters: %m");
+	return 0;
+}
+
+/* The load parses the kernel's BTF and verifies four programs (~20 ms): CPU work that needs
+ * nothing the uplink threads make, while they wait for the kernel (link moves). */
+static gpointer load_thread(gpointer data)
+{
+	struct daemon *d = data;
+	struct acct *a = NULL;
+	int r = acct_open(pin_dir(d), &a);
+
+	/* Read only after the join in loaded(): every dm_acct_* call makes that first. */
+	d->acct = r < 0 ? NULL : a;
+	return GINT_TO_POINTER(r);
+}
+
+/* Joins the load on the loop's thread: watches and timers belong to it. */
+static void loaded(struct daemon *d)
+{
 	int r, fd;
 
-	acct_bpffs_mount(dir);
-	r = acct_probe(dir, why, sizeof(why));
-	if (r == 0)
-		r = acct_open(dir, &d->acct);
+	if (!d->acct_loader)
+		return;
+	r = GPOINTER_TO_INT(g_thread_join(d->acct_loader));
+	d->acct_loader = NULL;
 	if (r < 0) {
-		if (any_quota(d->cfg))
-			return log_error_errno(r, "accounting unavailable, but quotas are configured: %s",
-					       why[0] ? why : "%m");
-		log_warn("accounting unavailable, running without counters: %s", why[0] ? why : "?");
-		return 0;
+		d->acct_err = unavailable(d, r, "");
+		return;
 	}
 	fd = acct_events_fd(d->acct, on_quota_event, d);
 	if (fd >= 0)
 		d->acct_watch = g_unix_fd_add(fd, G_IO_IN, events_readable, d);
 	d->quota_timer = g_timeout_add_seconds(QUOTA_CHECK_S, periods_due, d);
+}
+
+int dm_acct_open(struct daemon *d)
+{
+	char why[ACCT_WHY_MAX] = "";
+	int r;
+
+	acct_bpffs_mount(pin_dir(d));
+	/* The probe is quick and names what is missing; only the load goes to the thread. */
+	r = acct_probe(pin_dir(d), why, sizeof(why));
+	if (r < 0)
+		return unavailable(d, r, why);
+	d->acct_loader = g_thread_new("acct-load", load_thread, d);
 	return 0;
+}
+
+int dm_acct_wait(struct daemon *d)
+{
+	loaded(d);
+	return d->acct_err;
 }
 
 void dm_acct_close(struct daemon *d)
 {
+	loaded(d);
 	if (d->acct_watch)
 		g_source_remove(d->acct_watch);
 	if (d->quota_timer)
@@ -171,6 +221,7 @@ static void apply_quota(struct daemon *d, enum acct_kind kind, const char *name,
 
 void dm_acct_apply_quotas(struct daemon *d)
 {
+	loaded(d);
 	if (!d->acct)
 		return;
 	for (size_t i = 0; i < d->n_uplinks; i++)
@@ -184,6 +235,7 @@ void dm_acct_uplink_attach(struct daemon *d, struct dm_uplink *du)
 {
 	int r;
 
+	loaded(d);
 	if (!d->acct || !du->u)
 		return;
 	r = acct_uplink_attach(d->acct, du->cfg->p.name, uplink_nsfd(du->u), du->cfg->p.ifname);
@@ -197,6 +249,7 @@ void dm_acct_uplink_detach(struct daemon *d, struct dm_uplink *du)
 {
 	struct acct_counters c;
 
+	loaded(d);
 	if (!d->acct || !du->u)
 		return;
 	if (acct_uplink_detach(d->acct, du->cfg->p.name, uplink_nsfd(du->u), du->cfg->p.ifname,
@@ -209,6 +262,7 @@ void dm_acct_session_attach(struct daemon *d, struct session *s)
 {
 	int r;
 
+	loaded(d);
 	if (!d->acct)
 		return;
 	r = acct_session_attach(d->acct, s->name, s->cgroup);
@@ -252,6 +306,7 @@ void dm_acct_session_detach(struct daemon *d, struct session *s)
 	struct acct_counters c;
 	int r;
 
+	loaded(d);
 	if (!d->acct)
 		return;
 	r = acct_session_detach(d->acct, s->name, &c);
@@ -284,6 +339,7 @@ int dm_acct_removed_total(struct daemon *d, const char *uplink, struct store_rem
 bool dm_acct_read(struct daemon *d, enum acct_kind kind, const char *name,
 		  struct acct_counters *c, struct acct_quota *q)
 {
+	loaded(d);
 	if (!d->acct || acct_read(d->acct, kind, name, c) < 0)
 		return false;
 	if (acct_quota_state(d->acct, kind, name, q) < 0)

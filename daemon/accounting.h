@@ -12,8 +12,13 @@ struct dm_uplink;
 struct session;
 
 /* Opens accounting when this machine supports it; without it the daemon runs uncounted (a
- * warning), unless a quota is configured: then -ENOTSUP and a message naming what is missing. */
+ * warning), unless a quota is configured: then -ENOTSUP and a message naming what is missing.
+ * The programs load on a thread of their own, overlapping the uplinks' bring-up; every dm_acct_*
+ * call waits for that load first. */
 int dm_acct_open(struct daemon *d);
+/* Waits for the load dm_acct_open() started: 0, or its error when a quota is configured (the
+ * daemon must not run with quotas it cannot enforce). */
+int dm_acct_wait(struct daemon *d);
 /* Leaves the attachments counting (pinned) and frees the rest. */
 void dm_acct_close(struct daemon *d);
 void dm_acct_uplink_attach(struct daemon *d, struct dm_uplink *du);

@@ -660,6 +660,9 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 	r = uplinks_up(d, d->uplinks, d->n_uplinks);
 	if (r < 0)
 		goto fail;
+	r = dm_acct_wait(d);
+	if (r < 0)
+		goto fail;
 	/* The store first: every worker process, the first ones too, gets its incarnation. */
 	if (cfg->backend.enabled) {
 		r = relay_new(d, &d->relay);

@@ -49,6 +49,8 @@ struct daemon {
 	unsigned auto_name_seq; /* for sessions started without a name */
 	struct metrics *metrics;
 	struct acct *acct; /* NULL: this machine cannot count (see accounting.h) */
+	GThread *acct_loader; /* loading the programs while the uplinks come up; then NULL */
+	int acct_err;         /* the load's outcome for dm_acct_wait() */
 	guint acct_watch, quota_timer;
 	struct relay *relay; /* the backend link and its store; NULL without [backend] */
 	struct store *store; /* without [backend]: the store of removed sessions' final counts */

@@ -79,6 +79,19 @@ start_daemon() { # extra args...
 	fi
 }
 
+# A daemon started under `strace -f`: DAEMON_PID is strace's, the daemon its child; strace
+# passes on the daemon's exit status.
+stop_traced() {
+	local real
+	real=$(pgrep -P "$DAEMON_PID" -x cellmuxd) || return 1
+	kill -TERM "$real"
+	wait_for 20 daemon_gone || return 1
+	wait "$DAEMON_PID"
+	local rc=$?
+	DAEMON_PID=
+	return $rc
+}
+
 stop_daemon() {
 	kill -TERM "$DAEMON_PID"
 	wait_for 20 daemon_gone || return 1

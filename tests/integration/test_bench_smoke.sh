@@ -7,6 +7,7 @@ rc=$?
 cat "$T/bench.out"
 check "bringup.py --quick ran (exit $rc)" [ $rc -eq 0 ]
 check "it printed the uplink ratio" grep -q 'ratio script / cellmuxd' "$T/bench.out"
+check "it printed the ratio to the kernel floor" grep -q 'ratio cellmuxd / floor' "$T/bench.out"
 check "it printed the session ratio" grep -q 'ratio netns-exec / cellmuxd' "$T/bench.out"
 bash tests/bench/metrics_wrk.sh --quick >"$T/metrics.out" 2>&1
 rc=$?

@@ -56,16 +56,5 @@ check "no shared library or NSS file is opened before exec" \
 [ -n "${KEEP_TRACE:-}" ] && cp -r "$T/tr" "$KEEP_TRACE"
 check "the init ends in its signal wait, not elsewhere" grep -q '^rt_sigtimedwait(' "$init_tr"
 
-# strace's pid is DAEMON_PID; the daemon is its child, and strace passes on its exit status.
-stop_traced() {
-	local real
-	real=$(pgrep -P "$DAEMON_PID" -x cellmuxd) || return 1
-	kill -TERM "$real"
-	wait_for 20 daemon_gone || return 1
-	wait "$DAEMON_PID"
-	local rc=$?
-	DAEMON_PID=
-	return $rc
-}
 check "SIGTERM stops the daemon with status 0" stop_traced
 check "nothing left" nothing_left
