@@ -65,7 +65,10 @@ echo
 printf '%-8s | %-7s | %-10s | %s\n' session uplink "worker pid" "egress IP seen by the server"
 printf -- '---------+---------+------------+------------------------------\n'
 for s in 1 2 3 4 5 6; do
-	pid=$(head -1 "$CG2/cellmux-demo/s$s/cgroup.procs" 2>/dev/null)
+	# The session's init (PID 1 of its PID namespace) is in the cgroup first; the worker is
+	# its child.
+	init=$(head -1 "$CG2/cellmux-demo/s$s/cgroup.procs" 2>/dev/null)
+	pid=$(awk '{ print $1 }' "/proc/$init/task/$init/children" 2>/dev/null)
 	up=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^CELLMUX_UPLINK=//p')
 	printf '%-8s | %-7s | %-10s | %s\n' "s$s" "${up:-?}" "${pid:-?}" "$(egress s$s)"
 done
