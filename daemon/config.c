@@ -759,6 +759,9 @@ static int uplink_begin(struct parser *p, int line, const char *name)
 		return -ENOMEM;
 	strcpy(u->p.name, name);
 	u->capacity = CONFIG_DEFAULT_CAPACITY;
+	u->health.interval_ms = HEALTH_DEFAULT_INTERVAL_MS;
+	u->health.fail = HEALTH_DEFAULT_FAIL;
+	u->health.ok = HEALTH_DEFAULT_OK;
 	u->line = line;
 	return 0;
 }
@@ -848,6 +851,67 @@ static int uplink_dns(struct parser *p, int line, const char *key, const char *v
 	if (u->n_dns >= UPLINK_MAX_DNS)
 		return fail(p, line, "too many DNS servers (at most %d)", UPLINK_MAX_DNS);
 	u->dns[u->n_dns++] = a;
+	return 0;
+}
+
+/* health_check=SPEC [SPEC...]: any passing check counts for the round. */
+static int uplink_health_check(struct parser *p, int line, const char *key, const char *value)
+{
+	struct health_cfg *h = &cur_uplink(p)->health;
+	const char *v = value;
+
+	h->n_checks = 0;
+	while (*v) {
+		size_t len = strcspn(v, " \t");
+		char spec[256];
+
+		if (!len) {
+			v++;
+			continue;
+		}
+		if (h->n_checks == HEALTH_CHECKS_MAX)
+			return fail(p, line, "health_check=: at most %d checks", HEALTH_CHECKS_MAX);
+		if (len >= sizeof(spec) ||
+		    (snprintf(spec, sizeof(spec), "%.*s", (int)len, v),
+		     health_check_parse(spec, &h->checks[h->n_checks]) < 0))
+			return fail(p, line,
+				    "invalid health check '%.*s' (tcp:ADDR:PORT, http://ADDR[:PORT][/PATH], "
+				    "dns:NAME or icmp:ADDR; addresses are numeric IPv4)",
+				    (int)(len > 64 ? 64 : len), v);
+		h->n_checks++;
+		v += len;
+	}
+	if (!h->n_checks)
+		return fail(p, line, "health_check= names no check");
+	return 0;
+}
+
+static int uplink_health_interval(struct parser *p, int line, const char *key, const char *value)
+{
+	unsigned *ms = &cur_uplink(p)->health.interval_ms;
+	int r = parse_duration_ms(value, ms);
+
+	/* Below 100 ms a check cannot tell a slow carrier from a dead one. */
+	if (r < 0 || *ms < 100)
+		return fail(p, line, "invalid health_interval=%s (a duration of at least 100ms)",
+			    value);
+	return 0;
+}
+
+static int uplink_health_count(struct parser *p, int line, const char *key, const char *value)
+{
+	struct health_cfg *h = &cur_uplink(p)->health;
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (errno || end == value || *end || value[0] == '-' || v < 1 || v > 100)
+		return fail(p, line, "invalid %s=%s (1-100 rounds in a row)", key, value);
+	if (!strcmp(key, "health_fail"))
+		h->fail = (unsigned)v;
+	else
+		h->ok = (unsigned)v;
 	return 0;
 }
 
@@ -1063,6 +1127,10 @@ static const struct key_def uplink_keys[] = {
 	{ "dns", uplink_dns, KEY_LIST },
 	{ "capacity", uplink_capacity, 0 },
 	{ "priority", uplink_priority, 0 },
+	{ "health_check", uplink_health_check, 0 },
+	{ "health_interval", uplink_health_interval, 0 },
+	{ "health_fail", uplink_health_count, 0 },
+	{ "health_ok", uplink_health_count, 0 },
 	{ "device", uplink_device, 0 },
 	{ "apn", uplink_apn, 0 },
 	{ "username", uplink_username, 0 },

@@ -8,6 +8,7 @@
 
 #include "bpf/acct.h"
 #include "bpf/quota_period.h"
+#include "daemon/health.h"
 #include "netns/uplink.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/cellmux/cellmux.conf"
@@ -63,6 +64,7 @@ struct cfg_uplink {
 	int iface_line;    /* the interface= line, for preflight errors */
 	struct cfg_quota quota;
 	int priority; /* priority=: automatic placement fills the lowest first; default 0 */
+	struct health_cfg health; /* health_check=, health_interval=, health_fail=, health_ok= */
 };
 #define CONFIG_DEFAULT_CAPACITY 16
 

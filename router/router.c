@@ -108,7 +108,9 @@ static enum router_reason why_not(const struct plan *p, const struct router_sess
 
 static bool held(const struct router_session *s, const struct router_plan_params *prm)
 {
-	return s->last_move != ROUTER_NEVER && prm->now - s->last_move < prm->hold_down;
+	int64_t hold = s->hold_down > 0 ? s->hold_down : prm->hold_down;
+
+	return s->last_move != ROUTER_NEVER && prm->now - s->last_move < hold;
 }
 
 static bool valid(const struct router_session *s, size_t n_links)
@@ -170,7 +172,8 @@ int router_plan(const struct router_link *links, size_t n_links, const struct ro
 		}
 		if (held(x, prm)) {
 			EMIT(.verb = ROUTER_WAIT, .session = i, .from = x->uplink, .to = -1,
-			     .reason = ROUTER_REASON_HOLD_DOWN, .until = x->last_move + prm->hold_down);
+			     .reason = ROUTER_REASON_HOLD_DOWN,
+			     .until = x->last_move + (x->hold_down > 0 ? x->hold_down : prm->hold_down));
 			continue;
 		}
 		to = pick(&p, x, x->uplink);

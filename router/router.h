@@ -55,7 +55,8 @@ struct router_session {
 	int home;
 	enum router_on_down on_down;
 	bool move_back;
-	int64_t last_move; /* seconds on the caller's clock, ROUTER_NEVER if it never moved */
+	int64_t last_move; /* on the caller's clock (any unit, as now); ROUTER_NEVER: never */
+	int64_t hold_down; /* its own min time between moves; 0: the plan's */
 };
 
 enum router_verb {
@@ -83,8 +84,8 @@ struct router_action {
 };
 
 struct router_plan_params {
-	int64_t now;       /* seconds, same clock as last_move */
-	int64_t hold_down; /* min seconds between two moves of one session */
+	int64_t now;       /* same clock and unit as last_move */
+	int64_t hold_down; /* min time between two moves of one session, unless it has its own */
 };
 
 /* What to do now, given the uplinks and sessions. Writes at most n_sessions actions (one per
@@ -99,7 +100,7 @@ struct router_plan_params {
  *  - unplaced sessions are placed: listed ones first (pins claim their uplinks before the
  *    others are spread), then the rest, each group in input order;
  *  - a move_back=yes session running off its first choice returns once that is eligible;
- *  - no session moves twice within hold_down seconds; capacity is never exceeded.
+ *  - no session moves twice within its hold-down; capacity is never exceeded.
  * Automatic placement: lowest priority first, healthy before degraded, then the smallest
  * sessions/capacity, ties to the earlier uplink. */
 int router_plan(const struct router_link *links, size_t n_links, const struct router_session *s,
