@@ -238,7 +238,7 @@ const char *router_reason_str(enum router_reason r)
 	case ROUTER_REASON_NO_UPLINK:
 		return "no uplink is defined";
 	case ROUTER_REASON_FULL:
-		return "all uplinks are at capacity";
+		return "every uplink it may use is at capacity";
 	case ROUTER_REASON_PIN_FULL:
 		return "its uplink is at capacity";
 	case ROUTER_REASON_UNAVAILABLE:
