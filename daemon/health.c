@@ -432,8 +432,16 @@ static gboolean on_tick(gpointer data)
 	struct health *h = data;
 
 	if (h->in_round) {
-		snprintf(h->last_error, sizeof(h->last_error), "no check answered within %u ms",
-			 h->cfg->interval_ms);
+		/* A dead upstream usually drops silently: name a check that never answered. */
+		for (size_t i = 0; i < h->cfg->n_checks; i++) {
+			char spec[256];
+
+			if (h->probes[i].fd < 0)
+				continue;
+			spec_str(h->probes[i].c, spec, sizeof(spec));
+			snprintf(h->last_error, sizeof(h->last_error), "%s: no answer within %u ms",
+				 spec, h->cfg->interval_ms);
+		}
 		round_end(h);
 	}
 	h->in_round = true;
