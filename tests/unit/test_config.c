@@ -1363,6 +1363,33 @@ ERROR_TEST(test_priority_negative_is_rejected,
 	   "[uplink a]\ndriver=netdev\ninterface=wwan0\npriority=-1\n",
 	   "t.conf:4: invalid priority=-1 (0-1000, lower is preferred)")
 
+static void test_health_keys_parse_with_defaults(void **state)
+{
+	struct cmx_config *c = parse_ok(UPLINK_A "health_check=tcp:198.18.0.1:80  icmp:9.9.9.9\n"
+				       "health_interval=500ms\nhealth_fail=2\n"
+				       "[uplink b]\ndriver=netdev\ninterface=wwan1\n"
+				       "address=10.0.1.2/24\n");
+
+	assert_int_equal(c->uplinks[0].health.n_checks, 2);
+	assert_int_equal(c->uplinks[0].health.checks[1].kind, HEALTH_ICMP);
+	assert_int_equal(c->uplinks[0].health.interval_ms, 500);
+	assert_int_equal(c->uplinks[0].health.fail, 2);
+	assert_int_equal(c->uplinks[0].health.ok, HEALTH_DEFAULT_OK);
+	assert_int_equal(c->uplinks[1].health.n_checks, 0);
+	assert_int_equal(c->uplinks[1].health.interval_ms, HEALTH_DEFAULT_INTERVAL_MS);
+	config_free(c);
+}
+
+ERROR_TEST(test_health_check_garbage_is_rejected_at_its_line,
+	   UPLINK_A "health_check=tcp:198.18.0.1:80 ping:1.2.3.4\n",
+	   "t.conf:5: invalid health check 'ping:1.2.3.4' (tcp:ADDR:PORT, "
+	   "http://ADDR[:PORT][/PATH], dns:NAME or icmp:ADDR; addresses are numeric IPv4)")
+ERROR_TEST(test_health_interval_below_100ms_is_rejected,
+	   UPLINK_A "health_interval=50ms\n",
+	   "t.conf:5: invalid health_interval=50ms (a duration of at least 100ms)")
+ERROR_TEST(test_health_fail_zero_is_rejected, UPLINK_A "health_fail=0\n",
+	   "t.conf:5: invalid health_fail=0 (1-100 rounds in a row)")
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1403,6 +1430,10 @@ int main(void)
 		cmocka_unit_test(test_pinned_session_over_capacity_is_rejected_at_its_header),
 		cmocka_unit_test(test_unpinned_session_beyond_total_capacity_is_rejected),
 		cmocka_unit_test(test_session_without_any_uplink_is_rejected),
+		cmocka_unit_test(test_health_keys_parse_with_defaults),
+		cmocka_unit_test(test_health_check_garbage_is_rejected_at_its_line),
+		cmocka_unit_test(test_health_interval_below_100ms_is_rejected),
+		cmocka_unit_test(test_health_fail_zero_is_rejected),
 		cmocka_unit_test(test_preference_list_parses_in_order_and_places_first_with_room),
 		cmocka_unit_test(test_priority_backup_uplink_fills_last),
 		cmocka_unit_test(test_failover_defaults_profile_and_session_override),
