@@ -369,7 +369,8 @@ static void replan_once(struct daemon *d)
 		const struct router_action *a = &p.acts[k];
 		struct session *s = d->sessions[a->session];
 
-		if (s->remove_when_stopped || s->move_to)
+		/* A worker that ended by itself (restart=no) stays ended: a move must not revive it. */
+		if (s->remove_when_stopped || s->move_to || (s->state == SESSION_STOPPED && !s->parked))
 			continue;
 		switch (a->verb) {
 		case ROUTER_MOVE:
