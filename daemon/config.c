@@ -772,6 +772,9 @@ static int uplink_begin(struct parser *p, int line, const char *name)
 		return -ENOMEM;
 	strcpy(u->p.name, name);
 	u->capacity = CONFIG_DEFAULT_CAPACITY;
+	u->health.interval_ms = HEALTH_DEFAULT_INTERVAL_MS;
+	u->health.fail = HEALTH_DEFAULT_FAIL;
+	u->health.ok = HEALTH_DEFAULT_OK;
 	u->line = line;
 	return 0;
 }
@@ -861,6 +864,82 @@ static int uplink_dns(struct parser *p, int line, const char *key, const char *v
 	if (u->n_dns >= UPLINK_MAX_DNS)
 		return fail(p, line, "too many DNS servers (at most %d)", UPLINK_MAX_DNS);
 	u->dns[u->n_dns++] = a;
+	return 0;
+}
+
+/* health_check=SPEC [SPEC...]: any passing check counts for the round. */
+static int uplink_health_check(struct parser *p, int line, const char *key, const char *value)
+{
+	struct health_cfg *h = &cur_uplink(p)->health;
+	const char *v = value;
+
+	h->n_checks = 0;
+	while (*v) {
+		size_t len = strcspn(v, " \t");
+		char spec[256];
+
+		if (!len) {
+			v++;
+			continue;
+		}
+		if (h->n_checks == HEALTH_CHECKS_MAX)
+			return fail(p, line, "health_check=: at most %d checks", HEALTH_CHECKS_MAX);
+		if (len >= sizeof(spec) ||
+		    (snprintf(spec, sizeof(spec), "%.*s", (int)len, v),
+		     health_check_parse(spec, &h->checks[h->n_checks]) < 0))
+			return fail(p, line,
+				    "invalid health check '%.*s' (tcp:ADDR:PORT, http://ADDR[:PORT][/PATH], "
+				    "dns:NAME or icmp:ADDR; addresses are numeric IPv4)",
+				    (int)(len > 64 ? 64 : len), v);
+		h->n_checks++;
+		v += len;
+	}
+	if (!h->n_checks)
+		return fail(p, line, "health_check= names no check");
+	return 0;
+}
+
+static int uplink_health_interval(struct parser *p, int line, const char *key, const char *value)
+{
+	unsigned *ms = &cur_uplink(p)->health.interval_ms;
+	int r = parse_duration_ms(value, ms);
+
+	/* Below 100 ms a check cannot tell a slow carrier from a dead one. */
+	if (r < 0 || *ms < 100)
+		return fail(p, line, "invalid health_interval=%s (a duration of at least 100ms)",
+			    value);
+	return 0;
+}
+
+static int uplink_health_count(struct parser *p, int line, const char *key, const char *value)
+{
+	struct health_cfg *h = &cur_uplink(p)->health;
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (errno || end == value || *end || value[0] == '-' || v < 1 || v > 100)
+		return fail(p, line, "invalid %s=%s (1-100 rounds in a row)", key, value);
+	if (!strcmp(key, "health_fail"))
+		h->fail = (unsigned)v;
+	else
+		h->ok = (unsigned)v;
+	return 0;
+}
+
+/* Lower first, like mwan3's metric: a backup uplink gets priority=1 and takes sessions only
+ * when every priority-0 uplink is full, down or failed. */
+static int uplink_priority(struct parser *p, int line, const char *key, const char *value)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (errno || end == value || *end || v < 0 || v > 1000)
+		return fail(p, line, "invalid priority=%s (0-1000, lower is preferred)", value);
+	cur_uplink(p)->priority = (int)v;
 	return 0;
 }
 
@@ -1060,6 +1139,11 @@ static const struct key_def uplink_keys[] = {
 	{ "gateway", uplink_gateway, KEY_LIST },
 	{ "dns", uplink_dns, KEY_LIST },
 	{ "capacity", uplink_capacity, 0 },
+	{ "priority", uplink_priority, 0 },
+	{ "health_check", uplink_health_check, 0 },
+	{ "health_interval", uplink_health_interval, 0 },
+	{ "health_fail", uplink_health_count, 0 },
+	{ "health_ok", uplink_health_count, 0 },
 	{ "device", uplink_device, 0 },
 	{ "apn", uplink_apn, 0 },
 	{ "username", uplink_username, 0 },
@@ -1105,6 +1189,7 @@ static int profile_begin(struct parser *p, int line, const char *name)
 	f->limits.pids_max = CONFIG_DEFAULT_PIDS_MAX;
 	f->restart = RESTART_ON_FAILURE;
 	f->restart_sec_ms = DEFAULT_RESTART_SEC_MS;
+	f->failover.move_back = -1;
 	f->restart_max_ms = DEFAULT_RESTART_MAX_MS;
 	f->line = line;
 	return 0;
@@ -1257,6 +1342,73 @@ static int profile_end(struct parser *p)
 	return 0;
 }
 
+static struct cfg_failover *cur_failover(struct parser *p)
+{
+	struct cmx_config *c = p->c;
+
+	if (!strcmp(p->sec->type, "profile"))
+		return &c->profiles[c->n_profiles - 1].failover;
+	return &c->sessions[c->n_sessions - 1].failover;
+}
+
+static int key_on_uplink_down(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_failover *f = cur_failover(p);
+
+	if (!strcmp(value, "move"))
+		f->on_down = CFG_ON_DOWN_MOVE;
+	else if (!strcmp(value, "wait"))
+		f->on_down = CFG_ON_DOWN_WAIT;
+	else
+		return fail(p, line, "invalid on_uplink_down=%s (move or wait)", value);
+	return 0;
+}
+
+static int key_move_back(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_failover *f = cur_failover(p);
+
+	if (!strcmp(value, "yes"))
+		f->move_back = 1;
+	else if (!strcmp(value, "no"))
+		f->move_back = 0;
+	else
+		return fail(p, line, "invalid move_back=%s (yes or no)", value);
+	return 0;
+}
+
+static int key_move_hold_down(struct parser *p, int line, const char *key, const char *value)
+{
+	return parse_backoff(p, line, key, value, &cur_failover(p)->hold_down_ms);
+}
+
+#define FAILOVER_KEYS                                                                      \
+	{ "on_uplink_down", key_on_uplink_down, 0 }, { "move_back", key_move_back, 0 },    \
+		{ "move_hold_down", key_move_hold_down, 0 }
+
+struct cfg_failover config_session_failover(const struct cfg_profile *p,
+					    const struct cfg_session *s)
+{
+	struct cfg_failover f = {
+		.on_down = CONFIG_DEFAULT_ON_DOWN,
+		.move_back = CONFIG_DEFAULT_MOVE_BACK,
+		.hold_down_ms = CONFIG_DEFAULT_HOLD_DOWN_MS,
+	};
+	const struct cfg_failover *layer[] = { p ? &p->failover : NULL, s ? &s->failover : NULL };
+
+	for (size_t i = 0; i < ARRAY_SIZE(layer); i++) {
+		if (!layer[i])
+			continue;
+		if (layer[i]->on_down != CFG_ON_DOWN_UNSET)
+			f.on_down = layer[i]->on_down;
+		if (layer[i]->move_back >= 0)
+			f.move_back = layer[i]->move_back;
+		if (layer[i]->hold_down_ms)
+			f.hold_down_ms = layer[i]->hold_down_ms;
+	}
+	return f;
+}
+
 static const struct key_def profile_keys[] = {
 	{ "exec", profile_exec, KEY_REQUIRED },
 	{ "user", profile_user, 0 },
@@ -1269,6 +1421,7 @@ static const struct key_def profile_keys[] = {
 	{ "restart_max_sec", profile_restart_max_sec, 0 },
 	QUOTA_KEYS,
 	LIMIT_KEYS,
+	FAILOVER_KEYS,
 };
 
 /* ---- [session NAME] ---- */
@@ -1301,6 +1454,7 @@ static int session_begin(struct parser *p, int line, const char *name)
 	strcpy(s->name, name);
 	s->profile_idx = -1;
 	s->uplink_idx = -1;
+	s->failover.move_back = -1;
 	s->line = line;
 	return 0;
 }
@@ -1317,13 +1471,32 @@ static int session_profile(struct parser *p, int line, const char *key, const ch
 	return 0;
 }
 
+/* uplink=lte1 (a pin) or uplink=lte1,lte2,... (tried in that order). */
 static int session_uplink(struct parser *p, int line, const char *key, const char *value)
 {
 	struct cfg_session *s = cur_session(p);
+	const char *v = value;
 
-	if (!config_uplink_name_valid(value))
-		return fail(p, line, "invalid uplink name '%s'", value);
-	strcpy(s->uplink, value);
+	s->n_prefs = 0;
+	for (;;) {
+		size_t len = strcspn(v, ",");
+		char name[UPLINK_NAME_MAX + 2];
+
+		if (s->n_prefs == CONFIG_UPLINK_PREFS_MAX)
+			return fail(p, line, "uplink=%s: at most %d uplinks", value,
+				    CONFIG_UPLINK_PREFS_MAX);
+		snprintf(name, sizeof(name), "%.*s", (int)len, v);
+		if (len > UPLINK_NAME_MAX || !config_uplink_name_valid(name))
+			return fail(p, line, "invalid uplink name '%s'", name);
+		for (size_t k = 0; k < s->n_prefs; k++)
+			if (!strcmp(s->prefs[k], name))
+				return fail(p, line, "uplink=%s names '%s' twice", value, name);
+		strcpy(s->prefs[s->n_prefs++], name);
+		if (!v[len])
+			break;
+		v += len + 1;
+	}
+	strcpy(s->uplink, s->prefs[0]);
 	s->uplink_line = line;
 	return 0;
 }
@@ -1333,6 +1506,7 @@ static const struct key_def session_keys[] = {
 	{ "uplink", session_uplink, 0 },
 	QUOTA_KEYS,
 	LIMIT_KEYS,
+	FAILOVER_KEYS,
 };
 
 /* ---- sections ---- */
@@ -1505,58 +1679,68 @@ static int resolve(struct parser *p)
 		if (s->profile_idx < 0)
 			return fail(p, s->profile_line, "session '%s' names unknown profile '%s'",
 				    s->name, s->profile);
-		if (!s->uplink[0])
-			continue;
-		s->uplink_idx = config_find_uplink(c, s->uplink);
-		if (s->uplink_idx < 0)
-			return fail(p, s->uplink_line, "session '%s' names unknown uplink '%s'",
-				    s->name, s->uplink);
+		for (size_t k = 0; k < s->n_prefs; k++) {
+			s->pref_idx[k] = config_find_uplink(c, s->prefs[k]);
+			if (s->pref_idx[k] < 0)
+				return fail(p, s->uplink_line,
+					    "session '%s' names unknown uplink '%s'", s->name,
+					    s->prefs[k]);
+		}
 	}
 	return 0;
 }
 
-/* Pinned sessions claim their uplinks first, so the router spreads the others over what is
- * left, in file order: the same config always gives the same placement. */
+/* The router places every session as if all uplinks were up and empty: pinned sessions claim
+ * their uplinks first, the others spread over what is left in file order, so the same config
+ * always gives the same placement, and a session that cannot fit is an error at its line. */
 static int place(struct parser *p)
 {
 	struct cmx_config *c = p->c;
-	_cleanup_free_ struct router_uplink *ru = calloc(c->n_uplinks + 1, sizeof(*ru));
+	_cleanup_free_ struct router_link *rl = calloc(c->n_uplinks + 1, sizeof(*rl));
+	_cleanup_free_ struct router_session *rs = calloc(c->n_sessions + 1, sizeof(*rs));
+	_cleanup_free_ struct router_action *ra = calloc(c->n_sessions + 1, sizeof(*ra));
+	const struct router_plan_params prm = { 0 };
+	int n;
 
-	if (!ru)
+	if (!rl || !rs || !ra)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->n_uplinks; i++)
-		ru[i] = (struct router_uplink){
+		rl[i] = (struct router_link){
 			.capacity = c->uplinks[i].capacity,
-			.usable = true,
+			.up = true,
+			.priority = c->uplinks[i].priority,
 		};
-
 	for (size_t i = 0; i < c->n_sessions; i++) {
 		const struct cfg_session *s = &c->sessions[i];
-		struct router_uplink *u;
 
-		if (s->uplink_idx < 0)
-			continue;
-		u = &ru[s->uplink_idx];
-		if (u->sessions >= u->capacity)
-			return fail(p, s->line,
-				    "session '%s' does not fit: uplink '%s' is at capacity %u",
-				    s->name, s->uplink, u->capacity);
-		u->sessions++;
+		rs[i] = (struct router_session){ .uplink = -1, .home = -1,
+						 .last_move = ROUTER_NEVER };
+		rs[i].n_prefs = s->n_prefs;
+		for (size_t k = 0; k < s->n_prefs; k++)
+			rs[i].prefs[k] = s->pref_idx[k];
 	}
-	for (size_t i = 0; i < c->n_sessions; i++) {
-		struct cfg_session *s = &c->sessions[i];
-		int r;
+	n = router_plan(rl, c->n_uplinks, rs, c->n_sessions, &prm, ra);
+	if (n < 0)
+		return n;
+	/* Errors in file order: the first session that does not fit is the one reported. */
+	for (size_t i = 0; i < c->n_sessions; i++)
+		for (int k = 0; k < n; k++) {
+			const struct cfg_session *s = &c->sessions[i];
 
-		if (s->uplink_idx >= 0)
-			continue;
-		r = router_pick_uplink(ru, c->n_uplinks);
-		if (r < 0)
+			if (ra[k].session != i || ra[k].verb != ROUTER_WAIT)
+				continue;
+			if (ra[k].reason == ROUTER_REASON_PIN_FULL)
+				return fail(p, s->line,
+					    "session '%s' does not fit: uplink '%s' is at capacity %u",
+					    s->name, s->uplink,
+					    c->uplinks[s->pref_idx[0]].capacity);
 			return fail(p, s->line, "session '%s' does not fit: %s", s->name,
-				    c->n_uplinks ? "all uplinks are at capacity"
-						 : "no uplink is defined");
-		s->uplink_idx = r;
-		ru[r].sessions++;
-	}
+				    !c->n_uplinks ? "no uplink is defined"
+				    : s->n_prefs ? "every uplink it lists is at capacity"
+						 : "all uplinks are at capacity");
+		}
+	for (int k = 0; k < n; k++)
+		c->sessions[ra[k].session].uplink_idx = ra[k].to;
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include "bpf/acct.h"
 #include "bpf/quota_period.h"
+#include "daemon/health.h"
 #include "netns/uplink.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/cellmux/cellmux.conf"
@@ -62,8 +63,27 @@ struct cfg_uplink {
 	int line;          /* the [uplink NAME] header */
 	int iface_line;    /* the interface= line, for preflight errors */
 	struct cfg_quota quota;
+	int priority; /* priority=: automatic placement fills the lowest first; default 0 */
+	struct health_cfg health; /* health_check=, health_interval=, health_fail=, health_ok= */
 };
 #define CONFIG_DEFAULT_CAPACITY 16
+
+/* on_uplink_down=, move_back=, move_hold_down=: per profile, overridable per session. */
+enum cfg_on_down { CFG_ON_DOWN_UNSET, CFG_ON_DOWN_MOVE, CFG_ON_DOWN_WAIT };
+struct cfg_failover {
+	enum cfg_on_down on_down;
+	int move_back;            /* -1 unset, 0 no, 1 yes */
+	unsigned hold_down_ms;    /* 0 unset */
+};
+/* A session that must keep its carrier says uplink=X (a pin) or on_uplink_down=wait; every
+ * other session leaves a dead uplink: the box has several modems so that one dying does not
+ * take its work down. */
+#define CONFIG_DEFAULT_ON_DOWN CFG_ON_DOWN_MOVE
+#define CONFIG_DEFAULT_MOVE_BACK 0
+/* Longer than a health_interval x (health_fail + health_ok) cycle, so an uplink that flaps
+ * moves a session at most once per 30 s. */
+#define CONFIG_DEFAULT_HOLD_DOWN_MS 30000
+#define CONFIG_UPLINK_PREFS_MAX 8
 
 struct cfg_profile {
 	char name[CONFIG_NAME_MAX + 1];
@@ -81,6 +101,7 @@ struct cfg_profile {
 	 * BindReadOnlyPaths=, BindPaths=); NULL-terminated, NULL when none. */
 	char **bind_ro, **bind_rw;
 	int bind_ro_line, bind_rw_line;
+	struct cfg_failover failover; /* unset fields: the defaults */
 	/* log_rate_limit_burst= lines per log_rate_limit_interval= of the worker's output
 	 * (journald's LogRateLimitBurst=/LogRateLimitIntervalSec=); burst 0: no limit. */
 	unsigned log_burst;
@@ -111,6 +132,12 @@ struct cfg_session {
 	int uplink_line;  /* the uplink= line; 0 when placed by the router */
 	struct cfg_quota quota; /* see config_session_quota() */
 	struct cfg_limits limits; /* only the keys written here; see config_session_limits() */
+	/* uplink=A,B,C: an ordered preference list; .uplink is its first name, one name is a
+	 * pin. Indexes into uplinks, resolved by config_load. */
+	char prefs[CONFIG_UPLINK_PREFS_MAX][UPLINK_NAME_MAX + 1];
+	int pref_idx[CONFIG_UPLINK_PREFS_MAX];
+	size_t n_prefs;
+	struct cfg_failover failover; /* only the keys written here; see config_session_failover */
 };
 
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/cellmux"
@@ -167,6 +194,9 @@ int config_find_uplink(const struct cmx_config *c, const char *name);  /* index 
 int config_find_profile(const struct cmx_config *c, const char *name); /* index or -ENOENT */
 int config_find_session(const struct cmx_config *c, const char *name); /* index or -ENOENT */
 /* A session's quota: its own quota= keys if it has any, else its profile's; NULL for none. */
+/* A session's failover policy: its own keys, else its profile's, else the defaults. */
+struct cfg_failover config_session_failover(const struct cfg_profile *p,
+					    const struct cfg_session *s);
 const struct cfg_quota *config_session_quota(const struct cmx_config *c,
 					     const struct cfg_session *s);
 /* The limits a session runs with: each key of its own section (s may be NULL) over its

@@ -70,6 +70,8 @@ static void uplink_info(const struct status_uplink *su, struct ctl_uplink_info *
 	u->removed.tx_bytes = su->removed_tx_bytes;
 	u->removed.rx_packets = su->removed_rx_packets;
 	u->removed.tx_packets = su->removed_tx_packets;
+	COPY(u->health, su->health);
+	COPY(u->health_reason, su->health_reason);
 }
 
 /* The kernel's numbers as read; CGROUP_MAX (no limit) is sent as an absent limit. */
@@ -127,6 +129,8 @@ static void session_info(const struct status_session *ss, struct ctl_session_inf
 	s->state = session_state(ss->state);
 	s->pid = ss->pid > 0 ? (uint32_t)ss->pid : 0;
 	s->restarts = ss->restarts;
+	s->moves = ss->moves;
+	COPY(s->wait_reason, ss->wait_reason);
 	s->uptime_ms = ss->uptime_ms;
 	s->counters.valid = ss->counters_valid;
 	s->counters.rx_bytes = ss->rx_bytes;

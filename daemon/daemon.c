@@ -12,6 +12,8 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "daemon/accounting.h"
+#include "daemon/health.h"
+#include "daemon/status.h"
 #include "common/esource.h"
 #include "sandbox/cgroup.h"
 #include "daemon/metrics.h"
@@ -72,6 +74,7 @@ static void on_uplink_event(struct uplink *u, enum uplink_event ev, void *userda
 			log_warn("uplink %s: disconnected; the driver reconnects", du->cfg->p.name);
 			du->reconnects++;
 		}
+		daemon_replan(d);
 		return;
 	}
 }
@@ -90,6 +93,30 @@ struct session *daemon_find_session(struct daemon *d, const char *name)
 		if (!strcmp(d->sessions[i]->name, name))
 			return d->sessions[i];
 	return NULL;
+}
+
+static void on_health(void *userdata, enum router_health h, const char *reason)
+{
+	struct dm_uplink *du = userdata;
+
+	if (h == ROUTER_HEALTHY)
+		log_info("uplink %s: health %s (%s)", du->cfg->p.name, health_to_string(h), reason);
+	else
+		log_warn("uplink %s: health %s: %s", du->cfg->p.name, health_to_string(h), reason);
+	daemon_replan(du->d);
+}
+
+static void dm_health_start(struct dm_uplink *du)
+{
+	char resolv[256];
+	int r;
+
+	if (!du->cfg->health.n_checks || du->health || !du->u)
+		return;
+	snprintf(resolv, sizeof(resolv), "/etc/netns/%s/resolv.conf", uplink_ns_name(du->u));
+	r = health_new(&du->cfg->health, uplink_nsfd(du->u), resolv, on_health, du, &du->health);
+	if (r < 0)
+		log_error_errno(r, "uplink %s: starting health checks: %m", du->cfg->p.name);
 }
 
 /* Bringing an uplink up is mostly waiting: moving a link between namespaces and committing an
@@ -129,6 +156,8 @@ static int uplinks_up(struct daemon *d, struct dm_uplink **list, size_t n)
 		}
 		uplink_set_event_handler(du->u, on_uplink_event, d);
 		dm_acct_uplink_attach(d, du);
+		du->d = d;
+		dm_health_start(du);
 		log_info("uplink %s: %s in namespace %s via %s", du->cfg->p.name,
 			 uplink_connected(du->u) ? "up" : "connecting", uplink_ns_name(du->u),
 			 du->cfg->p.ifname);
@@ -141,6 +170,8 @@ static void uplink_take_down(struct daemon *d, struct dm_uplink *du)
 {
 	if (!du->u)
 		return;
+	health_free(du->health);
+	du->health = NULL;
 	dm_acct_uplink_detach(d, du);
 	uplink_down(du->u);
 	du->u = NULL;
@@ -178,22 +209,235 @@ static void dm_uplink_remove(struct daemon *d, struct dm_uplink *du)
 	free(du);
 }
 
-/* The router decides among usable uplinks: up, not draining. */
+/* ---- the router's view of the daemon (see router_plan()) ---- */
+
+struct dm_plan {
+	struct router_link *links;
+	struct router_session *rs;
+	struct router_action *acts;
+	size_t n_sessions; /* rs[] holds these plus one slot for a session about to be placed */
+};
+
+static int dm_uplink_index(const struct daemon *d, const struct dm_uplink *du)
+{
+	for (size_t k = 0; du && k < d->n_uplinks; k++)
+		if (d->uplinks[k] == du)
+			return (int)k;
+	return -1;
+}
+
+static void dm_plan_free(struct dm_plan *p)
+{
+	free(p->links);
+	free(p->rs);
+	free(p->acts);
+}
+
+/* A session's preference list, by index into d->uplinks: its [session]'s uplink=, or the one
+ * it was started on over the admin socket; none: any uplink. */
+static void dm_session_prefs(const struct daemon *d, const struct session *s,
+			     struct router_session *rs)
+{
+	int ci = s->from_config ? config_find_session(d->cfg, s->name) : -1;
+
+	rs->n_prefs = 0;
+	if (ci >= 0) {
+		const struct cfg_session *cs = &d->cfg->sessions[ci];
+
+		for (size_t k = 0; k < cs->n_prefs && rs->n_prefs < ROUTER_PREFS_MAX; k++) {
+			int ui = dm_uplink_index(d, daemon_find_uplink((struct daemon *)d,
+								       cs->prefs[k]));
+			if (ui >= 0)
+				rs->prefs[rs->n_prefs++] = ui;
+		}
+		/* Every listed uplink gone by a reload: it stays a pin on where it is. */
+		if (cs->n_prefs && !rs->n_prefs)
+			rs->prefs[rs->n_prefs++] = dm_uplink_index(d, s->uplink);
+	} else if (s->pinned) {
+		rs->prefs[rs->n_prefs++] = dm_uplink_index(d, s->uplink);
+	}
+}
+
+static int dm_plan_build(struct daemon *d, struct dm_plan *p)
+{
+	size_t nl = d->n_uplinks, ns = d->n_sessions;
+
+	*p = (struct dm_plan){ .n_sessions = ns };
+	p->links = calloc(nl + 1, sizeof(*p->links));
+	p->rs = calloc(ns + 1, sizeof(*p->rs));
+	p->acts = calloc(ns + 1, sizeof(*p->acts));
+	if (!p->links || !p->rs || !p->acts) {
+		dm_plan_free(p);
+		return -ENOMEM;
+	}
+	for (size_t k = 0; k < nl; k++) {
+		struct dm_uplink *du = d->uplinks[k];
+		struct status_uplink st;
+
+		p->links[k] = (struct router_link){
+			.capacity = du->cfg->capacity,
+			.up = du->u != NULL,
+			.health = health_state(du->health),
+			/* A driver that is reconnecting keeps its sessions (the kill switch holds
+			 * their traffic in) but takes no new ones; a drop that lasts is caught by
+			 * the health checks. */
+			.draining = du->draining || !du->u || !uplink_connected(du->u),
+			.priority = du->cfg->priority,
+		};
+		if (status_uplink(d, k, &st) == 0)
+			p->links[k].quota_reached = st.quota_reached;
+	}
+	for (size_t i = 0; i < ns; i++) {
+		struct session *s = d->sessions[i];
+		struct router_session *rs = &p->rs[i];
+		int ci = s->from_config ? config_find_session(d->cfg, s->name) : -1;
+		struct cfg_failover f =
+			config_session_failover(s->profile, ci >= 0 ? &d->cfg->sessions[ci] : NULL);
+
+		/* A session on its way to another uplink counts there already. */
+		rs->uplink = dm_uplink_index(d, s->move_to ? s->move_to : s->uplink);
+		rs->running = s->move_to || !s->parked;
+		rs->home = dm_uplink_index(d, s->home);
+		rs->on_down = f.on_down == CFG_ON_DOWN_WAIT ? ROUTER_ON_DOWN_WAIT
+							    : ROUTER_ON_DOWN_MOVE;
+		rs->move_back = f.move_back == 1;
+		rs->hold_down = f.hold_down_ms;
+		rs->last_move = s->last_move_us ? s->last_move_us / 1000 : ROUTER_NEVER;
+		dm_session_prefs(d, s, rs);
+		/* Leaving for good or moving now: no further orders for it. */
+		if (s->remove_when_stopped || s->move_to || d->stopping)
+			rs->on_down = ROUTER_ON_DOWN_WAIT, rs->move_back = false;
+	}
+	return 0;
+}
+
+static int dm_plan_run(struct daemon *d, struct dm_plan *p, size_t n_sessions)
+{
+	const struct router_plan_params prm = {
+		.now = g_get_monotonic_time() / 1000,
+		.hold_down = CONFIG_DEFAULT_HOLD_DOWN_MS,
+	};
+
+	return router_plan(p->links, d->n_uplinks, p->rs, n_sessions, &prm, p->acts);
+}
+
+/* Where a new session goes: the router's choice given every session placed now, with the
+ * uplinks' health, drain, quota and priority; NULL when it fits nowhere. */
 static struct dm_uplink *place(struct daemon *d)
 {
-	struct router_uplink *ru = calloc(d->n_uplinks ? d->n_uplinks : 1, sizeof(*ru));
-	int i;
+	struct dm_plan p;
+	struct dm_uplink *du = NULL;
+	int n;
 
-	if (!ru)
+	if (dm_plan_build(d, &p) < 0)
 		return NULL;
-	for (size_t k = 0; k < d->n_uplinks; k++) {
-		ru[k].sessions = d->uplinks[k]->n_sessions;
-		ru[k].capacity = d->uplinks[k]->cfg->capacity;
-		ru[k].usable = dm_uplink_usable(d->uplinks[k]);
+	p.rs[p.n_sessions] = (struct router_session){ .uplink = -1, .home = -1,
+						      .last_move = ROUTER_NEVER };
+	n = dm_plan_run(d, &p, p.n_sessions + 1);
+	for (int k = 0; k < n; k++)
+		if (p.acts[k].session == p.n_sessions && p.acts[k].verb == ROUTER_PLACE)
+			du = d->uplinks[p.acts[k].to];
+	dm_plan_free(&p);
+	return du;
+}
+
+/* The worker is gone: the session changes uplink (cgroup and counters stay) and starts. */
+static void session_move_now(struct daemon *d, struct session *s)
+{
+	struct dm_uplink *to = s->move_to;
+
+	s->move_to = NULL;
+	s->uplink->n_sessions--;
+	s->uplink = to;
+	to->n_sessions++;
+	s->parked = false;
+	s->failures = 0;
+	session_start(s);
+}
+
+static void replan_once(struct daemon *d)
+{
+	struct dm_plan p;
+	int n;
+
+	if (dm_plan_build(d, &p) < 0)
+		return;
+	n = dm_plan_run(d, &p, p.n_sessions);
+	if (n < 0)
+		log_error_errno(n, "router: %m");
+	for (int k = 0; k < n; k++) {
+		const struct router_action *a = &p.acts[k];
+		struct session *s = d->sessions[a->session];
+
+		/* A worker that ended by itself (restart=no) stays ended: a move must not revive it. */
+		if (s->remove_when_stopped || s->move_to || (s->state == SESSION_STOPPED && !s->parked))
+			continue;
+		switch (a->verb) {
+		case ROUTER_MOVE:
+			log_info("session %s: moving from uplink %s (%s, %s) to %s", s->name,
+				 d->uplinks[a->from]->cfg->p.name,
+				 dm_uplink_state(d->uplinks[a->from]),
+				 health_to_string(p.links[a->from].health),
+				 d->uplinks[a->to]->cfg->p.name);
+			s->moves++;
+			d->session_moves++;
+			s->last_move_us = g_get_monotonic_time();
+			s->wait_reason = ROUTER_REASON_NONE;
+			s->move_to = d->uplinks[a->to];
+			if (s->state == SESSION_STOPPED)
+				session_move_now(d, s);
+			else
+				session_stop(s); /* daemon_session_stopped() moves it */
+			break;
+		case ROUTER_WAIT:
+			if (s->wait_reason != (int)a->reason)
+				log_info("session %s: waiting: %s", s->name,
+					 router_reason_str(a->reason));
+			s->wait_reason = (int)a->reason;
+			if (!s->parked) {
+				s->parked = true;
+				session_stop(s);
+			}
+			break;
+		case ROUTER_PLACE:
+			/* Back on its own uplink; one still connecting starts it on CONNECTED. */
+			if (!s->parked || s->state != SESSION_STOPPED || !s->uplink->u ||
+			    !uplink_connected(s->uplink->u))
+				break;
+			log_info("session %s: uplink %s is usable again, starting", s->name,
+				 s->uplink->cfg->p.name);
+			s->wait_reason = ROUTER_REASON_NONE;
+			session_start(s);
+			break;
+		}
 	}
-	i = router_pick_uplink(ru, d->n_uplinks);
-	free(ru);
-	return i < 0 ? NULL : d->uplinks[i];
+	dm_plan_free(&p);
+}
+
+void daemon_replan(struct daemon *d)
+{
+	if (d->stopping)
+		return;
+	/* Carrying out a plan stops workers, which may report back at once: fold re-entry into
+	 * one more round instead of planning on half-applied state. */
+	if (d->replanning) {
+		d->replan_again = true;
+		return;
+	}
+	d->replanning = true;
+	for (int round = 0; round < 4; round++) {
+		d->replan_again = false;
+		replan_once(d);
+		if (!d->replan_again)
+			break;
+	}
+	d->replanning = false;
+}
+
+static gboolean on_replan_timer(gpointer data)
+{
+	daemon_replan(data);
+	return G_SOURCE_CONTINUE;
 }
 
 static int session_add(struct daemon *d, const char *name, const struct cfg_profile *p,
@@ -212,6 +456,7 @@ static int session_add(struct daemon *d, const char *name, const struct cfg_prof
 		return log_error_errno(r, "session %s: creating cgroup under %s: %m", name,
 				       d->cgroup_root);
 	s->from_config = from_config;
+	s->home = du;
 	d->sessions[d->n_sessions++] = s;
 	/* Counted from its first packet: attached to the cgroup before the worker exists. */
 	dm_acct_session_attach(d, s);
@@ -260,6 +505,9 @@ static bool sessions_all_stopped(const struct daemon *d)
 
 static void teardown(struct daemon *d)
 {
+	if (d->replan_timer)
+		g_source_remove(d->replan_timer);
+	d->replan_timer = 0;
 	relay_free(d->relay); /* commits what is pending before sessions go */
 	d->relay = NULL;
 	metrics_free(d->metrics);
@@ -306,9 +554,12 @@ void daemon_session_stopped(struct daemon *d, struct session *s)
 		s->restart_when_stopped = false;
 		s->restarts++;
 		session_start(s);
+	} else if (s->move_to) {
+		session_move_now(d, s);
 	} else if (s->parked && s->uplink->u && uplink_connected(s->uplink->u)) {
-		/* Parked by a reconnect whose uplink came back before the old worker was gone. */
-		session_start(s);
+		/* Parked by a reconnect whose uplink came back before the old worker was gone, or
+		 * waiting on a failed uplink: the router tells the two apart. */
+		daemon_replan(d);
 	}
 }
 
@@ -379,7 +630,15 @@ int daemon_session_start(struct daemon *d, const char *profile, const char *upli
 		if (!du)
 			return errf(err, errlen, -ENOSPC, "no uplink has free capacity");
 	}
-	return session_add(d, name, &d->cfg->profiles[pi], du, false, ret);
+	struct session *s;
+	int r = session_add(d, name, &d->cfg->profiles[pi], du, false, &s);
+
+	if (r < 0)
+		return r;
+	s->pinned = uplink != NULL;
+	if (ret)
+		*ret = s;
+	return 0;
 }
 
 int daemon_session_stop(struct daemon *d, const char *name)
@@ -439,7 +698,7 @@ static void uplink_sessions_unpark(struct daemon *d, struct dm_uplink *du)
 		struct session *s = d->sessions[i];
 
 		if (s->uplink == du && s->parked && s->state == SESSION_STOPPED &&
-		    uplink_connected(du->u))
+		    uplink_connected(du->u) && health_state(du->health) != ROUTER_FAILED)
 			session_start(s);
 	}
 }
@@ -463,6 +722,7 @@ int daemon_uplink_action(struct daemon *d, const char *name, enum uplink_action 
 		du->draining = false;
 		uplink_sessions_park(d, du);
 		uplink_take_down(d, du);
+		daemon_replan(d); /* its sessions move or wait, per their on_uplink_down= */
 		return 0;
 	case UPLINK_ACTION_RECONNECT:
 		if (!du->u)
@@ -487,6 +747,7 @@ int daemon_uplink_action(struct daemon *d, const char *name, enum uplink_action 
 					    strerror(-r));
 		}
 		uplink_sessions_unpark(d, du);
+		daemon_replan(d);
 		return 0;
 	}
 	return -EINVAL;
@@ -569,7 +830,11 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 		int ui = config_find_uplink(nc, du->cfg->p.name);
 
 		if (ui >= 0 && uplink_params_equal(&nc->uplinks[ui].p, &du->cfg->p)) {
+			/* The checker points into the old config: it starts again on the new. */
+			health_free(du->health);
+			du->health = NULL;
 			du->cfg = &nc->uplinks[ui];
+			dm_health_start(du);
 			continue;
 		}
 		log_info("reload: uplink %s changed or removed, taking it down",
@@ -672,6 +937,8 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 	r = sessions_start(d);
 	if (r < 0)
 		goto fail;
+	/* Hold-downs end and quotas change without an event: the router is asked each second. */
+	d->replan_timer = g_timeout_add_seconds(1, on_replan_timer, d);
 	relay_restore_sessions(d->relay);
 	r = metrics_new(d, &cfg->metrics, &d->metrics);
 	if (r < 0)

@@ -23,6 +23,8 @@ struct dm_uplink {
 	bool draining;                /* takes no new sessions; running ones stay */
 	unsigned n_sessions;          /* sessions placed here, whatever their state */
 	unsigned reconnects;
+	struct health *health;        /* its active checks; NULL without health_check= or down */
+	struct daemon *d;
 };
 
 struct daemon {
@@ -54,6 +56,9 @@ struct daemon {
 	guint acct_watch, quota_timer;
 	struct relay *relay; /* the backend link and its store; NULL without [backend] */
 	struct store *store; /* without [backend]: the store of removed sessions' final counts */
+	guint replan_timer;  /* asks the router again: hold-downs end, move_back, quotas */
+	bool replanning, replan_again;
+	uint64_t session_moves; /* every move the router ordered, since start */
 };
 
 enum uplink_action {
@@ -69,6 +74,9 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret);
 /* Stops sessions, then (once their workers are gone) uplinks; quits the loop when done. */
 void daemon_shutdown(struct daemon *d, int exit_status);
 void daemon_free(struct daemon *d);
+/* Asks the router what to do with every session now and does it: moves off failed or down
+ * uplinks, waits, resumes, move_back. Safe to call from anywhere, re-entry is folded. */
+void daemon_replan(struct daemon *d);
 /* Sessions call this when their worker is gone for good (stopped, not restarting). */
 void daemon_session_stopped(struct daemon *d, struct session *s);
 

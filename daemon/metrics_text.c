@@ -224,6 +224,9 @@ struct state {
 static const struct state uplink_states[] = {
 	STATE("up"), STATE("down"), STATE("connecting"), STATE("draining"),
 };
+static const struct state health_states[] = {
+	STATE("healthy"), STATE("degraded"), STATE("failed"),
+};
 static const struct state session_states[] = {
 	STATE("running"), STATE("backoff"), STATE("stopping"), STATE("stopped"),
 };
@@ -459,6 +462,18 @@ static void render_uplinks(const struct render *r)
 	for (size_t i = 0; i < n; i++)
 		if (u[i].signal_dbm != INT_MIN)
 			SERIES(b, name, uplink_labels(r, i), no_extra, fmt_i64, u[i].signal_dbm);
+	UPLINK_FAMILY("cellmux_uplink_healthy", "gauge",
+		      "Whether the uplink's health checks pass (1: healthy or degraded) or not (0).");
+	for (size_t i = 0; i < n; i++)
+		if (u[i].health)
+			series(b, name, uplink_labels(r, i), no_extra,
+			       str_eq(u[i].health, "failed") ? "0" : "1", 1);
+	UPLINK_FAMILY("cellmux_uplink_health", "gauge",
+		      "Uplink health: 1 for the current verdict, 0 for the others.");
+	for (size_t i = 0; i < n; i++)
+		if (u[i].health)
+			state_set(b, name, uplink_labels(r, i), health_states,
+				  ARRAY_SIZE(health_states), u[i].health);
 #undef UPLINK_FAMILY
 }
 
@@ -557,6 +572,10 @@ static void render_sessions(const struct render *r)
 		       "Times the session's worker was started again after the first start.");
 	for (size_t i = 0; i < n; i++)
 		SERIES(b, name, session_labels(r, i), no_extra, fmt_u64, s[i].restarts);
+	SESSION_FAMILY("cellmux_session_moves_total", "counter",
+		       "Times the router moved the session to another uplink.");
+	for (size_t i = 0; i < n; i++)
+		SERIES(b, name, session_labels(r, i), no_extra, fmt_u64, s[i].moves);
 	for (size_t k = 0; k < ARRAY_SIZE(traffic); k++) {
 		snprintf(buf, sizeof(buf), "cellmux_session_%s", traffic[k].suffix);
 		snprintf(help, sizeof(help), "%s by the session's workers.", traffic[k].help);

@@ -608,6 +608,8 @@ static void fill_uplink(Cellmux__Backend__Uplink *u, const struct status_uplink 
 	u->driver = (char *)(su->driver ? su->driver : "");
 	u->capacity = su->capacity;
 	u->sessions = su->sessions;
+	u->health = (char *)(su->health ? su->health : "");
+	u->health_reason = (char *)(su->health_reason ? su->health_reason : "");
 	for (size_t k = 0; k < su->n_addresses && k < STATUS_MAX_ADDRS; k++)
 		addrs[k] = (char *)su->addresses[k];
 	u->addresses = addrs;
@@ -655,7 +657,9 @@ static void on_connected(void *userdata)
 			break;
 		fill_uplink(&u[i], &su[i], addrs[i]);
 		up[h.n_uplinks++] = &u[i];
-		g_hash_table_insert(r->uplink_status, g_strdup(su[i].name), g_strdup(su[i].state));
+		g_hash_table_insert(r->uplink_status, g_strdup(su[i].name),
+				    g_strdup_printf("%s/%s", su[i].state,
+						    su[i].health ? su[i].health : ""));
 	}
 	for (size_t i = 0; i < ns; i++) {
 		struct relay_worker *w;
@@ -758,10 +762,12 @@ static gboolean status_tick(gpointer data)
 
 		if (status_uplink(r->d, i, &su) < 0)
 			break;
+		/* A change of health is news to the backend as much as one of state. */
+		g_autofree char *now = g_strdup_printf("%s/%s", su.state, su.health ? su.health : "");
 		last = g_hash_table_lookup(r->uplink_status, su.name);
-		if (last && !strcmp(last, su.state))
+		if (last && !strcmp(last, now))
 			continue;
-		g_hash_table_insert(r->uplink_status, g_strdup(su.name), g_strdup(su.state));
+		g_hash_table_insert(r->uplink_status, g_strdup(su.name), g_steal_pointer(&now));
 		fill_uplink(&u, &su, addrs);
 		m.msg_case = CELLMUX__BACKEND__GATEWAY_MESSAGE__MSG_UPLINK_STATUS;
 		m.uplink_status = &u;

@@ -70,6 +70,13 @@ struct session {
 	/* Called once when the session is forgotten (an admin `session stop` waits on it). */
 	void (*on_gone)(void *arg);
 	void *on_gone_arg;
+	/* Failover (daemon_replan): where it goes once its worker is gone, where it was first
+	 * placed (move_back), when it last moved (monotonic us, 0 never), why it waits. */
+	struct dm_uplink *move_to, *home;
+	gint64 last_move_us;
+	unsigned moves;
+	bool pinned; /* started over the admin socket with an explicit uplink */
+	int wait_reason; /* enum router_reason; 0 while it runs */
 };
 
 /* What every session's sandbox needs, made once per daemon: the cgroup controllers, the

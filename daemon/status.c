@@ -10,9 +10,11 @@
 #include "common/version.h"
 #include "daemon/accounting.h"
 #include "daemon/daemon.h"
+#include "daemon/health.h"
 #include "daemon/relay.h"
 #include "daemon/session.h"
 #include "netns/uplink.h"
+#include "router/router.h"
 
 void status_daemon(struct daemon *d, struct status_daemon *out)
 {
@@ -85,6 +87,8 @@ int status_uplink(struct daemon *d, size_t i, struct status_uplink *out)
 	out->sessions = du->n_sessions;
 	out->capacity = du->cfg->capacity;
 	out->reconnects = du->reconnects;
+	out->health = health_to_string(health_state(du->health));
+	out->health_reason = health_reason(du->health);
 	out->signal_dbm = INT_MIN;
 	if (du->u && uplink_radio_info(du->u, &radio) == 0) {
 		if (radio.signal_dbm)
@@ -134,6 +138,8 @@ int status_session(struct daemon *d, size_t i, struct status_session *out)
 	out->state = session_state_to_string(s->state);
 	out->pid = s->pid;
 	out->restarts = s->restarts;
+	out->moves = s->moves;
+	out->wait_reason = s->wait_reason && s->parked ? router_reason_str(s->wait_reason) : NULL;
 	fill_counters(d, ACCT_SESSION, s->name, &out->counters_valid, &out->rx_bytes,
 		      &out->tx_bytes, &out->rx_packets, &out->tx_packets, &out->quota_bytes,
 		      &out->quota_used_bytes, &out->quota_reached);

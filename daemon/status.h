@@ -41,6 +41,8 @@ struct status_uplink {
 	int signal_dbm;                   /* INT_MIN: unknown */
 	const char *operator_name, *rat;  /* NULL: unknown; may point into the buffers below */
 	char radio_operator[64], radio_rat[16];
+	const char *health;        /* "healthy", "degraded", "failed" (health.h) */
+	const char *health_reason; /* why, as logged */
 };
 
 struct status_session {
@@ -62,6 +64,8 @@ struct status_session {
 	struct sandbox_view sandbox;
 	bool have_usage; /* then each controller's have_* says what could be read */
 	struct cgroup_usage usage;
+	unsigned moves;          /* times the router moved it to another uplink */
+	const char *wait_reason; /* NULL: not waiting */
 };
 
 void status_daemon(struct daemon *d, struct status_daemon *out);

@@ -161,6 +161,8 @@ enum ctl_uplink_attr {
 	CTL_UPLINK_A_REMOVED_TX_BYTES,   /* u64 */
 	CTL_UPLINK_A_REMOVED_RX_PACKETS, /* u64 */
 	CTL_UPLINK_A_REMOVED_TX_PACKETS, /* u64 */
+	CTL_UPLINK_A_HEALTH,             /* string: "healthy", "degraded", "failed" */
+	CTL_UPLINK_A_HEALTH_REASON,      /* string: why, as logged */
 	__CTL_UPLINK_A_MAX,
 };
 #define CTL_UPLINK_A_MAX (__CTL_UPLINK_A_MAX - 1)
@@ -208,6 +210,8 @@ enum ctl_session_attr {
 	CTL_SESSION_A_TASKS_MAX,        /* u64: their limit; absent when unlimited */
 	CTL_SESSION_A_OOM_KILLS,        /* u64: processes the OOM killer took, this cgroup's life */
 	CTL_SESSION_A_CPU_WEIGHT,       /* u32: 1..10000, 100 the kernel's default */
+	CTL_SESSION_A_MOVES,            /* u32: times the router moved it to another uplink */
+	CTL_SESSION_A_WAIT_REASON,      /* string: why it waits; absent while it may run */
 	__CTL_SESSION_A_MAX,
 };
 #define CTL_SESSION_A_MAX (__CTL_SESSION_A_MAX - 1)
@@ -337,6 +341,8 @@ static const struct ctl_policy ctl_uplink_policy[] = {
 	[CTL_UPLINK_A_REMOVED_TX_BYTES] = CTL_POLICY_U64("removed_tx_bytes"),
 	[CTL_UPLINK_A_REMOVED_RX_PACKETS] = CTL_POLICY_U64("removed_rx_packets"),
 	[CTL_UPLINK_A_REMOVED_TX_PACKETS] = CTL_POLICY_U64("removed_tx_packets"),
+	[CTL_UPLINK_A_HEALTH] = CTL_POLICY_STR("health", CTL_SHORT_SIZE),
+	[CTL_UPLINK_A_HEALTH_REASON] = CTL_POLICY_STR("health_reason", CTL_TEXT_SIZE),
 };
 
 static const struct ctl_policy ctl_report_policy[] = {
@@ -400,6 +406,8 @@ static const struct ctl_policy ctl_session_policy[] = {
 	[CTL_SESSION_A_TASKS_MAX] = CTL_POLICY_U64("tasks_max"),
 	[CTL_SESSION_A_OOM_KILLS] = CTL_POLICY_U64("oom_kills"),
 	[CTL_SESSION_A_CPU_WEIGHT] = CTL_POLICY_U32("cpu_weight"),
+	[CTL_SESSION_A_MOVES] = CTL_POLICY_U32("moves"),
+	[CTL_SESSION_A_WAIT_REASON] = CTL_POLICY_STR("wait_reason", CTL_TEXT_SIZE),
 };
 
 static const struct ctl_policy_set ctl_status_set = {

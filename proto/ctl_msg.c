@@ -586,6 +586,8 @@ void ctl_uplink_encode(struct ctl_msg *m, const struct ctl_uplink_info *u)
 		ctl_msg_put_u32(m, CTL_UPLINK_A_REMOVED_SESSIONS, u->removed_sessions);
 	put_counters(m, &u->removed, CTL_UPLINK_A_REMOVED_RX_BYTES, CTL_UPLINK_A_REMOVED_TX_BYTES,
 		     CTL_UPLINK_A_REMOVED_RX_PACKETS, CTL_UPLINK_A_REMOVED_TX_PACKETS);
+	PUT_TEXT(m, CTL_UPLINK_A_HEALTH, u->health);
+	PUT_TEXT(m, CTL_UPLINK_A_HEALTH_REASON, u->health_reason);
 	ctl_msg_nest_end(m, n);
 }
 
@@ -628,6 +630,8 @@ static void put_sandbox(struct ctl_msg *m, const struct ctl_session_info *s)
 	}
 	if (s->have_cpu_weight)
 		ctl_msg_put_u32(m, CTL_SESSION_A_CPU_WEIGHT, s->cpu_weight);
+	ctl_msg_put_u32(m, CTL_SESSION_A_MOVES, s->moves);
+	PUT_TEXT(m, CTL_SESSION_A_WAIT_REASON, s->wait_reason);
 }
 
 void ctl_session_encode(struct ctl_msg *m, const struct ctl_session_info *s)
@@ -768,6 +772,8 @@ void ctl_uplink_decode(const struct nlattr *nest, struct ctl_uplink_info *ret)
 	get_counters(tb, CTL_UPLINK_A_REMOVED_RX_BYTES, CTL_UPLINK_A_REMOVED_TX_BYTES,
 		     CTL_UPLINK_A_REMOVED_RX_PACKETS, CTL_UPLINK_A_REMOVED_TX_PACKETS, &ret->removed);
 	ret->removed.valid |= tb[CTL_UPLINK_A_REMOVED_SESSIONS] != NULL;
+	get_text(ret->health, sizeof(ret->health), tb[CTL_UPLINK_A_HEALTH]);
+	get_text(ret->health_reason, sizeof(ret->health_reason), tb[CTL_UPLINK_A_HEALTH_REASON]);
 }
 
 static void get_sandbox(const struct nlattr *const *tb, struct ctl_session_info *ret)
@@ -791,6 +797,8 @@ static void get_sandbox(const struct nlattr *const *tb, struct ctl_session_info 
 	}
 	ret->have_cpu_weight = tb[CTL_SESSION_A_CPU_WEIGHT];
 	ret->cpu_weight = get_u32(tb[CTL_SESSION_A_CPU_WEIGHT]);
+	ret->moves = get_u32(tb[CTL_SESSION_A_MOVES]);
+	get_text(ret->wait_reason, sizeof(ret->wait_reason), tb[CTL_SESSION_A_WAIT_REASON]);
 	if (!tb[CTL_SESSION_A_SANDBOX])
 		return;
 	ret->have_sandbox = true;

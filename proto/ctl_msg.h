@@ -126,6 +126,8 @@ struct ctl_uplink_info {
 	/* Sessions removed from the uplink: their final counters summed (valid: a store has them). */
 	uint32_t removed_sessions;
 	struct ctl_counters removed;
+	char health[CTL_SHORT_SIZE];        /* "": an older daemon */
+	char health_reason[CTL_TEXT_SIZE];
 };
 
 struct ctl_report_info {
@@ -175,6 +177,8 @@ struct ctl_session_info {
 	bool have_tasks, have_tasks_max;
 	uint64_t tasks, tasks_max;
 	bool have_cpu_weight;
+	uint32_t moves;
+	char wait_reason[CTL_TEXT_SIZE]; /* "": not waiting */
 	uint32_t cpu_weight;
 };
 

@@ -1274,6 +1274,122 @@ static void test_config_load_of_bad_quota_names_file_and_line(void **state)
 	unlink(path);
 }
 
+/* ---- failover: preference lists, on_uplink_down=, move_back=, move_hold_down=, priority= ---- */
+
+static void test_preference_list_parses_in_order_and_places_first_with_room(void **state)
+{
+	struct cmx_config *c = parse_ok(UPLINKS_A2_B4 PROFILE_P
+					"[session s1]\nprofile=p\nuplink=a,b\n"
+					"[session s2]\nprofile=p\nuplink=a,b\n"
+					"[session s3]\nprofile=p\nuplink=a,b\n");
+
+	assert_int_equal(c->sessions[0].n_prefs, 2);
+	assert_string_equal(c->sessions[0].prefs[0], "a");
+	assert_string_equal(c->sessions[0].prefs[1], "b");
+	assert_string_equal(c->sessions[0].uplink, "a");
+	assert_int_equal(c->sessions[0].pref_idx[1], 1);
+	/* a has two seats: the third falls through to b. */
+	assert_placement(c, "aab");
+	config_free(c);
+}
+
+static void test_priority_backup_uplink_fills_last(void **state)
+{
+	struct cmx_config *c = parse_ok(
+		"[uplink a]\ndriver=netdev\ninterface=wwan0\naddress=10.0.0.2/24\ncapacity=1\n"
+		"priority=1\n"
+		"[uplink b]\ndriver=netdev\ninterface=wwan1\naddress=10.0.1.2/24\ncapacity=2\n"
+		PROFILE_P "[session s1]\nprofile=p\n[session s2]\nprofile=p\n"
+		"[session s3]\nprofile=p\n");
+
+	assert_int_equal(c->uplinks[0].priority, 1);
+	assert_placement(c, "bba");
+	config_free(c);
+}
+
+static void test_failover_defaults_profile_and_session_override(void **state)
+{
+	struct cmx_config *c = parse_ok(UPLINK_A "[profile p]\nexec=/bin/true\n"
+				       "on_uplink_down=wait\nmove_back=yes\n"
+				       "[profile q]\nexec=/bin/true\n"
+				       "[session s1]\nprofile=p\nmove_back=no\nmove_hold_down=2m\n"
+				       "[session s2]\nprofile=q\n");
+	struct cfg_failover f1 = config_session_failover(&c->profiles[0], &c->sessions[0]);
+	struct cfg_failover f2 = config_session_failover(&c->profiles[1], &c->sessions[1]);
+
+	assert_int_equal(f1.on_down, CFG_ON_DOWN_WAIT);
+	assert_int_equal(f1.move_back, 0);
+	assert_int_equal(f1.hold_down_ms, 120000);
+	assert_int_equal(f2.on_down, CFG_ON_DOWN_MOVE);
+	assert_int_equal(f2.move_back, 0);
+	assert_int_equal(f2.hold_down_ms, CONFIG_DEFAULT_HOLD_DOWN_MS);
+	/* The profile's yes shows through where the session says nothing. */
+	f1 = config_session_failover(&c->profiles[0], NULL);
+	assert_int_equal(f1.move_back, 1);
+	config_free(c);
+}
+
+ERROR_TEST(test_preference_list_with_unknown_uplink_is_rejected_at_its_line,
+	   UPLINK_A PROFILE_P "[session s1]\nprofile=p\nuplink=a,zz\n",
+	   "t.conf:9: session 's1' names unknown uplink 'zz'")
+ERROR_TEST(test_preference_list_naming_an_uplink_twice_is_rejected,
+	   UPLINK_A PROFILE_P "[session s1]\nprofile=p\nuplink=a,a\n",
+	   "t.conf:9: uplink=a,a names 'a' twice")
+ERROR_TEST(test_preference_list_with_empty_name_is_rejected,
+	   UPLINK_A PROFILE_P "[session s1]\nprofile=p\nuplink=a,\n",
+	   "t.conf:9: invalid uplink name ''")
+ERROR_TEST(test_preference_list_of_nine_is_rejected,
+	   UPLINK_A PROFILE_P "[session s1]\nprofile=p\nuplink=a,b,c,d,e,f,g,h,i\n",
+	   "t.conf:9: uplink=a,b,c,d,e,f,g,h,i: at most 8 uplinks")
+ERROR_TEST(test_preference_list_all_full_is_rejected,
+	   UPLINKS_A2_B4 PROFILE_P "[session s1]\nprofile=p\nuplink=a\n"
+				   "[session s2]\nprofile=p\nuplink=a\n"
+				   "[session s3]\nprofile=p\nuplink=a,a2\n"
+				   "[uplink a2]\ndriver=netdev\ninterface=wwan2\n"
+				   "address=10.0.2.2/24\ncapacity=1\n"
+				   "[session s4]\nprofile=p\nuplink=a,a2\n",
+	   "t.conf:27: session 's4' does not fit: every uplink it lists is at capacity")
+ERROR_TEST(test_on_uplink_down_garbage_is_rejected,
+	   UPLINK_A PROFILE_P "[session s1]\nprofile=p\non_uplink_down=stay\n",
+	   "t.conf:9: invalid on_uplink_down=stay (move or wait)")
+ERROR_TEST(test_move_back_garbage_is_rejected,
+	   UPLINK_A "[profile p]\nexec=/bin/true\nmove_back=1\n",
+	   "t.conf:7: invalid move_back=1 (yes or no)")
+ERROR_TEST(test_move_hold_down_zero_is_rejected,
+	   UPLINK_A PROFILE_P "[session s1]\nprofile=p\nmove_hold_down=0\n",
+	   "t.conf:9: invalid move_hold_down=0 (a duration > 0 like 500ms, 2s, 1m, 1h; "
+	   "a plain number is seconds)")
+ERROR_TEST(test_priority_negative_is_rejected,
+	   "[uplink a]\ndriver=netdev\ninterface=wwan0\npriority=-1\n",
+	   "t.conf:4: invalid priority=-1 (0-1000, lower is preferred)")
+
+static void test_health_keys_parse_with_defaults(void **state)
+{
+	struct cmx_config *c = parse_ok(UPLINK_A "health_check=tcp:198.18.0.1:80  icmp:9.9.9.9\n"
+				       "health_interval=500ms\nhealth_fail=2\n"
+				       "[uplink b]\ndriver=netdev\ninterface=wwan1\n"
+				       "address=10.0.1.2/24\n");
+
+	assert_int_equal(c->uplinks[0].health.n_checks, 2);
+	assert_int_equal(c->uplinks[0].health.checks[1].kind, HEALTH_ICMP);
+	assert_int_equal(c->uplinks[0].health.interval_ms, 500);
+	assert_int_equal(c->uplinks[0].health.fail, 2);
+	assert_int_equal(c->uplinks[0].health.ok, HEALTH_DEFAULT_OK);
+	assert_int_equal(c->uplinks[1].health.n_checks, 0);
+	assert_int_equal(c->uplinks[1].health.interval_ms, HEALTH_DEFAULT_INTERVAL_MS);
+	config_free(c);
+}
+
+ERROR_TEST(test_health_check_garbage_is_rejected_at_its_line,
+	   UPLINK_A "health_check=tcp:198.18.0.1:80 ping:1.2.3.4\n",
+	   "t.conf:5: invalid health check 'ping:1.2.3.4' (tcp:ADDR:PORT, "
+	   "http://ADDR[:PORT][/PATH], dns:NAME or icmp:ADDR; addresses are numeric IPv4)")
+ERROR_TEST(test_health_interval_below_100ms_is_rejected,
+	   UPLINK_A "health_interval=50ms\n",
+	   "t.conf:5: invalid health_interval=50ms (a duration of at least 100ms)")
+ERROR_TEST(test_health_fail_zero_is_rejected, UPLINK_A "health_fail=0\n",
+	   "t.conf:5: invalid health_fail=0 (1-100 rounds in a row)")
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1314,6 +1430,22 @@ int main(void)
 		cmocka_unit_test(test_pinned_session_over_capacity_is_rejected_at_its_header),
 		cmocka_unit_test(test_unpinned_session_beyond_total_capacity_is_rejected),
 		cmocka_unit_test(test_session_without_any_uplink_is_rejected),
+		cmocka_unit_test(test_health_keys_parse_with_defaults),
+		cmocka_unit_test(test_health_check_garbage_is_rejected_at_its_line),
+		cmocka_unit_test(test_health_interval_below_100ms_is_rejected),
+		cmocka_unit_test(test_health_fail_zero_is_rejected),
+		cmocka_unit_test(test_preference_list_parses_in_order_and_places_first_with_room),
+		cmocka_unit_test(test_priority_backup_uplink_fills_last),
+		cmocka_unit_test(test_failover_defaults_profile_and_session_override),
+		cmocka_unit_test(test_preference_list_with_unknown_uplink_is_rejected_at_its_line),
+		cmocka_unit_test(test_preference_list_naming_an_uplink_twice_is_rejected),
+		cmocka_unit_test(test_preference_list_with_empty_name_is_rejected),
+		cmocka_unit_test(test_preference_list_of_nine_is_rejected),
+		cmocka_unit_test(test_preference_list_all_full_is_rejected),
+		cmocka_unit_test(test_on_uplink_down_garbage_is_rejected),
+		cmocka_unit_test(test_move_back_garbage_is_rejected),
+		cmocka_unit_test(test_move_hold_down_zero_is_rejected),
+		cmocka_unit_test(test_priority_negative_is_rejected),
 
 		cmocka_unit_test(test_line_without_equals_is_rejected),
 		cmocka_unit_test(test_unterminated_header_is_rejected),

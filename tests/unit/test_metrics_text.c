@@ -50,6 +50,7 @@ static const struct status_uplink uplinks[] = {
 		.signal_dbm = -71,
 		.operator_name = "Tele \"2\"\nback\\slash",
 		.rat = "lte",
+		.health = "healthy",
 	},
 	{
 		.name = "hilink",
@@ -58,6 +59,7 @@ static const struct status_uplink uplinks[] = {
 		.ifname = "usb0",
 		.capacity = 4,
 		.signal_dbm = INT_MIN,
+		.health = "failed",
 	},
 };
 
@@ -69,6 +71,7 @@ static const struct status_session sessions[] = {
 		.state = "running",
 		.pid = 1234,
 		.restarts = 2,
+		.moves = 1,
 		.counters_valid = true,
 		.rx_bytes = 100,
 		.tx_bytes = 200,
@@ -212,6 +215,19 @@ static const char golden[] =
 	"driver knows it.\n"
 	"# TYPE cellmux_uplink_signal_dbm gauge\n"
 	"cellmux_uplink_signal_dbm{uplink=\"lte1\"} -71\n"
+	"# HELP cellmux_uplink_healthy Whether the uplink's health checks pass (1: healthy or "
+	"degraded) or not (0).\n"
+	"# TYPE cellmux_uplink_healthy gauge\n"
+	"cellmux_uplink_healthy{uplink=\"lte1\"} 1\n"
+	"cellmux_uplink_healthy{uplink=\"hilink\"} 0\n"
+	"# HELP cellmux_uplink_health Uplink health: 1 for the current verdict, 0 for the others.\n"
+	"# TYPE cellmux_uplink_health gauge\n"
+	"cellmux_uplink_health{uplink=\"lte1\",state=\"healthy\"} 1\n"
+	"cellmux_uplink_health{uplink=\"lte1\",state=\"degraded\"} 0\n"
+	"cellmux_uplink_health{uplink=\"lte1\",state=\"failed\"} 0\n"
+	"cellmux_uplink_health{uplink=\"hilink\",state=\"healthy\"} 0\n"
+	"cellmux_uplink_health{uplink=\"hilink\",state=\"degraded\"} 0\n"
+	"cellmux_uplink_health{uplink=\"hilink\",state=\"failed\"} 1\n"
 	"# HELP cellmux_session_info Session description: the profile its worker runs; the value "
 	"is always 1.\n"
 	"# TYPE cellmux_session_info gauge\n"
@@ -236,6 +252,10 @@ static const char golden[] =
 	"# TYPE cellmux_session_restarts_total counter\n"
 	"cellmux_session_restarts_total{uplink=\"lte1\",session=\"s1\"} 2\n"
 	"cellmux_session_restarts_total{uplink=\"lte1\",session=\"s2\"} 0\n"
+	"# HELP cellmux_session_moves_total Times the router moved the session to another uplink.\n"
+	"# TYPE cellmux_session_moves_total counter\n"
+	"cellmux_session_moves_total{uplink=\"lte1\",session=\"s1\"} 1\n"
+	"cellmux_session_moves_total{uplink=\"lte1\",session=\"s2\"} 0\n"
 	"# HELP cellmux_session_receive_bytes_total Bytes received by the session's workers.\n"
 	"# TYPE cellmux_session_receive_bytes_total counter\n"
 	"cellmux_session_receive_bytes_total{uplink=\"lte1\",session=\"s1\"} 100\n"
@@ -617,10 +637,10 @@ static void test_a_large_gateway_renders_every_series(void **state)
 	assert_int_equal(metrics_render(&in, &b), 0);
 	for (size_t i = 0; i < b.len; i++)
 		lines += b.data[i] == '\n';
-	/* build_info, 38 families' HELP and TYPE, 9 series per uplink (no accounting, store,
-	 * quota or signal) and 20 per session (counters, quota, a report, and cgroup use with a
-	 * memory but no tasks limit). */
-	assert_int_equal(lines, 1 + 2 * 38 + 64 * 9 + 1024 * 20);
+	/* build_info, 41 families' HELP and TYPE, 13 series per uplink (no accounting, store,
+	 * quota or signal; health 1 + 3) and 21 per session (counters, quota, a report, moves,
+	 * and cgroup use with a memory but no tasks limit). */
+	assert_int_equal(lines, 1 + 2 * 41 + 64 * 13 + 1024 * 21);
 	check_grouping(b.data);
 	mbuf_free(&b);
 	free(names);

@@ -13,10 +13,11 @@
  *                  "rx_bytes", "tx_bytes", "rx_packets", "tx_packets", "quota_bytes",
  *                  "quota_used_bytes", "quota_reached", "reconnects", "signal_dbm",
  *                  "operator", "rat", "removed": null | {"sessions", "rx_bytes",
- *                  "tx_bytes", "rx_packets", "tx_packets"}}
+ *                  "tx_bytes", "rx_packets", "tx_packets"},
+ *                  "health": null|"healthy"|"degraded"|"failed", "health_reason"}
  *   session list  [session...]; session show NAME, session start: session
  *     session     {"name", "profile", "uplink", "pid", "state": "running"|"backoff"|"stopped"|
- *                  "stopping", "restarts", "uptime_ms", "rx_bytes", "tx_bytes", "rx_packets",
+ *                  "stopping", "restarts", "moves", "wait_reason": null|"...", "uptime_ms", "rx_bytes", "tx_bytes", "rx_packets",
  *                  "tx_packets", "quota_bytes", "quota_used_bytes", "quota_reached",
  *                  "last_report": null | {"seq", "at_ms", "url", "http_status", "body",
  *                  "error", "resolved_name", "resolved"}}

@@ -80,6 +80,8 @@ static void json_session(struct json *j, const struct ctl_session_info *s)
 		json_null(j, "pid");
 	json_str(j, "state", ctl_session_state_to_string(s->state));
 	json_u64(j, "restarts", s->restarts);
+	json_u64(j, "moves", s->moves);
+	json_str_or_null(j, "wait_reason", s->wait_reason);
 	if (s->pid)
 		json_u64(j, "uptime_ms", s->uptime_ms);
 	else
@@ -270,6 +272,10 @@ static void show_human(const struct ctl_session_info *s)
 	}
 	snprintf(buf, sizeof(buf), "%" PRIu32, s->restarts);
 	show_field("restarts", buf);
+	snprintf(buf, sizeof(buf), "%" PRIu32, s->moves);
+	show_field("moves", buf);
+	if (s->wait_reason[0])
+		show_field("waiting", s->wait_reason);
 	if (c->valid) {
 		snprintf(buf, sizeof(buf), "%s (%" PRIu64 " packets)",
 			 format_bytes(c->rx_bytes, a, sizeof(a)), c->rx_packets);

@@ -60,6 +60,8 @@ static void json_uplink(struct json *j, const struct ctl_uplink_info *u)
 	} else {
 		json_null(j, "removed");
 	}
+	json_str_or_null(j, "health", u->health);
+	json_str_or_null(j, "health_reason", u->health_reason);
 	json_close(j, '}');
 }
 
@@ -192,6 +194,11 @@ static int show_one(const struct ctl_parsed *p, void *data)
 			 u.removed.rx_packets, format_bytes(u.removed.tx_bytes, b, sizeof(b)),
 			 u.removed.tx_packets);
 		show_field("removed", buf);
+	}
+	if (u.health[0]) {
+		/* The reason is long only when a check's error is: keep the line readable. */
+		snprintf(buf, sizeof(buf), "%s (%.200s)", u.health, u.health_reason);
+		show_field("health", buf);
 	}
 	return 0;
 }
