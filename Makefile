@@ -51,7 +51,7 @@ ALL_LIBS  := $(foreach l,$(LIBS),$(B)/lib$(l).a)
 LDLIBS    := $(call PKG_LIBS,$(PKGS)) -lelf -lz
 
 PROGRAMS  := $(B)/cellmuxd $(B)/cellmux-sim $(B)/workers/cellmux-probe $(B)/cellmuxctl \
-             $(B)/workers/cellmux-echo
+             $(B)/workers/cellmux-echo $(B)/workers/cellmux-proxy
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 # Programs only the integration tests run; outside build/tests so run.sh never takes them for
@@ -72,6 +72,9 @@ $(B)/cellmuxd: $(call obj,daemon/main.c) $(ALL_LIBS)
 $(B)/cellmux-sim: $(call obj,$(wildcard tools/sim/*.c)) $(B)/libnetns.a $(B)/libcommon.a
 $(B)/workers/cellmux-probe: $(call obj,tools/workers/probe.c) $(B)/libproto.a $(B)/libcommon.a
 $(B)/workers/cellmux-echo: $(call obj,tools/workers/echo.c) $(B)/libproto.a $(B)/libcommon.a
+# The proxy needs c-ares (its resolver, in the loop) and libxcrypt, not the daemon's libraries.
+$(B)/workers/cellmux-proxy: $(call obj,tools/workers/proxy.c tools/workers/proxy_proto.c)
+$(B)/workers/cellmux-proxy: LDLIBS = $(call PKG_LIBS,libcares) -lcrypt
 $(B)/helpers/acct-driver: $(call obj,tests/acct-driver.c) $(ALL_LIBS)
 $(B)/helpers/start-stamp: $(call obj,tests/helpers/start-stamp.c)
 $(B)/helpers/fake-qmi-modem: $(call obj,$(wildcard tests/fakeqmi/*.c)) $(B)/libnetns.a \
