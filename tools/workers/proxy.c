@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -901,6 +902,12 @@ int main(int argc, char **argv)
 	if (!users == !P.no_auth || !P.max_conns || P.bufsize < 1024 || P.bufsize > (1u << 24) ||
 	    !P.handshake_ms || !P.idle_ms)
 		usage();
+	/* Two fds per connection: the soft limit (1024) would cap it below --max-conns. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	P.users = calloc(USERS_MAX, sizeof(*P.users));
 	if (!P.users)
 		return 1;
