@@ -34,6 +34,9 @@ USOCK=$T/front.sock
 sim_up 3
 proxy_sections() {
 	cat <<EOF2
+[metrics]
+listen=off
+
 [profile proxy]
 exec=$T/cellmux-proxy --users $T/users --handshake-timeout 5
 bind_ro=$T/users
