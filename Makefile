@@ -159,6 +159,12 @@ $(B)/fuzz/fuzz_output: tests/fuzz/fuzz_output.c sandbox/output.c sandbox/output.
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $<
 
+# cellmux-proxy's SOCKS5 and HTTP request parsers, the bytes any client on the listener sends.
+$(B)/fuzz/fuzz_proxy_proto: tests/fuzz/fuzz_proxy_proto.c tools/workers/proxy_proto.c \
+		tools/workers/proxy_proto.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $<
+
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$${f##*/fuzz_}; mkdir -p $(B)/fuzz/corpus-$$n; \
 		echo "fuzz: $$f (Ctrl-C stops)"; \
