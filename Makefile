@@ -87,6 +87,7 @@ $(B)/helpers/seccomp-export: $(call obj,tests/bench/seccomp-export.c) $(B)/libsa
 $(B)/helpers/seccomp-export: LDLIBS = $(call PKG_LIBS,libseccomp)
 # The fake QMI modem's QMUX codec is unit-tested where it lives, outside the libraries.
 $(B)/tests/test_qmux: $(call obj,tests/fakeqmi/qmux.c)
+$(B)/tests/test_proxy_proto: $(call obj,tools/workers/proxy_proto.c)
 $(B)/cellmuxctl: $(call obj,$(wildcard tools/cellmuxctl/*.c)) $(B)/libproto.a $(B)/libcommon.a
 # An admin tool on every gateway: it needs libmnl, not the daemon's libraries.
 $(B)/cellmuxctl: LDLIBS = $(call PKG_LIBS,libmnl)
