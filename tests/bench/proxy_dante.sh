@@ -39,7 +39,7 @@ client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
 socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
 EOF2
 nsx python3 tests/bench/proxy_load.py server $PS >"$T/server.log" 2>&1 &
-nsx "$B/workers/cellmux-proxy" --no-auth --listen 127.0.0.1:$PC >"$T/proxy.log" 2>&1 &
+nsx "$B/workers/cellmux-proxy" --no-auth --listen 127.0.0.1:$PC ${PROXY_ARGS:-} >"$T/proxy.log" 2>&1 &
 nsx danted -f "$T/danted.conf" >"$T/danted.out" 2>&1 &
 for _ in $(seq 100); do
 	grep -q ready "$T/server.log" && nsx bash -c "exec 3<>/dev/tcp/127.0.0.1/$PC && exec 4<>/dev/tcp/127.0.0.1/$PD" 2>/dev/null && break

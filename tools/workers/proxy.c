@@ -272,6 +272,7 @@ static int load_users(const char *path)
 /* ---- upstream ---- */
 
 static void conn_update(struct conn *c);
+static int flush(int to, uint8_t *buf, size_t *len);
 
 static void start_connect(struct conn *c)
 {
@@ -401,6 +402,10 @@ static void connected(struct conn *c)
 	c->state = ST_RELAY;
 	c->deadline_ms = now_ms() + P.idle_ms;
 	if (c->c_eof) { /* the reply could not be sent */
+		conn_close(c);
+		return;
+	}
+	if (c->clen && flush(c->up.fd, c->cbuf, &c->clen) < 0) {
 		conn_close(c);
 		return;
 	}
@@ -632,6 +637,10 @@ static void on_client(struct conn *c, uint32_t ev)
 		return;
 	if ((ev & EPOLLIN) && pump(c->cl.fd, c->cbuf, &c->clen, P.bufsize, &c->c_eof) < 0)
 		goto gone;
+	/* Written through at once: waiting for the other side's EPOLLOUT would cost an epoll
+	 * round and two epoll_ctl calls per chunk (measured: a fifth of the throughput). */
+	if (c->clen && flush(c->up.fd, c->cbuf, &c->clen) < 0)
+		goto gone;
 	if ((ev & EPOLLOUT) && c->ulen && flush(c->cl.fd, c->ubuf, &c->ulen) < 0)
 		goto gone;
 	if ((ev & (EPOLLERR | EPOLLHUP)) && !(ev & EPOLLIN))
@@ -650,6 +659,8 @@ static void on_upstream(struct conn *c, uint32_t ev)
 		return;
 	}
 	if ((ev & EPOLLIN) && pump(c->up.fd, c->ubuf, &c->ulen, P.bufsize, &c->u_eof) < 0)
+		goto gone;
+	if (c->ulen && flush(c->cl.fd, c->ubuf, &c->ulen) < 0)
 		goto gone;
 	if ((ev & EPOLLOUT) && c->clen && flush(c->up.fd, c->cbuf, &c->clen) < 0)
 		goto gone;
@@ -883,7 +894,7 @@ int main(int argc, char **argv)
 	int opt, r, n_fds;
 
 	P.max_conns = 1024;
-	P.bufsize = 16384;
+	P.bufsize = 65536;
 	P.handshake_ms = 10000;
 	P.idle_ms = 300000;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
