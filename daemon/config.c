@@ -699,9 +699,13 @@ int config_parse_socket(const char *s, struct cfg_listen *ret)
 		strcpy(ret->address, s);
 		return 0;
 	}
+	bool udp = !strncmp(s, "udp:", 4);
+
+	if (udp)
+		s += 4;
 	if (!*s || !strcmp(s, "off") || config_parse_listen(s, &m) < 0)
 		return -EINVAL;
-	*ret = (struct cfg_listen){ .family = m.family, .port = m.port };
+	*ret = (struct cfg_listen){ .family = m.family, .udp = udp, .port = m.port };
 	snprintf(ret->address, sizeof(ret->address), "%s", m.address);
 	return 0;
 }
@@ -711,12 +715,14 @@ void config_listen_format(const struct cfg_listen *l, char *buf, size_t len)
 	if (l->family == AF_UNIX)
 		snprintf(buf, len, "%s", l->address);
 	else
-		snprintf(buf, len, l->family == AF_INET6 ? "[%s]:%u" : "%s:%u", l->address, l->port);
+		snprintf(buf, len, l->family == AF_INET6 ? "%s[%s]:%u" : "%s%s:%u",
+			 l->udp ? "udp:" : "", l->address, l->port);
 }
 
 static bool socket_equal(const struct cfg_listen *a, const struct cfg_listen *b)
 {
-	return a->family == b->family && a->port == b->port && !strcmp(a->address, b->address);
+	return a->family == b->family && a->udp == b->udp && a->port == b->port &&
+	       !strcmp(a->address, b->address);
 }
 
 static bool wildcard(const struct cfg_listen *l)
@@ -728,8 +734,8 @@ static bool wildcard(const struct cfg_listen *l)
  * (:: covers IPv4 too unless IPV6_V6ONLY, which the daemon does not set). */
 static bool socket_conflict(const struct cfg_listen *a, const struct cfg_listen *b)
 {
-	if ((a->family == AF_UNIX) != (b->family == AF_UNIX))
-		return false;
+	if ((a->family == AF_UNIX) != (b->family == AF_UNIX) || a->udp != b->udp)
+		return false; /* TCP and UDP ports are apart */
 	if (a->family == AF_UNIX)
 		return !strcmp(a->address, b->address);
 	if (a->port != b->port)
@@ -769,7 +775,7 @@ static int key_listen(struct parser *p, int line, const char *key, const char *v
 			return fail(p, line, "listen= takes at most %d sockets", CONFIG_LISTEN_MAX);
 		if (config_parse_socket(v[i], &l) < 0)
 			return fail(p, line, "invalid listen= socket '%s' (want ADDRESS:PORT, "
-					     "[IPV6-ADDRESS]:PORT or an absolute path)", v[i]);
+					     "[IPV6-ADDRESS]:PORT, udp:ADDRESS:PORT or an absolute path)", v[i]);
 		for (size_t k = 0; k < ls->n; k++)
 			if (socket_conflict(&l, &ls->v[k]))
 				return fail(p, line, "listen= names '%s' twice", v[i]);

@@ -67,9 +67,10 @@ struct cfg_uplink {
  * the worker with systemd's LISTEN_FDS convention (fds 3.. in the order written). */
 #define CONFIG_LISTEN_MAX 8
 struct cfg_listen {
-	int family;        /* AF_INET, AF_INET6 (TCP) or AF_UNIX (a stream socket at path) */
+	int family;        /* AF_INET, AF_INET6 or AF_UNIX (a stream socket at path) */
+	bool udp;          /* "udp:ADDR:PORT": a datagram socket (a SOCKS5 UDP relay's) */
 	char address[108]; /* numeric address, or the unix socket's absolute path */
-	unsigned port;     /* TCP only */
+	unsigned port;     /* IP only */
 };
 struct cfg_listens {
 	struct cfg_listen v[CONFIG_LISTEN_MAX];
@@ -180,7 +181,8 @@ struct cfg_limits config_session_limits(const struct cfg_profile *p, const struc
 /* The sockets a session is handed: its own listen= if written, else its profile's. */
 const struct cfg_listens *config_session_listens(const struct cfg_profile *p,
 						 const struct cfg_session *s);
-/* One listen= word: "ADDR:PORT", "[ADDR6]:PORT" (numeric) or an absolute unix socket path. */
+/* One listen= word: "ADDR:PORT", "[ADDR6]:PORT" (numeric, TCP), the same after "udp:", or an
+ * absolute unix socket path. */
 int config_parse_socket(const char *s, struct cfg_listen *ret);
 /* "127.0.0.1:1081", "[::1]:1081" or the path, for messages. */
 void config_listen_format(const struct cfg_listen *l, char *buf, size_t len);

@@ -83,17 +83,18 @@ int listener_bind(const struct cfg_listen *l, int *ret_fd)
 		if (r > 0 && unlink(l->address) < 0)
 			return negative_errno();
 	}
-	fd = socket(l->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(l->family, (l->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return negative_errno();
 	/* A worker's connections in TIME_WAIT must not keep the port from a restarted daemon. */
-	if (l->family != AF_UNIX && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+	if (l->family != AF_UNIX && !l->udp &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
 		goto fail;
 	if (bind(fd, &sa.sa, len) < 0)
 		goto fail;
 	if (l->family == AF_UNIX && chmod(l->address, 0666) < 0)
 		goto fail_unlink;
-	if (listen(fd, SOMAXCONN) < 0)
+	if (!l->udp && listen(fd, SOMAXCONN) < 0)
 		goto fail_unlink;
 	*ret_fd = fd;
 	return 0;
@@ -155,7 +156,7 @@ static bool same_sockaddr(const union sockaddr_any *a, socklen_t alen, const uni
 }
 
 /* Does one of this process's descriptors listen on sa? */
-static bool held_by_self(const union sockaddr_any *sa)
+static bool held_by_self(const union sockaddr_any *sa, bool udp)
 {
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *de;
@@ -166,12 +167,15 @@ static bool held_by_self(const union sockaddr_any *sa)
 	while (!found && (de = readdir(d))) {
 		union sockaddr_any got;
 		socklen_t len = sizeof(got);
-		int fd = atoi(de->d_name), acc = 0;
-		socklen_t alen = sizeof(acc);
+		int fd = atoi(de->d_name), acc = 0, type = 0;
+		socklen_t alen = sizeof(acc), tlen = sizeof(type);
 
 		if (fd < 3 || fd == dirfd(d))
 			continue;
-		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) < 0 || !acc)
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 ||
+		    type != (udp ? SOCK_DGRAM : SOCK_STREAM))
+			continue;
+		if (!udp && (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) < 0 || !acc))
 			continue;
 		if (getsockname(fd, &got.sa, &len) == 0 && same_sockaddr(&got, len, sa))
 			found = true;
@@ -189,7 +193,7 @@ int listener_probe(const struct cfg_listen *l)
 	r = sockaddr_of(l, &sa, &len);
 	if (r < 0)
 		return r;
-	if (held_by_self(&sa))
+	if (held_by_self(&sa, l->udp))
 		return 0;
 	if (l->family == AF_UNIX) {
 		r = unix_stale(l->address, &sa, len);
@@ -208,10 +212,11 @@ int listener_probe(const struct cfg_listen *l)
 			*slash = '\0';
 		return access(dir, W_OK | X_OK) < 0 ? negative_errno() : 0;
 	}
-	fd = socket(l->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(l->family, (l->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return negative_errno();
-	r = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	/* UDP has no TIME_WAIT, and SO_REUSEADDR there would share a port another holds. */
+	r = (!l->udp && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) ||
 			    bind(fd, &sa.sa, len) < 0
 		    ? -errno
 		    : 0;
@@ -224,5 +229,5 @@ void listener_fdname(const struct cfg_listen *l, char *buf, size_t len)
 	if (l->family == AF_UNIX)
 		snprintf(buf, len, "unix");
 	else
-		snprintf(buf, len, "tcp-%u", l->port);
+		snprintf(buf, len, "%s-%u", l->udp ? "udp" : "tcp", l->port);
 }

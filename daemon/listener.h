@@ -7,7 +7,7 @@
 
 #include "daemon/config.h"
 
-/* A listening stream socket for l (CLOEXEC; TCP with SO_REUSEADDR, backlog SOMAXCONN; a unix
+/* A listening stream socket for l, or a bound datagram socket for udp: (CLOEXEC; TCP with SO_REUSEADDR, backlog SOMAXCONN; a unix
  * socket replaces a stale socket file nobody listens on and is made 0666, like systemd's
  * SocketMode= default). */
 int listener_bind(const struct cfg_listen *l, int *ret_fd);
@@ -19,5 +19,5 @@ void listener_close_all(const struct cfg_listens *ls, int *fds);
 /* Could l be bound now? 0, -EADDRINUSE when another program holds it, or bind()'s error.
  * A socket this process already listens on counts as free: a reload keeps it. */
 int listener_probe(const struct cfg_listen *l);
-/* "LISTEN_FDNAMES" words: "tcp-PORT" or "unix", systemd's FileDescriptorName= spelling. */
+/* "LISTEN_FDNAMES" words: "tcp-PORT", "udp-PORT" or "unix", systemd's FileDescriptorName= spelling. */
 void listener_fdname(const struct cfg_listen *l, char *buf, size_t len);

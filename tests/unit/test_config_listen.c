@@ -107,9 +107,24 @@ static void test_bad_listen_words_are_refused(void **state)
 		snprintf(text, sizeof(text), "[profile p]\nexec=/bin/true\nlisten=%s\n", bad[i]);
 		snprintf(msg, sizeof(msg),
 			 "t.conf:3: invalid listen= socket '%s' (want ADDRESS:PORT, "
-			 "[IPV6-ADDRESS]:PORT or an absolute path)", bad[i]);
+			 "[IPV6-ADDRESS]:PORT, udp:ADDRESS:PORT or an absolute path)", bad[i]);
 		expect_error(text, msg);
 	}
+}
+
+static void test_udp_and_tcp_on_one_port_do_not_conflict(void **state)
+{
+	struct cmx_config *c = parse_ok("[profile p]\nexec=/bin/true\n"
+					"listen=127.0.0.1:1081 udp:127.0.0.1:1081\n");
+	char buf[64];
+
+	assert_int_equal(c->profiles[0].listen.n, 2);
+	assert_true(c->profiles[0].listen.v[1].udp);
+	config_listen_format(&c->profiles[0].listen.v[1], buf, sizeof(buf));
+	assert_string_equal(buf, "udp:127.0.0.1:1081");
+	config_free(c);
+	expect_error("[profile p]\nexec=/bin/true\nlisten=udp:127.0.0.1:1 udp:0.0.0.0:1\n",
+		     "t.conf:3: listen= names 'udp:0.0.0.0:1' twice");
 }
 
 static void test_one_socket_twice_in_a_list_is_refused(void **state)
@@ -134,6 +149,7 @@ int main(void)
 		cmocka_unit_test(test_a_profile_listen_shared_by_two_sessions_is_an_error),
 		cmocka_unit_test(test_a_wildcard_conflicts_with_a_specific_address_on_its_port),
 		cmocka_unit_test(test_bad_listen_words_are_refused),
+		cmocka_unit_test(test_udp_and_tcp_on_one_port_do_not_conflict),
 		cmocka_unit_test(test_one_socket_twice_in_a_list_is_refused),
 		cmocka_unit_test(test_more_than_the_maximum_is_refused),
 	};
