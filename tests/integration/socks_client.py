@@ -61,6 +61,37 @@ def main():
             print("broken after %d: %s" % (sent, e))
             return
         print("sent %d" % sent)
+    elif cmd == "udpdns":  # user pw resolver name: an A query through UDP ASSOCIATE
+        s = socket.create_connection(proxy, timeout=10)
+        greet(s, [2])
+        if auth(s, a[0], a[1]) != b"\x01\x00":
+            raise SystemExit("auth refused")
+        s.sendall(b"\x05\x03\x00\x01\x00\x00\x00\x00\x00\x00")
+        r = s.recv(10)
+        if len(r) != 10 or r[1] != 0:
+            print("associate refused: %r" % r)
+            return
+        relay = (socket.inet_ntoa(r[4:8]), struct.unpack(">H", r[8:10])[0])
+        qname = b"".join(bytes([len(l)]) + l for l in a[3].encode().split(b".")) + b"\0"
+        query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + qname + b"\x00\x01\x00\x01"
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("127.0.0.1", 0))
+        u.settimeout(5)
+        hdr = b"\x00\x00\x00\x01" + socket.inet_aton(a[2]) + struct.pack(">H", 53)
+        for _ in range(3):  # UDP: a lost datagram is retried, as a resolver would
+            u.sendto(hdr + query, relay)
+            try:
+                d, _ = u.recvfrom(4096)
+                break
+            except socket.timeout:
+                d = b""
+        if len(d) < 10 or d[3] != 1 or d[4:8] != socket.inet_aton(a[2]):
+            print("bad relay reply %r" % d[:10])
+            return
+        d = d[10:]
+        # the answer's last 4 bytes are its A record's address (one answer, no extras)
+        ancount = struct.unpack(">H", d[6:8])[0]
+        print("answer=%s" % (socket.inet_ntoa(d[-4:]) if ancount else "none"))
     elif cmd == "wrongpass":  # user pw: prints the RFC 1929 status and whether EOF follows
         s = socket.create_connection(proxy, timeout=10)
         greet(s, [2])

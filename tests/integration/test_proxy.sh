@@ -49,17 +49,17 @@ listen=127.0.0.1:$PF1 $USOCK
 [session p0]
 profile=proxy
 uplink=sim0
-listen=127.0.0.1:$P0
+listen=127.0.0.1:$P0 udp:127.0.0.1:$P0
 
 [session p1]
 profile=proxy
 uplink=sim1
-listen=127.0.0.1:$P1
+listen=127.0.0.1:$P1 udp:127.0.0.1:$P1
 
 [session p2]
 profile=proxy
 uplink=sim2
-listen=127.0.0.1:$P2
+listen=127.0.0.1:$P2 udp:127.0.0.1:$P2
 
 [session t1]
 profile=proxy
@@ -88,7 +88,7 @@ HOLDER=$!
 CLEANUP_EXTRA+=("kill $HOLDER 2>/dev/null")
 wait_for 10 grep -q up "$T/holder.out" || die "port holder did not start"
 { daemon_section; proxy_sections; } | make_config
-P2LINE=$(grep -n "^listen=127.0.0.1:$P2\$" "$T/cellmux.conf" | cut -d: -f1)
+P2LINE=$(grep -n "^listen=127.0.0.1:$P2 " "$T/cellmux.conf" | cut -d: -f1)
 out=$("$CELLMUXD" --check-config -c "$T/cellmux.conf" 2>&1); rc=$?
 check "a port another program holds: exit 2, FILE:LINE, 'in use' ($out)" \
 	eval '[ $rc -eq 2 ] && [[ "$out" == *"$T/cellmux.conf:$P2LINE:"*"already in use"* ]]'
@@ -109,7 +109,9 @@ check "LISTEN_FDS=2, LISTEN_FDNAMES=tcp-$PF1:unix, control socket after them (fd
 check "fds 3, 4, 5 are sockets; 6 (the spawn pipe) is closed at exec" \
 	eval '[[ "$FDLINE" == *"fd3=socket:"*"fd4=socket:"*"fd5=socket:"*"fd6=none" ]]'
 check "the unix listener exists on the host, mode 0666" eval '[ "$(stat -c %a "$USOCK")" = 666 ]'
-check "a proxy worker reports LISTEN_FDS=1 as pid 2" grep -q "cellmux-proxy: serving pid=2 listen_fds=1" "$T/daemon.log"
+check "a proxy worker reports LISTEN_FDS=1 as pid 2" grep -q "cellmux-proxy: serving pid=2 listen_fds=1 " "$T/daemon.log"
+check "the p sessions' workers got a TCP listener and the UDP relay socket" \
+	eval '[ "$(grep -c "cellmux-proxy: serving pid=2 listen_fds=2 listeners=1 udp_relay=yes" "$T/daemon.log")" -ge 3 ]'
 
 # --- real clients, one proxy session per uplink ---
 for i in 0 1 2; do
@@ -125,6 +127,9 @@ for i in 0 1 2; do
 	check "p$i: curl --proxy (HTTP CONNECT) sees $want (got '$got')" [ "$got" = "$want" ]
 	got=$(curl -s --max-time 10 --proxy "http://alice:secret@127.0.0.1:$port" -H "X-Cellmux-Session: fwd$i" "http://ip.cellmux.test/ip")
 	check "p$i: plain-HTTP forwarding sees $want (got '$got')" [ "$got" = "$want" ]
+	got=$($CLIENT udpdns "$port" alice secret "100.64.$i.1" carrier.cellmux.test)
+	check "p$i: UDP ASSOCIATE: a DNS query is answered by carrier $i's resolver ($got)" \
+		[ "$got" = "answer=$want" ]
 	check "p$i: the server logged carrier $i for the forwarded request" eval '[ "$(egress_of fwd$i)" = "$want" ]'
 done
 # The names exist only in the carriers' resolvers: had the host resolved one, curl would have
@@ -137,6 +142,8 @@ check "wrong password: RFC 1929 status 1, then EOF" eval '[ "$($CLIENT wrongpass
 check "unknown user: status 1, then EOF" eval '[ "$($CLIENT wrongpass $P0 mallory secret)" = "status=1 eof=True" ]'
 check "no auth offered: method 0xff, then EOF" eval '[ "$($CLIENT noauth $P0)" = "method=0xff eof=True" ]'
 check "BIND: reply 7 (command not supported)" eval '[ "$($CLIENT command $P0 alice secret 2)" = "rep=7" ]'
+check "UDP ASSOCIATE without a listen=udp: socket: reply 7" \
+	eval '[ "$($CLIENT command $PT1 alice secret 3)" = "rep=7" ]'
 check "a truncated greeting is closed" eval '[ "$($CLIENT truncated $P0)" = "eof=True" ]'
 check "an oversized HTTP head: 431" eval '[[ "$($CLIENT oversized $P0)" == "reply=HTTP/1.1 431 "* ]]'
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --proxy "http://alice:bad@127.0.0.1:$P0" http://ip.cellmux.test/ip)
@@ -165,7 +172,9 @@ kill "$IDLE_PID" 2>/dev/null
 # --- kill the worker during transfers: the listener stays, the successor serves ---
 $CLIENT upload "$P1" alice secret 198.18.0.1 9 20000000 2000000 >"$T/transfer.out" 2>&1 &
 XFER=$!
-wait_for 10 eval '[ "$(ls "/proc/$(worker_pid p1)/fd" | wc -l)" -gt 6 ]'
+# Until the worker's own connection to the sink is up (in its namespace): the transfer flows.
+relaying() { ip netns exec cmx-sim1 ss -Htn state established dst 198.18.0.1 | grep -q ':9 *$\|:9 '; }
+wait_for 10 relaying || fail "the transfer through p1 did not start"
 old=$(worker_pid p1)
 kill -KILL "$old"
 # Straight away, before any successor: the connection waits in the listener's backlog.

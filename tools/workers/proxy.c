@@ -31,7 +31,7 @@
 /* Room for an HTTP head rewritten a little longer than it came (Connection: close). */
 #define REWRITE_SLACK 64
 
-enum ep_kind { EP_LISTENER, EP_CLIENT, EP_UPSTREAM, EP_DNS };
+enum ep_kind { EP_LISTENER, EP_CLIENT, EP_UPSTREAM, EP_DNS, EP_UDP_RELAY };
 
 struct ep {
 	enum ep_kind kind;
@@ -48,6 +48,7 @@ enum conn_state {
 	ST_RESOLVING,
 	ST_CONNECTING,
 	ST_RELAY,
+	ST_UDP, /* a UDP association: the TCP connection only keeps it alive */
 };
 
 struct conn {
@@ -67,6 +68,8 @@ struct conn {
 	struct sockaddr_storage addrs[ADDRS_MAX];
 	socklen_t addr_lens[ADDRS_MAX];
 	size_t n_addrs, next_addr;
+	/* ST_UDP: where the client's datagrams come from (port 0 until the first one) */
+	struct sockaddr_in udp_client;
 };
 
 struct user {
@@ -88,6 +91,10 @@ static struct {
 	size_t n_users;
 	ares_channel dns;
 	struct ep dns_eps[DNS_SOCKS_MAX];
+	/* the UDP ASSOCIATE relay: a listen=udp: socket on the host side, shared by every
+	 * association; -1 when the session has none (then UDP ASSOCIATE is refused) */
+	struct ep relay;
+	struct sockaddr_in relay_addr;
 	volatile sig_atomic_t stop;
 	uint64_t accepted, refused_cap, auth_failed;
 } P;
@@ -412,6 +419,91 @@ static void connected(struct conn *c)
 	conn_update(c);
 }
 
+/* ---- UDP ASSOCIATE (RFC 1928 section 7), IPv4 ---- */
+
+static uint8_t dgram[65536];
+
+static void udp_begin(struct conn *c)
+{
+	struct sockaddr_in peer;
+	socklen_t len = sizeof(peer);
+	uint8_t out[32];
+
+	/* Datagrams are taken only from the address that authenticated this association. */
+	if (getpeername(c->cl.fd, (struct sockaddr *)&peer, &len) < 0 || peer.sin_family != AF_INET) {
+		socks_fail(c, SOCKS5_REP_ATYP_UNSUPPORTED);
+		return;
+	}
+	c->udp_client = peer;
+	c->udp_client.sin_port = 0;
+	if (c->target.atyp == SOCKS5_ATYP_IPV4 && c->target.port)
+		c->udp_client.sin_port = htons(c->target.port);
+	c->up.fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->up.fd < 0) {
+		socks_fail(c, SOCKS5_REP_FAILURE);
+		return;
+	}
+	c->up.events = 0;
+	send_small(c, out, socks5_reply(out, SOCKS5_REP_OK, AF_INET,
+					(const uint8_t *)&P.relay_addr.sin_addr,
+					ntohs(P.relay_addr.sin_port)));
+	if (c->c_eof) {
+		conn_close(c);
+		return;
+	}
+	c->state = ST_UDP;
+	c->deadline_ms = now_ms() + P.idle_ms;
+	ep_watch(&c->cl, EPOLLIN);
+	ep_watch(&c->up, EPOLLIN);
+}
+
+/* A client's datagram: RSV RSV FRAG ATYP DST.ADDR DST.PORT DATA. Fragments and names are
+ * dropped (the RFC lets a relay drop what it does not implement). */
+static bool on_relay(void)
+{
+	struct sockaddr_in from;
+	socklen_t len = sizeof(from);
+	ssize_t n = recvfrom(P.relay.fd, dgram, sizeof(dgram), MSG_DONTWAIT, (struct sockaddr *)&from,
+			     &len);
+	struct conn *c;
+
+	if (n < 0)
+		return false;
+	if (n < 10 || from.sin_family != AF_INET)
+		return true;
+	for (c = P.conns; c; c = c->next)
+		if (c->state == ST_UDP && c->udp_client.sin_addr.s_addr == from.sin_addr.s_addr &&
+		    (!c->udp_client.sin_port || c->udp_client.sin_port == from.sin_port))
+			break;
+	if (!c || dgram[0] || dgram[1] || dgram[2] || dgram[3] != SOCKS5_ATYP_IPV4)
+		return true;
+	c->udp_client.sin_port = from.sin_port;
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	memcpy(&to.sin_addr, dgram + 4, 4);
+	memcpy(&to.sin_port, dgram + 8, 2);
+	sendto(c->up.fd, dgram + 10, (size_t)n - 10, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof(to));
+	c->deadline_ms = now_ms() + P.idle_ms;
+	return true;
+}
+
+static void on_udp_upstream(struct conn *c)
+{
+	struct sockaddr_in from;
+	socklen_t len = sizeof(from);
+	ssize_t n = recvfrom(c->up.fd, dgram + 10, sizeof(dgram) - 10, MSG_DONTWAIT,
+			     (struct sockaddr *)&from, &len);
+
+	if (n < 0 || from.sin_family != AF_INET || !c->udp_client.sin_port)
+		return;
+	dgram[0] = dgram[1] = dgram[2] = 0;
+	dgram[3] = SOCKS5_ATYP_IPV4;
+	memcpy(dgram + 4, &from.sin_addr, 4);
+	memcpy(dgram + 8, &from.sin_port, 2);
+	sendto(P.relay.fd, dgram, (size_t)n + 10, MSG_DONTWAIT, (struct sockaddr *)&c->udp_client,
+	       sizeof(c->udp_client));
+	c->deadline_ms = now_ms() + P.idle_ms;
+}
+
 /* ---- handshake ---- */
 
 static void consume(struct conn *c, size_t n)
@@ -525,6 +617,11 @@ static void handshake(struct conn *c)
 				socks_fail(c, SOCKS5_REP_FAILURE);
 				return;
 			}
+			if (cmd == SOCKS5_CMD_UDP_ASSOCIATE && P.relay.fd >= 0) {
+				consume(c, (size_t)r);
+				udp_begin(c);
+				return;
+			}
 			if (cmd != SOCKS5_CMD_CONNECT) {
 				socks_fail(c, SOCKS5_REP_CMD_UNSUPPORTED);
 				return;
@@ -633,6 +730,13 @@ static void on_client(struct conn *c, uint32_t ev)
 			handshake(c);
 		return;
 	}
+	if (c->state == ST_UDP) {
+		/* the association lasts as long as its TCP connection: anything but EOF is noise */
+		if (recv(c->cl.fd, dgram, sizeof(dgram), MSG_DONTWAIT) == 0 ||
+		    (ev & (EPOLLERR | EPOLLHUP)))
+			conn_close(c);
+		return;
+	}
 	if (c->state != ST_RELAY)
 		return;
 	if ((ev & EPOLLIN) && pump(c->cl.fd, c->cbuf, &c->clen, P.bufsize, &c->c_eof) < 0)
@@ -656,6 +760,10 @@ static void on_upstream(struct conn *c, uint32_t ev)
 {
 	if (c->state == ST_CONNECTING) {
 		connected(c);
+		return;
+	}
+	if (c->state == ST_UDP) {
+		on_udp_upstream(c);
 		return;
 	}
 	if ((ev & EPOLLIN) && pump(c->up.fd, c->ubuf, &c->ulen, P.bufsize, &c->u_eof) < 0)
@@ -764,9 +872,20 @@ static int dns_open(void)
 
 static int add_listener(int fd)
 {
-	int acc = 0;
-	socklen_t len = sizeof(acc);
+	int acc = 0, type = 0;
+	socklen_t len = sizeof(acc), tlen = sizeof(type);
 
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 && type == SOCK_DGRAM) {
+		socklen_t al = sizeof(P.relay_addr);
+
+		if (P.relay.fd >= 0 || getsockname(fd, (struct sockaddr *)&P.relay_addr, &al) < 0 ||
+		    P.relay_addr.sin_family != AF_INET)
+			return -EINVAL; /* one IPv4 relay socket */
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		P.relay = (struct ep){ EP_UDP_RELAY, fd, NULL, 0 };
+		ep_watch(&P.relay, EPOLLIN);
+		return 0;
+	}
 	if (P.n_listeners == LISTEN_MAX)
 		return -E2BIG;
 	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) < 0 || !acc)
@@ -799,7 +918,8 @@ static int take_listen_fds(void)
 		int r = add_listener(3 + i);
 
 		if (r < 0) {
-			fprintf(stderr, NAME ": fd %d is not a listening socket\n", 3 + i);
+			fprintf(stderr, NAME ": fd %d is not a listening socket (or a second UDP one)\n",
+				3 + i);
 			return r;
 		}
 	}
@@ -893,6 +1013,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	int opt, r, n_fds;
 
+	P.relay.fd = -1;
 	P.max_conns = 1024;
 	P.bufsize = 65536;
 	P.handshake_ms = 10000;
@@ -946,8 +1067,9 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* One line for the log (and the tests): what it serves, as the worker sees itself. */
-	printf(NAME ": serving pid=%d listen_fds=%d listeners=%zu users=%zu auth=%s\n",
-	       (int)getpid(), n_fds, P.n_listeners, P.n_users, P.no_auth ? "none" : "password");
+	printf(NAME ": serving pid=%d listen_fds=%d listeners=%zu udp_relay=%s users=%zu auth=%s\n",
+	       (int)getpid(), n_fds, P.n_listeners, P.relay.fd >= 0 ? "yes" : "no", P.n_users,
+	       P.no_auth ? "none" : "password");
 	fflush(stdout);
 
 	uint64_t last_expire = now_ms();
@@ -963,6 +1085,10 @@ int main(int argc, char **argv)
 			switch (e->kind) {
 			case EP_LISTENER:
 				on_accept(e);
+				break;
+			case EP_UDP_RELAY:
+				for (int k = 0; k < 64 && on_relay(); k++) /* a burst per wakeup */
+					;
 				break;
 			case EP_DNS:
 				ares_process_fd(P.dns,
