@@ -132,10 +132,23 @@ for i in 0 1 2; do
 		[ "$got" = "answer=$want" ]
 	check "p$i: the server logged carrier $i for the forwarded request" eval '[ "$(egress_of fwd$i)" = "$want" ]'
 done
-# The names exist only in the carriers' resolvers: had the host resolved one, curl would have
-# got no address (the proxy sees the name itself with --socks5-hostname).
-check "the host's resolver cannot resolve a proxied name (so it could not have served one)" \
-	eval '! getent hosts "h7-$$-0.ip.cellmux.test" >/dev/null'
+# No query for a proxied name leaves the host: a sniffer on every host interface counts the
+# packets carrying its label, and first proves it sees the host's own lookups (a name the host
+# itself looks up, through its resolver, whatever that is).
+MA=h7px$$a MB=h7host$$b
+coproc SNIFF { python3 "$HERE/dns_sniff.py" "$MA" "$MB"; }
+CLEANUP_EXTRA+=("kill $SNIFF_PID 2>/dev/null")
+read -r -t 20 ready <&"${SNIFF[0]}"
+[ "$ready" = ready ] || fail "dns_sniff.py did not start"
+got=$(curl -s --max-time 10 --socks5-hostname "127.0.0.1:$P0" --proxy-user alice:secret "http://$MA.ip.cellmux.test/ip")
+check "a proxied name resolves in the uplink ($got)" [ "$got" = "$(carrier_addr 0)" ]
+getent hosts "$MB.ip.cellmux.test" >/dev/null
+exec {SNIFF_IN}>&"${SNIFF[1]}"
+exec {SNIFF[1]}>&- {SNIFF_IN}>&-
+read -r -t 20 counts <&"${SNIFF[0]}"
+echo "    host-side packets carrying each name: $counts"
+check "the sniffer sees the host's own lookup (positive control)" eval '[[ "$counts" =~ $MB=[1-9] ]]'
+check "no packet on the host carries the proxied name" eval '[[ "$counts" == *"$MA=0"* ]]'
 
 # --- bad clients: refused or timed out cleanly, others unaffected ---
 check "wrong password: RFC 1929 status 1, then EOF" eval '[ "$($CLIENT wrongpass $P0 alice nope)" = "status=1 eof=True" ]'
