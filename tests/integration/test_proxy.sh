@@ -219,8 +219,21 @@ counted() { # session payload: its tx growth covers its payload plus headers (< 
 check "t1's counter carries t1's bytes and not t2's" wait_for 10 counted t1 "$A0" "$KA"
 check "t2's counter carries t2's bytes and not t1's" wait_for 10 counted t2 "$B0" "$KB"
 
+# --- reload: an unchanged session keeps its worker and socket; a moved listen= rebinds ---
+w1=$(worker_pid t1)
+ctl reload >/dev/null || fail "cellmuxctl reload (unchanged file)"
+check "an unchanged reload keeps t1's worker ($w1) and its socket" \
+	eval '[ "$(worker_pid t1)" = "$w1" ] && ss -Hltn "sport = :$PT1" | grep -q LISTEN'
+PT3=$(free_port)
+sed -i "s/^listen=127.0.0.1:$PT2\$/listen=127.0.0.1:$PT3/" "$T/cellmux.conf"
+ctl reload >/dev/null || fail "cellmuxctl reload (t2 moved)"
+moved() { ss -Hltn "sport = :$PT3" | grep -q LISTEN && ! ss -Hltn "sport = :$PT2" | grep -q LISTEN; }
+check "t2 moved by reload: $PT3 listens, $PT2 is closed" wait_for 20 moved
+got=$(curl -s --max-time 10 --socks5-hostname "127.0.0.1:$PT3" --proxy-user alice:secret "http://ip.cellmux.test/ip")
+check "and its new worker serves there ($got)" [ "$got" = "$(carrier_addr 0)" ]
+
 stop_daemon || fail "daemon exit status"
-check "every listener is closed with the daemon" eval '! ss -Hltn | grep -qE ":($P0|$P1|$PT1|$PT2|$PF1) "'
+check "every listener is closed with the daemon" eval '! ss -Hltn | grep -qE ":($P0|$P1|$PT1|$PT3|$PF1) "'
 check "the unix listener's file is removed" [ ! -e "$USOCK" ]
 check "nothing left behind" nothing_left
 exit 0
