@@ -51,7 +51,7 @@ ALL_LIBS  := $(foreach l,$(LIBS),$(B)/lib$(l).a)
 LDLIBS    := $(call PKG_LIBS,$(PKGS)) -lelf -lz
 
 PROGRAMS  := $(B)/cellmuxd $(B)/cellmux-sim $(B)/workers/cellmux-probe $(B)/cellmuxctl \
-             $(B)/workers/cellmux-echo
+             $(B)/workers/cellmux-echo $(B)/workers/cellmux-proxy
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 # Programs only the integration tests run; outside build/tests so run.sh never takes them for
@@ -72,6 +72,9 @@ $(B)/cellmuxd: $(call obj,daemon/main.c) $(ALL_LIBS)
 $(B)/cellmux-sim: $(call obj,$(wildcard tools/sim/*.c)) $(B)/libnetns.a $(B)/libcommon.a
 $(B)/workers/cellmux-probe: $(call obj,tools/workers/probe.c) $(B)/libproto.a $(B)/libcommon.a
 $(B)/workers/cellmux-echo: $(call obj,tools/workers/echo.c) $(B)/libproto.a $(B)/libcommon.a
+# The proxy needs c-ares (its resolver, in the loop) and libxcrypt, not the daemon's libraries.
+$(B)/workers/cellmux-proxy: $(call obj,tools/workers/proxy.c tools/workers/proxy_proto.c)
+$(B)/workers/cellmux-proxy: LDLIBS = $(call PKG_LIBS,libcares) -lcrypt
 $(B)/helpers/acct-driver: $(call obj,tests/acct-driver.c) $(ALL_LIBS)
 $(B)/helpers/start-stamp: $(call obj,tests/helpers/start-stamp.c)
 $(B)/helpers/fake-qmi-modem: $(call obj,$(wildcard tests/fakeqmi/*.c)) $(B)/libnetns.a \
@@ -84,6 +87,7 @@ $(B)/helpers/seccomp-export: $(call obj,tests/bench/seccomp-export.c) $(B)/libsa
 $(B)/helpers/seccomp-export: LDLIBS = $(call PKG_LIBS,libseccomp)
 # The fake QMI modem's QMUX codec is unit-tested where it lives, outside the libraries.
 $(B)/tests/test_qmux: $(call obj,tests/fakeqmi/qmux.c)
+$(B)/tests/test_proxy_proto: $(call obj,tools/workers/proxy_proto.c)
 $(B)/cellmuxctl: $(call obj,$(wildcard tools/cellmuxctl/*.c)) $(B)/libproto.a $(B)/libcommon.a
 # An admin tool on every gateway: it needs libmnl, not the daemon's libraries.
 $(B)/cellmuxctl: LDLIBS = $(call PKG_LIBS,libmnl)
@@ -153,6 +157,12 @@ $(B)/fuzz/fuzz_worker_msg: tests/fuzz/fuzz_worker_msg.c proto/worker_msg.c proto
 		$(call PKG_LIBS,libprotobuf-c)
 
 $(B)/fuzz/fuzz_output: tests/fuzz/fuzz_output.c sandbox/output.c sandbox/output.h proto/utf8.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $<
+
+# cellmux-proxy's SOCKS5 and HTTP request parsers, the bytes any client on the listener sends.
+$(B)/fuzz/fuzz_proxy_proto: tests/fuzz/fuzz_proxy_proto.c tools/workers/proxy_proto.c \
+		tools/workers/proxy_proto.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $<
 

@@ -708,6 +708,143 @@ static int key_cpu_weight(struct parser *p, int line, const char *key, const cha
 	return 0;
 }
 
+/* ---- listen= of [profile] and [session] ---- */
+
+int config_parse_socket(const char *s, struct cfg_listen *ret)
+{
+	struct cfg_metrics m;
+
+	if (s[0] == '/') {
+		if (strlen(s) >= sizeof(ret->address) || strstr(s, "/../") || strstr(s, "/./"))
+			return -EINVAL;
+		*ret = (struct cfg_listen){ .family = AF_UNIX };
+		strcpy(ret->address, s);
+		return 0;
+	}
+	bool udp = !strncmp(s, "udp:", 4);
+
+	if (udp)
+		s += 4;
+	if (!*s || !strcmp(s, "off") || config_parse_listen(s, &m) < 0)
+		return -EINVAL;
+	*ret = (struct cfg_listen){ .family = m.family, .udp = udp, .port = m.port };
+	snprintf(ret->address, sizeof(ret->address), "%s", m.address);
+	return 0;
+}
+
+void config_listen_format(const struct cfg_listen *l, char *buf, size_t len)
+{
+	if (l->family == AF_UNIX)
+		snprintf(buf, len, "%s", l->address);
+	else
+		snprintf(buf, len, l->family == AF_INET6 ? "%s[%s]:%u" : "%s%s:%u",
+			 l->udp ? "udp:" : "", l->address, l->port);
+}
+
+static bool socket_equal(const struct cfg_listen *a, const struct cfg_listen *b)
+{
+	return a->family == b->family && a->udp == b->udp && a->port == b->port &&
+	       !strcmp(a->address, b->address);
+}
+
+static bool wildcard(const struct cfg_listen *l)
+{
+	return !strcmp(l->address, "0.0.0.0") || !strcmp(l->address, "::");
+}
+
+/* What bind() would refuse: the same socket, or one port where either side is a wildcard
+ * (:: covers IPv4 too unless IPV6_V6ONLY, which the daemon does not set). */
+static bool socket_conflict(const struct cfg_listen *a, const struct cfg_listen *b)
+{
+	if ((a->family == AF_UNIX) != (b->family == AF_UNIX) || a->udp != b->udp)
+		return false; /* TCP and UDP ports are apart */
+	if (a->family == AF_UNIX)
+		return !strcmp(a->address, b->address);
+	if (a->port != b->port)
+		return false;
+	if (a->family == b->family)
+		return !strcmp(a->address, b->address) || wildcard(a) || wildcard(b);
+	return (a->family == AF_INET6 && !strcmp(a->address, "::")) ||
+	       (b->family == AF_INET6 && !strcmp(b->address, "::"));
+}
+
+bool config_listen_equal(const struct cfg_listens *a, const struct cfg_listens *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (!socket_equal(&a->v[i], &b->v[i]))
+			return false;
+	return true;
+}
+
+static int key_listen(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cmx_config *c = p->c;
+	struct cfg_listens *ls = !strcmp(p->sec->type, "profile")
+					 ? &c->profiles[c->n_profiles - 1].listen
+					 : &c->sessions[c->n_sessions - 1].listen;
+	_cleanup_(strv_freep) char **v = NULL;
+	int r = split_words(p, line, value, &v);
+
+	if (r < 0)
+		return r;
+	ls->n = 0;
+	for (size_t i = 0; v && v[i]; i++) {
+		struct cfg_listen l;
+
+		if (ls->n == CONFIG_LISTEN_MAX)
+			return fail(p, line, "listen= takes at most %d sockets", CONFIG_LISTEN_MAX);
+		if (config_parse_socket(v[i], &l) < 0)
+			return fail(p, line, "invalid listen= socket '%s' (want ADDRESS:PORT, "
+					     "[IPV6-ADDRESS]:PORT, udp:ADDRESS:PORT or an absolute path)", v[i]);
+		for (size_t k = 0; k < ls->n; k++)
+			if (socket_conflict(&l, &ls->v[k]))
+				return fail(p, line, "listen= names '%s' twice", v[i]);
+		ls->v[ls->n++] = l;
+	}
+	if (!ls->n)
+		return fail(p, line, "listen= names no socket");
+	ls->line = line;
+	return 0;
+}
+
+const struct cfg_listens *config_session_listens(const struct cfg_profile *p,
+						 const struct cfg_session *s)
+{
+	return s && s->listen.line ? &s->listen : &p->listen;
+}
+
+/* Two sessions on one socket would steal each other's connections: one owner per socket. */
+static int check_listens(struct parser *p)
+{
+	struct cmx_config *c = p->c;
+
+	for (size_t i = 0; i < c->n_sessions; i++) {
+		const struct cfg_listens *a =
+			config_session_listens(&c->profiles[c->sessions[i].profile_idx], &c->sessions[i]);
+
+		for (size_t j = 0; j < i; j++) {
+			const struct cfg_listens *b = config_session_listens(
+				&c->profiles[c->sessions[j].profile_idx], &c->sessions[j]);
+
+			for (size_t x = 0; x < a->n; x++)
+				for (size_t y = 0; y < b->n; y++) {
+					char buf[160];
+
+					if (!socket_conflict(&a->v[x], &b->v[y]))
+						continue;
+					config_listen_format(&a->v[x], buf, sizeof(buf));
+					return fail(p, a->line ? a->line : c->sessions[i].line,
+						    "session '%s' listens on %s, which session "
+						    "'%s' (line %d) already does", c->sessions[i].name,
+						    buf, c->sessions[j].name, c->sessions[j].line);
+				}
+		}
+	}
+	return 0;
+}
+
 #define LIMIT_KEYS                                                                         \
 	{ "memory_max", key_memory_max, 0 }, { "pids_max", key_pids_max, 0 },              \
 		{ "cpu_weight", key_cpu_weight, 0 }
@@ -1422,6 +1559,7 @@ static const struct key_def profile_keys[] = {
 	QUOTA_KEYS,
 	LIMIT_KEYS,
 	FAILOVER_KEYS,
+	{ "listen", key_listen, 0 },
 };
 
 /* ---- [session NAME] ---- */
@@ -1507,6 +1645,7 @@ static const struct key_def session_keys[] = {
 	QUOTA_KEYS,
 	LIMIT_KEYS,
 	FAILOVER_KEYS,
+	{ "listen", key_listen, 0 },
 };
 
 /* ---- sections ---- */
@@ -1803,6 +1942,8 @@ int config_parse_string(const char *path, const char *text, struct cmx_config **
 		r = section_end(&p);
 	if (r >= 0)
 		r = resolve(&p);
+	if (r >= 0)
+		r = check_listens(&p);
 	if (r >= 0)
 		r = place(&p);
 	if (r < 0) {

@@ -84,6 +84,20 @@ struct cfg_failover {
  * moves a session at most once per 30 s. */
 #define CONFIG_DEFAULT_HOLD_DOWN_MS 30000
 #define CONFIG_UPLINK_PREFS_MAX 8
+/* listen= of a [profile] or [session]: sockets the daemon binds on the host side and hands to
+ * the worker with systemd's LISTEN_FDS convention (fds 3.. in the order written). */
+#define CONFIG_LISTEN_MAX 8
+struct cfg_listen {
+	int family;        /* AF_INET, AF_INET6 or AF_UNIX (a stream socket at path) */
+	bool udp;          /* "udp:ADDR:PORT": a datagram socket (a SOCKS5 UDP relay's) */
+	char address[108]; /* numeric address, or the unix socket's absolute path */
+	unsigned port;     /* IP only */
+};
+struct cfg_listens {
+	struct cfg_listen v[CONFIG_LISTEN_MAX];
+	size_t n;
+	int line; /* the listen= line; 0 when not written */
+};
 
 struct cfg_profile {
 	char name[CONFIG_NAME_MAX + 1];
@@ -106,6 +120,7 @@ struct cfg_profile {
 	 * (journald's LogRateLimitBurst=/LogRateLimitIntervalSec=); burst 0: no limit. */
 	unsigned log_burst;
 	unsigned log_interval_ms;
+	struct cfg_listens listen;
 };
 #define CONFIG_DEFAULT_LOG_BURST 1000
 #define CONFIG_DEFAULT_LOG_INTERVAL_MS 30000
@@ -138,6 +153,7 @@ struct cfg_session {
 	int pref_idx[CONFIG_UPLINK_PREFS_MAX];
 	size_t n_prefs;
 	struct cfg_failover failover; /* only the keys written here; see config_session_failover */
+	struct cfg_listens listen; /* overrides the profile's when written */
 };
 
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/cellmux"
@@ -202,6 +218,16 @@ const struct cfg_quota *config_session_quota(const struct cmx_config *c,
 /* The limits a session runs with: each key of its own section (s may be NULL) over its
  * profile's. */
 struct cfg_limits config_session_limits(const struct cfg_profile *p, const struct cfg_session *s);
+/* The sockets a session is handed: its own listen= if written, else its profile's. */
+const struct cfg_listens *config_session_listens(const struct cfg_profile *p,
+						 const struct cfg_session *s);
+/* One listen= word: "ADDR:PORT", "[ADDR6]:PORT" (numeric, TCP), the same after "udp:", or an
+ * absolute unix socket path. */
+int config_parse_socket(const char *s, struct cfg_listen *ret);
+/* "127.0.0.1:1081", "[::1]:1081" or the path, for messages. */
+void config_listen_format(const struct cfg_listen *l, char *buf, size_t len);
+bool config_listen_equal(const struct cfg_listens *a, const struct cfg_listens *b);
+
 /* -EINVAL for anything but "no", "on-failure", "always". */
 int restart_policy_from_string(const char *s, enum restart_policy *ret);
 

@@ -774,7 +774,7 @@ static bool profile_equal(const struct cfg_profile *a, const struct cfg_profile 
 	    a->log_interval_ms != b->log_interval_ms)
 		return false;
 	return strv_equal(a->argv, b->argv) && strv_equal(a->bind_ro, b->bind_ro) &&
-	       strv_equal(a->bind_rw, b->bind_rw);
+	       strv_equal(a->bind_rw, b->bind_rw) && config_listen_equal(&a->listen, &b->listen);
 }
 
 static bool uplink_params_equal(const struct uplink_params *a, const struct uplink_params *b)
@@ -808,6 +808,10 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 		if (keep && s->from_config) {
 			int si = config_find_session(nc, s->name);
 			keep = si >= 0 && !strcmp(nc->sessions[si].profile, s->profile->name) &&
+			       (!s->listen_ready ||
+				config_listen_equal(&s->listen,
+						    config_session_listens(&nc->profiles[pi],
+									   &nc->sessions[si]))) &&
 			       (!nc->sessions[si].uplink[0] ||
 				!strcmp(nc->sessions[si].uplink, s->uplink->cfg->p.name));
 		}

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/macro.h"
+#include "daemon/listener.h"
 #include "netns/netns.h"
 
 static int fail(char *err, size_t errlen, const struct cmx_config *c, int line, const char *fmt,
@@ -119,6 +120,29 @@ static int check_state_dir(const struct cmx_config *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* A port another program holds would fail the session at every start: say so now. */
+static int check_listens(const struct cmx_config *c, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < c->n_sessions; i++) {
+		const struct cfg_session *s = &c->sessions[i];
+		const struct cfg_listens *ls =
+			config_session_listens(&c->profiles[s->profile_idx], s);
+
+		for (size_t k = 0; k < ls->n; k++) {
+			char what[160];
+			int r = listener_probe(&ls->v[k]);
+
+			if (r >= 0)
+				continue;
+			config_listen_format(&ls->v[k], what, sizeof(what));
+			return fail(err, errlen, c, ls->line ? ls->line : s->line,
+				    "session '%s': listen on %s: %s", s->name, what,
+				    r == -EADDRINUSE ? "address already in use" : strerror(-r));
+		}
+	}
+	return 0;
+}
+
 int preflight_check(const struct cmx_config *c, char *err, size_t errlen)
 {
 	int r;
@@ -130,6 +154,9 @@ int preflight_check(const struct cmx_config *c, char *err, size_t errlen)
 	if (r < 0)
 		return r;
 	r = check_state_dir(c, err, errlen);
+	if (r < 0)
+		return r;
+	r = check_listens(c, err, errlen);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < c->n_uplinks; i++) {

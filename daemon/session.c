@@ -21,6 +21,7 @@
 #include "common/macro.h"
 #include "sandbox/cgroup.h"
 #include "daemon/daemon.h"
+#include "daemon/listener.h"
 #include "daemon/relay.h"
 #include "proto/ctl.h"
 #include "sandbox/fs.h"
@@ -511,19 +512,46 @@ static struct cgroup_limits session_limits(const struct session *s)
 				       .cpu_weight = l.cpu_weight };
 }
 
+/* Bound once per session, before its first worker and whether or not its uplink is up yet:
+ * clients' connections queue in the backlog until a worker accepts them. */
+static int session_listen(struct session *s, char *step, size_t steplen)
+{
+	const struct cmx_config *c = s->d->cfg;
+	int i = s->from_config ? config_find_session(c, s->name) : -1;
+	size_t failed = 0;
+	char what[160];
+	int r;
+
+	s->listen = *config_session_listens(s->profile, i >= 0 ? &c->sessions[i] : NULL);
+	r = listener_bind_all(&s->listen, s->listen_fds, &failed);
+	if (r < 0) {
+		config_listen_format(&s->listen.v[failed], what, sizeof(what));
+		snprintf(step, steplen, "listen on %s", what);
+		s->listen.n = 0;
+		return r;
+	}
+	s->listen_ready = true;
+	return 0;
+}
+
 int session_start(struct session *s)
 {
 	const struct cfg_profile *p = s->profile;
 	const struct uplink_params *up = &s->uplink->cfg->p;
 	char env_fd[32], env_session[64], env_uplink[64], env_state[PATH_MAX + 32],
 		env_runtime[PATH_MAX + 32], env_home[PATH_MAX + 8], env_user[64];
-	char resolv[4096], ns[64], dir[PATH_MAX];
+	char resolv[4096], ns[64], dir[PATH_MAX], listen_step[200];
+	char env_lfds[32], env_lpid[32], env_lnames[16 + CONFIG_LISTEN_MAX * 16];
 	struct fs_plan *fs = NULL;
 	struct spawn_result res = { 0 };
 	const char *step = NULL;
 	int sv[2] = { -1, -1 }, out[2] = { -1, -1 }, r;
 
 	timer_clear(s);
+	if (!s->listen_ready && (r = session_listen(s, listen_step, sizeof(listen_step))) < 0) {
+		step = listen_step;
+		goto fail;
+	}
 	if (!s->uplink->u || !uplink_connected(s->uplink->u)) {
 		/* Not a failure of the worker: it waits for its uplink instead of burning restarts. */
 		s->parked = true;
@@ -595,7 +623,18 @@ int session_start(struct session *s)
 			goto fail;
 		}
 	}
-	snprintf(env_fd, sizeof(env_fd), WORKER_ENV_CONTROL_FD "=%d", SPAWN_CONTROL_FD);
+	snprintf(env_fd, sizeof(env_fd), WORKER_ENV_CONTROL_FD "=%d",
+		 spawn_control_fd(s->listen.n));
+	/* systemd's sd_listen_fds(3) variables; the pid is the worker's in its PID namespace. */
+	snprintf(env_lfds, sizeof(env_lfds), "LISTEN_FDS=%zu", s->listen.n);
+	snprintf(env_lpid, sizeof(env_lpid), "LISTEN_PID=%d", SPAWN_WORKER_PID);
+	size_t off = (size_t)snprintf(env_lnames, sizeof(env_lnames), "LISTEN_FDNAMES=");
+	for (size_t i = 0; i < s->listen.n && off < sizeof(env_lnames); i++) {
+		if (i)
+			env_lnames[off++] = ':';
+		listener_fdname(&s->listen.v[i], env_lnames + off, sizeof(env_lnames) - off);
+		off += strlen(env_lnames + off);
+	}
 	snprintf(env_session, sizeof(env_session), WORKER_ENV_SESSION "=%s", s->name);
 	snprintf(env_uplink, sizeof(env_uplink), WORKER_ENV_UPLINK "=%s", up->name);
 	snprintf(env_state, sizeof(env_state), "CELLMUX_STATE_DIRECTORY=%s", s->state_dir);
@@ -604,7 +643,15 @@ int session_start(struct session *s)
 	snprintf(env_home, sizeof(env_home), "HOME=%s", s->state_dir);
 	snprintf(env_user, sizeof(env_user), "USER=%s", p->user[0] ? p->user : s->name);
 	char *envp[] = { env_fd, env_session, env_uplink, env_state, env_runtime, env_home, env_user,
-			 "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", NULL };
+			 "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", NULL, NULL, NULL,
+			 NULL };
+	if (s->listen.n) {
+		size_t e = ARRAY_SIZE(envp) - 4;
+
+		envp[e++] = env_lfds;
+		envp[e++] = env_lpid;
+		envp[e++] = env_lnames;
+	}
 	struct spawn_params sp = {
 		.argv = p->argv,
 		.envp = envp,
@@ -612,6 +659,8 @@ int session_start(struct session *s)
 		.cgroup = s->cgroup,
 		.v1_procs = (const char *const *)s->cg.v1_procs,
 		.fs = fs,
+		.listen_fds = s->listen_fds,
+		.n_listen = s->listen.n,
 		.control_fd = sv[1],
 		.stdout_fd = out[1],
 		.stderr_fd = -1,
@@ -741,6 +790,8 @@ void session_free(struct session *s)
 	if (s->out_timer)
 		g_source_remove(s->out_timer);
 	output_free(s->out);
+	if (s->listen_ready)
+		listener_close_all(&s->listen, s->listen_fds);
 	runtime_dir_remove(s);
 	free(s->state_dir);
 	if (s->uplink->n_sessions)

@@ -67,6 +67,10 @@ struct session {
 	bool remove_when_stopped; /* `session stop`: forget it once the worker is gone */
 	bool restart_when_stopped;
 	bool parked;              /* waiting for its uplink to come (back) up */
+	/* listen=: bound at the first start, kept across restarts, closed by session_free(). */
+	bool listen_ready;
+	struct cfg_listens listen;
+	int listen_fds[CONFIG_LISTEN_MAX];
 	/* Called once when the session is forgotten (an admin `session stop` waits on it). */
 	void (*on_gone)(void *arg);
 	void *on_gone_arg;

@@ -66,9 +66,6 @@ struct failure {
 	const char *what;
 };
 
-/* Where the failure pipe lives once the worker's descriptors are in place. */
-#define CHILD_PIPE_FD (SPAWN_CONTROL_FD + 1)
-
 static _Noreturn void child_fail(int pipefd, int step, int err, const char *what)
 {
 	struct failure f = { step, err ? err : EIO, what };
@@ -87,14 +84,6 @@ static int write_str(const char *path, const char *s)
 	n = write(fd, s, strlen(s));
 	close(fd);
 	return n < 0 ? -errno : 0;
-}
-
-/* dup2 that also clears CLOEXEC when source and target are the same. */
-static int move_fd(int from, int to)
-{
-	if (from == to)
-		return fcntl(to, F_SETFD, 0);
-	return dup2(from, to) < 0 ? -1 : 0;
 }
 
 /* PID 1 of the session: the worker is its only child; signals from the daemon are passed
@@ -177,34 +166,45 @@ static _Noreturn void child(const struct spawn_params *sp, int pipefd, const cha
 	if (setsid() < 0)
 		child_fail(pipefd, STEP_SETSID, errno, NULL);
 
-	/* fds: 0 = /dev/null, 1 and 2 = the daemon's output pipe(s), 3 = control socket, 4 = the
-	 * failure pipe until exec. Targets 0-2 are the daemon's own std fds, so none of sp's
-	 * descriptors (all above 2) is overwritten before it is moved. */
+	/* fds: 0 = /dev/null, 1 and 2 = the daemon's output pipe(s), 3.. = the listeners, then
+	 * the control socket, then the failure pipe until exec. Targets 0-2 are the daemon's own
+	 * std fds, so none of sp's descriptors (all above 2) is overwritten by these. */
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null < 0 || dup2(null, 0) < 0)
 		child_fail(pipefd, STEP_FDS, errno, "/dev/null");
 	if (dup2(sp->stdout_fd >= 0 ? sp->stdout_fd : null, 1) < 0 ||
 	    dup2(sp->stderr_fd >= 0 ? sp->stderr_fd : sp->stdout_fd >= 0 ? sp->stdout_fd : null, 2) < 0)
 		child_fail(pipefd, STEP_FDS, errno, "stdout");
-	/* The failure pipe goes above the control socket; move it out of the way first. */
-	if (pipefd <= CHILD_PIPE_FD) {
-		int p = fcntl(pipefd, F_DUPFD_CLOEXEC, CHILD_PIPE_FD + 1);
+	if (sp->n_listen > SPAWN_LISTEN_MAX)
+		child_fail(pipefd, STEP_FDS, E2BIG, "listeners");
+	/* Every source is lifted above every target first: then no dup2 below can overwrite a
+	 * descriptor that has yet to move, whatever numbers the daemon's fds happen to have. */
+	int ctl_target = spawn_control_fd(sp->n_listen), pipe_target = ctl_target + 1;
+	int lifted[SPAWN_LISTEN_MAX], ctl;
+	int p = fcntl(pipefd, F_DUPFD_CLOEXEC, pipe_target + 1);
 
-		if (p < 0)
-			child_fail(pipefd, STEP_FDS, errno, "pipe");
-		pipefd = p;
-	}
-	if (sp->control_fd >= 0 && move_fd(sp->control_fd, SPAWN_CONTROL_FD) < 0)
-		child_fail(pipefd, STEP_FDS, errno, "control socket");
-	if (sp->control_fd < 0 && dup2(null, SPAWN_CONTROL_FD) < 0)
-		child_fail(pipefd, STEP_FDS, errno, "control socket");
-	if (dup3(pipefd, CHILD_PIPE_FD, O_CLOEXEC) < 0)
+	if (p < 0)
 		child_fail(pipefd, STEP_FDS, errno, "pipe");
-	pipefd = CHILD_PIPE_FD;
+	pipefd = p;
+	for (size_t i = 0; i < sp->n_listen; i++)
+		if ((lifted[i] = fcntl(sp->listen_fds[i], F_DUPFD_CLOEXEC, pipe_target + 1)) < 0)
+			child_fail(pipefd, STEP_FDS, errno, "listener");
+	ctl = fcntl(sp->control_fd >= 0 ? sp->control_fd : null, F_DUPFD_CLOEXEC, pipe_target + 1);
+	if (ctl < 0)
+		child_fail(pipefd, STEP_FDS, errno, "control socket");
+	/* dup2 leaves the targets without CLOEXEC: they are the worker's. */
+	for (size_t i = 0; i < sp->n_listen; i++)
+		if (dup2(lifted[i], SPAWN_LISTEN_FDS_START + (int)i) < 0)
+			child_fail(pipefd, STEP_FDS, errno, "listener");
+	if (dup2(ctl, ctl_target) < 0)
+		child_fail(pipefd, STEP_FDS, errno, "control socket");
+	if (dup3(pipefd, pipe_target, O_CLOEXEC) < 0)
+		child_fail(pipefd, STEP_FDS, errno, "pipe");
+	pipefd = pipe_target;
 	/* The init lives on without exec: nothing else the daemon holds (database, BPF maps,
 	 * sockets) may stay open in it. */
-	if (close_range(CHILD_PIPE_FD + 1, ~0U, 0) < 0)
-		for (int fd = CHILD_PIPE_FD + 1; fd < 65536; fd++)
+	if (close_range(pipe_target + 1, ~0U, 0) < 0)
+		for (int fd = pipe_target + 1; fd < 65536; fd++)
 			close(fd);
 
 	/* Capabilities: empty the bounding and ambient sets; setresuid() to a non-zero uid then
@@ -245,7 +245,7 @@ static _Noreturn void child(const struct spawn_params *sp, int pipefd, const cha
 		child_fail(pipefd, STEP_FORK, errno, NULL);
 	/* The worker's copy of the pipe closes at its exec and tells the daemon. */
 	close(pipefd);
-	for (int fd = 0; fd <= SPAWN_CONTROL_FD; fd++)
+	for (int fd = 0; fd <= spawn_control_fd(sp->n_listen); fd++)
 		close(fd);
 	session_init(worker, &all);
 }

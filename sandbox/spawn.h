@@ -18,7 +18,11 @@ struct spawn_params {
 	/* cgroup.procs files of cgroup v1 hierarchies to join too (hybrid hosts); NULL-ended */
 	const char *const *v1_procs;
 	const struct fs_plan *fs; /* the private root; NULL: keep the host's (tests only) */
-	int control_fd;       /* becomes fd 3 in the worker; -1: none */
+	/* Sockets handed over with systemd's convention: fds 3.. in this order (LISTEN_FDS and
+	 * friends are the caller's to put in envp; LISTEN_PID is SPAWN_WORKER_PID). */
+	const int *listen_fds;
+	size_t n_listen;      /* at most SPAWN_LISTEN_MAX */
+	int control_fd;       /* becomes fd spawn_control_fd(n_listen); -1: none */
 	int stdout_fd;        /* becomes fd 1 (and 2 unless stderr_fd >= 0); -1: /dev/null */
 	int stderr_fd;
 	uid_t uid;
@@ -28,7 +32,16 @@ struct spawn_params {
 	const struct sock_fprog *seccomp; /* NULL: none */
 };
 
-#define SPAWN_CONTROL_FD 3
+#define SPAWN_LISTEN_FDS_START 3 /* sd_listen_fds(3)'s SD_LISTEN_FDS_START */
+#define SPAWN_LISTEN_MAX 16
+/* The control socket sits right after the listeners, so a socket-activated program that
+ * takes LISTEN_FDS fds from 3 never mistakes it for one of its own. */
+static inline int spawn_control_fd(size_t n_listen)
+{
+	return SPAWN_LISTEN_FDS_START + (int)n_listen;
+}
+/* The worker's pid in its own PID namespace: the init is 1 and forks it first. */
+#define SPAWN_WORKER_PID 2
 /* The session's init reports a worker killed by signal N as exit status 128 + N, as shells
  * do: PID 1 of a namespace cannot die of a signal it sends itself. */
 #define SPAWN_SIGNAL_EXIT_BASE 128

@@ -10,10 +10,13 @@
 
 command -v strace >/dev/null || die "strace is missing (make deps installs it)"
 sim_up 1
+# Two listen= sockets, so the child's fd shuffle (listeners to 3.., the control socket after
+# them) is inside the traced window too.
+LPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 {
 	daemon_section
 	printf '[metrics]\nlisten=off\n\n'
-	printf '[profile idle]\nexec=/bin/sleep 1000\nuser=nobody\n\n[session a]\nprofile=idle\n'
+	printf '[profile idle]\nexec=/bin/sleep 1000\nuser=nobody\nlisten=127.0.0.1:%s %s/l.sock\n\n[session a]\nprofile=idle\n' "$LPORT" "$T"
 } | make_config
 
 mkdir "$T/tr"
