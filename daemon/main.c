@@ -1,6 +1,7 @@
 /* main.c — cellmuxd's entry: arguments, config validation, the GLib main loop and signals.
  * Exit status: 0 clean stop, 1 runtime failure, 2 bad usage or configuration. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <linux/close_range.h>
 #include <glib-unix.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include "daemon/config.h"
 #include "daemon/ctl_ops.h"
 #include "daemon/daemon.h"
+#include "daemon/notify.h"
 #include "daemon/preflight.h"
 
 #include "common/version.h"
@@ -55,6 +57,30 @@ static gboolean on_reload_signal(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* Runs on the main loop itself, so a loop that hangs (a blocking call, a busy handler) stops
+ * the pings and systemd restarts the daemon (WatchdogSec=). */
+static gboolean on_watchdog(gpointer data)
+{
+	notify_send("WATCHDOG=1");
+	return G_SOURCE_CONTINUE;
+}
+
+/* Pings at half the interval, as sd_watchdog_enabled(3) advises, so one late tick is no miss. */
+static guint watchdog_start(void)
+{
+	uint64_t usec;
+	int r;
+
+	r = notify_watchdog_usec(&usec);
+	if (r < 0)
+		log_warn("WATCHDOG_USEC/WATCHDOG_PID unreadable, no watchdog pings");
+	if (r <= 0)
+		return 0;
+	log_info("watchdog: pinging every %" PRIu64 " ms", usec / 2000);
+	notify_send("WATCHDOG=1");
+	return g_timeout_add((guint)MIN(MAX(usec / 2000, 1), G_MAXUINT), on_watchdog, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -71,6 +97,7 @@ int main(int argc, char **argv)
 	struct daemon *d = NULL;
 	struct ctl_server *ctl = NULL;
 	bool check_only = false;
+	guint watchdog;
 	int c, r, status;
 
 	/* Descriptors inherited from whoever started us (a shell's lock, a test harness's pipe)
@@ -156,7 +183,10 @@ int main(int argc, char **argv)
 		daemon_free(d);
 		return 1;
 	}
+	watchdog = watchdog_start();
 	g_main_loop_run(d->loop);
+	if (watchdog)
+		g_source_remove(watchdog);
 	status = d->exit_status;
 	ctl_server_free(ctl);
 	daemon_free(d);
