@@ -212,7 +212,7 @@ INST_EXAMPLES := $(wildcard dist/examples/*.conf)
 UNIT_SED      := -e 's|/usr/sbin/|$(sbindir)/|g' -e 's|/usr/bin/|$(bindir)/|g'
 
 install: $(PROGRAMS) $(HELPERS) $(PYGEN)
-	$(INSTALL) -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) $(DESTDIR)$(PKGLIBEXEC)/py \
+	$(INSTALL) -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) $(DESTDIR)$(PKGLIBEXEC) $(DESTDIR)$(PKGDATA)/py \
 		$(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(PKGDATA)/examples \
 		$(DESTDIR)$(PKGDATA)/grafana $(DESTDIR)$(sysconfdir)/cellmux $(DESTDIR)$(unitdir) \
 		$(DESTDIR)$(udevrulesdir) $(DESTDIR)$(sysusersdir) $(DESTDIR)$(tmpfilesdir) \
@@ -221,7 +221,7 @@ install: $(PROGRAMS) $(HELPERS) $(PYGEN)
 	$(INSTALL) -m 755 $(B)/cellmuxctl $(DESTDIR)$(bindir)/cellmuxctl
 	$(INSTALL) -m 755 $(INST_LIBEXEC) $(DESTDIR)$(PKGLIBEXEC)/
 	$(INSTALL) -m 755 tools/cellmux-backend $(DESTDIR)$(PKGLIBEXEC)/cellmux-backend
-	$(INSTALL) -m 644 $(PYGEN) $(DESTDIR)$(PKGLIBEXEC)/py/
+	$(INSTALL) -m 644 $(PYGEN) $(DESTDIR)$(PKGDATA)/py/
 	$(INSTALL) -m 644 docs/cellmuxd.8 docs/cellmuxctl.8 $(DESTDIR)$(mandir)/man8/
 	$(INSTALL) -m 644 docs/cellmux.conf.5 $(DESTDIR)$(mandir)/man5/
 	$(INSTALL) -m 644 dist/cellmux.conf $(DESTDIR)$(sysconfdir)/cellmux/cellmux.conf
