@@ -248,7 +248,11 @@ uninstall:
 	rm -rf $(DESTDIR)$(PKGLIBEXEC) $(DESTDIR)$(PKGDATA)
 	-rmdir $(DESTDIR)$(sysconfdir)/cellmux 2>/dev/null
 
-.PHONY: install uninstall
+# The heavy checks of the Debian package (root; they install and purge it): not in `make check`.
+distcheck: deps
+	@tests/dist/test_deb.sh
+
+.PHONY: install uninstall distcheck
 
 clean:
 	rm -rf $(B)
