@@ -1,5 +1,7 @@
 /* main.c — cellmuxd's entry: arguments, config validation, the GLib main loop and signals.
  * Exit status: 0 clean stop, 1 runtime failure, 2 bad usage or configuration. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <linux/close_range.h>
@@ -8,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/macro.h"
 #include "sandbox/cgroup.h"
 #include "daemon/config.h"
 #include "daemon/ctl_ops.h"
@@ -79,6 +83,47 @@ static guint watchdog_start(void)
 	log_info("watchdog: pinging every %" PRIu64 " ms", usec / 2000);
 	notify_send("WATCHDOG=1");
 	return g_timeout_add((guint)MIN(MAX(usec / 2000, 1), G_MAXUINT), on_watchdog, NULL);
+}
+
+/* Under systemd (Delegate=yes) cellmuxd starts in its unit's own cgroup, which then could not
+ * enable controllers for session cgroups below it (cgroup v2 allows no processes in a cgroup
+ * that hands controllers down). So, when the config names no cgroup=, the daemon moves to a
+ * leaf <unit>/supervisor and makes <unit>/cellmux the session root beside it. */
+static int cgroup_leave_unit_root(struct cmx_config *cfg, const char *mnt)
+{
+	static const char leaf[] = "/supervisor";
+	char self[PATH_MAX], dir[PATH_MAX + 32], pid[32];
+	size_t n;
+	int r;
+
+	if (cfg->daemon.cgroup[0] || !getenv("INVOCATION_ID"))
+		return 0;
+	r = cgroup_self(self, sizeof(self));
+	if (r < 0)
+		return r;
+	n = strlen(self);
+	/* A daemon started again in the same unit cgroup is there already. */
+	if (n > strlen(leaf) && !strcmp(self + n - strlen(leaf), leaf))
+		self[n - strlen(leaf)] = 0;
+	if (!strcmp(self, "/"))
+		return 0; /* the root cgroup may hold processes */
+	if ((size_t)snprintf(cfg->daemon.cgroup, sizeof(cfg->daemon.cgroup), "%s/cellmux", self) >=
+	    sizeof(cfg->daemon.cgroup))
+		return -ENAMETOOLONG;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s%s%s/cgroup.procs", mnt, self, leaf) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	*strrchr(dir, '/') = 0;
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	strcat(dir, "/cgroup.procs");
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	_cleanup_close_ int fd = open(dir, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, pid, strlen(pid)) < 0)
+		return -errno;
+	log_info("cgroup: daemon in %s%s, sessions under %s", self, leaf, cfg->daemon.cgroup);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -161,6 +206,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	r = cgroup_leave_unit_root(cfg, mnt);
+	if (r < 0) {
+		log_error_errno(r, "moving out of the unit's cgroup: %m");
+		config_free(cfg);
+		return 1;
+	}
 	log_info("cellmuxd " CELLMUX_VERSION " starting with %s", path);
 	/* Handlers first: a SIGTERM that arrives during start-up (right after READY=1, say) is
 	 * queued by GLib and handled by the loop, never the default action that leaves
