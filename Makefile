@@ -249,8 +249,12 @@ uninstall:
 	-rmdir $(DESTDIR)$(sysconfdir)/cellmux 2>/dev/null
 
 # The heavy checks of the Debian package (root; they install and purge it): not in `make check`.
+# test_nspawn.sh boots a debootstrapped Debian 12 (network, ~240 MB, a few minutes).
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
 distcheck: deps
-	@tests/dist/test_deb.sh
+	rm -rf $(B)/deb
+	KEEP_DEB=$(CURDIR)/$(B)/deb tests/dist/test_deb.sh
+	tests/dist/test_nspawn.sh $(B)/deb/cellmux_*_$(DEB_ARCH).deb
 
 .PHONY: install uninstall distcheck
 

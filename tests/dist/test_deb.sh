@@ -4,6 +4,7 @@
 # installs it on this machine, the installed cellmuxd accepts the default config, the group
 # and directories exist, and apt-get purge leaves none of the package's files behind.
 # Root; installs and purges the package for real, so it refuses to run over an installed one.
+# KEEP_DEB=DIR keeps a copy of the .deb there.
 . "$(dirname "$0")/../integration/assert.sh"
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -40,6 +41,8 @@ mkdir "$W/cellmux-$VERSION"
 	{ tail -30 "$W/build.log"; die "dpkg-buildpackage failed"; }
 DEB=$W/cellmux_${VERSION}_${ARCH}.deb
 check "built $(basename "$DEB")" [ -f "$DEB" ]
+# make distcheck hands the same package to test_nspawn.sh.
+if [ -n "${KEEP_DEB:-}" ]; then mkdir -p "$KEEP_DEB" && cp "$DEB" "$KEEP_DEB/"; fi
 
 lintian --fail-on error,warning "$DEB" >"$W/lintian.log" 2>&1
 lrc=$?
