@@ -12,7 +12,7 @@ for t in man lexgrog; do command -v $t >/dev/null || die "$t missing (man-db)"; 
 for page in "$ROOT"/docs/cellmuxd.8 "$MAN5" "$ROOT"/docs/cellmuxctl.8; do
 	w=$(MANWIDTH=80 LC_ALL=C.UTF-8 man --warnings -l "$page" 2>&1 >/dev/null)
 	check "$(basename "$page") renders without warnings${w:+: $w}" [ -z "$w" ]
-	check "$(basename "$page") has a NAME line lexgrog parses" lexgrog "$page" >/dev/null
+	check "$(basename "$page") has a NAME line lexgrog parses" bash -c 'lexgrog "$1" >/dev/null' _ "$page"
 done
 
 # Entries of the key_def tables are '{ "key", handler, flags }'; section_defs name a validator
