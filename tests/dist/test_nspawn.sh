@@ -84,12 +84,12 @@ check "a SIGSTOPped daemon is restarted by the watchdog" wait_for 120 restarted
 check "a new daemon process" [ "$(prop MainPID)" != "$pid" ]
 in_ct journalctl -u cellmux --no-pager | grep -qi watchdog && pass "the journal names the watchdog"
 
-# ExecReload= (cellmuxctl reload) with an uplink on a dummy link and a sandboxed session: the
+# ExecReload= (cellmuxctl reload) with an uplink on a veth and a sandboxed session: the
 # worker runs under the unit's confinement (its seccomp and bounding set bind workers too).
 # pids_max=infinity: the container's v2 hierarchy has no pids controller to give.
-in_ct ip link add cmxnsp0 type dummy || fail "dummy link in the container"
+in_ct ip link add cmxnsp0 type veth peer name cmxnsp1 || fail "a veth pair in the container"
 cat >"$R/etc/cellmux/cellmux.conf" <<'EOF2'
-[uplink dummy]
+[uplink veth]
 driver=netdev
 interface=cmxnsp0
 address=10.99.0.2/24
@@ -104,13 +104,13 @@ EOF2
 check "systemctl reload with an uplink and a session" in_ct systemctl reload cellmux
 hello() { in_ct journalctl -u cellmux --no-pager | grep -q 'session s1: worker cellmux-probe .* says hello'; }
 check "the session's worker runs and says hello under the unit" wait_for 60 hello
-check "the uplink's namespace exists" in_ct test -e /run/netns/cmx-dummy
+check "the uplink's namespace exists" in_ct test -e /run/netns/cmx-veth
 echo 'frobnicate=yes' >>"$R/etc/cellmux/cellmux.conf"
 check "systemctl reload fails on a bad file" bash -c "! nsenter -t $C1 -a systemctl reload cellmux 2>/dev/null"
 check "and the daemon keeps running" [ "$(prop SubState)" = running ]
 
 in_ct systemctl stop cellmux
-check "the dummy link is back in the container's namespace" in_ct ip link show cmxnsp0
+check "the veth is back in the container's namespace" in_ct ip link show cmxnsp0
 check "systemctl stop: inactive" [ "$(prop ActiveState)" = inactive ]
 # No procps in the container: the comm of every process, read by the container's bash.
 no_daemon() {
