@@ -93,20 +93,20 @@ $(B)/cellmuxctl: $(call obj,$(wildcard tools/cellmuxctl/*.c)) $(B)/libproto.a $(
 $(B)/cellmuxctl: LDLIBS = $(call PKG_LIBS,libmnl)
 $(B)/tests/%: $(call obj,tests/unit/%.c) $(ALL_LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 # It runs the tool it tests.
 $(B)/tests/test_cellmuxctl: | $(B)/cellmuxctl
 $(PROGRAMS) $(HELPERS):
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Every object waits for generated headers; gcc's -MMD files track the rest.
 $(B)/obj/%.o: %.c | $(PROTO_GEN) $(BPF_SKEL)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 $(B)/obj/gen/%.o: $(B)/gen/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Wno-error -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -Wno-error -MMD -MP -c -o $@ $<
 $(B)/gen/proto/%.pb-c.c $(B)/gen/proto/%.pb-c.h: proto/%.proto
 	@mkdir -p $(@D)
 	protoc-c --c_out=$(B)/gen $<
@@ -194,6 +194,79 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	@tests/bench/run.sh
+
+# --- install: the usual GNU directory variables; DESTDIR for staging (debian/, tests). -------
+# Workers, the simulator and the reference backend are programs no one types: libexec.
+PREFIX        ?= /usr/local
+prefix        ?= $(PREFIX)
+exec_prefix   ?= $(prefix)
+bindir        ?= $(exec_prefix)/bin
+sbindir       ?= $(exec_prefix)/sbin
+libexecdir    ?= $(exec_prefix)/libexec
+datadir       ?= $(prefix)/share
+mandir        ?= $(datadir)/man
+sysconfdir    ?= $(if $(filter /usr,$(prefix)),/etc,$(prefix)/etc)
+# systemd, udev and sysusers look in /usr/lib (or /lib) only, never under /usr/local.
+unitdir       ?= $(prefix)/lib/systemd/system
+udevrulesdir  ?= $(prefix)/lib/udev/rules.d
+sysusersdir   ?= $(prefix)/lib/sysusers.d
+tmpfilesdir   ?= $(prefix)/lib/tmpfiles.d
+completiondir ?= $(datadir)/bash-completion/completions
+INSTALL       ?= install
+PKGLIBEXEC    := $(libexecdir)/cellmux
+PKGDATA       := $(datadir)/cellmux
+INST_LIBEXEC  := $(B)/workers/cellmux-probe $(B)/workers/cellmux-echo $(B)/cellmux-sim \
+                 $(B)/helpers/fake-qmi-modem
+INST_EXAMPLES := $(wildcard dist/examples/*.conf)
+# The unit names its programs by their installed paths.
+UNIT_SED      := -e 's|/usr/sbin/|$(sbindir)/|g' -e 's|/usr/bin/|$(bindir)/|g'
+
+install: $(PROGRAMS) $(HELPERS) $(PYGEN)
+	$(INSTALL) -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) $(DESTDIR)$(PKGLIBEXEC) $(DESTDIR)$(PKGDATA)/py \
+		$(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(PKGDATA)/examples \
+		$(DESTDIR)$(PKGDATA)/grafana $(DESTDIR)$(sysconfdir)/cellmux $(DESTDIR)$(unitdir) \
+		$(DESTDIR)$(udevrulesdir) $(DESTDIR)$(sysusersdir) $(DESTDIR)$(tmpfilesdir) \
+		$(DESTDIR)$(completiondir)
+	$(INSTALL) -m 755 $(B)/cellmuxd $(DESTDIR)$(sbindir)/cellmuxd
+	$(INSTALL) -m 755 $(B)/cellmuxctl $(DESTDIR)$(bindir)/cellmuxctl
+	$(INSTALL) -m 755 $(INST_LIBEXEC) $(DESTDIR)$(PKGLIBEXEC)/
+	$(INSTALL) -m 755 tools/cellmux-backend $(DESTDIR)$(PKGLIBEXEC)/cellmux-backend
+	$(INSTALL) -m 644 $(PYGEN) $(DESTDIR)$(PKGDATA)/py/
+	$(INSTALL) -m 644 docs/cellmuxd.8 docs/cellmuxctl.8 $(DESTDIR)$(mandir)/man8/
+	$(INSTALL) -m 644 docs/cellmux.conf.5 $(DESTDIR)$(mandir)/man5/
+	$(INSTALL) -m 644 dist/cellmux.conf $(DESTDIR)$(sysconfdir)/cellmux/cellmux.conf
+	$(INSTALL) -m 644 dist/cellmux.conf $(INST_EXAMPLES) $(DESTDIR)$(PKGDATA)/examples/
+	$(INSTALL) -m 644 tools/grafana/cellmux-dashboard.json $(DESTDIR)$(PKGDATA)/grafana/
+	sed $(UNIT_SED) dist/cellmux.service >$(DESTDIR)$(unitdir)/cellmux.service
+	chmod 644 $(DESTDIR)$(unitdir)/cellmux.service
+	$(INSTALL) -m 644 tools/udev/77-cellmux-mm-ignore.rules $(DESTDIR)$(udevrulesdir)/
+	$(INSTALL) -m 644 dist/cellmux.sysusers $(DESTDIR)$(sysusersdir)/cellmux.conf
+	$(INSTALL) -m 644 dist/cellmux.tmpfiles $(DESTDIR)$(tmpfilesdir)/cellmux.conf
+	$(INSTALL) -m 644 tools/cellmuxctl/cellmuxctl.bash-completion \
+		$(DESTDIR)$(completiondir)/cellmuxctl
+
+# Removes what install made, and the directories only cellmux uses; an edited config too
+# (the package manager, not make, is the one that keeps an operator's changes).
+uninstall:
+	rm -f $(DESTDIR)$(sbindir)/cellmuxd $(DESTDIR)$(bindir)/cellmuxctl \
+		$(DESTDIR)$(mandir)/man8/cellmuxd.8 $(DESTDIR)$(mandir)/man8/cellmuxctl.8 \
+		$(DESTDIR)$(mandir)/man5/cellmux.conf.5 $(DESTDIR)$(sysconfdir)/cellmux/cellmux.conf \
+		$(DESTDIR)$(unitdir)/cellmux.service \
+		$(DESTDIR)$(udevrulesdir)/77-cellmux-mm-ignore.rules \
+		$(DESTDIR)$(sysusersdir)/cellmux.conf $(DESTDIR)$(tmpfilesdir)/cellmux.conf \
+		$(DESTDIR)$(completiondir)/cellmuxctl
+	rm -rf $(DESTDIR)$(PKGLIBEXEC) $(DESTDIR)$(PKGDATA)
+	-rmdir $(DESTDIR)$(sysconfdir)/cellmux 2>/dev/null
+
+# The heavy checks of the Debian package (root; they install and purge it): not in `make check`.
+# test_nspawn.sh boots a debootstrapped Debian 12 (network, ~240 MB, a few minutes).
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+distcheck: deps
+	rm -rf $(B)/deb
+	KEEP_DEB=$(CURDIR)/$(B)/deb tests/dist/test_deb.sh
+	tests/dist/test_nspawn.sh $(B)/deb/cellmux_*_$(DEB_ARCH).deb
+
+.PHONY: install uninstall distcheck
 
 clean:
 	rm -rf $(B)

@@ -1,19 +1,25 @@
 /* main.c — cellmuxd's entry: arguments, config validation, the GLib main loop and signals.
  * Exit status: 0 clean stop, 1 runtime failure, 2 bad usage or configuration. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <linux/close_range.h>
 #include <glib-unix.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/macro.h"
 #include "sandbox/cgroup.h"
 #include "daemon/config.h"
 #include "daemon/ctl_ops.h"
 #include "daemon/daemon.h"
+#include "daemon/notify.h"
 #include "daemon/preflight.h"
 
 #include "common/version.h"
@@ -55,6 +61,71 @@ static gboolean on_reload_signal(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* Runs on the main loop itself, so a loop that hangs (a blocking call, a busy handler) stops
+ * the pings and systemd restarts the daemon (WatchdogSec=). */
+static gboolean on_watchdog(gpointer data)
+{
+	notify_send("WATCHDOG=1");
+	return G_SOURCE_CONTINUE;
+}
+
+/* Pings at half the interval, as sd_watchdog_enabled(3) advises, so one late tick is no miss. */
+static guint watchdog_start(void)
+{
+	uint64_t usec;
+	int r;
+
+	r = notify_watchdog_usec(&usec);
+	if (r < 0)
+		log_warn("WATCHDOG_USEC/WATCHDOG_PID unreadable, no watchdog pings");
+	if (r <= 0)
+		return 0;
+	log_info("watchdog: pinging every %" PRIu64 " ms", usec / 2000);
+	notify_send("WATCHDOG=1");
+	return g_timeout_add((guint)MIN(MAX(usec / 2000, 1), G_MAXUINT), on_watchdog, NULL);
+}
+
+/* Under systemd (Delegate=yes) cellmuxd starts in its unit's own cgroup, which then could not
+ * enable controllers for session cgroups below it (cgroup v2 allows no processes in a cgroup
+ * that hands controllers down). So, when the config names no cgroup=, the daemon moves to a
+ * leaf <unit>/supervisor and makes <unit>/cellmux the session root beside it. */
+static int cgroup_leave_unit_root(struct cmx_config *cfg, const char *mnt)
+{
+	static const char leaf[] = "/supervisor";
+	char self[PATH_MAX], dir[PATH_MAX + 32], pid[32];
+	size_t n;
+	int r;
+
+	if (cfg->daemon.cgroup[0] || !getenv("INVOCATION_ID"))
+		return 0;
+	r = cgroup_self(self, sizeof(self));
+	if (r < 0)
+		return r;
+	n = strlen(self);
+	/* A daemon started again in the same unit cgroup is there already. */
+	if (n > strlen(leaf) && !strcmp(self + n - strlen(leaf), leaf))
+		self[n - strlen(leaf)] = 0;
+	if (!strcmp(self, "/"))
+		return 0; /* the root cgroup may hold processes */
+	if ((size_t)snprintf(cfg->daemon.cgroup, sizeof(cfg->daemon.cgroup), "%s/cellmux", self) >=
+	    sizeof(cfg->daemon.cgroup))
+		return -ENAMETOOLONG;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s%s%s/cgroup.procs", mnt, self, leaf) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	*strrchr(dir, '/') = 0;
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	strcat(dir, "/cgroup.procs");
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	_cleanup_close_ int fd = open(dir, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, pid, strlen(pid)) < 0)
+		return -errno;
+	log_info("cgroup: daemon in %s%s, sessions under %s", self, leaf, cfg->daemon.cgroup);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -71,6 +142,7 @@ int main(int argc, char **argv)
 	struct daemon *d = NULL;
 	struct ctl_server *ctl = NULL;
 	bool check_only = false;
+	guint watchdog;
 	int c, r, status;
 
 	/* Descriptors inherited from whoever started us (a shell's lock, a test harness's pipe)
@@ -134,6 +206,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	r = cgroup_leave_unit_root(cfg, mnt);
+	if (r < 0) {
+		log_error_errno(r, "moving out of the unit's cgroup: %m");
+		config_free(cfg);
+		return 1;
+	}
 	log_info("cellmuxd " CELLMUX_VERSION " starting with %s", path);
 	/* Handlers first: a SIGTERM that arrives during start-up (right after READY=1, say) is
 	 * queued by GLib and handled by the loop, never the default action that leaves
@@ -156,7 +234,10 @@ int main(int argc, char **argv)
 		daemon_free(d);
 		return 1;
 	}
+	watchdog = watchdog_start();
 	g_main_loop_run(d->loop);
+	if (watchdog)
+		g_source_remove(watchdog);
 	status = d->exit_status;
 	ctl_server_free(ctl);
 	daemon_free(d);

@@ -35,3 +35,29 @@ int notify_send(const char *state)
 		return negative_errno();
 	return 0;
 }
+
+int notify_watchdog_usec(uint64_t *ret)
+{
+	const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	char *end;
+	unsigned long long v;
+
+	if (!usec || !usec[0])
+		return 0;
+	/* The pings are for the process systemd started; a child that inherited the variables
+	 * (or a daemon started by a script under a watched unit) must not ping on its behalf. */
+	if (pid && pid[0]) {
+		errno = 0;
+		v = strtoull(pid, &end, 10);
+		if (errno || *end || v == 0)
+			return -EINVAL;
+		if (v != (unsigned long long)getpid())
+			return 0;
+	}
+	errno = 0;
+	v = strtoull(usec, &end, 10);
+	if (errno || *end || v == 0 || usec[0] == '-')
+		return -EINVAL;
+	*ret = v;
+	return 1;
+}

@@ -17,6 +17,7 @@ python3-websockets python3-protobuf protobuf-compiler mosquitto mosquitto-client
 libwebsockets-evlib-glib prometheus wrk
 libseccomp-dev bubblewrap
 libc-ares-dev libcrypt-dev dante-server
+systemd man-db libcap2-bin debhelper dpkg-dev lintian git systemd-container debootstrap
 clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iperf3 strace
 "
 
