@@ -738,8 +738,10 @@ static int tc_filters(int ifindex, __u32 parent, int *ret)
 static int tc_filter_put(int ifindex, enum bpf_tc_attach_point point, int prog_fd,
 			 __u32 classid, bool replace)
 {
+	/* Zeroed: libmnl 1.0.4 leaves attribute padding (after an odd-length string) as it
+	 * finds it, and the kernel would be sent stack garbage (valgrind in test_qmi saw it). */
 	char buf[MNL_SOCKET_BUFFER_SIZE], name[64];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(memset(buf, 0, sizeof(buf)));
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
 	struct nlattr *opts;
