@@ -39,6 +39,8 @@ run() { # name, command...
 		failed=$((failed + 1))
 		failures+=("$name")
 		echo "FAIL $name (exit $rc, ${secs}s)"
+		# The checks that failed first (CI shows only so much), then the end of the log.
+		grep -m10 -E '^(FAIL|not ok|\[  FAILED|ERROR)' "$log" | sed 's/^/    ! /'
 		sed 's/^/    | /' "$log" | tail -60
 	fi
 	[ -n "${VERBOSE:-}" ] && sed 's/^/    | /' "$log"
