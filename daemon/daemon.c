@@ -904,8 +904,13 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 		log_error_errno(r, "preparing the session cgroup root: %m");
 		goto fail;
 	}
-	/* Workers orphaned by a killed daemon would still hold their uplink namespaces. */
-	cgroup_reap_children(d->cgroup_root);
+	/* Sessions a killed daemon left running are adopted by their sessions below; the scan
+	 * comes first, so nothing that cleans up leftovers takes them for leftovers. */
+	r = session_orphans_scan(d);
+	if (r < 0) {
+		log_error_errno(r, "looking for sessions in %s: %m", d->cgroup_root);
+		goto fail;
+	}
 	r = session_sandbox_open(d);
 	if (r < 0)
 		goto fail;
@@ -944,13 +949,16 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 	/* Hold-downs end and quotas change without an event: the router is asked each second. */
 	d->replan_timer = g_timeout_add_seconds(1, on_replan_timer, d);
 	relay_restore_sessions(d->relay);
+	/* What no session claimed belongs to none of this daemon's sessions. */
+	session_orphans_reap(d);
 	r = metrics_new(d, &cfg->metrics, &d->metrics);
 	if (r < 0)
 		goto fail;
 	snprintf(status, sizeof(status), "READY=1\nSTATUS=%zu uplinks, %zu sessions", d->n_uplinks,
 		 d->n_sessions);
 	notify_send(status);
-	log_info("ready: %zu uplinks, %zu sessions", d->n_uplinks, d->n_sessions);
+	log_info("ready: %zu uplinks, %zu sessions (%u adopted)", d->n_uplinks, d->n_sessions,
+		 d->adopted);
 	*ret = d;
 	return 0;
 fail:
@@ -964,6 +972,7 @@ void daemon_free(struct daemon *d)
 	if (!d)
 		return;
 	teardown(d);
+	free(d->orphans);
 	free(d->sessions);
 	free(d->uplinks);
 	config_free(d->cfg);

@@ -59,6 +59,11 @@ struct daemon {
 	guint replan_timer;  /* asks the router again: hold-downs end, move_back, quotas */
 	bool replanning, replan_again;
 	uint64_t session_moves; /* every move the router ordered, since start */
+	/* Sessions a killed daemon left running, found at start (session_orphans_scan()); the
+	 * sessions of the same name adopt them, the rest are reaped once start-up is done. */
+	struct session_orphan *orphans;
+	size_t n_orphans;
+	unsigned adopted; /* how many sessions this daemon took over at start */
 };
 
 enum uplink_action {

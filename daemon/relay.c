@@ -224,6 +224,20 @@ int relay_session_spawning(struct relay *r, struct session *s)
 	return 0;
 }
 
+int relay_session_adopting(struct relay *r, struct session *s)
+{
+	int e;
+
+	s->incarnation = 0;
+	if (!r)
+		return 0;
+	e = store_incarnation_current(r->st, s->name, &s->incarnation);
+	if (e < 0)
+		return log_error_errno(e, "session %s: reading the worker's incarnation: %m",
+				       s->name);
+	return 0;
+}
+
 void relay_worker_event(struct relay *r, struct session *s, const Cellmux__Worker__Event *ev)
 {
 	uint64_t id = ev->id, batch = 0;

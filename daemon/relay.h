@@ -36,6 +36,8 @@ void relay_status(const struct relay *r, struct relay_status *out);
  * of a session name has its own, also across daemon restarts; events are keyed on it. r NULL
  * (no store): 0. A store error fails the start (-errno). */
 int relay_session_spawning(struct relay *r, struct session *s);
+/* A worker that outlived the previous daemon keeps its incarnation: read it back. */
+int relay_session_adopting(struct relay *r, struct session *s);
 
 /* From session.c's control-socket dispatch. r may be NULL (no [backend]): events are then
  * refused with ENOTCONN. */

@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <dirent.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +27,7 @@
 #include "daemon/listener.h"
 #include "daemon/relay.h"
 #include "proto/ctl.h"
+#include "sandbox/adopt.h"
 #include "sandbox/fs.h"
 #include "sandbox/seccomp.h"
 #include "sandbox/output.h"
@@ -84,6 +88,86 @@ static int limits_supported(const struct daemon *d, const struct cfg_limits *l, 
 	return 0;
 }
 
+/* ---- orphans: sessions a killed daemon left running ---- */
+
+bool session_orphan_named(const struct daemon *d, const char *name)
+{
+	for (size_t i = 0; i < d->n_orphans; i++)
+		if (!strcmp(d->orphans[i].name, name))
+			return true;
+	return false;
+}
+
+static bool orphan_kept(const char *name, void *arg)
+{
+	return session_orphan_named(arg, name);
+}
+
+static void cgroup_empty_remove(const char *dir)
+{
+	for (int i = 0; i < 400 && cgroup_populated(dir); i++) {
+		cgroup_kill(dir);
+		usleep(5000);
+	}
+	if (cgroup_remove(dir) < 0 && errno != ENOENT)
+		log_warn("removing cgroup %s: %m", dir);
+}
+
+int session_orphans_scan(struct daemon *d)
+{
+	DIR *dir = opendir(d->cgroup_root);
+	struct dirent *de;
+
+	if (!dir)
+		return errno == ENOENT ? 0 : negative_errno();
+	while ((de = readdir(dir))) {
+		char path[PATH_MAX + CONFIG_NAME_MAX + 2];
+		struct session_orphan *n;
+		pid_t pid;
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.' ||
+		    strlen(de->d_name) > CONFIG_NAME_MAX)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", d->cgroup_root, de->d_name);
+		if (adopt_find_init(path, &pid) < 0) {
+			/* No init: whatever is left there is nobody's. */
+			cgroup_empty_remove(path);
+			continue;
+		}
+		n = realloc(d->orphans, (d->n_orphans + 1) * sizeof(*n));
+		if (!n) {
+			closedir(dir);
+			return -ENOMEM;
+		}
+		d->orphans = n;
+		n = &d->orphans[d->n_orphans++];
+		*n = (struct session_orphan){ .pid = pid };
+		snprintf(n->name, sizeof(n->name), "%s", de->d_name);
+	}
+	closedir(dir);
+	if (d->n_orphans)
+		log_info("%zu session(s) outlived the previous daemon", d->n_orphans);
+	return 0;
+}
+
+void session_orphans_reap(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_orphans; i++) {
+		char path[PATH_MAX + CONFIG_NAME_MAX + 2];
+
+		if (d->orphans[i].claimed)
+			continue;
+		log_info("session %s: outlived the previous daemon but is not one of this one's, "
+			 "stopping it", d->orphans[i].name);
+		snprintf(path, sizeof(path), "%s/%s", d->cgroup_root, d->orphans[i].name);
+		cgroup_empty_remove(path);
+		cgroup_layout_remove_session(&d->cg_layout, d->orphans[i].name);
+	}
+	free(d->orphans);
+	d->orphans = NULL;
+	d->n_orphans = 0;
+}
+
 int session_sandbox_open(struct daemon *d)
 {
 	const struct cmx_config *c = d->cfg;
@@ -101,7 +185,7 @@ int session_sandbox_open(struct daemon *d)
 	/* Without a pids controller the default pids_max is not enforced: say it. */
 	if (!d->cg_layout.on_v2[CG_PIDS] && !d->cg_layout.v1_root[CG_PIDS])
 		log_warn("no pids cgroup controller: sessions run without a task limit");
-	cgroup_layout_reap(&d->cg_layout);
+	cgroup_layout_reap(&d->cg_layout, orphan_kept, d);
 	for (size_t i = 0; i < c->n_profiles; i++)
 		if ((r = limits_supported(d, &c->profiles[i].limits, c->profiles[i].name)) < 0)
 			return r;
@@ -153,6 +237,8 @@ int session_new(struct daemon *d, const char *name, const struct cfg_profile *pr
 	s->uplink = uplink;
 	s->ctl_fd = -1;
 	s->out_fd = -1;
+	s->pidfd = -1;
+	s->status_fd = -1;
 	r = cgroup_create(d->cgroup_root, name, s->cgroup, sizeof(s->cgroup));
 	if (r < 0) {
 		free(s);
@@ -204,13 +290,12 @@ static void report_store(struct session *s, const Cellmux__Worker__Report *rp)
 		log_info("session %s: worker error: %s", s->name, r->error);
 }
 
-static void hello(struct session *s, const Cellmux__Worker__Hello *h)
+static void welcome(struct session *s)
 {
 	Cellmux__Worker__DaemonMessage m = CELLMUX__WORKER__DAEMON_MESSAGE__INIT;
 	Cellmux__Worker__Welcome w = CELLMUX__WORKER__WELCOME__INIT;
 	int r;
 
-	log_info("session %s: worker %s %s says hello", s->name, h->worker, h->version);
 	w.session = s->name;
 	w.uplink = (char *)s->uplink->cfg->p.name;
 	w.incarnation = s->incarnation;
@@ -219,8 +304,15 @@ static void hello(struct session *s, const Cellmux__Worker__Hello *h)
 	r = worker_msg_send(s->ctl_fd, &m.base);
 	if (r < 0)
 		log_warn_errno(r, "session %s: sending welcome: %m", s->name);
-	/* Deliveries waiting for this session go to the process that just said hello. */
+	/* Deliveries waiting for this session go to the process that just said hello (or was
+	 * just adopted: what the previous daemon sent it unconfirmed comes again). */
 	relay_worker_hello(s->d->relay, s);
+}
+
+static void hello(struct session *s, const Cellmux__Worker__Hello *h)
+{
+	log_info("session %s: worker %s %s says hello", s->name, h->worker, h->version);
+	welcome(s);
 }
 
 /* max: messages to take; bounded per wakeup so one chatty worker cannot starve the loop. */
@@ -389,13 +481,33 @@ static void runtime_dir_remove(struct session *s)
 	s->runtime_dir = NULL;
 }
 
-static void child_exited(GPid pid, gint status, gpointer data)
+static void pid_close(struct session *s)
 {
-	struct session *s = data;
+	esource_remove(s->d->esrc, s->pid_watch);
+	s->pid_watch = NULL;
+	if (s->pidfd >= 0)
+		close(s->pidfd);
+	if (s->status_fd >= 0)
+		close(s->status_fd);
+	s->pidfd = s->status_fd = -1;
+}
+
+static int pid_signal(struct session *s, int sig)
+{
+	/* The pidfd, not the number: an adopted init is not our child, and once its parent
+	 * reaps it the number may be someone else's. */
+	if (s->pidfd >= 0)
+		return syscall(SYS_pidfd_send_signal, s->pidfd, sig, NULL, 0) < 0 ? negative_errno() : 0;
+	return s->pid > 0 && kill(s->pid, sig) < 0 ? negative_errno() : 0;
+}
+
+/* known: false when nobody could say how it ended (an adopted init that died while no daemon
+ * held its status pipe); that counts as a failure for the restart policy. */
+static void worker_exited(struct session *s, int status, bool known)
+{
+	pid_t pid = s->pid;
 	bool failed;
 
-	s->child_watch = 0;
-	g_spawn_close_pid(pid);
 	/* The kernel's count, not a guess from the exit status: the OOM killer's SIGKILL looks
 	 * like any other. */
 	struct cgroup_usage use;
@@ -405,7 +517,10 @@ static void child_exited(GPid pid, gint status, gpointer data)
 			 "memory_max", s->name, (unsigned long long)(use.oom_kills - s->oom_kills));
 		s->oom_kills = use.oom_kills;
 	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) > SPAWN_SIGNAL_EXIT_BASE) {
+	if (!known) {
+		failed = true;
+		log_info("session %s: worker %d is gone, how it ended is unknown", s->name, (int)pid);
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) > SPAWN_SIGNAL_EXIT_BASE) {
 		failed = true;
 		log_info("session %s: worker %d killed by signal %s", s->name, (int)pid,
 			 strsignal(WEXITSTATUS(status) - SPAWN_SIGNAL_EXIT_BASE));
@@ -419,6 +534,28 @@ static void child_exited(GPid pid, gint status, gpointer data)
 			 strsignal(WTERMSIG(status)));
 	}
 	worker_gone(s, failed);
+}
+
+static gboolean pid_readable(int fd, uint32_t revents, void *data)
+{
+	struct session *s = data;
+	int status = 0;
+	bool known = false;
+
+	if (adopt_exit_status(s->pidfd, s->status_fd, &status, &known) == -EAGAIN)
+		return G_SOURCE_CONTINUE;
+	pid_close(s);
+	worker_exited(s, status, known);
+	return G_SOURCE_CONTINUE;
+}
+
+static int pid_watch(struct session *s, int pidfd, int status_fd)
+{
+	s->pidfd = pidfd;
+	s->status_fd = status_fd;
+	if (status_fd >= 0)
+		fcntl(status_fd, F_SETFL, O_NONBLOCK);
+	return esource_add(s->d->esrc, pidfd, EPOLLIN, pid_readable, s, &s->pid_watch);
 }
 
 /* Whether uid is the dynamic uid of another session that exists now. */
@@ -534,6 +671,112 @@ static int session_listen(struct session *s, char *step, size_t steplen)
 	return 0;
 }
 
+static struct session_orphan *orphan_take(struct daemon *d, const char *name)
+{
+	for (size_t i = 0; i < d->n_orphans; i++)
+		if (!d->orphans[i].claimed && !strcmp(d->orphans[i].name, name)) {
+			d->orphans[i].claimed = true;
+			return &d->orphans[i];
+		}
+	return NULL;
+}
+
+static bool same_netns(pid_t pid, int nsfd)
+{
+	char path[64];
+	struct stat a, b;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	return nsfd >= 0 && stat(path, &a) == 0 && fstat(nsfd, &b) == 0 && a.st_ino == b.st_ino &&
+	       a.st_dev == b.st_dev;
+}
+
+static void welcome(struct session *s);
+
+/* The worker a killed daemon left in this session's cgroup, taken over as it runs: its init
+ * hands back the daemon's ends of the control socket and the output pipe (sandbox/adopt.h),
+ * it keeps its pid, incarnation, uid and directories. 0: adopted. Otherwise the orphan (if
+ * any) is gone when this returns and the caller starts a new worker. */
+static int session_adopt(struct session *s)
+{
+	struct session_orphan *o = orphan_take(s->d, s->name);
+	struct adopted a = { .pidfd = -1, .ctl_fd = -1, .out_fd = -1, .status_fd = -1 };
+	const char *why = NULL;
+	char dir[PATH_MAX];
+	int r;
+
+	if (!o)
+		return -ENOENT;
+	r = adopt_take(s->cgroup, o->pid, &a);
+	if (r < 0)
+		why = "its init cannot be taken over";
+	else if (!s->uplink->u || !same_netns(o->pid, uplink_nsfd(s->uplink->u)))
+		why = "it runs in another namespace than its uplink's now", r = -ESTALE;
+	if (!why && !s->cg_ready) {
+		struct cgroup_limits lim = session_limits(s);
+
+		if ((r = cgroup_session_setup(&s->d->cg_layout, s->cgroup, s->name, &lim, &s->cg)) < 0)
+			why = "its limits cannot be set";
+		s->cg_ready = r >= 0;
+	}
+	if (!why && (r = identity_resolve(s)) < 0)
+		why = "its identity cannot be resolved";
+	if (!why && (r = identity_dir(s->d->state_root, s->name, &s->id, dir, sizeof(dir))) >= 0) {
+		free(s->state_dir);
+		s->state_dir = strdup(dir);
+		r = identity_dir(s->d->runtime_root, s->name, &s->id, dir, sizeof(dir));
+		if (r >= 0) {
+			free(s->runtime_dir);
+			s->runtime_dir = strdup(dir);
+		}
+		if (r >= 0 && (!s->state_dir || !s->runtime_dir))
+			r = -ENOMEM;
+	}
+	if (!why && r < 0)
+		why = "its directories are not right";
+	if (!why && (r = relay_session_adopting(s->d->relay, s)) < 0)
+		why = "its incarnation cannot be read";
+	if (!why && !s->out) {
+		struct output_limits lim = OUTPUT_DEFAULT_LIMITS;
+
+		lim.burst = s->profile->log_burst;
+		lim.interval_ms = s->profile->log_burst ? s->profile->log_interval_ms : 0;
+		if ((r = output_new(&lim, output_emit, s, &s->out)) < 0)
+			why = "no memory for its output";
+	}
+	if (why) {
+		log_warn_errno(r, "session %s: worker %d outlived the previous daemon, but %s "
+			       "(%m): starting a new one", s->name, (int)o->pid, why);
+		adopt_close(&a);
+		/* The cgroup is the session's: empty it for the new worker. */
+		for (int i = 0; i < 400 && cgroup_populated(s->cgroup); i++) {
+			cgroup_kill(s->cgroup);
+			g_usleep(5000);
+		}
+		return r < 0 ? r : -ESTALE;
+	}
+	s->pid = o->pid;
+	s->ctl_fd = a.ctl_fd;
+	s->out_fd = a.out_fd;
+	g_unix_set_fd_nonblocking(s->ctl_fd, TRUE, NULL);
+	g_unix_set_fd_nonblocking(s->out_fd, TRUE, NULL);
+	if (pid_watch(s, a.pidfd, a.status_fd) < 0 ||
+	    esource_add(s->d->esrc, s->out_fd, EPOLLIN, output_readable, s, &s->out_watch) < 0 ||
+	    esource_add(s->d->esrc, s->ctl_fd, EPOLLIN, ctl_readable, s, &s->ctl_watch) < 0)
+		log_warn("session %s: cannot watch the adopted worker's descriptors", s->name);
+	s->state = SESSION_RUNNING;
+	s->parked = false;
+	s->adopted = true;
+	s->started_us = g_get_monotonic_time();
+	s->d->adopted++;
+	log_info("session %s: worker %d outlived the previous daemon, adopted on uplink %s "
+		 "(incarnation %llu, uid %u)", s->name, (int)s->pid, s->uplink->cfg->p.name,
+		 (unsigned long long)s->incarnation, (unsigned)s->id.uid);
+	/* Unasked: the worker learns its daemon changed, and resends what was not acked. */
+	welcome(s);
+	return 0;
+}
+
 int session_start(struct session *s)
 {
 	const struct cfg_profile *p = s->profile;
@@ -548,6 +791,11 @@ int session_start(struct session *s)
 	int sv[2] = { -1, -1 }, out[2] = { -1, -1 }, r;
 
 	timer_clear(s);
+	if (!s->adopt_checked) {
+		s->adopt_checked = true;
+		if (session_adopt(s) == 0)
+			return 0;
+	}
 	if (!s->listen_ready && (r = session_listen(s, listen_step, sizeof(listen_step))) < 0) {
 		step = listen_step;
 		goto fail;
@@ -662,6 +910,7 @@ int session_start(struct session *s)
 		.listen_fds = s->listen_fds,
 		.n_listen = s->listen.n,
 		.control_fd = sv[1],
+		.hold_fds = { sv[0], out[0] },
 		.stdout_fd = out[1],
 		.stderr_fd = -1,
 		.uid = s->id.uid,
@@ -677,8 +926,13 @@ int session_start(struct session *s)
 	close(sv[1]);
 	close(out[1]);
 	sv[1] = out[1] = -1;
-	if (res.pid > 0)
-		s->child_watch = g_child_watch_add(res.pid, child_exited, s);
+	if (res.pid > 0) {
+		int pfd = res.pidfd >= 0 ? res.pidfd : (int)syscall(SYS_pidfd_open, res.pid, 0);
+
+		s->pid = res.pid;
+		if (pfd < 0 || pid_watch(s, pfd, res.status_fd) < 0)
+			log_error("session %s: cannot watch worker %d: %m", s->name, (int)res.pid);
+	}
 	/* The output is read even when the start failed: the worker's init may have said why. */
 	s->out_fd = out[0];
 	out[0] = -1;
@@ -757,7 +1011,7 @@ void session_stop(struct session *s)
 		worker_msg_send(s->ctl_fd, &m.base);
 	}
 	if (s->pid > 0)
-		kill(s->pid, SIGTERM);
+		pid_signal(s, SIGTERM);
 	s->timer = g_timeout_add(SESSION_STOP_GRACE_MS, stop_grace_over, s);
 }
 
@@ -775,8 +1029,7 @@ void session_free(struct session *s)
 		s->on_gone(s->on_gone_arg);
 	timer_clear(s);
 	ctl_close(s);
-	if (s->child_watch)
-		g_source_remove(s->child_watch);
+	pid_close(s);
 	/* The directory empties asynchronously after a kill, and a child forked meanwhile
 	 * needs its own signal: kill and wait, bounded. */
 	for (int i = 0; i < 400 && cgroup_populated(s->cgroup); i++) {

@@ -48,7 +48,12 @@ struct session {
 	unsigned failures; /* consecutive, drives the backoff */
 	unsigned protocol_errors;
 	int ctl_fd;
-	guint child_watch, timer;
+	int pidfd;     /* of the init; its exit makes it readable */
+	int status_fd; /* the init's status pipe (sandbox/spawn.h), for an adopted one */
+	guint timer;
+	struct esource_watch *pid_watch;
+	bool adopted;      /* the worker was a killed daemon's, taken over at start */
+	bool adopt_checked; /* the orphans were looked at for this session (first start) */
 	struct esource_watch *ctl_watch, *out_watch; /* in the daemon's esource */
 	gint64 started_us;
 	char cgroup[4096];
@@ -83,6 +88,20 @@ struct session {
 	int wait_reason; /* enum router_reason; 0 while it runs */
 };
 
+/* A session a killed daemon left behind: its cgroup's name and init. */
+struct session_orphan {
+	char name[CONFIG_NAME_MAX + 1];
+	pid_t pid;
+	bool claimed;
+};
+
+/* At start, before any session exists: the session cgroups a killed daemon left, each with
+ * a living init (d->orphans); cgroups without one are emptied and removed. */
+int session_orphans_scan(struct daemon *d);
+/* After start-up: kills and removes the orphans no session adopted. */
+void session_orphans_reap(struct daemon *d);
+bool session_orphan_named(const struct daemon *d, const char *name);
+
 /* What every session's sandbox needs, made once per daemon: the cgroup controllers, the
  * seccomp filter, the roots of the state and runtime directories. A limit the host cannot
  * enforce is refused here, with the config line. */
@@ -91,7 +110,9 @@ void session_sandbox_close(struct daemon *d);
 
 int session_new(struct daemon *d, const char *name, const struct cfg_profile *profile,
 		struct dm_uplink *uplink, struct session **ret);
-/* Starts the worker now. Errors are logged; a failed start is a failure for the policy. */
+/* Starts the worker now, or, the first time, takes over the one a killed daemon left running
+ * in the session's cgroup on the same uplink. Errors are logged; a failed start is a failure
+ * for the policy. */
 int session_start(struct session *s);
 /* Asks the worker to stop (Stop message, SIGTERM, then SIGKILL of its cgroup after a grace
  * period); daemon_session_stopped() follows once it is gone. */

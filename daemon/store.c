@@ -623,6 +623,24 @@ int store_incarnation_next(struct store *st, const char *session, uint64_t *ret)
 	return 0;
 }
 
+int store_incarnation_current(struct store *st, const char *session, uint64_t *ret)
+{
+	static const char q[] = "SELECT last FROM incarnations WHERE session = ?";
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*ret = 0;
+	rc = sqlite3_prepare_v2(st->db, q, -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return sql_err(st, rc, q);
+	sqlite3_bind_text(s, 1, session, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*ret = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sql_err(st, rc, q);
+}
+
 int store_session_add(struct store *st, const char *name, const char *profile, const char *uplink,
 		      uint64_t *ret_batch)
 {

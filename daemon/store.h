@@ -117,6 +117,9 @@ unsigned store_inbox_max(const struct store *st);
 /* The next incarnation of session (1 for a name never seen), committed before it returns: the
  * open batch is flushed, so listeners may be called from inside. */
 int store_incarnation_next(struct store *st, const char *session, uint64_t *ret);
+/* The newest incarnation given out for session (0: none): the running worker's, which a
+ * restarted daemon that adopts it keeps. */
+int store_incarnation_current(struct store *st, const char *session, uint64_t *ret);
 
 /* Sessions started by the backend, to start again after a restart. */
 int store_session_add(struct store *st, const char *name, const char *profile, const char *uplink,

@@ -20,6 +20,9 @@ struct uplink_driver {
 	/* Optional, see uplink_reconnect() and uplink_radio_info(). */
 	int (*reconnect)(struct uplink *u);
 	int (*radio)(const struct uplink *u, struct uplink_radio *out);
+	/* up() can take over a namespace a killed daemon left with the interface configured
+	 * inside (u->resumed), without a moment off the air: sessions running in it are kept. */
+	bool resumable;
 };
 
 struct uplink {
@@ -29,6 +32,7 @@ struct uplink {
 	int nsfd;      /* cmx-<name> */
 	int host_nsfd; /* where interfaces come from and go back to */
 	bool ns_created, resolv_written, adopted;
+	bool resumed; /* the namespace was a killed daemon's, taken over as it was */
 	bool connected; /* set by the driver; see uplink_event() */
 	uplink_event_fn event_fn;
 	void *event_userdata;

@@ -59,6 +59,24 @@ static int reclaim_stale(const struct uplink_params *p, const char *ns, int host
 	return r == -ENOENT ? 0 : r;
 }
 
+static bool holds_interface(const char *ns, const char *ifname)
+{
+	_cleanup_close_ int nsfd = ns_open(ns);
+	struct rtnl *nl = NULL;
+	bool r = false;
+
+	if (nsfd >= 0 && rtnl_open(nsfd, &nl) == 0) {
+		r = link_index(nl, ifname) > 0;
+		rtnl_close(nl);
+	}
+	return r;
+}
+
+bool uplink_resumed(const struct uplink *u)
+{
+	return u->resumed;
+}
+
 int uplink_up(const struct uplink_params *p, struct uplink **ret)
 {
 	const struct uplink_driver *drv = driver_find(p->driver);
@@ -87,14 +105,21 @@ int uplink_up(const struct uplink_params *p, struct uplink **ret)
 		r = u->host_nsfd;
 		goto fail;
 	}
-	if (ns_exists(u->ns)) {
+	if (ns_exists(u->ns) && drv->resumable && holds_interface(u->ns, p->ifname)) {
+		/* A killed daemon's namespace with the modem inside: the sessions that outlived it
+		 * run in there, so it is taken over, not rebuilt (uplink_resumed()). */
+		u->resumed = true;
+		log_info("uplink %s: taking over %s as a killed daemon left it", p->name, u->ns);
+	} else if (ns_exists(u->ns)) {
 		r = reclaim_stale(p, u->ns, u->host_nsfd);
 		if (r < 0)
 			goto fail;
 	}
-	r = ns_create(u->ns);
-	if (r < 0)
-		goto fail;
+	if (!u->resumed) {
+		r = ns_create(u->ns);
+		if (r < 0)
+			goto fail;
+	}
 	u->ns_created = true;
 	u->nsfd = ns_open(u->ns);
 	if (u->nsfd < 0) {

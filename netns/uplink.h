@@ -93,6 +93,9 @@ int uplink_reconnect(struct uplink *u);
  * behind them (netdev), -EAGAIN before the modem has answered. */
 int uplink_radio_info(const struct uplink *u, struct uplink_radio *out);
 int uplink_nsfd(const struct uplink *u);
+/* Whether uplink_up() took over the namespace a killed daemon left (its sessions may still
+ * run there) instead of making a new one. */
+bool uplink_resumed(const struct uplink *u);
 const char *uplink_ns_name(const struct uplink *u); /* "cmx-<name>" */
 const struct uplink_params *uplink_params(const struct uplink *u);
 /* "cmx-<name>" into buf. */

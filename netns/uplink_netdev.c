@@ -20,14 +20,15 @@ static int configure(struct uplink *u, struct rtnl *nl, int idx)
 		if (r < 0 && r != -EEXIST)
 			return r;
 	}
+	/* EEXIST: a resumed namespace has them already. */
 	if (p->gw4.family) {
 		r = route_add_default(nl, idx, AF_INET, &p->gw4);
-		if (r < 0)
+		if (r < 0 && !(r == -EEXIST && u->resumed))
 			return r;
 	}
 	if (p->gw6.family) {
 		r = route_add_default(nl, idx, AF_INET6, &p->gw6);
-		if (r < 0)
+		if (r < 0 && !(r == -EEXIST && u->resumed))
 			return r;
 	}
 	return 0;
@@ -41,6 +42,14 @@ int uplink_link_adopt(struct uplink *u)
 	r = rtnl_open(u->host_nsfd, &host);
 	if (r < 0)
 		return r;
+	if (u->resumed) {
+		/* Already inside, configured: only make sure it and lo are up. */
+		u->adopted = true;
+		r = rtnl_open(u->nsfd, &nl);
+		if (r < 0)
+			goto out;
+		goto inside;
+	}
 	idx = link_index(host, u->p.ifname);
 	if (idx < 0) {
 		r = idx;
@@ -58,6 +67,7 @@ int uplink_link_adopt(struct uplink *u)
 	r = rtnl_open(u->nsfd, &nl);
 	if (r < 0)
 		goto out;
+inside:
 	lo = link_index(nl, "lo");
 	r = lo < 0 ? lo : link_set_up(nl, lo, true);
 	if (r < 0)
@@ -257,4 +267,5 @@ const struct uplink_driver uplink_driver_netdev = {
     .up = netdev_up,
     .down = netdev_down,
     .reconnect = netdev_reconnect,
+    .resumable = true,
 };

@@ -467,7 +467,8 @@ int cgroup_session_usage(const struct cgroup_layout *l, const char *v2_dir,
 	return 0;
 }
 
-void cgroup_layout_reap(const struct cgroup_layout *l)
+void cgroup_layout_reap(const struct cgroup_layout *l, bool (*keep)(const char *name, void *arg),
+			void *arg)
 {
 	for (int c = 0; c < CG_N; c++) {
 		DIR *d;
@@ -480,11 +481,27 @@ void cgroup_layout_reap(const struct cgroup_layout *l)
 
 			if (de->d_type != DT_DIR || de->d_name[0] == '.')
 				continue;
+			/* A session that outlived its daemon keeps its limits. */
+			if (keep && keep(de->d_name, arg))
+				continue;
 			snprintf(dir, sizeof(dir), "%s/%s", l->v1_root[c], de->d_name);
 			/* Its processes are in the v2 cgroup too, and were killed there. */
 			for (int i = 0; i < 200 && rmdir(dir) < 0 && errno == EBUSY; i++)
 				usleep(5000);
 		}
 		closedir(d);
+	}
+}
+
+void cgroup_layout_remove_session(const struct cgroup_layout *l, const char *name)
+{
+	for (int c = 0; c < CG_N; c++) {
+		char dir[PATH_MAX];
+
+		if (!l->v1_root[c])
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", l->v1_root[c], name);
+		for (int i = 0; i < 200 && rmdir(dir) < 0 && errno == EBUSY; i++)
+			usleep(5000);
 	}
 }

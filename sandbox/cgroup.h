@@ -71,4 +71,8 @@ struct cgroup_usage {
 int cgroup_session_usage(const struct cgroup_layout *l, const char *v2_dir,
 			 const struct cgroup_session *s, struct cgroup_usage *ret);
 /* Removes leftover session directories of the v1 hierarchies (a killed daemon's). */
-void cgroup_layout_reap(const struct cgroup_layout *l);
+/* keep(name): a session directory to leave alone (a session that outlived its daemon). */
+void cgroup_layout_reap(const struct cgroup_layout *l, bool (*keep)(const char *name, void *arg),
+			void *arg);
+/* Removes one session's v1 directories (its processes already gone). */
+void cgroup_layout_remove_session(const struct cgroup_layout *l, const char *name);

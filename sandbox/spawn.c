@@ -34,7 +34,6 @@ enum step {
 	STEP_CAPS,
 	STEP_GROUPS,
 	STEP_UID,
-	STEP_PDEATHSIG,
 	STEP_NNP,
 	STEP_SECCOMP,
 	STEP_FORK,
@@ -51,7 +50,6 @@ static const char *const step_names[] = {
 	[STEP_CAPS] = "drop capabilities",
 	[STEP_GROUPS] = "set groups",
 	[STEP_UID] = "set uid/gid",
-	[STEP_PDEATHSIG] = "die with the daemon",
 	[STEP_NNP] = "set no_new_privs",
 	[STEP_SECCOMP] = "seccomp filter",
 	[STEP_FORK] = "fork the worker",
@@ -89,6 +87,12 @@ static int write_str(const char *path, const char *s)
 /* PID 1 of the session: the worker is its only child; signals from the daemon are passed
  * on, orphans are reaped, and the worker's end is the session's end (the kernel then kills
  * whatever else is left in the namespace). */
+static _Noreturn void init_exit(int status)
+{
+	(void)!write(SPAWN_INIT_STATUS_WFD, &status, sizeof(status));
+	_exit(status);
+}
+
 static _Noreturn void session_init(pid_t worker, const sigset_t *all)
 {
 	for (;;) {
@@ -101,8 +105,8 @@ static _Noreturn void session_init(pid_t worker, const sigset_t *all)
 
 			while ((w = waitpid(-1, &st, WNOHANG)) > 0)
 				if (w == worker)
-					_exit(WIFEXITED(st) ? WEXITSTATUS(st)
-							    : SPAWN_SIGNAL_EXIT_BASE + WTERMSIG(st));
+					init_exit(WIFEXITED(st) ? WEXITSTATUS(st)
+								: SPAWN_SIGNAL_EXIT_BASE + WTERMSIG(st));
 		} else if (sig > 0) {
 			kill(worker, sig);
 		}
@@ -135,7 +139,8 @@ static int exec_worker(void *arg)
  * mount, prctl, ...) or through syscall() where the wrapper does more (setresuid and friends,
  * fork) — on memory the parent prepared: every path, the mount plan, the groups, the seccomp
  * program. tests/integration/test_spawn_syscalls.sh holds it to an allow-list under strace. */
-static _Noreturn void child(const struct spawn_params *sp, int pipefd, const char *cgroup_procs)
+static _Noreturn void child(const struct spawn_params *sp, int pipefd, const int status[2],
+			    const char *cgroup_procs)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t all, none;
@@ -192,6 +197,14 @@ static _Noreturn void child(const struct spawn_params *sp, int pipefd, const cha
 	ctl = fcntl(sp->control_fd >= 0 ? sp->control_fd : null, F_DUPFD_CLOEXEC, pipe_target + 1);
 	if (ctl < 0)
 		child_fail(pipefd, STEP_FDS, errno, "control socket");
+	/* CLOEXEC: the worker's exec drops them; the init moves them down after the fork. */
+	enum { NKEEP = SPAWN_INIT_HOLD_N + 2 };
+	const int src[NKEEP] = { sp->hold_fds[0], sp->hold_fds[1], status[0], status[1] };
+	int keep[NKEEP];
+	for (int i = 0; i < NKEEP; i++)
+		if ((keep[i] = fcntl(src[i] >= 0 ? src[i] : null, F_DUPFD_CLOEXEC,
+				     pipe_target + 1)) < 0)
+			child_fail(pipefd, STEP_FDS, errno, "held descriptor");
 	/* dup2 leaves the targets without CLOEXEC: they are the worker's. */
 	for (size_t i = 0; i < sp->n_listen; i++)
 		if (dup2(lifted[i], SPAWN_LISTEN_FDS_START + (int)i) < 0)
@@ -202,10 +215,18 @@ static _Noreturn void child(const struct spawn_params *sp, int pipefd, const cha
 		child_fail(pipefd, STEP_FDS, errno, "pipe");
 	pipefd = pipe_target;
 	/* The init lives on without exec: nothing else the daemon holds (database, BPF maps,
-	 * sockets) may stay open in it. */
-	if (close_range(pipe_target + 1, ~0U, 0) < 0)
-		for (int fd = pipe_target + 1; fd < 65536; fd++)
-			close(fd);
+	 * sockets) may stay open in it; only the kept ones, closed around (they are the highest
+	 * fds here, in ascending order, the lowest free ones above pipe_target when made). */
+	unsigned from = (unsigned)pipe_target + 1;
+	for (int i = 0; i < NKEEP; i++) {
+		if ((unsigned)keep[i] > from && close_range(from, (unsigned)keep[i] - 1, 0) < 0)
+			for (unsigned fd = from; fd < (unsigned)keep[i]; fd++)
+				close((int)fd);
+		from = (unsigned)keep[i] + 1;
+	}
+	if (close_range(from, ~0U, 0) < 0)
+		for (unsigned fd = from; fd < 65536; fd++)
+			close((int)fd);
 
 	/* Capabilities: empty the bounding and ambient sets; setresuid() to a non-zero uid then
 	 * clears the permitted and effective ones. */
@@ -223,13 +244,18 @@ static _Noreturn void child(const struct spawn_params *sp, int pipefd, const cha
 		child_fail(pipefd, STEP_UID, errno, NULL);
 	if (sp->uid == 0 || syscall(SYS_setuid, 0) == 0 || syscall(SYS_setresuid, -1, 0, -1) == 0)
 		child_fail(pipefd, STEP_UID, EPERM, "root");
-	/* After the last credential change, which clears it. The daemon may have died before
-	 * this line: then the failure pipe has no reader any more, and we must not run on. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-		child_fail(pipefd, STEP_PDEATHSIG, errno, NULL);
+	/* No PDEATHSIG: the session outlives its daemon and the next one adopts it. But a daemon
+	 * that died while this start was under way never recorded it: the failure pipe has no
+	 * reader then, and a worker nobody knows of must not run on. */
 	struct pollfd pf = { .fd = pipefd, .events = POLLOUT };
 	if (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLERR | POLLHUP)))
 		_exit(127);
+	/* The init holds the daemon's ends of the session's channels: not dumpable, so the
+	 * worker (same uid) cannot open them through /proc/1/fd or ptrace its init. Only a
+	 * daemon with CAP_SYS_PTRACE can take them back (pidfd_getfd). execve makes the worker
+	 * dumpable again as usual. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		child_fail(pipefd, STEP_NNP, errno, "dumpable");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		child_fail(pipefd, STEP_NNP, errno, NULL);
 	if (sp->seccomp && (r = sandbox_seccomp_apply(sp->seccomp)) < 0)
@@ -247,16 +273,26 @@ static _Noreturn void child(const struct spawn_params *sp, int pipefd, const cha
 	close(pipefd);
 	for (int fd = 0; fd <= spawn_control_fd(sp->n_listen); fd++)
 		close(fd);
+	/* What the init keeps, at 3..6 (spawn.h); fds 0-2 stay closed. Bottom-up is safe:
+	 * keep[] ascend from pipe_target + 1 >= 5, so keep[j] >= 5 + j > 3 + i for every j > i,
+	 * and no dup2 overwrites one still to move. */
+	for (int i = 0; i < NKEEP; i++)
+		if (keep[i] != SPAWN_INIT_HOLD_FD + i)
+			dup2(keep[i], SPAWN_INIT_HOLD_FD + i);
+	for (int i = 0; i < NKEEP; i++)
+		if (keep[i] > SPAWN_INIT_HOLD_FD + NKEEP - 1)
+			close(keep[i]);
 	session_init(worker, &all);
 }
 
 #define SANDBOX_NS_FLAGS \
 	(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)
 
-static pid_t clone_sandboxed(int cgroup_fd)
+static pid_t clone_sandboxed(int cgroup_fd, int *pidfd)
 {
 	struct clone_args args = {
-		.flags = SANDBOX_NS_FLAGS | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
+		.flags = SANDBOX_NS_FLAGS | CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
+		.pidfd = (uint64_t)(uintptr_t)pidfd,
 		.exit_signal = SIGCHLD,
 		.cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0,
 	};
@@ -268,15 +304,21 @@ int spawn_worker(const struct spawn_params *sp, struct spawn_result *ret)
 {
 	char procs[PATH_MAX];
 	struct failure f;
-	int p[2], r, cgroup_fd;
+	int p[2], status[2], r, cgroup_fd, pidfd = -1;
 	ssize_t n;
 	pid_t pid;
 
-	*ret = (struct spawn_result){ 0 };
+	*ret = (struct spawn_result){ .pidfd = -1, .status_fd = -1 };
 	if ((size_t)snprintf(procs, sizeof(procs), "%s/cgroup.procs", sp->cgroup) >= sizeof(procs))
 		return -ENAMETOOLONG;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return negative_errno();
+	if (pipe2(status, O_CLOEXEC) < 0) {
+		r = negative_errno();
+		close(p[0]);
+		close(p[1]);
+		return r;
+	}
 	/* Writing cgroup.procs takes the cgroup threadgroup lock for writing, which waits out an
 	 * RCU grace period (measured: 5-25 ms here); a child born in the cgroup does not. */
 	cgroup_fd = open(sp->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -287,11 +329,11 @@ int spawn_worker(const struct spawn_params *sp, struct spawn_result *ret)
 		ret->step = step_names[STEP_CGROUP];
 		return r;
 	}
-	pid = clone_sandboxed(cgroup_fd);
+	pid = clone_sandboxed(cgroup_fd, &pidfd);
 	/* Linux 5.3-5.6 have clone3 without CLONE_INTO_CGROUP: join by writing cgroup.procs. */
 	bool joined = pid >= 0;
 	if (pid < 0 && (errno == EINVAL || errno == E2BIG))
-		pid = clone_sandboxed(-1);
+		pid = clone_sandboxed(-1, &pidfd);
 	close(cgroup_fd);
 	if (pid < 0) {
 		r = negative_errno();
@@ -302,14 +344,17 @@ int spawn_worker(const struct spawn_params *sp, struct spawn_result *ret)
 	}
 	if (pid == 0) {
 		close(p[0]);
-		child(sp, p[1], joined ? NULL : procs);
+		child(sp, p[1], status, joined ? NULL : procs);
 	}
 	close(p[1]);
+	close(status[1]);
 	do
 		n = read(p[0], &f, sizeof(f));
 	while (n < 0 && errno == EINTR);
 	close(p[0]);
 	ret->pid = pid;
+	ret->pidfd = pidfd;
+	ret->status_fd = status[0];
 	if (n == (ssize_t)sizeof(f)) {
 		ret->step = f.step >= 0 && (size_t)f.step < ARRAY_SIZE(step_names) ? step_names[f.step]
 										 : "?";

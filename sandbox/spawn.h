@@ -23,6 +23,10 @@ struct spawn_params {
 	const int *listen_fds;
 	size_t n_listen;      /* at most SPAWN_LISTEN_MAX */
 	int control_fd;       /* becomes fd spawn_control_fd(n_listen); -1: none */
+	/* The daemon's own ends (its control socket end, the output pipe's read end): the init
+	 * keeps a copy at SPAWN_INIT_HOLD_FD.. and never touches them, so they outlive a daemon
+	 * crash or re-exec and the next daemon takes them back (sandbox/adopt.h). -1: none. */
+	int hold_fds[2];
 	int stdout_fd;        /* becomes fd 1 (and 2 unless stderr_fd >= 0); -1: /dev/null */
 	int stderr_fd;
 	uid_t uid;
@@ -46,12 +50,26 @@ static inline int spawn_control_fd(size_t n_listen)
  * do: PID 1 of a namespace cannot die of a signal it sends itself. */
 #define SPAWN_SIGNAL_EXIT_BASE 128
 
+/* What the session's init keeps open (everything else is closed): spawn_params.hold_fds at
+ * 3 and 4, the read end of its status pipe at 5 (a copy of spawn_result.status_fd) and the
+ * write end at 6. Before it exits the init writes the worker's wait status (an int, as
+ * waitpid's, with a signal death as 128 + N) into the pipe: a daemon that adopted the session
+ * reads it there, since only the init's parent can wait for it. */
+#define SPAWN_INIT_HOLD_FD 3
+#define SPAWN_INIT_HOLD_N 2
+#define SPAWN_INIT_STATUS_FD 5
+#define SPAWN_INIT_STATUS_WFD 6
+
 struct spawn_result {
 	pid_t pid;          /* the session's init (host pid); 0 if none was created */
+	int pidfd;          /* a pidfd of it (CLONE_PIDFD), or -1; the caller's to close */
+	int status_fd;      /* the status pipe's read end (see above), or -1; the caller's */
 	const char *step;   /* the step that failed, or NULL */
 	const char *detail; /* what it failed on (a path), or NULL; valid while sp is */
 };
 
 /* Returns once the worker has exec'd (or failed to): 0, or the -errno of the step that
- * failed. When ret->pid is set, the child is the caller's to reap either way. */
+ * failed. When ret->pid is set, the child is the caller's to reap either way.
+ * The init does not die with the daemon: a session outlives a crash or re-exec, confined as
+ * it was, and is adopted by the next daemon (sandbox/adopt.h). */
 int spawn_worker(const struct spawn_params *sp, struct spawn_result *ret);

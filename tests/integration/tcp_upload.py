@@ -5,7 +5,11 @@
 # (segments out and in, payload bytes sent including retransmissions, timestamps on or off)
 # to OUT as JSON.
 #   tcp_upload.py HOST PORT N RATE OUT
+# With GATE=FILE in the environment it slows to a byte a second after half of N until FILE
+# exists: a test that must act mid-transfer (kill a daemon) gets a transfer that waits for
+# it, however slow or loaded the machine is.
 import json
+import os
 import socket
 import struct
 import sys
@@ -20,7 +24,20 @@ def main(host, port, n, rate, out):
     s = socket.create_connection((host, port), timeout=60)
     chunk = b"x" * 65536
     sent, t0 = 0, time.monotonic()
+    gate = os.environ.get("GATE")
     while sent < n:
+        if gate and sent >= n // 2:
+            # One byte of N a second while waiting: a peer that closes idle connections
+            # (the sim's sink, after 5 s) keeps this one.
+            last = time.monotonic()
+            while not os.path.exists(gate) and sent < n:
+                time.sleep(0.02)
+                if time.monotonic() - last >= 1:
+                    s.sendall(b"x")
+                    sent, last = sent + 1, time.monotonic()
+            gate = None
+            if rate > 0:  # pace the second half from now on, not to catch up the wait
+                t0 = time.monotonic() - sent / rate
         k = min(len(chunk), n - sent)
         s.sendall(chunk[:k])
         sent += k

@@ -108,8 +108,9 @@ bget() { python3 -c "import json,sys; print(json.load(open('$T/b.$1'))['$2']['$3
 now_tx() { python3 "$BPFC" "$BPFDIR" | python3 -c "import json,sys; print(json.load(sys.stdin)['session/a']['tx_bytes'])"; }
 sink_total() { awk '/sink bytes=/ { sub("bytes=", "", $NF); t += $NF } END { print t + 0 }' /run/cellmux-sim/sink.log 2>/dev/null; }
 # upload N RATE OUT: from inside session a's cgroup, through its uplink's namespace.
+# GATE=FILE (environment): the uploader stops at half of N until FILE exists.
 upload() {
-	sh -c 'echo $$ >"$1/cgroup.procs" && exec ip netns exec cmx-sim0 python3 "$2" 198.18.0.1 9 "$3" "$4" "$5"' \
+	GATE=${GATE:-} sh -c 'echo $$ >"$1/cgroup.procs" && exec ip netns exec cmx-sim0 python3 "$2" 198.18.0.1 9 "$3" "$4" "$5"' \
 		sh "$(session_cgroup a)" "$UPLOAD" "$@" &
 	UP_PID=$!
 	CLEANUP_EXTRA+=("kill -KILL $UP_PID 2>/dev/null")
@@ -121,7 +122,9 @@ check "bpftool reads session a and uplink sim0 from the pinned maps" has_names s
 
 sink0=$(sink_total)
 snap 0
-upload $K1 $RATE "$T/up1.json"
+# The first half goes out, then the uploader waits for the gate: the kill is mid-transfer
+# however slow the machine is.
+GATE=$T/gate1 upload $K1 $RATE "$T/up1.json"
 mid() { [ "$(now_tx)" -ge $((K1 / 4)) ]; }
 check "the upload is under way (a quarter counted)" wait_for 30 mid
 snap 1
@@ -132,6 +135,7 @@ kill -KILL "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null
 DAEMON_PID=
 snap 2
+touch "$T/gate1"
 rising() { [ "$(now_tx)" -gt "$(bget 2 session/a tx_bytes)" ]; }
 check "with no daemon running, the pinned counter keeps counting" wait_for 10 rising
 snap 3
