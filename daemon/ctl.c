@@ -422,6 +422,8 @@ static int dispatch(struct ctl_server *s, const struct ctl_parsed *p, struct ctl
 			       : -EOPNOTSUPP;
 	case CTL_CMD_RELOAD:
 		return o->reload ? o->reload(x, r) : -EOPNOTSUPP;
+	case CTL_CMD_DAEMON_REEXEC:
+		return o->reexec ? o->reexec(x, r) : -EOPNOTSUPP;
 	}
 	return -EOPNOTSUPP;
 }

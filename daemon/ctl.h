@@ -44,6 +44,7 @@ struct ctl_ops {
 	int (*session_restart)(void *ctx, const char *name, struct ctl_reply *r);
 	/* As SIGHUP: a file that does not load changes nothing and is the error. */
 	int (*reload)(void *ctx, struct ctl_reply *r);
+	int (*reexec)(void *ctx, struct ctl_reply *r);
 };
 
 struct ctl_server_params {

@@ -312,6 +312,15 @@ static int op_reload(void *ctx, struct ctl_reply *r)
 	return rr;
 }
 
+static int op_reexec(void *ctx, struct ctl_reply *r)
+{
+	int rr = daemon_reexec(ctx);
+
+	if (rr == -ESHUTDOWN)
+		ctl_reply_set_error(r, "the daemon is stopping");
+	return rr;
+}
+
 static const struct ctl_ops ops = {
 	.status = op_status,
 	.uplink_dump = op_uplink_dump,
@@ -323,6 +332,7 @@ static const struct ctl_ops ops = {
 	.session_stop = op_session_stop,
 	.session_restart = op_session_restart,
 	.reload = op_reload,
+	.reexec = op_reexec,
 };
 
 int ctl_ops_server_new(struct daemon *d, struct ctl_server **ret)

@@ -527,6 +527,39 @@ static void teardown(struct daemon *d)
 	d->cgroup_root[0] = 0;
 }
 
+void daemon_forget(struct daemon *d)
+{
+	struct store *st = d->relay ? relay_store(d->relay) : d->store;
+	int r;
+
+	/* Everything else a new process finds as it is (pins, namespaces, sessions' inits); what
+	 * the store batches in memory must be on disk first. */
+	if (st && (r = store_flush(st)) < 0)
+		log_warn_errno(r, "re-exec: flushing the store: %m");
+}
+
+static gboolean quit_for_reexec(gpointer data)
+{
+	struct daemon *d = data;
+
+	daemon_forget(d);
+	g_main_loop_quit(d->loop);
+	return G_SOURCE_REMOVE;
+}
+
+int daemon_reexec(struct daemon *d)
+{
+	if (d->stopping)
+		return -ESHUTDOWN;
+	if (d->reexec)
+		return 0;
+	log_info("re-exec requested: sessions, uplinks and counters stay as they are");
+	d->reexec = true;
+	/* From the loop, once the admin reply (if any) is out. */
+	g_idle_add(quit_for_reexec, d);
+	return 0;
+}
+
 static void finish(struct daemon *d)
 {
 	if (d->finished)

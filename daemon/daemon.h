@@ -64,6 +64,7 @@ struct daemon {
 	struct session_orphan *orphans;
 	size_t n_orphans;
 	unsigned adopted; /* how many sessions this daemon took over at start */
+	bool reexec;      /* the loop quit for an exec of the binary on disk, not a stop */
 };
 
 enum uplink_action {
@@ -79,6 +80,14 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret);
 /* Stops sessions, then (once their workers are gone) uplinks; quits the loop when done. */
 void daemon_shutdown(struct daemon *d, int exit_status);
 void daemon_free(struct daemon *d);
+/* Asks for a re-exec (`cellmuxctl daemon reexec`, SIGUSR2): the store is flushed and the loop
+ * quits with d->reexec set, leaving sessions, uplinks and pinned counters as they are; main()
+ * then execs the binary, and the new process adopts them as after a crash. -ESHUTDOWN while
+ * stopping. */
+int daemon_reexec(struct daemon *d);
+/* What a re-exec leaves for the next process to adopt: descriptors close, nothing else
+ * is undone. */
+void daemon_forget(struct daemon *d);
 /* Asks the router what to do with every session now and does it: moves off failed or down
  * uplinks, waits, resumes, move_back. Safe to call from anywhere, re-entry is folded. */
 void daemon_replan(struct daemon *d);

@@ -46,6 +46,35 @@ static gboolean on_stop_signal(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+static gboolean on_reexec_signal(gpointer data)
+{
+	struct daemon **d = data;
+
+	if (*d) {
+		log_info("SIGUSR2: re-executing");
+		daemon_reexec(*d);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+/* The binary on disk, as it was found at start: after a package upgrade /proc/self/exe names
+ * the replaced file ("... (deleted)"), and the new one is what a re-exec is for. */
+static char exe_path[PATH_MAX];
+
+static void exe_path_save(void)
+{
+	ssize_t n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
+	const char *del = " (deleted)";
+
+	if (n <= 0) {
+		exe_path[0] = 0;
+		return;
+	}
+	exe_path[n] = 0;
+	if ((size_t)n > strlen(del) && !strcmp(exe_path + n - strlen(del), del))
+		exe_path[n - strlen(del)] = 0;
+}
+
 static gboolean on_reload_signal(gpointer data)
 {
 	struct daemon **d = data;
@@ -148,6 +177,7 @@ int main(int argc, char **argv)
 	/* Descriptors inherited from whoever started us (a shell's lock, a test harness's pipe)
 	 * would be held for the daemon's whole life and leak into nothing good: keep 0-2 only. */
 	close_range(3, ~0U, 0);
+	exe_path_save();
 	log_open("cellmuxd");
 	while ((c = getopt_long(argc, argv, "c:dhV", opts, NULL)) != -1) {
 		switch (c) {
@@ -219,6 +249,7 @@ int main(int argc, char **argv)
 	g_unix_signal_add(SIGTERM, on_stop_signal, &d);
 	g_unix_signal_add(SIGINT, on_stop_signal, &d);
 	g_unix_signal_add(SIGHUP, on_reload_signal, &d);
+	g_unix_signal_add(SIGUSR2, on_reexec_signal, &d);
 	signal(SIGPIPE, SIG_IGN);
 	r = daemon_new(cfg, &d); /* owns cfg from here, on failure too */
 	if (r < 0) {
@@ -235,7 +266,19 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	watchdog = watchdog_start();
+again:
 	g_main_loop_run(d->loop);
+	if (d->reexec) {
+		/* Nothing is torn down: the new process adopts the sessions, the namespaces and the
+		 * pins; every descriptor of this one is CLOEXEC or closed by the new one at start. */
+		log_info("re-executing %s", exe_path);
+		notify_send("RELOADING=1");
+		execv(exe_path[0] ? exe_path : "/proc/self/exe", argv);
+		log_error("re-exec of %s failed, running on: %m", exe_path);
+		notify_send("READY=1");
+		d->reexec = false;
+		goto again;
+	}
 	if (watchdog)
 		g_source_remove(watchdog);
 	status = d->exit_status;

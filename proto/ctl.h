@@ -70,6 +70,9 @@ enum ctl_cmd {
 	CTL_CMD_SESSION_RESTART,
 	/* do: re-read the config file, as SIGHUP does. Answer: ack. */
 	CTL_CMD_RELOAD,
+	/* do: cellmuxd execs its binary on disk, keeping every session (an upgrade). Answer: ack,
+	 * sent before the exec. */
+	CTL_CMD_DAEMON_REEXEC,
 	__CTL_CMD_MAX,
 };
 #define CTL_CMD_MAX (__CTL_CMD_MAX - 1)
@@ -486,5 +489,8 @@ static const struct ctl_cmd_policy ctl_cmd_policy[] = {
 	},
 	[CTL_CMD_RELOAD] = {
 		.name = "reload", .modes = CTL_MODE_DO,
+	},
+	[CTL_CMD_DAEMON_REEXEC] = {
+		.name = "daemon-reexec", .modes = CTL_MODE_DO,
 	},
 };

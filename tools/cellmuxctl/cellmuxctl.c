@@ -47,6 +47,8 @@ static const struct {
 	  "  session start --profile P [--uplink U] [--name N]\n"
 	  "  session stop|restart NAME" },
 	{ "reload", reload_main, "reload                     re-read the config file, as SIGHUP" },
+	{ "daemon", daemon_main,
+	  "daemon reexec              exec the binary on disk, keeping every session (SIGUSR2)" },
 };
 
 static void usage(FILE *f)

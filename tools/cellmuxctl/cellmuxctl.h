@@ -25,6 +25,7 @@ int status_main(int argc, char **argv, const struct opts *o);
 int uplink_main(int argc, char **argv, const struct opts *o);
 int session_main(int argc, char **argv, const struct opts *o);
 int reload_main(int argc, char **argv, const struct opts *o);
+int daemon_main(int argc, char **argv, const struct opts *o);
 
 /* Prints "cellmuxctl: <message>" on stderr and returns EXIT_USAGE. */
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
