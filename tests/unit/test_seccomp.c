@@ -46,6 +46,9 @@ static int run_probe(probe_fn fn, bool filtered)
 		int r = 0;
 
 		close(p[0]);
+		/* cmocka catches SIGSEGV to report a crash: in the probe a crash is the answer. */
+		signal(SIGSEGV, SIG_DFL);
+		signal(SIGILL, SIG_DFL);
 		if (filtered) {
 			if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 				_exit(90);
@@ -227,6 +230,19 @@ static int p_i386_getpid(void) { return (int)int80(20, 0, 0, 0) == getpid() ? 0 
 /* x32 numbers are the x86-64 ones with bit 30 set; the kernel here may not serve them
  * (ENOSYS), but the filter sees them first. */
 static int p_x32_unshare_user(void) { return ERR(syscall(0x40000000 | __NR_unshare, CLONE_NEWUSER)); }
+
+/* Some kernels do not serve int $0x80 at all (IA32 emulation off, as on this CI's kernel): the
+ * instruction faults (SIGSEGV) whatever the filter says. Then nothing can escape through the
+ * i386 ABI, and what the i386 probes must show is that fault, not an answer. Decided by running
+ * the harmless getpid unfiltered. */
+static bool i386_served(void)
+{
+	static int served = -1;
+
+	if (served < 0)
+		served = run_probe(p_i386_getpid, false) == 0;
+	return served;
+}
 #endif
 
 static const struct {
@@ -262,8 +278,8 @@ static const struct {
 	{ "ioctl(1<<32 | TIOCSTI)", p_tiocsti_high, EPERM },
 	{ "ioctl(TIOCLINUX)", p_tioclinux, EPERM },
 #if defined(__x86_64__)
-	{ "i386 unshare(CLONE_NEWUSER)", p_i386_unshare_user, EPERM },
-	{ "i386 mount", p_i386_mount, EPERM },
+	{ "i386 unshare(CLONE_NEWUSER)", p_i386_unshare_user, -1 },
+	{ "i386 mount", p_i386_mount, -1 },
 	{ "x32 unshare(CLONE_NEWUSER)", p_x32_unshare_user, EPERM },
 #endif
 };
@@ -286,17 +302,27 @@ static const struct {
 #endif
 };
 
+/* What a probe must end with under the filter; -1 in the table: the i386 ABI's answer. */
+static int expected(int want)
+{
+#if defined(__x86_64__)
+	if (want == -1)
+		return i386_served() ? EPERM : SIG_BASE + SIGSEGV;
+#endif
+	return want;
+}
+
 static void denied_calls_fail(void **state)
 {
 	int bad = 0;
 
 	for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
-		int r = run_probe(denied[i].fn, true);
+		int r = run_probe(denied[i].fn, true), want = expected(denied[i].expect);
 
-		if (r != denied[i].expect) {
-			print_error("%s: got %d (%s), want %s\n", denied[i].name, r,
-				    r >= SIG_BASE ? "killed by signal" : strerror(r),
-				    strerror(denied[i].expect));
+		if (r != want) {
+			print_error("%s: got %d (%s), want %d (%s)\n", denied[i].name, r,
+				    r >= SIG_BASE ? "killed by signal" : strerror(r), want,
+				    want >= SIG_BASE ? "killed by signal" : strerror(want));
 			bad++;
 		}
 	}
@@ -308,9 +334,13 @@ static void ordinary_calls_work(void **state)
 	int bad = 0;
 
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
-		int r = run_probe(allowed[i].fn, true);
+		int r = run_probe(allowed[i].fn, true), want = 0;
 
-		if (r != 0) {
+#if defined(__x86_64__)
+		if (allowed[i].fn == p_i386_getpid && !i386_served())
+			want = SIG_BASE + SIGSEGV;
+#endif
+		if (r != want) {
 			print_error("%s: got %d (%s) under the filter\n", allowed[i].name, r,
 				    r >= SIG_BASE ? "killed by signal" : strerror(r));
 			bad++;
@@ -334,7 +364,9 @@ static void probes_succeed_unfiltered(void **state)
 	assert_int_equal(run_probe(p_tiocsti, false), 0);
 	assert_int_equal(run_probe(p_tiocsti_high, false), 0);
 #if defined(__x86_64__)
-	assert_int_equal(run_probe(p_i386_unshare_user, false), 0);
+	assert_int_equal(run_probe(p_i386_unshare_user, false), i386_served() ? 0 : SIG_BASE + SIGSEGV);
+	if (!i386_served())
+		print_message("note: this kernel does not serve int $0x80; the i386 probes expect the fault\n");
 	assert_int_not_equal(run_probe(p_x32_unshare_user, false), EPERM);
 #endif
 }
