@@ -133,4 +133,5 @@ daemon_log_now() { # the running daemon's log
 	if [ "$DAEMON_RUN" -eq 1 ]; then echo "$T/daemon.log"; else echo "$T/daemon.$DAEMON_RUN.log"; fi
 }
 # Each (process, delivery id) the echo workers reported more than once.
+handled_twice() { daemon_logs | grep -o "cmx-handled inc=[0-9]* id=[0-9]*" | sort | uniq -d | wc -l; }
 deliveries_twice() { daemon_logs | grep -o "cmx-delivery inc=[0-9]* id=[0-9]*" | sort | uniq -d | wc -l; }

@@ -5,7 +5,9 @@
  * With --facts, what it observes goes to stdout, one line per fact, each starting with a marker,
  * so a test can find them in the daemon's log: "cmx-welcome pid=P incarnation=N", then, with
  * inc=N naming this process (its pid may be 1 in a PID namespace): "cmx-delivery inc=N id=I
- * redelivered=0|1", "cmx-acking inc=N id=I" (its ack of delivery I is sent), "cmx-delivered
+ * redelivered=0|1", "cmx-handled inc=N id=I" (delivery I is new to it: echoed), "cmx-acking inc=N
+ * id=I" (its ack of delivery I is sent), "cmx-rewelcome inc=N resent=K" (a restarted daemon
+ * adopted it and it sent its K unacked events again), "cmx-delivered
  * inc=N id=I" (the daemon committed that ack) and, with --then-exit, "cmx-event-acked inc=N
  * k=K" and "cmx-emitted inc=N n=N". */
 #include <errno.h>
@@ -41,6 +43,7 @@ struct echo {
 	unsigned interval_ms; /* 0: emit as fast as the window allows */
 	uint64_t next_emit_us;
 	uint64_t *sent_us; /* per emitted event, for latency */
+	bool *emit_done;   /* per emitted event: acked */
 	uint64_t *lat_us;
 	size_t n_lat;
 	uint64_t emit_start_us;
@@ -51,6 +54,7 @@ struct echo {
 	unsigned work_ms; /* time "spent" on each new delivery before echoing it */
 	bool facts;	  /* print the cmx- lines */
 	uint64_t incarnation; /* from Welcome */
+	bool welcomed;
 	bool stop;
 };
 
@@ -162,6 +166,7 @@ static void on_delivery(struct echo *e, const Cellmux__Worker__Delivery *d)
 	}
 	if (state)
 		return; /* its event is on the way */
+	fact(e, "cmx-handled inc=%" PRIu64 " id=%" PRIu64 "\n", e->incarnation, d->id);
 	if (e->work_ms)
 		g_usleep((gulong)e->work_ms * 1000);
 	g_hash_table_insert(e->deliveries, g_memdup2(&id, sizeof(id)), GINT_TO_POINTER(1));
@@ -201,6 +206,10 @@ static void on_ack(struct echo *e, const Cellmux__Worker__Ack *a)
 		}
 		if (id > EMIT_ID_BASE && id - EMIT_ID_BASE <= e->emit_total) {
 			uint64_t k = id - EMIT_ID_BASE;
+
+			if (e->emit_done[k - 1])
+				continue; /* acked again after a resend */
+			e->emit_done[k - 1] = true;
 			e->lat_us[e->n_lat++] = now_us() - e->sent_us[k - 1];
 			e->emit_acked++;
 			e->inflight--;
@@ -259,6 +268,35 @@ static void retry_refused(struct echo *e)
 			send_event(e, id, p, bl);
 		}
 	}
+}
+
+/* A Welcome after the first: a restarted daemon adopted this process and holds the control
+ * socket's other end again. What the dead daemon had read but not committed is gone, so every
+ * event without an Ack goes again with its id; those it did commit are dropped as duplicates
+ * and acked. Deliveries it had not confirmed come again (redelivered): on_delivery answers them
+ * from what it knows, so none is handled twice. */
+static void on_rewelcome(struct echo *e)
+{
+	char buf[WORKER_MSG_PAYLOAD_MAX];
+	GHashTableIter it;
+	gpointer key, val;
+	size_t len, n = 0;
+
+	for (uint64_t k = 1; k < e->emit_next; k++)
+		if (!e->emit_done[k - 1]) {
+			emit_payload(e, k, buf, &len);
+			send_event(e, EMIT_ID_BASE + k, buf, len);
+			n++;
+		}
+	g_hash_table_iter_init(&it, e->payloads);
+	while (g_hash_table_iter_next(&it, &key, &val)) {
+		gsize bl;
+		const void *p = g_bytes_get_data(val, &bl);
+
+		send_event(e, *(uint64_t *)key, p, bl);
+		n++;
+	}
+	fact(e, "cmx-rewelcome inc=%" PRIu64 " resent=%zu\n", e->incarnation, n);
 }
 
 static void usage(FILE *f)
@@ -359,7 +397,8 @@ int main(int argc, char **argv)
 	if (e.emit_total) {
 		e.sent_us = calloc(e.emit_total, sizeof(uint64_t));
 		e.lat_us = calloc(e.emit_total, sizeof(uint64_t));
-		if (!e.sent_us || !e.lat_us)
+		e.emit_done = calloc(e.emit_total, sizeof(bool));
+		if (!e.sent_us || !e.lat_us || !e.emit_done)
 			die("allocating", ENOMEM);
 	}
 	h.worker = ECHO_NAME;
@@ -418,6 +457,9 @@ int main(int argc, char **argv)
 				e.incarnation = dm->welcome->incarnation;
 				fact(&e, "cmx-welcome pid=%d incarnation=%" PRIu64 "\n", (int)getpid(),
 				     e.incarnation);
+				if (e.welcomed)
+					on_rewelcome(&e);
+				e.welcomed = true;
 			}
 			else if (dm->msg_case == CELLMUX__WORKER__DAEMON_MESSAGE__MSG_DELIVERY)
 				on_delivery(&e, dm->delivery);
