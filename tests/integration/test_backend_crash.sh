@@ -75,7 +75,7 @@ check "0 duplicated at the backend: $lines lines, $uniq distinct" [ "$lines" -eq
 # delivery again (redelivered=1), and it must answer those from what it knows. Handling is
 # counted per process (inc=), so a worker that did die mid-delivery may hand its work on.
 dups=$(handled_twice)
-procs=$(daemon_logs | grep -o "cmx-welcome pid=[0-9]*" | sort -u | wc -l)
+procs=$(daemon_logs | grep -o "cmx-welcome pid=[0-9]* incarnation=[0-9]*" | sed "s/pid=[0-9]* //" | sort -u | wc -l)
 rewelcomes=$(daemon_logs | grep -c "cmx-rewelcome inc=")
 redeliv=$(daemon_logs | grep -c "cmx-delivery inc=[0-9]* id=[0-9]* redelivered=1")
 check "the echo worker was adopted, not restarted: 1 process, $rewelcomes adoptions" \
