@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sandbox/cgroup.h"
 #include "proto/worker_status.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/inspect.h"
 
 struct daemon;
