@@ -265,29 +265,14 @@ static void timer_clear(struct session *s)
 	s->timer = 0;
 }
 
-static void report_store(struct session *s, const Cellmux__Worker__Report *rp)
+/* Replaces the last one whole: fields of an older Status never mix into a newer one. */
+static void status_store(struct session *s, const Cellmux__Worker__Status *st)
 {
-	struct session_report *r = &s->report;
-	size_t off = 0;
-
-	memset(r, 0, sizeof(*r));
-	r->seq = rp->seq;
-	r->http_status = rp->http_status;
-	snprintf(r->url, sizeof(r->url), "%s", rp->url);
-	snprintf(r->body, sizeof(r->body), "%s", rp->body);
-	snprintf(r->error, sizeof(r->error), "%s", rp->error[0] ? rp->error : rp->resolve_error);
-	snprintf(r->resolved_name, sizeof(r->resolved_name), "%s", rp->resolved_name);
-	for (size_t i = 0; i < rp->n_resolved_addresses && off < sizeof(r->resolved); i++)
-		off += (size_t)snprintf(r->resolved + off, sizeof(r->resolved) - off, "%s%s",
-					i ? "," : "", rp->resolved_addresses[i]);
-	r->at_us = g_get_real_time();
-	s->have_report = true;
-	log_info("session %s (uplink %s): report %llu: GET %s -> %d '%s'%s%s%s%s",
-		 s->name, s->uplink->cfg->p.name, (unsigned long long)r->seq, r->url,
-		 r->http_status, r->body, r->resolved_name[0] ? " " : "", r->resolved_name,
-		 r->resolved_name[0] ? "=" : "", r->resolved);
-	if (r->error[0])
-		log_info("session %s: worker error: %s", s->name, r->error);
+	worker_status_copy(&s->status.w, st);
+	s->status.at_us = g_get_real_time();
+	s->have_status = true;
+	log_info("session %s (uplink %s): status %s%s%s", s->name, s->uplink->cfg->p.name,
+		 s->status.w.state, s->status.w.message[0] ? ": " : "", s->status.w.message);
 }
 
 static void welcome(struct session *s)
@@ -320,7 +305,8 @@ static gboolean ctl_read(struct session *s, int fd, int max)
 {
 	for (int i = 0; i < max; i++) {
 		Cellmux__Worker__WorkerMessage *m = NULL;
-		int r = worker_msg_recv_worker(fd, &m);
+		const char *why = NULL;
+		int r = worker_msg_recv_worker(fd, &m, &why);
 
 		if (r == -EAGAIN)
 			return G_SOURCE_CONTINUE;
@@ -328,13 +314,17 @@ static gboolean ctl_read(struct session *s, int fd, int max)
 			return G_SOURCE_REMOVE;
 		if (r < 0) {
 			s->protocol_errors++;
-			log_warn_errno(r, "session %s: bad message from worker: %m", s->name);
+			if (why)
+				log_warn("session %s: bad message from worker, ignored: %s", s->name,
+					 why);
+			else
+				log_warn_errno(r, "session %s: bad message from worker: %m", s->name);
 			continue;
 		}
 		if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_HELLO)
 			hello(s, m->hello);
-		else if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_REPORT)
-			report_store(s, m->report);
+		else if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATUS)
+			status_store(s, m->status);
 		else if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_EVENT)
 			relay_worker_event(s->d->relay, s, m->event);
 		else if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_ACK)

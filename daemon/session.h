@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "daemon/config.h"
+#include "proto/worker_status.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/identity.h"
 
@@ -24,16 +25,10 @@ enum session_state {
 	SESSION_STOPPING,
 };
 
-/* The last report a worker sent, kept for status output. */
-struct session_report {
-	uint64_t seq;
-	int http_status;
-	char url[256];
-	char body[256];
-	char error[256];
-	char resolved_name[128];
-	char resolved[256]; /* addresses, comma-separated */
-	int64_t at_us;      /* g_get_real_time() when received */
+/* The last Status a worker sent, kept (not interpreted) for status output. */
+struct session_status {
+	struct worker_status w;
+	int64_t at_us; /* g_get_real_time() when received */
 };
 
 struct session {
@@ -66,8 +61,8 @@ struct session {
 	int out_fd;               /* the worker's stdout and stderr, one pipe */
 	guint out_timer;
 	struct output *out;
-	bool have_report;
-	struct session_report report;
+	bool have_status;
+	struct session_status status;
 	bool from_config;         /* a [session] of the file, not started over the admin socket */
 	bool remove_when_stopped; /* `session stop`: forget it once the worker is gone */
 	bool restart_when_stopped;
