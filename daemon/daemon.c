@@ -478,6 +478,9 @@ static void session_remove(struct daemon *d, struct session *s)
 		break;
 	}
 	dm_acct_session_detach(d, s);
+	/* Removed for good (not a daemon stop, a move or a changed session restarting). */
+	if (s->remove_when_stopped)
+		state_blobs_forget(d->blobs, s->name);
 	session_free(s);
 }
 
@@ -585,7 +588,6 @@ void daemon_session_stopped(struct daemon *d, struct session *s)
 	}
 	if (s->remove_when_stopped) {
 		log_info("session %s: removed", s->name);
-		state_blobs_forget(d->blobs, s->name);
 		session_remove(d, s);
 	} else if (s->restart_when_stopped) {
 		s->restart_when_stopped = false;

@@ -6,7 +6,8 @@
 # reported (log line, EBADMSG to the worker), never a crash and never the data; a rotation
 # (state_key_previous=) re-seals under the new key; the systemd credential is a key source;
 # without a key a put is refused (ENOKEY) and nothing is stored; a key file others can read
-# stops the start with a clear error; a removed session's blob is deleted.
+# stops the start with a clear error; a removed session's blob is deleted (session stop, or a
+# reload without it).
 #
 #   cellmuxd ── s1: state-worker M1, s2: state-worker M2 (on sim0)
 #       └── state/cellmux.db: state_blobs(session, blob = version | nonce | ciphertext | tag)
@@ -35,8 +36,9 @@ config() { # state_key= and state_key_previous= lines (may be empty)
 		echo
 		printf '[profile keep1]\nexec=%s %s\nrestart=always\nrestart_sec=100ms\n\n' "$SW" "$M1"
 		printf '[profile keep2]\nexec=%s %s\nrestart=always\nrestart_sec=100ms\n\n' "$SW" "$M2"
-		printf '[session s1]\nprofile=keep1\nuplink=sim0\n\n'
-		printf '[session s2]\nprofile=keep2\nuplink=sim0\n\n'
+		for s in ${SESSIONS-s1 s2}; do
+			printf '[session %s]\nprofile=keep%s\nuplink=sim0\n\n' "$s" "${s#s}"
+		done
 	} | make_config
 }
 log_has() { grep -qF -- "$1" "$T/daemon.log"; }
@@ -147,6 +149,10 @@ ctl session stop s2 >/dev/null || fail "cellmuxctl session stop s2"
 gone() { [ "$(rows s2)" = 0 ]; }
 check "session stop s2 deletes its blob" wait_for 10 gone
 check "s1's stays" [ "$(rows s1)" = 1 ]
+SESSIONS= config
+ctl reload >/dev/null || fail "cellmuxctl reload"
+gone1() { [ "$(rows s1)" = 0 ]; }
+check "a reload that drops s1 deletes its blob" wait_for 10 gone1
 stop_daemon
 
 # --- a key file others may read --------------------------------------------------------------
