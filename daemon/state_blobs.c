@@ -67,12 +67,16 @@ static void send_state(struct session *s, int error, bool found, const uint8_t *
 
 /* Answers now when nothing of this session waits and batch is durable; else queues behind. Takes
  * data (malloc'ed plaintext, may be NULL). */
-static void answer(struct state_blobs *ss, struct session *s, uint64_t batch, int error,
-		   bool found, uint8_t *data, size_t len)
+static void answer(struct state_blobs *ss, struct session *s, uint64_t batch, int error, bool found,
+		   uint8_t *data, size_t len)
 {
 	struct pending_state p = {
-		.batch = batch, .pid = s->pid, .error = error, .found = found, .data = data,
-		.len = len,
+	    .batch = batch,
+	    .pid = s->pid,
+	    .error = error,
+	    .found = found,
+	    .data = data,
+	    .len = len,
 	};
 
 	for (guint i = ss->pending->len; i-- > 0;) {
@@ -105,7 +109,8 @@ static void on_commit(void *userdata, uint64_t batch, int result)
 			continue;
 		}
 		s = daemon_find_session(ss->d, p->session);
-		/* Rolled back: the put is not on disk, and a get behind it saw what was not kept. */
+		/* Rolled back: the put is not on disk, and a get behind it saw what was not kept.
+		 */
 		if (s && s->pid == p->pid)
 			send_state(s, result < 0 ? EIO : p->error, p->found, p->data, p->len);
 		pending_clear(p);
@@ -165,7 +170,8 @@ static int keys_load(const struct cfg_daemon *c, struct seal_keys *keys)
 			 keys->previous.set ? ", the previous key opens older ones" : "");
 	else
 		log_info("state blobs: no state_key= and no %s credential: workers' state puts "
-			 "are refused", SEAL_CREDENTIAL);
+			 "are refused",
+			 SEAL_CREDENTIAL);
 	return 0;
 }
 
@@ -220,7 +226,8 @@ void state_blobs_put(struct session *s, const Cellmux__Worker__StatePut *p)
 		return;
 	if (!ss->keys.current.set) {
 		log_warn("session %s: state put refused: no state key (set state_key= or the %s "
-			 "credential); nothing stored", s->name, SEAL_CREDENTIAL);
+			 "credential); nothing stored",
+			 s->name, SEAL_CREDENTIAL);
 		answer(ss, s, 0, ENOKEY, false, NULL, 0);
 		return;
 	}
@@ -241,8 +248,8 @@ void state_blobs_put(struct session *s, const Cellmux__Worker__StatePut *p)
 }
 
 /* 0 with *ret (plaintext) or *found false; -EBADMSG/-EPROTONOSUPPORT: the blob does not open. */
-static int state_open(struct state_blobs *ss, const char *session, const void *blob,
-		      size_t len, uint8_t **ret, size_t *ret_len)
+static int state_open(struct state_blobs *ss, const char *session, const void *blob, size_t len,
+		      uint8_t **ret, size_t *ret_len)
 {
 	bool previous = false;
 	int r;
@@ -291,11 +298,15 @@ void state_blobs_get(struct session *s)
 		answer(ss, s, 0, EIO, false, NULL, 0);
 		return;
 	}
-	r = state_open(ss, s->name, blob, len, &plain, &plain_len);
+	/* Only what a put could have made: a larger one could not be answered in one packet. */
+	r = len > WORKER_MSG_STATE_MAX + SEAL_OVERHEAD
+		? -EBADMSG
+		: state_open(ss, s->name, blob, len, &plain, &plain_len);
 	if (r == -EBADMSG || r == -EPROTONOSUPPORT) {
 		log_warn("session %s: stored state refused: it does not authenticate (altered on "
 			 "disk, another session's, or sealed with a key this daemon does not have: "
-			 "state_key=, state_key_previous=); kept, not handed out", s->name);
+			 "state_key=, state_key_previous=); kept, not handed out",
+			 s->name);
 		answer(ss, s, 0, EBADMSG, false, NULL, 0);
 		return;
 	}

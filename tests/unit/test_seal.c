@@ -207,12 +207,12 @@ static void test_key_files(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_every_flipped_byte_refused),
-		cmocka_unit_test(test_wrong_key_refused),
-		cmocka_unit_test(test_other_session_refused),
-		cmocka_unit_test(test_previous_key_opens),
-		cmocka_unit_test(test_key_files),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_every_flipped_byte_refused),
+	    cmocka_unit_test(test_wrong_key_refused),
+	    cmocka_unit_test(test_other_session_refused),
+	    cmocka_unit_test(test_previous_key_opens),
+	    cmocka_unit_test(test_key_files),
 	};
 
 	return unit_exit(cmocka_run_group_tests(tests, NULL, NULL));
