@@ -109,8 +109,7 @@ static void on_commit(void *userdata, uint64_t batch, int result)
 			continue;
 		}
 		s = daemon_find_session(ss->d, p->session);
-		/* Rolled back: the put is not on disk, and a get behind it saw what was not kept.
-		 */
+		/* Rolled back: the put is not on disk; a get behind it saw what was not kept. */
 		if (s && s->pid == p->pid)
 			send_state(s, result < 0 ? EIO : p->error, p->found, p->data, p->len);
 		pending_clear(p);
