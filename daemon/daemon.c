@@ -21,6 +21,7 @@
 #include "daemon/preflight.h"
 #include "daemon/relay.h"
 #include "daemon/session.h"
+#include "daemon/state_blobs.h"
 #include "netns/uplink.h"
 #include "router/router.h"
 
@@ -477,6 +478,9 @@ static void session_remove(struct daemon *d, struct session *s)
 		break;
 	}
 	dm_acct_session_detach(d, s);
+	/* Removed for good (not a daemon stop, a move or a changed session restarting). */
+	if (s->remove_when_stopped)
+		state_blobs_forget(d->blobs, s->name);
 	session_free(s);
 }
 
@@ -508,6 +512,8 @@ static void teardown(struct daemon *d)
 	if (d->replan_timer)
 		g_source_remove(d->replan_timer);
 	d->replan_timer = 0;
+	state_blobs_free(d->blobs); /* its answers leave while the sessions are there */
+	d->blobs = NULL;
 	relay_free(d->relay); /* commits what is pending before sessions go */
 	d->relay = NULL;
 	metrics_free(d->metrics);
@@ -976,6 +982,9 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 		if (r < 0)
 			goto fail;
 	}
+	r = state_blobs_new(d, d->relay ? relay_store(d->relay) : d->store, &d->blobs);
+	if (r < 0)
+		goto fail;
 	r = sessions_start(d);
 	if (r < 0)
 		goto fail;
@@ -984,6 +993,7 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 	relay_restore_sessions(d->relay);
 	/* What no session claimed belongs to none of this daemon's sessions. */
 	session_orphans_reap(d);
+	state_blobs_sweep(d->blobs);
 	r = metrics_new(d, &cfg->metrics, &d->metrics);
 	if (r < 0)
 		goto fail;

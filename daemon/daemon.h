@@ -16,6 +16,7 @@ struct metrics;
 struct relay;
 struct esource;
 struct store;
+struct state_blobs;
 
 struct dm_uplink {
 	const struct cfg_uplink *cfg; /* into daemon->cfg; re-pointed on reload */
@@ -56,6 +57,7 @@ struct daemon {
 	guint acct_watch, quota_timer;
 	struct relay *relay; /* the backend link and its store; NULL without [backend] */
 	struct store *store; /* without [backend]: the store of removed sessions' final counts */
+	struct state_blobs *blobs; /* workers' state blobs, in whichever store is open */
 	guint replan_timer;  /* asks the router again: hold-downs end, move_back, quotas */
 	bool replanning, replan_again;
 	uint64_t session_moves; /* every move the router ordered, since start */

@@ -26,6 +26,7 @@
 #include "daemon/daemon.h"
 #include "daemon/listener.h"
 #include "daemon/relay.h"
+#include "daemon/state_blobs.h"
 #include "proto/ctl.h"
 #include "sandbox/adopt.h"
 #include "sandbox/fs.h"
@@ -329,6 +330,10 @@ static gboolean ctl_read(struct session *s, int fd, int max)
 			relay_worker_event(s->d->relay, s, m->event);
 		else if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_ACK)
 			relay_worker_ack(s->d->relay, s, m->ack);
+		else if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATE_PUT)
+			state_blobs_put(s, m->state_put);
+		else if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATE_GET)
+			state_blobs_get(s);
 		worker_msg_free_worker(m);
 	}
 	return G_SOURCE_CONTINUE;

@@ -128,6 +128,12 @@ static const char *worker_message_check(const Cellmux__Worker__WorkerMessage *m)
 		if (!m->ack || m->ack->n_ids > WORKER_MSG_ACK_IDS_MAX || m->ack->n_delivered)
 			return "Ack with too many ids or with delivered ids";
 		return NULL;
+	case CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATE_PUT:
+		if (!m->state_put || m->state_put->data.len > WORKER_MSG_STATE_MAX)
+			return "StatePut larger than WORKER_MSG_STATE_MAX";
+		return NULL;
+	case CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATE_GET:
+		return m->state_get ? NULL : "StateGet without its message";
 	default:
 		/* Nothing set, or a case a newer worker added (it arrives as an unknown field), or
 		 * the retired Report (2). */
@@ -153,6 +159,13 @@ static int daemon_message_validate(const Cellmux__Worker__DaemonMessage *m)
 	case CELLMUX__WORKER__DAEMON_MESSAGE__MSG_ACK:
 		if (!m->ack || m->ack->n_ids > WORKER_MSG_ACK_IDS_MAX ||
 		    m->ack->n_delivered > WORKER_MSG_ACK_IDS_MAX)
+			return -EBADMSG;
+		return 0;
+	case CELLMUX__WORKER__DAEMON_MESSAGE__MSG_STATE:
+		/* Data only with found and no error: a worker must never mistake a refusal for
+		 * its state. */
+		if (!m->state || m->state->data.len > WORKER_MSG_STATE_MAX || m->state->error < 0 ||
+		    (m->state->data.len && (!m->state->found || m->state->error)))
 			return -EBADMSG;
 		return 0;
 	default:

@@ -13,6 +13,7 @@
 #define WORKER_MSG_TEXT_MAX 2048  /* string fields without a bound of their own */
 #define WORKER_MSG_PAYLOAD_MAX (60 * 1024) /* Event/Delivery payload: fits a packet with room */
 #define WORKER_MSG_ACK_IDS_MAX 1024        /* ids in one Ack */
+#define WORKER_MSG_STATE_MAX (32 * 1024)   /* StatePut/State data: one session's state blob */
 
 /* The environment a session worker starts with. */
 #define WORKER_ENV_CONTROL_FD "CELLMUX_CONTROL_FD"

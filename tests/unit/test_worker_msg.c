@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -606,6 +607,87 @@ static void test_welcome_carries_incarnation(void **state)
 	worker_msg_free_daemon(back);
 }
 
+/* StatePut carries at most WORKER_MSG_STATE_MAX bytes; empty is allowed (it deletes). The
+ * bytes are those worked out by hand from the proto: field 6 of WorkerMessage, field 7 empty. */
+static void test_state_put_bounded_and_get_golden(void **state)
+{
+	struct pair *p = *state;
+	static const uint8_t put[] = { 0x32, 0x05, 0x0a, 0x03, 'a', 'b', 'c' };
+	static const uint8_t del[] = { 0x32, 0x00 };
+	static const uint8_t get[] = { 0x3a, 0x00 };
+	Cellmux__Worker__StatePut sp = CELLMUX__WORKER__STATE_PUT__INIT;
+	Cellmux__Worker__WorkerMessage wm = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
+	Cellmux__Worker__WorkerMessage *got = NULL;
+	uint8_t *big = calloc(1, WORKER_MSG_STATE_MAX + 1);
+
+	assert_non_null(big);
+	send_raw(p->tx, put, sizeof(put));
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, NULL), 0);
+	assert_int_equal(got->msg_case, CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATE_PUT);
+	assert_int_equal(got->state_put->data.len, 3);
+	assert_memory_equal(got->state_put->data.data, "abc", 3);
+	worker_msg_free_worker(got);
+	send_raw(p->tx, del, sizeof(del));
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, NULL), 0);
+	assert_int_equal(got->state_put->data.len, 0);
+	worker_msg_free_worker(got);
+	send_raw(p->tx, get, sizeof(get));
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, NULL), 0);
+	assert_int_equal(got->msg_case, CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATE_GET);
+	worker_msg_free_worker(got);
+
+	wm.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATE_PUT;
+	wm.state_put = &sp;
+	sp.data.data = big;
+	sp.data.len = WORKER_MSG_STATE_MAX;
+	assert_int_equal(worker_msg_send(p->tx, &wm.base), 0);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, NULL), 0);
+	worker_msg_free_worker(got);
+	got = NULL;
+	sp.data.len = WORKER_MSG_STATE_MAX + 1;
+	assert_int_equal(worker_msg_send(p->tx, &wm.base), 0);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, NULL), -EBADMSG);
+	assert_null(got);
+	free(big);
+}
+
+/* A State answer never carries data together with an error or without found. */
+static void test_state_answer_rules(void **state)
+{
+	struct pair *p = *state;
+	Cellmux__Worker__State st = CELLMUX__WORKER__STATE__INIT;
+	Cellmux__Worker__DaemonMessage dm = CELLMUX__WORKER__DAEMON_MESSAGE__INIT;
+	Cellmux__Worker__DaemonMessage *got = NULL;
+
+	dm.msg_case = CELLMUX__WORKER__DAEMON_MESSAGE__MSG_STATE;
+	dm.state = &st;
+	st.data.data = (uint8_t *)"xy";
+	st.data.len = 2;
+	st.found = true;
+	assert_int_equal(worker_msg_send(p->tx, &dm.base), 0);
+	assert_int_equal(worker_msg_recv_daemon(p->rx, &got), 0);
+	assert_true(got->state->found);
+	assert_memory_equal(got->state->data.data, "xy", 2);
+	worker_msg_free_daemon(got);
+	got = NULL;
+	st.error = EBADMSG;
+	assert_int_equal(worker_msg_send(p->tx, &dm.base), 0);
+	assert_int_equal(worker_msg_recv_daemon(p->rx, &got), -EBADMSG);
+	st.error = 0;
+	st.found = false;
+	assert_int_equal(worker_msg_send(p->tx, &dm.base), 0);
+	assert_int_equal(worker_msg_recv_daemon(p->rx, &got), -EBADMSG);
+	st.data.len = 0;
+	st.error = -1;
+	assert_int_equal(worker_msg_send(p->tx, &dm.base), 0);
+	assert_int_equal(worker_msg_recv_daemon(p->rx, &got), -EBADMSG);
+	st.error = ENOKEY;
+	assert_int_equal(worker_msg_send(p->tx, &dm.base), 0);
+	assert_int_equal(worker_msg_recv_daemon(p->rx, &got), 0);
+	assert_int_equal(got->state->error, ENOKEY);
+	worker_msg_free_daemon(got);
+}
+
 #define PAIR_TEST(f) cmocka_unit_test_setup_teardown(f, pair_setup, pair_teardown)
 
 int main(void)
@@ -627,6 +709,8 @@ int main(void)
 		PAIR_TEST(test_welcome_fields_bounded),
 		PAIR_TEST(test_delivered_confirmation_is_daemon_to_worker_only),
 		PAIR_TEST(test_welcome_carries_incarnation),
+		PAIR_TEST(test_state_put_bounded_and_get_golden),
+		PAIR_TEST(test_state_answer_rules),
 		cmocka_unit_test(test_text_sanitize),
 	};
 
