@@ -10,7 +10,7 @@ void delivery_worker_init(struct delivery_worker *w, unsigned window)
 void delivery_worker_hello(struct delivery_worker *w, uint64_t incarnation)
 {
 	/* Acks are not tracked per id: whatever was sent may have been handled, so all of it
-	 * counts as given, acked or not (an acked one is out of the inbox and never read again). */
+	 * counts as given, acked or not (an acked one leaves the inbox once its ack commits). */
 	if (w->sent_upto > w->prev_max_sent)
 		w->prev_max_sent = w->sent_upto;
 	w->incarnation = incarnation;
