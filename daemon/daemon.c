@@ -579,7 +579,8 @@ static void finish(struct daemon *d)
 	g_main_loop_quit(d->loop);
 }
 
-void daemon_session_stopped(struct daemon *d, struct session *s)
+/* The worker of s is gone for good (stopped, not restarting): session_ops.stopped. */
+static void daemon_session_stopped(struct daemon *d, struct session *s)
 {
 	if (d->stopping) {
 		if (sessions_all_stopped(d))
@@ -601,6 +602,47 @@ void daemon_session_stopped(struct daemon *d, struct session *s)
 		daemon_replan(d);
 	}
 }
+
+/* What sessions ask of the daemon (session.h): the relay's part (NULL r: no [backend]) and
+ * what follows a worker's end. */
+static int sess_spawning(struct session *s)
+{
+	return relay_session_spawning(s->d->relay, s);
+}
+
+static int sess_adopting(struct session *s)
+{
+	return relay_session_adopting(s->d->relay, s);
+}
+
+static void sess_hello(struct session *s)
+{
+	relay_worker_hello(s->d->relay, s);
+}
+
+static void sess_event(struct session *s, const Cellmux__Worker__Event *ev)
+{
+	relay_worker_event(s->d->relay, s, ev);
+}
+
+static void sess_ack(struct session *s, const Cellmux__Worker__Ack *ack)
+{
+	relay_worker_ack(s->d->relay, s, ack);
+}
+
+static void sess_stopped(struct session *s)
+{
+	daemon_session_stopped(s->d, s);
+}
+
+static const struct session_ops dm_session_ops = {
+	.spawning = sess_spawning,
+	.adopting = sess_adopting,
+	.hello = sess_hello,
+	.event = sess_event,
+	.ack = sess_ack,
+	.stopped = sess_stopped,
+};
 
 static gboolean shutdown_timeout(gpointer data)
 {
@@ -929,6 +971,7 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 		return -ENOMEM;
 	}
 	d->cfg = cfg;
+	d->session_ops = &dm_session_ops;
 	d->loop = g_main_loop_new(NULL, FALSE);
 	d->started_us = g_get_monotonic_time();
 	d->started_unix = g_get_real_time() / G_USEC_PER_SEC;

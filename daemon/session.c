@@ -25,7 +25,6 @@
 #include "sandbox/cgroup.h"
 #include "daemon/daemon.h"
 #include "daemon/listener.h"
-#include "daemon/relay.h"
 #include "daemon/state_blobs.h"
 #include "proto/ctl.h"
 #include "sandbox/adopt.h"
@@ -292,7 +291,7 @@ static void welcome(struct session *s)
 		log_warn_errno(r, "session %s: sending welcome: %m", s->name);
 	/* Deliveries waiting for this session go to the process that just said hello (or was
 	 * just adopted: what the previous daemon sent it unconfirmed comes again). */
-	relay_worker_hello(s->d->relay, s);
+	s->d->session_ops->hello(s);
 }
 
 static void hello(struct session *s, const Cellmux__Worker__Hello *h)
@@ -327,9 +326,9 @@ static gboolean ctl_read(struct session *s, int fd, int max)
 		else if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATUS)
 			status_store(s, m->status);
 		else if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_EVENT)
-			relay_worker_event(s->d->relay, s, m->event);
+			s->d->session_ops->event(s, m->event);
 		else if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_ACK)
-			relay_worker_ack(s->d->relay, s, m->ack);
+			s->d->session_ops->ack(s, m->ack);
 		else if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATE_PUT)
 			state_blobs_put(s, m->state_put);
 		else if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATE_GET)
@@ -445,7 +444,7 @@ static void worker_gone(struct session *s, bool failed)
 	if (s->state == SESSION_STOPPING || s->d->stopping) {
 		timer_clear(s);
 		s->state = SESSION_STOPPED;
-		daemon_session_stopped(s->d, s);
+		s->d->session_ops->stopped(s);
 		return;
 	}
 	if (g_get_monotonic_time() - s->started_us >= SESSION_STABLE_US)
@@ -455,7 +454,7 @@ static void worker_gone(struct session *s, bool failed)
 		s->state = SESSION_STOPPED;
 		log_info("session %s: worker finished, not restarting (restart=%s)", s->name,
 			 restart_policy_to_string(p->restart));
-		daemon_session_stopped(s->d, s);
+		s->d->session_ops->stopped(s);
 		return;
 	}
 	s->failures++;
@@ -729,7 +728,7 @@ static int session_adopt(struct session *s)
 	}
 	if (!why && r < 0)
 		why = "its directories are not right";
-	if (!why && (r = relay_session_adopting(s->d->relay, s)) < 0)
+	if (!why && (r = s->d->session_ops->adopting(s)) < 0)
 		why = "its incarnation cannot be read";
 	if (!why && !s->out) {
 		struct output_limits lim = OUTPUT_DEFAULT_LIMITS;
@@ -837,7 +836,7 @@ int session_start(struct session *s)
 		step = "directories";
 		goto fail;
 	}
-	r = relay_session_spawning(s->d->relay, s);
+	r = s->d->session_ops->spawning(s);
 	if (r < 0) {
 		step = "record incarnation";
 		goto fail;
@@ -995,7 +994,7 @@ void session_stop(struct session *s)
 		/* Nothing runs: a pending restart is simply cancelled. */
 		if (s->state == SESSION_BACKOFF) {
 			s->state = SESSION_STOPPED;
-			daemon_session_stopped(s->d, s);
+			s->d->session_ops->stopped(s);
 		}
 		return;
 	}

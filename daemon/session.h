@@ -10,6 +10,7 @@
 
 #include "daemon/config.h"
 #include "proto/worker_status.h"
+#include "proto/worker_msg.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/identity.h"
 
@@ -38,7 +39,7 @@ struct session {
 	struct dm_uplink *uplink;
 	enum session_state state;
 	pid_t pid;
-	uint64_t incarnation; /* of the worker process (relay_session_spawning), 0: no store */
+	uint64_t incarnation; /* of the worker process (session_ops.spawning), 0: no store */
 	unsigned restarts; /* starts after the first */
 	unsigned failures; /* consecutive, drives the backoff */
 	unsigned protocol_errors;
@@ -83,6 +84,23 @@ struct session {
 	int wait_reason; /* enum router_reason; 0 while it runs */
 };
 
+/* What a session asks of the daemon: the relay (incarnations, deliveries, events) and what
+ * follows a worker's end. The daemon sets d->session_ops before any session exists, so that
+ * session.c calls no relay_* or daemon_* function (as uplink_event_fn does for uplinks). */
+struct session_ops {
+	/* Before a worker process is spawned: sets s->incarnation; -errno fails the start. */
+	int (*spawning)(struct session *s);
+	/* A worker a killed daemon left is taken over: sets s->incarnation, read back. */
+	int (*adopting)(struct session *s);
+	/* Welcome went to the worker (it said Hello, or it was just adopted). */
+	void (*hello)(struct session *s);
+	/* Messages from the worker's control socket. */
+	void (*event)(struct session *s, const Cellmux__Worker__Event *ev);
+	void (*ack)(struct session *s, const Cellmux__Worker__Ack *ack);
+	/* The worker is gone for good (stopped, not restarting). */
+	void (*stopped)(struct session *s);
+};
+
 /* A session a killed daemon left behind: its cgroup's name and init. */
 struct session_orphan {
 	char name[CONFIG_NAME_MAX + 1];
@@ -110,7 +128,7 @@ int session_new(struct daemon *d, const char *name, const struct cfg_profile *pr
  * for the policy. */
 int session_start(struct session *s);
 /* Asks the worker to stop (Stop message, SIGTERM, then SIGKILL of its cgroup after a grace
- * period); daemon_session_stopped() follows once it is gone. */
+ * period); session_ops.stopped follows once it is gone. */
 void session_stop(struct session *s);
 /* SIGKILL to the session's cgroup now; the usual exit handling follows. */
 void session_kill(struct session *s);
