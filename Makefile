@@ -48,10 +48,23 @@ $(B)/lib%.a:
 	rm -f $@ && ar rcs $@ $^
 
 ALL_LIBS  := $(foreach l,$(LIBS),$(B)/lib$(l).a)
+
+# worker/ builds libcellmux-worker.a for other people's programs: the library, the framing of
+# worker.proto and its generated code, linked into one object whose only global symbols are
+# cmxw_*, so it clashes with nothing in a program (nor with libproto.a). Needs libprotobuf-c.
+LIB_worker := worker/cmxw.c proto/worker_msg.c proto/utf8.c proto/pbc.c $(B)/gen/proto/worker.pb-c.c
+$(B)/obj/worker/cellmux-worker.o: $(call obj,$(LIB_worker))
+	$(LD) -r -o $@.tmp $^
+	$(OBJCOPY) -w --keep-global-symbol='cmxw_*' $@.tmp $@
+	rm -f $@.tmp
+$(B)/libcellmux-worker.a: $(B)/obj/worker/cellmux-worker.o
+	rm -f $@ && ar rcs $@ $^
+OBJCOPY   ?= objcopy
 LDLIBS    := $(call PKG_LIBS,$(PKGS)) -lelf -lz
 
 PROGRAMS  := $(B)/cellmuxd $(B)/cellmux-sim $(B)/workers/cellmux-probe $(B)/cellmuxctl \
-             $(B)/workers/cellmux-echo $(B)/workers/cellmux-proxy
+             $(B)/workers/cellmux-echo $(B)/workers/cellmux-proxy \
+             $(B)/workers/cellmux-worker-example
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 # Programs only the integration tests run; outside build/tests so run.sh never takes them for
@@ -71,7 +84,12 @@ $(PYGEN): proto/backend.proto
 $(B)/cellmuxd: $(call obj,daemon/main.c) $(ALL_LIBS)
 $(B)/cellmux-sim: $(call obj,$(wildcard tools/sim/*.c)) $(B)/libnetns.a $(B)/libcommon.a
 $(B)/workers/cellmux-probe: $(call obj,tools/workers/probe.c) $(B)/libproto.a $(B)/libcommon.a
-$(B)/workers/cellmux-echo: $(call obj,tools/workers/echo.c) $(B)/libproto.a $(B)/libcommon.a
+# Written against libcellmux-worker only, as a worker of someone else's would be.
+$(B)/workers/cellmux-echo: $(call obj,tools/workers/echo.c) $(B)/libcellmux-worker.a
+$(B)/workers/cellmux-echo: LDLIBS = $(call PKG_LIBS,libprotobuf-c)
+$(B)/workers/cellmux-worker-example: $(call obj,worker/example.c) $(B)/libcellmux-worker.a
+$(B)/workers/cellmux-worker-example: LDLIBS = $(call PKG_LIBS,libprotobuf-c)
+$(B)/tests/test_worker_lib: $(B)/libcellmux-worker.a
 # The proxy needs c-ares (its resolver, in the loop) and libxcrypt, not the daemon's libraries.
 $(B)/workers/cellmux-proxy: $(call obj,tools/workers/proxy.c tools/workers/proxy_proto.c)
 $(B)/workers/cellmux-proxy: LDLIBS = $(call PKG_LIBS,libcares) -lcrypt
