@@ -130,9 +130,10 @@ bool cmxw_stopping(const struct cmxw *w);
 int cmxw_event(struct cmxw *w, uint64_t id, const void *payload, size_t len, unsigned flags,
 	       uint64_t *ret_id);
 
-/* The program has handled delivery id(s): acks them to the daemon. -ENOENT for an id never
- * handed to the program (or already confirmed), -EALREADY for one acked before; in a list,
- * such ids are skipped and the rest acked. At most 1024 ids per call. */
+/* The program has handled delivery id: acks it to the daemon. -ENOENT for an id never handed
+ * to the program (or already confirmed), -EALREADY for one acked before. The list form sends
+ * one Ack for up to 1024 ids, skips such ids and returns how many it acked. Either returns
+ * the socket's error if the ack could not be sent; the ids stay unacked then. */
 int cmxw_ack_delivery(struct cmxw *w, uint64_t id);
 int cmxw_ack_deliveries(struct cmxw *w, const uint64_t *ids, size_t n);
 

@@ -489,7 +489,7 @@ int cmxw_ack_deliveries(struct cmxw *w, const uint64_t *ids, size_t n)
 {
 	uint64_t out[WORKER_MSG_ACK_IDS_MAX] = { 0 };
 	size_t k = 0;
-	int r, first_err = 0;
+	int r;
 
 	if (!w || (n && !ids))
 		return -EINVAL;
@@ -498,11 +498,8 @@ int cmxw_ack_deliveries(struct cmxw *w, const uint64_t *ids, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		uint32_t s = idtab_get(&w->dl_ids, ids[i]);
 
-		if (s == NONE || w->dls[s].state != D_HANDED) {
-			if (!first_err)
-				first_err = s == NONE ? -ENOENT : -EALREADY;
+		if (s == NONE || w->dls[s].state != D_HANDED)
 			continue;
-		}
 		w->dls[s].state = D_ACKED;
 		out[k++] = ids[i];
 	}
@@ -513,12 +510,23 @@ int cmxw_ack_deliveries(struct cmxw *w, const uint64_t *ids, size_t n)
 			w->dls[idtab_get(&w->dl_ids, out[i])].state = D_HANDED;
 		return r;
 	}
-	return first_err;
+	return (int)k;
 }
 
 int cmxw_ack_delivery(struct cmxw *w, uint64_t id)
 {
-	return cmxw_ack_deliveries(w, &id, 1);
+	uint32_t s;
+	int r;
+
+	if (!w)
+		return -EINVAL;
+	s = idtab_get(&w->dl_ids, id);
+	if (s == NONE)
+		return -ENOENT;
+	if (w->dls[s].state != D_HANDED)
+		return -EALREADY;
+	r = cmxw_ack_deliveries(w, &id, 1);
+	return r < 0 ? r : 0;
 }
 
 /* --- dispatch ------------------------------------------------------------------------------ */
