@@ -284,7 +284,28 @@ distcheck: deps
 	KEEP_DEB=$(CURDIR)/$(B)/deb tests/dist/test_deb.sh
 	tests/dist/test_nspawn.sh $(B)/deb/cellmux_*_$(DEB_ARCH).deb
 
-.PHONY: install uninstall distcheck
+# libcellmux-worker for building workers elsewhere: apart from install, so the service package
+# carries no development files.
+includedir    ?= $(prefix)/include
+libdir        ?= $(exec_prefix)/lib
+pkgconfigdir  ?= $(libdir)/pkgconfig
+CELLMUX_VERSION := $(shell sed -n 's/^\#define CELLMUX_VERSION "\(.*\)"/\1/p' common/version.h)
+
+$(B)/cellmux-worker.pc: worker/cellmux-worker.pc.in common/version.h
+	sed -e 's|@prefix@|$(prefix)|' -e 's|@includedir@|$(includedir)|' -e 's|@libdir@|$(libdir)|' \
+		-e 's|@version@|$(CELLMUX_VERSION)|' $< >$@
+
+install-worker-lib: $(B)/libcellmux-worker.a $(B)/cellmux-worker.pc
+	$(INSTALL) -d $(DESTDIR)$(includedir) $(DESTDIR)$(libdir) $(DESTDIR)$(pkgconfigdir)
+	$(INSTALL) -m 644 worker/cellmux-worker.h $(DESTDIR)$(includedir)/cellmux-worker.h
+	$(INSTALL) -m 644 $(B)/libcellmux-worker.a $(DESTDIR)$(libdir)/libcellmux-worker.a
+	$(INSTALL) -m 644 $(B)/cellmux-worker.pc $(DESTDIR)$(pkgconfigdir)/cellmux-worker.pc
+
+uninstall-worker-lib:
+	rm -f $(DESTDIR)$(includedir)/cellmux-worker.h $(DESTDIR)$(libdir)/libcellmux-worker.a \
+		$(DESTDIR)$(pkgconfigdir)/cellmux-worker.pc
+
+.PHONY: install uninstall distcheck install-worker-lib uninstall-worker-lib
 
 clean:
 	rm -rf $(B)

@@ -1,7 +1,7 @@
 /* example.c — cellmux-worker-example, the smallest useful worker on libcellmux-worker: a
- * numbered event every --interval ms (payloads "1".."N"), and every delivery echoed back as an
- * event and acked once the daemon has the echo on disk. It has no code of its own for daemon
- * crashes or re-execs: the library resends and deduplicates.
+ * numbered event every --interval ms (payloads "tick-1".."tick-N"), and every delivery echoed
+ * back as an event and acked once the daemon has the echo on disk. It has no code of its own
+ * for daemon crashes or re-execs: the library resends and deduplicates.
  *
  *   cellmux-worker-example [--count N] [--interval MS]
  *
@@ -77,7 +77,7 @@ static void emit_due(struct cmxw *w, struct example *x)
 	char buf[32];
 
 	while (x->next <= x->count && now_ms() >= x->due_ms) {
-		int n = snprintf(buf, sizeof(buf), "%" PRIu64, x->next);
+		int n = snprintf(buf, sizeof(buf), "tick-%" PRIu64, x->next);
 		int r = cmxw_event(w, 0, buf, (size_t)n, 0, NULL);
 
 		if (r == -ENOBUFS) {
