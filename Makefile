@@ -174,6 +174,14 @@ $(B)/fuzz/fuzz_worker_msg: tests/fuzz/fuzz_worker_msg.c proto/worker_msg.c proto
 		$(B)/gen/proto/worker.pb-c.c \
 		$(call PKG_LIBS,libprotobuf-c)
 
+# libcellmux-worker's state machine under packets from a hostile daemon.
+$(B)/fuzz/fuzz_worker_lib: tests/fuzz/fuzz_worker_lib.c worker/cmxw.c worker/cellmux-worker.h \
+		proto/worker_msg.c proto/worker_msg.h proto/utf8.c proto/pbc.c $(B)/gen/proto/worker.pb-c.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -I$(B)/gen -o $@ $< proto/worker_msg.c proto/utf8.c proto/pbc.c \
+		$(B)/gen/proto/worker.pb-c.c \
+		$(call PKG_LIBS,libprotobuf-c)
+
 $(B)/fuzz/fuzz_output: tests/fuzz/fuzz_output.c sandbox/output.c sandbox/output.h proto/utf8.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $<

@@ -119,6 +119,9 @@ static size_t idtab_home(const struct idtab *t, uint64_t key)
 
 static uint32_t idtab_get(const struct idtab *t, uint64_t key)
 {
+	/* 0 marks a free entry: an Ack from the wire may still list it. */
+	if (!key)
+		return NONE;
 	for (size_t i = idtab_home(t, key);; i = (i + 1) & t->mask) {
 		if (t->keys[i] == key)
 			return t->vals[i];

@@ -395,6 +395,23 @@ static void test_window_bounds(void **state)
 	assert_int_equal(d_recv_event(f, NULL), 9);
 }
 
+/* 0 is "no id" and marks a free entry inside the library: an Ack listing it (the framing lets
+ * one through) must not take any event for acked. Found by fuzz_worker_lib. */
+static void test_ack_of_id_zero_is_nothing(void **state)
+{
+	struct fx *f = *state;
+	uint64_t zero = 0;
+	struct cmxw_stats st;
+
+	hello_welcome(f);
+	assert_int_equal(cmxw_event(f->w, 1, "x", 1, 0, NULL), 0);
+	d_ack(f, &zero, 1, 0, &zero, 1);
+	assert_int_equal(cmxw_dispatch(f->w), 0);
+	assert_int_equal(f->n_acked, 0);
+	cmxw_get_stats(f->w, &st);
+	assert_int_equal(st.unacked, 1);
+}
+
 /* The dedup memory stays within CMXW_DELIVERIES_MAX: past it the oldest acked delivery is
  * forgotten (handed again if it ever came back), the newer ones are still recognised. */
 static void test_dedup_bounded(void **state)
@@ -503,6 +520,7 @@ int main(void)
 		FX_TEST(test_refused_event_retried_after_delay),
 		FX_TEST(test_delivery_handed_once_and_acked_again),
 		FX_TEST(test_window_bounds),
+		FX_TEST(test_ack_of_id_zero_is_nothing),
 		FX_TEST(test_dedup_bounded),
 		FX_TEST(test_bad_packet_skipped_stop_and_close),
 		cmocka_unit_test(test_open_env),
