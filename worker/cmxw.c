@@ -37,6 +37,7 @@ struct ev {
 	size_t len;
 	bool session_unique;
 	bool waiting; /* refused or not sent: goes again from the retry timer */
+	bool sent;    /* once at least: later sends count as resends */
 	uint32_t prev, next; /* submission order, for resends; next also links the free list */
 };
 
@@ -206,7 +207,7 @@ static bool is_again(int r)
 	return r == -EAGAIN || r == -EWOULDBLOCK;
 }
 
-static int send_event(struct cmxw *w, struct ev *e, bool resend)
+static int send_event(struct cmxw *w, struct ev *e)
 {
 	Cellmux__Worker__WorkerMessage m = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
 	Cellmux__Worker__Event ev = CELLMUX__WORKER__EVENT__INIT;
@@ -228,8 +229,9 @@ static int send_event(struct cmxw *w, struct ev *e, bool resend)
 		return r;
 	e->waiting = false;
 	w->stats.events_sent++;
-	if (resend)
+	if (e->sent)
 		w->stats.events_resent++;
+	e->sent = true;
 	return 0;
 }
 
@@ -477,7 +479,7 @@ int cmxw_event(struct cmxw *w, uint64_t id, const void *payload, size_t len, uns
 	}
 	idtab_put(&w->ev_ids, id, s);
 	LIST_APPEND(w->evs, &w->ev_list, s);
-	r = send_event(w, &w->evs[s], false);
+	r = send_event(w, &w->evs[s]);
 	if (r < 0) {
 		/* Not taken: the caller still has it and decides. */
 		event_drop(w, s);
@@ -561,7 +563,7 @@ static int on_welcome(struct cmxw *w, const Cellmux__Worker__Welcome *m)
 	w->incarnation = m->incarnation;
 	if (w->welcomes++ > 0) {
 		for (uint32_t s = w->ev_list.head; s != NONE; s = w->evs[s].next) {
-			r = send_event(w, &w->evs[s], true);
+			r = send_event(w, &w->evs[s]);
 			if (r < 0)
 				return r;
 			info.resent++;
@@ -586,7 +588,8 @@ static uint32_t delivery_slot(struct cmxw *w)
 	uint32_t s;
 
 	if (w->dl_free == NONE) {
-		for (s = w->dl_list.head; s != NONE && w->dls[s].state == D_HANDED; s = w->dls[s].next)
+		/* Not one in the program's hands, nor one whose ack still waits for room. */
+		for (s = w->dl_list.head; s != NONE && w->dls[s].state != D_ACKED; s = w->dls[s].next)
 			;
 		if (s == NONE)
 			return NONE;
@@ -709,7 +712,7 @@ static int run_timers(struct cmxw *w)
 	for (uint32_t s = w->ev_list.head; s != NONE; s = w->evs[s].next) {
 		if (!w->evs[s].waiting)
 			continue;
-		r = send_event(w, &w->evs[s], true);
+		r = send_event(w, &w->evs[s]);
 		if (r < 0)
 			return r;
 	}

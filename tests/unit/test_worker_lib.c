@@ -395,6 +395,56 @@ static void test_window_bounds(void **state)
 	assert_int_equal(d_recv_event(f, NULL), 9);
 }
 
+/* A program that made the socket non-blocking: an event the socket has no room for is kept
+ * and goes from the timer once there is room, none lost, none sent twice. */
+static void test_full_socket_keeps_events(void **state)
+{
+	struct fx *f = *state;
+	static char big[CMXW_PAYLOAD_MAX];
+	struct cmxw_stats st;
+	bool got[9] = { false };
+	int t;
+
+	hello_welcome(f);
+	assert_int_equal(fcntl(cmxw_fd(f->w), F_SETFL, O_NONBLOCK), 0);
+	for (uint64_t id = 1; id <= 8; id++)
+		assert_int_equal(cmxw_event(f->w, id, big, sizeof(big), 0, NULL), 0);
+	cmxw_get_stats(f->w, &st);
+	assert_int_equal(st.unacked, 8);
+	assert_true(st.events_sent < 8); /* a socket pair's buffer holds a few 60 KiB packets */
+	t = cmxw_timeout_ms(f->w);
+	assert_true(t >= 0 && t <= 50);
+	for (int round = 0; round < 100; round++) {
+		Cellmux__Worker__WorkerMessage *m = NULL;
+
+		while (worker_msg_recv_worker(f->d, &m) == 0) {
+			assert_int_equal(m->msg_case, CELLMUX__WORKER__WORKER_MESSAGE__MSG_EVENT);
+			assert_true(m->event->id >= 1 && m->event->id <= 8);
+			assert_false(got[m->event->id]);
+			got[m->event->id] = true;
+			worker_msg_free_worker(m);
+		}
+		cmxw_get_stats(f->w, &st);
+		if (st.events_sent == 8)
+			break;
+		nanosleep(&(struct timespec){ 0, 25 * 1000000 }, NULL);
+		assert_int_equal(cmxw_dispatch(f->w), 0);
+	}
+	for (;;) {
+		Cellmux__Worker__WorkerMessage *m = NULL;
+
+		if (worker_msg_recv_worker(f->d, &m) != 0)
+			break;
+		assert_false(got[m->event->id]);
+		got[m->event->id] = true;
+		worker_msg_free_worker(m);
+	}
+	for (int id = 1; id <= 8; id++)
+		assert_true(got[id]);
+	assert_int_equal(st.events_resent, 0); /* a first send that waited is no resend */
+	assert_int_equal(cmxw_timeout_ms(f->w), -1);
+}
+
 /* 0 is "no id" and marks a free entry inside the library: an Ack listing it (the framing lets
  * one through) must not take any event for acked. Found by fuzz_worker_lib. */
 static void test_ack_of_id_zero_is_nothing(void **state)
@@ -520,6 +570,7 @@ int main(void)
 		FX_TEST(test_refused_event_retried_after_delay),
 		FX_TEST(test_delivery_handed_once_and_acked_again),
 		FX_TEST(test_window_bounds),
+		FX_TEST(test_full_socket_keeps_events),
 		FX_TEST(test_ack_of_id_zero_is_nothing),
 		FX_TEST(test_dedup_bounded),
 		FX_TEST(test_bad_packet_skipped_stop_and_close),
