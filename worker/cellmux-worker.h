@@ -5,7 +5,8 @@
  * Functions return 0 (or a count) on success and a negative errno on failure; nothing logs.
  * The library owns no thread and no event loop: the program polls cmxw_fd() for POLLIN with a
  * timeout of at most cmxw_timeout_ms() and calls cmxw_dispatch() when either fires. Callbacks run
- * only from cmxw_dispatch(). Not thread-safe: one thread uses one struct cmxw.
+ * only from cmxw_dispatch() and may call anything but cmxw_close(). Not thread-safe: one thread
+ * uses one struct cmxw.
  *
  * Sends block while the socket's buffer is full (the inherited socket is blocking): the daemon
  * is slow or restarting. A program that makes the fd non-blocking gets its events kept and sent
@@ -57,7 +58,7 @@ struct cmxw_welcome {
 };
 
 struct cmxw_callbacks {
-	/* A Welcome arrived: first after cmxw_hello(), and again (w->again > 0) after every
+	/* A Welcome arrived: first after cmxw_hello(), and again (welcome->again > 0) after every
 	 * daemon restart or re-exec that adopted this process. The library has resent every
 	 * unacked event already; the program has nothing to redo for the protocol. */
 	void (*on_welcome)(struct cmxw *w, const struct cmxw_welcome *welcome, void *userdata);
