@@ -7,8 +7,9 @@
 #   cellmux-backend --deliver x1:M ══ wss ══ cellmuxd (kill -9, kill -9, reexec) ── example x1
 #                                          store: $T/state       (tick-1..tick-N every 10 ms,
 #                                                                 echoes of deliveries 1..M)
-# Seen failing: with the library's resend on a second Welcome turned off, ticks the killed
-# daemon had read but not committed never reached the backend.
+# Seen failing: with the library's resend on a second Welcome turned off, 17 echoes the killed
+# daemons had read but not committed never reached the backend (their deliveries, still in the
+# worker's hands, were absorbed as duplicates and never acked).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/backend_lib.sh"
 
