@@ -37,7 +37,7 @@ ready_before=$(grep -c "ready:" "$T/daemon.log")
 check "cellmuxctl daemon reexec is acknowledged" ctl daemon reexec
 reexeced() { [ "$(grep -c "ready:" "$T/daemon.log")" -gt "$ready_before" ]; }
 check "the new image says ready" wait_for 20 reexeced
-check "same daemon pid ($pid0)" [ "$DAEMON_PID" = "$pid0" ] && alive "$pid0"
+check "same daemon pid ($pid0)" eval '[ "$DAEMON_PID" = "$pid0" ] && alive "$pid0"'
 check "it runs the new file" [ "$(stat -L -c %i /proc/$DAEMON_PID/exe)" = "$new_inode" ]
 for s in a b c d; do
 	check "session $s kept its worker (${w0[$s]})" [ "$(worker_pid $s)" = "${w0[$s]}" ]

@@ -5,8 +5,9 @@
  * With --facts, what it observes goes to stdout, one line per fact, each starting with a marker,
  * so a test can find them in the daemon's log: "cmx-welcome pid=P incarnation=N", then, with
  * inc=N naming this process (its pid may be 1 in a PID namespace): "cmx-delivery inc=N id=I
- * redelivered=0|1", "cmx-handled inc=N id=I" (delivery I is new to it: echoed), "cmx-acking inc=N
- * id=I" (its ack of delivery I is sent), "cmx-rewelcome inc=N resent=K" (a restarted daemon
+ * redelivered=0|1 welcome=W" (W: Welcomes it had then, so 2 and up once adopted), "cmx-handled
+ * inc=N id=I" (delivery I is new to it: echoed), "cmx-acking inc=N id=I" (its ack of delivery I
+ * is sent), "cmx-rewelcome inc=N resent=K" (a restarted daemon
  * adopted it and it sent its K unacked events again), "cmx-delivered
  * inc=N id=I" (the daemon committed that ack) and, with --then-exit, "cmx-event-acked inc=N
  * k=K" and "cmx-emitted inc=N n=N".
@@ -53,6 +54,7 @@ struct echo {
 	int then_exit; /* >= 0: exit with it once every emitted event is acked */
 	unsigned work_ms; /* time "spent" on each new delivery before echoing it */
 	bool facts;	  /* print the cmx- lines */
+	unsigned welcomes; /* 2 and up: adopted by a restarted daemon */
 	bool stop;
 };
 
@@ -120,14 +122,15 @@ static void log_delivery(struct echo *e, uint64_t id, bool redelivered)
 	if (e->log_fd >= 0)
 		dprintf(e->log_fd, "%d %" PRIu64 "%s\n", (int)getpid(), id,
 			redelivered ? " redelivered" : "");
-	fact(e, "cmx-delivery inc=%" PRIu64 " id=%" PRIu64 " redelivered=%d\n",
-	     cmxw_incarnation(e->w), id, redelivered ? 1 : 0);
+	fact(e, "cmx-delivery inc=%" PRIu64 " id=%" PRIu64 " redelivered=%d welcome=%u\n",
+	     cmxw_incarnation(e->w), id, redelivered ? 1 : 0, e->welcomes);
 }
 
 static void on_welcome(struct cmxw *w, const struct cmxw_welcome *wl, void *userdata)
 {
 	struct echo *e = userdata;
 
+	e->welcomes++;
 	fact(e, "cmx-welcome pid=%d incarnation=%" PRIu64 "\n", (int)getpid(), wl->incarnation);
 	/* A restarted daemon adopted this process; the library has sent every unacked event
 	 * again. */
