@@ -48,10 +48,23 @@ $(B)/lib%.a:
 	rm -f $@ && ar rcs $@ $^
 
 ALL_LIBS  := $(foreach l,$(LIBS),$(B)/lib$(l).a)
+
+# worker/ builds libcellmux-worker.a for other people's programs: the library, the framing of
+# worker.proto and its generated code, linked into one object whose only global symbols are
+# cmxw_*, so it clashes with nothing in a program (nor with libproto.a). Needs libprotobuf-c.
+LIB_worker := worker/cmxw.c proto/worker_msg.c proto/utf8.c proto/pbc.c $(B)/gen/proto/worker.pb-c.c
+$(B)/obj/worker/cellmux-worker.o: $(call obj,$(LIB_worker))
+	$(LD) -r -o $@.tmp $^
+	$(OBJCOPY) -w --keep-global-symbol='cmxw_*' $@.tmp $@
+	rm -f $@.tmp
+$(B)/libcellmux-worker.a: $(B)/obj/worker/cellmux-worker.o
+	rm -f $@ && ar rcs $@ $^
+OBJCOPY   ?= objcopy
 LDLIBS    := $(call PKG_LIBS,$(PKGS)) -lelf -lz
 
 PROGRAMS  := $(B)/cellmuxd $(B)/cellmux-sim $(B)/workers/cellmux-probe $(B)/cellmuxctl \
-             $(B)/workers/cellmux-echo $(B)/workers/cellmux-proxy
+             $(B)/workers/cellmux-echo $(B)/workers/cellmux-proxy \
+             $(B)/workers/cellmux-worker-example
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 # Programs only the integration tests run; outside build/tests so run.sh never takes them for
@@ -71,7 +84,12 @@ $(PYGEN): proto/backend.proto
 $(B)/cellmuxd: $(call obj,daemon/main.c) $(ALL_LIBS)
 $(B)/cellmux-sim: $(call obj,$(wildcard tools/sim/*.c)) $(B)/libnetns.a $(B)/libcommon.a
 $(B)/workers/cellmux-probe: $(call obj,tools/workers/probe.c) $(B)/libproto.a $(B)/libcommon.a
-$(B)/workers/cellmux-echo: $(call obj,tools/workers/echo.c) $(B)/libproto.a $(B)/libcommon.a
+# Written against libcellmux-worker only, as a worker of someone else's would be.
+$(B)/workers/cellmux-echo: $(call obj,tools/workers/echo.c) $(B)/libcellmux-worker.a
+$(B)/workers/cellmux-echo: LDLIBS = $(call PKG_LIBS,libprotobuf-c)
+$(B)/workers/cellmux-worker-example: $(call obj,worker/example.c) $(B)/libcellmux-worker.a
+$(B)/workers/cellmux-worker-example: LDLIBS = $(call PKG_LIBS,libprotobuf-c)
+$(B)/tests/test_worker_lib: $(B)/libcellmux-worker.a
 # The proxy needs c-ares (its resolver, in the loop) and libxcrypt, not the daemon's libraries.
 $(B)/workers/cellmux-proxy: $(call obj,tools/workers/proxy.c tools/workers/proxy_proto.c)
 $(B)/workers/cellmux-proxy: LDLIBS = $(call PKG_LIBS,libcares) -lcrypt
@@ -154,6 +172,14 @@ $(B)/fuzz/fuzz_worker_msg: tests/fuzz/fuzz_worker_msg.c proto/worker_msg.c proto
 		proto/utf8.c proto/pbc.c $(B)/gen/proto/worker.pb-c.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -I$(B)/gen -o $@ $< proto/utf8.c proto/pbc.c \
+		$(B)/gen/proto/worker.pb-c.c \
+		$(call PKG_LIBS,libprotobuf-c)
+
+# libcellmux-worker's state machine under packets from a hostile daemon.
+$(B)/fuzz/fuzz_worker_lib: tests/fuzz/fuzz_worker_lib.c worker/cmxw.c worker/cellmux-worker.h \
+		proto/worker_msg.c proto/worker_msg.h proto/utf8.c proto/pbc.c $(B)/gen/proto/worker.pb-c.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -I$(B)/gen -o $@ $< proto/worker_msg.c proto/utf8.c proto/pbc.c \
 		$(B)/gen/proto/worker.pb-c.c \
 		$(call PKG_LIBS,libprotobuf-c)
 
@@ -267,7 +293,28 @@ distcheck: deps
 	KEEP_DEB=$(CURDIR)/$(B)/deb tests/dist/test_deb.sh
 	tests/dist/test_nspawn.sh $(B)/deb/cellmux_*_$(DEB_ARCH).deb
 
-.PHONY: install uninstall distcheck
+# libcellmux-worker for building workers elsewhere: apart from install, so the service package
+# carries no development files.
+includedir    ?= $(prefix)/include
+libdir        ?= $(exec_prefix)/lib
+pkgconfigdir  ?= $(libdir)/pkgconfig
+CELLMUX_VERSION := $(shell sed -n 's/^\#define CELLMUX_VERSION "\(.*\)"/\1/p' common/version.h)
+
+$(B)/cellmux-worker.pc: worker/cellmux-worker.pc.in common/version.h
+	sed -e 's|@prefix@|$(prefix)|' -e 's|@includedir@|$(includedir)|' -e 's|@libdir@|$(libdir)|' \
+		-e 's|@version@|$(CELLMUX_VERSION)|' $< >$@
+
+install-worker-lib: $(B)/libcellmux-worker.a $(B)/cellmux-worker.pc
+	$(INSTALL) -d $(DESTDIR)$(includedir) $(DESTDIR)$(libdir) $(DESTDIR)$(pkgconfigdir)
+	$(INSTALL) -m 644 worker/cellmux-worker.h $(DESTDIR)$(includedir)/cellmux-worker.h
+	$(INSTALL) -m 644 $(B)/libcellmux-worker.a $(DESTDIR)$(libdir)/libcellmux-worker.a
+	$(INSTALL) -m 644 $(B)/cellmux-worker.pc $(DESTDIR)$(pkgconfigdir)/cellmux-worker.pc
+
+uninstall-worker-lib:
+	rm -f $(DESTDIR)$(includedir)/cellmux-worker.h $(DESTDIR)$(libdir)/libcellmux-worker.a \
+		$(DESTDIR)$(pkgconfigdir)/cellmux-worker.pc
+
+.PHONY: install uninstall distcheck install-worker-lib uninstall-worker-lib
 
 clean:
 	rm -rf $(B)

@@ -55,6 +55,10 @@ for line in open(sys.argv[1], errors="replace"):
     m = re.search(r"cmx-welcome pid=\d+ incarnation=(\d+)", line)
     if m:
         order.append(int(m[1]))
+    # A worker alive at a kill -9 is adopted: its second Welcome is not a new process.
+    m = re.search(r"cmx-rewelcome inc=(\d+)", line)
+    if m and order and order[-1] == int(m[1]):
+        order.pop()
     m = re.search(r"cmx-event-acked inc=(\d+) k=(\d+)", line)
     if m:
         owed.add((int(m[1]), m[2]))
