@@ -175,7 +175,7 @@ static Cellmux__Worker__WorkerMessage *d_recv(struct fx *f)
 {
 	Cellmux__Worker__WorkerMessage *m = NULL;
 
-	assert_int_equal(worker_msg_recv_worker(f->d, &m), 0);
+	assert_int_equal(worker_msg_recv_worker(f->d, &m, NULL), 0);
 	return m;
 }
 
@@ -206,7 +206,7 @@ static void d_nothing(struct fx *f)
 {
 	Cellmux__Worker__WorkerMessage *m = NULL;
 
-	assert_int_equal(worker_msg_recv_worker(f->d, &m), -EAGAIN);
+	assert_int_equal(worker_msg_recv_worker(f->d, &m, NULL), -EAGAIN);
 }
 
 static void hello_welcome(struct fx *f)
@@ -417,7 +417,7 @@ static void test_full_socket_keeps_events(void **state)
 	for (int round = 0; round < 100; round++) {
 		Cellmux__Worker__WorkerMessage *m = NULL;
 
-		while (worker_msg_recv_worker(f->d, &m) == 0) {
+		while (worker_msg_recv_worker(f->d, &m, NULL) == 0) {
 			assert_int_equal(m->msg_case, CELLMUX__WORKER__WORKER_MESSAGE__MSG_EVENT);
 			assert_true(m->event->id >= 1 && m->event->id <= 8);
 			assert_false(got[m->event->id]);
@@ -433,7 +433,7 @@ static void test_full_socket_keeps_events(void **state)
 	for (;;) {
 		Cellmux__Worker__WorkerMessage *m = NULL;
 
-		if (worker_msg_recv_worker(f->d, &m) != 0)
+		if (worker_msg_recv_worker(f->d, &m, NULL) != 0)
 			break;
 		assert_false(got[m->event->id]);
 		got[m->event->id] = true;
