@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "daemon/accounting.h"
+#include "daemon/counters.h"
 #include "daemon/health.h"
 #include "daemon/status.h"
 #include "common/esource.h"
@@ -505,6 +506,8 @@ static bool sessions_all_stopped(const struct daemon *d)
 
 static void teardown(struct daemon *d)
 {
+	/* While the store is open (the relay's goes first): a clean stop loses no count. */
+	dm_counters_save(d);
 	if (d->replan_timer)
 		g_source_remove(d->replan_timer);
 	d->replan_timer = 0;
