@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "daemon/accounting.h"
+#include "daemon/adhoc.h"
 #include "daemon/counters.h"
 #include "daemon/health.h"
 #include "daemon/status.h"
@@ -478,6 +479,9 @@ static void session_remove(struct daemon *d, struct session *s)
 		break;
 	}
 	dm_acct_session_detach(d, s);
+	/* Stopped for good (session stop, a reload): an admin's does not come back. */
+	if (s->remove_when_stopped && !s->from_config)
+		dm_adhoc_forget(d, s->name);
 	session_free(s);
 }
 
@@ -985,6 +989,7 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 	/* Hold-downs end and quotas change without an event: the router is asked each second. */
 	d->replan_timer = g_timeout_add_seconds(1, on_replan_timer, d);
 	relay_restore_sessions(d->relay);
+	dm_adhoc_restore(d);
 	/* What no session claimed belongs to none of this daemon's sessions. */
 	session_orphans_reap(d);
 	r = metrics_new(d, &cfg->metrics, &d->metrics);
