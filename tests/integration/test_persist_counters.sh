@@ -88,8 +88,8 @@ EOF2
 }
 
 config 1h $K
-start_daemon
 sink0=$(sink_total)
+start_daemon
 check "session a's 2 MB reached the sink" wait_for 30 eval '[ $(( $(sink_total) - sink0 )) -ge $K ]'
 check "capped reached its quota" wait_for 30 eval '[ "$(field capped quota_reached)" = True ]'
 check "and its traffic is being dropped" wait_for 30 eval '[ "$(now session/capped tx_dropped)" -gt 0 ]'
