@@ -1,5 +1,5 @@
 /* store.h — cellmuxd's durable state in one SQLite database (WAL) under state_dir: sessions the
- * backend started, the outbox (worker events for the backend), the inbox (backend deliveries for
+ * backend or an admin started, a copy of the counters for after a reboot, the outbox (worker events for the backend), the inbox (backend deliveries for
  * workers) and the ids already seen, with group commit.
  *
  * Group commit: every write joins the open batch (one transaction); the batch commits when it
