@@ -2,7 +2,8 @@
 # test_persist_sessions.sh — sessions started with `cellmuxctl session start` (not in the
 # config, no backend) are kept in the store and come back with the next daemon: after SIGTERM
 # and a start (a new worker), after kill -9 and a start (the same worker, adopted). `session
-# stop` forgets one at once (a daemon killed right after does not bring it back); a reload that
+# stop` forgets one at once (a daemon killed right after, or while the worker is still being
+# stopped, does not bring it back); a reload that
 # removes one for good (its profile gone) forgets it too, even when the profile returns.
 #
 #   cellmuxctl ── ctl.sock ── cellmuxd ── store (state_dir/cellmux.db, sessions: origin admin)
@@ -19,6 +20,9 @@ config() { # with-idle2: also [profile idle2]
 		cat <<'EOF2'
 [profile idle]
 exec=/bin/sleep 100000
+
+[profile stubborn]
+exec=/bin/sh -c 'trap "" TERM; exec /bin/sleep 100002'
 
 [session conf]
 profile=idle
@@ -80,6 +84,21 @@ kill9
 start_daemon
 check "a daemon killed right after session stop does not bring it back ($(names))" absent pinned
 check "the others are still there" eval 'running "$auto" && running doomed'
+# A worker that ignores SIGTERM keeps its stop under way for the 5 s grace: the daemon is killed
+# meanwhile. The stop was asked for, so the next daemon must not start it again.
+ctl session start --profile stubborn --name stubborn >/dev/null || fail "session start stubborn"
+check "stubborn runs" wait_for 10 running stubborn
+spid=$(worker_pid stubborn)
+ctl session stop stubborn >/dev/null 2>&1 &
+STOP_PID=$!
+check "the store forgets it as soon as the stop is asked for" \
+	wait_for 3 eval '! sqlite3 "$DB" "SELECT name FROM sessions" | grep -qx stubborn'
+check "while its worker ($spid) still runs (the stop is under way)" alive "$spid"
+kill9
+wait $STOP_PID 2>/dev/null
+start_daemon
+check "a daemon killed while a session stop was under way does not bring it back ($(names))" \
+	absent stubborn
 
 # ---- a reload that removes one for good ----
 config
