@@ -331,6 +331,8 @@ void dm_acct_session_detach(struct daemon *d, struct session *s)
 		return;
 	}
 	acct_forget(d->acct, ACCT_SESSION, s->name);
+	/* Out of the saved copy too, or a reboot before the next save would bring it back. */
+	dm_counters_save(d);
 }
 
 int dm_acct_removed_total(struct daemon *d, const char *uplink, struct store_removed_total *ret)
