@@ -57,7 +57,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 # Programs only the integration tests run; outside build/tests so run.sh never takes them for
 # unit tests.
 HELPERS   := $(B)/helpers/acct-driver $(B)/helpers/fake-qmi-modem $(B)/helpers/cellmux-hostile \
-             $(B)/helpers/start-stamp $(B)/helpers/seccomp-export
+             $(B)/helpers/start-stamp $(B)/helpers/seccomp-export $(B)/helpers/state-worker
 
 # tools/cellmux-backend uses Python code protoc generates from the same schema.
 PYGEN     := $(B)/gen/py/backend_pb2.py
@@ -77,6 +77,7 @@ $(B)/workers/cellmux-proxy: $(call obj,tools/workers/proxy.c tools/workers/proxy
 $(B)/workers/cellmux-proxy: LDLIBS = $(call PKG_LIBS,libcares) -lcrypt
 $(B)/helpers/acct-driver: $(call obj,tests/acct-driver.c) $(ALL_LIBS)
 $(B)/helpers/start-stamp: $(call obj,tests/helpers/start-stamp.c)
+$(B)/helpers/state-worker: $(call obj,tests/helpers/state-worker.c) $(B)/libproto.a $(B)/libcommon.a
 $(B)/helpers/fake-qmi-modem: $(call obj,$(wildcard tests/fakeqmi/*.c)) $(B)/libnetns.a \
 	$(B)/libcommon.a
 # test_hostile.sh's attacker: plain libc, so nothing but the sandbox decides what it may do.

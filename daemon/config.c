@@ -325,6 +325,20 @@ static int daemon_state_dir(struct parser *p, int line, const char *key, const c
 	return 0;
 }
 
+/* state_key=, state_key_previous=: key files, read (and their owner and mode checked) when the
+ * daemon starts, not here: --check-config may run as someone else. */
+static int daemon_state_key(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_daemon *d = &p->c->daemon;
+	char *dst = !strcmp(key, "state_key") ? d->state_key : d->state_key_previous;
+
+	if (value[0] != '/' || strlen(value) >= sizeof(d->state_key))
+		return fail(p, line, "%s=%s is not an absolute path of at most %zu characters", key,
+			    value, sizeof(d->state_key) - 1);
+	strcpy(dst, value);
+	return 0;
+}
+
 /* outbox_max=, outbox_session_max=, inbox_max=: a count of messages. */
 static int daemon_queue_max(struct parser *p, int line, const char *key, const char *value)
 {
@@ -411,6 +425,8 @@ static const struct key_def daemon_keys[] = {
 	{ "ctl_group", daemon_ctl_group, 0 },
 	{ "bpf_dir", daemon_bpf_dir, 0 },
 	{ "state_dir", daemon_state_dir, 0 },
+	{ "state_key", daemon_state_key, 0 },
+	{ "state_key_previous", daemon_state_key, 0 },
 	{ "outbox_max", daemon_queue_max, 0 },
 	{ "outbox_session_max", daemon_queue_max, 0 },
 	{ "inbox_max", daemon_queue_max, 0 },

@@ -26,6 +26,8 @@ struct cfg_daemon {
 	char state_dir[256]; /* the store (SQLite) lives here; default CONFIG_DEFAULT_STATE_DIR */
 	int state_dir_line;  /* 0 for the default */
 	unsigned outbox_max; /* events waiting for the backend before new ones are refused */
+	/* Key files sealing worker state blobs (daemon/seal.h); "" = none (the credential). */
+	char state_key[256], state_key_previous[256];
 	unsigned outbox_session_max; /* of them from one session; 0: a fair share (router/) */
 	unsigned inbox_max;  /* deliveries waiting for workers before new ones are refused */
 	char ctl_socket[108]; /* admin socket path; "" = CTL_SOCKET_PATH */

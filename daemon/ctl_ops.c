@@ -142,18 +142,10 @@ static void session_info(const struct status_session *ss, struct ctl_session_inf
 	s->quota_reached = ss->quota_reached;
 	s->quota_bytes = ss->quota_bytes;
 	s->quota_used_bytes = ss->quota_used_bytes;
-	if (ss->last_report_unix_ms) {
-		struct ctl_report_info *r = &s->report;
-
-		s->have_report = true;
-		r->seq = ss->last_seq;
-		r->at_ms = (uint64_t)ss->last_report_unix_ms;
-		r->http_status = ss->last_http_status > 0 ? (uint32_t)ss->last_http_status : 0;
-		COPY(r->url, ss->last_url);
-		COPY(r->body, ss->last_body);
-		COPY(r->error, ss->last_error);
-		COPY(r->resolved_name, ss->last_resolved_name);
-		COPY(r->resolved, ss->last_resolved);
+	if (ss->worker_status) {
+		s->have_status = true;
+		s->status.w = *ss->worker_status;
+		s->status.at_ms = ss->worker_status_unix_ms > 0 ? (uint64_t)ss->worker_status_unix_ms : 0;
 	}
 	sandbox_info(ss, s);
 }

@@ -23,6 +23,7 @@
 #include "daemon/preflight.h"
 #include "daemon/relay.h"
 #include "daemon/session.h"
+#include "daemon/state_blobs.h"
 #include "netns/uplink.h"
 #include "router/router.h"
 
@@ -479,6 +480,9 @@ static void session_remove(struct daemon *d, struct session *s)
 		break;
 	}
 	dm_acct_session_detach(d, s);
+	/* Removed for good (not a daemon stop, a move or a changed session restarting). */
+	if (s->remove_when_stopped)
+		state_blobs_forget(d->blobs, s->name);
 	/* Stopped for good (session stop, a reload): an admin's does not come back. */
 	if (s->remove_when_stopped && !s->from_config)
 		dm_adhoc_forget(d, s->name);
@@ -515,6 +519,8 @@ static void teardown(struct daemon *d)
 	if (d->replan_timer)
 		g_source_remove(d->replan_timer);
 	d->replan_timer = 0;
+	state_blobs_free(d->blobs); /* its answers leave while the sessions are there */
+	d->blobs = NULL;
 	relay_free(d->relay); /* commits what is pending before sessions go */
 	d->relay = NULL;
 	metrics_free(d->metrics);
@@ -580,7 +586,8 @@ static void finish(struct daemon *d)
 	g_main_loop_quit(d->loop);
 }
 
-void daemon_session_stopped(struct daemon *d, struct session *s)
+/* The worker of s is gone for good (stopped, not restarting): session_ops.stopped. */
+static void daemon_session_stopped(struct daemon *d, struct session *s)
 {
 	if (d->stopping) {
 		if (sessions_all_stopped(d))
@@ -602,6 +609,47 @@ void daemon_session_stopped(struct daemon *d, struct session *s)
 		daemon_replan(d);
 	}
 }
+
+/* What sessions ask of the daemon (session.h): the relay's part (NULL r: no [backend]) and
+ * what follows a worker's end. */
+static int sess_spawning(struct session *s)
+{
+	return relay_session_spawning(s->d->relay, s);
+}
+
+static int sess_adopting(struct session *s)
+{
+	return relay_session_adopting(s->d->relay, s);
+}
+
+static void sess_hello(struct session *s)
+{
+	relay_worker_hello(s->d->relay, s);
+}
+
+static void sess_event(struct session *s, const Cellmux__Worker__Event *ev)
+{
+	relay_worker_event(s->d->relay, s, ev);
+}
+
+static void sess_ack(struct session *s, const Cellmux__Worker__Ack *ack)
+{
+	relay_worker_ack(s->d->relay, s, ack);
+}
+
+static void sess_stopped(struct session *s)
+{
+	daemon_session_stopped(s->d, s);
+}
+
+static const struct session_ops dm_session_ops = {
+	.spawning = sess_spawning,
+	.adopting = sess_adopting,
+	.hello = sess_hello,
+	.event = sess_event,
+	.ack = sess_ack,
+	.stopped = sess_stopped,
+};
 
 static gboolean shutdown_timeout(gpointer data)
 {
@@ -930,6 +978,7 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 		return -ENOMEM;
 	}
 	d->cfg = cfg;
+	d->session_ops = &dm_session_ops;
 	d->loop = g_main_loop_new(NULL, FALSE);
 	d->started_us = g_get_monotonic_time();
 	d->started_unix = g_get_real_time() / G_USEC_PER_SEC;
@@ -983,6 +1032,9 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 		if (r < 0)
 			goto fail;
 	}
+	r = state_blobs_new(d, d->relay ? relay_store(d->relay) : d->store, &d->blobs);
+	if (r < 0)
+		goto fail;
 	r = sessions_start(d);
 	if (r < 0)
 		goto fail;
@@ -992,6 +1044,7 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 	dm_adhoc_restore(d);
 	/* What no session claimed belongs to none of this daemon's sessions. */
 	session_orphans_reap(d);
+	state_blobs_sweep(d->blobs);
 	r = metrics_new(d, &cfg->metrics, &d->metrics);
 	if (r < 0)
 		goto fail;

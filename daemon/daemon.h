@@ -16,6 +16,8 @@ struct metrics;
 struct relay;
 struct esource;
 struct store;
+struct state_blobs;
+struct session_ops;
 
 struct dm_uplink {
 	const struct cfg_uplink *cfg; /* into daemon->cfg; re-pointed on reload */
@@ -57,6 +59,7 @@ struct daemon {
 	struct relay *relay; /* the backend link and its store; NULL without [backend] */
 	struct store *store; /* without [backend]: the store of removed sessions' final counts */
 	struct dm_counters *counters; /* counters carried over a reboot (counters.h) */
+	struct state_blobs *blobs; /* workers' state blobs, in whichever store is open */
 	guint replan_timer;  /* asks the router again: hold-downs end, move_back, quotas */
 	bool replanning, replan_again;
 	uint64_t session_moves; /* every move the router ordered, since start */
@@ -66,6 +69,7 @@ struct daemon {
 	size_t n_orphans;
 	unsigned adopted; /* how many sessions this daemon took over at start */
 	bool reexec;      /* the loop quit for an exec of the binary on disk, not a stop */
+	const struct session_ops *session_ops; /* what sessions call back into (session.h) */
 };
 
 enum uplink_action {
@@ -92,8 +96,6 @@ void daemon_forget(struct daemon *d);
 /* Asks the router what to do with every session now and does it: moves off failed or down
  * uplinks, waits, resumes, move_back. Safe to call from anywhere, re-entry is folded. */
 void daemon_replan(struct daemon *d);
-/* Sessions call this when their worker is gone for good (stopped, not restarting). */
-void daemon_session_stopped(struct daemon *d, struct session *s);
 
 /* Operations of the admin socket (and SIGHUP). All return 0 or -errno; err gets a message
  * for the operator where one helps. */

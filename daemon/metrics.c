@@ -237,7 +237,6 @@ static int render(struct metrics *m, struct snapshot **ret)
 		.process = read_process(m, &proc) == 0 ? &proc : NULL,
 		.build_labels = build,
 		.n_build_labels = ARRAY_SIZE(build),
-		.now_unix_ms = g_get_real_time() / 1000,
 	};
 
 	s = calloc(1, sizeof(*s));

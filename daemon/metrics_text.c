@@ -604,17 +604,27 @@ static void render_sessions(const struct render *r)
 		if (s[i].quota_bytes)
 			series(b, name, session_labels(r, i), no_extra,
 			       s[i].quota_reached ? "1" : "0", 1);
-	SESSION_FAMILY("cellmux_session_last_report_age_seconds", "gauge",
-		       "Seconds since the session's worker last reported, for sessions with a "
-		       "report.");
+	/* The worker's state token only: its message and fields are free text, a label each
+	 * would make a new series per value. */
+	SESSION_FAMILY("cellmux_session_status_info", "gauge",
+		       "The state the session's worker gave in its last Status; the value is always "
+		       "1. For sessions with a Status.");
 	for (size_t i = 0; i < n; i++)
-		if (s[i].last_report_unix_ms) {
-			int64_t age = r->in->now_unix_ms - s[i].last_report_unix_ms;
+		if (s[i].worker_status) {
+			struct text l = session_labels(r, i);
 
-			/* A clock step back is not a negative age. */
-			SERIES(b, name, session_labels(r, i), no_extra, fmt_milli,
-			       age > 0 ? age : 0);
+			mbuf_put(b, name.s, name.n);
+			mbuf_put(b, l.s, l.n);
+			label(b, ",", "state", s[i].worker_status->state);
+			mbuf_put(b, "} 1\n", 4);
 		}
+	SESSION_FAMILY("cellmux_session_status_timestamp_seconds", "gauge",
+		       "When the daemon received the last Status of the session's worker, seconds "
+		       "since the Unix epoch. For sessions with a Status.");
+	for (size_t i = 0; i < n; i++)
+		if (s[i].worker_status)
+			SERIES(b, name, session_labels(r, i), no_extra, fmt_milli,
+			       s[i].worker_status_unix_ms);
 	render_session_cgroups(r);
 #undef SESSION_FAMILY
 }

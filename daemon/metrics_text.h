@@ -51,7 +51,6 @@ struct metrics_input {
 	/* Labels of cellmux_build_info after version (library versions, say). */
 	const struct metrics_label *build_labels;
 	size_t n_build_labels;
-	int64_t now_unix_ms; /* for report ages */
 };
 
 /* Appends the whole exposition to out: 0, or -ENOMEM (out then holds a truncated text). */

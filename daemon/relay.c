@@ -1,8 +1,9 @@
 /* relay.c — the delivery rules of relay.h. Nothing is acknowledged before the store batch that
  * holds it has committed: acks wait in queues tagged with their batch number and leave from the
  * store's commit listener. In-memory state is only a cursor per reader (what was sent on this
- * connection, to this worker process): after a restart or reconnect everything unacked is
- * simply sent again and the receiver's dedup absorbs it. */
+ * connection, to this worker process; router/delivery.h has the workers' rules): after a
+ * restart or reconnect everything unacked is simply sent again and the receiver's dedup
+ * absorbs it. */
 #include "daemon/relay.h"
 
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include "daemon/session.h"
 #include "daemon/status.h"
 #include "daemon/store.h"
+#include "router/delivery.h"
 #include "router/router.h"
 
 /* Frames queued on the link before the pump waits for it to drain, and events per frame. */
@@ -29,10 +31,7 @@
 
 /* Per session: the worker process we talk to and how far its deliveries went. */
 struct relay_worker {
-	uint64_t incarnation;
-	uint64_t sent_upto;	/* inbox seq */
-	uint64_t prev_max_sent; /* highest seq any earlier process of the session got */
-	unsigned inflight;
+	struct delivery_worker dl;
 	char status[96]; /* last SessionStatus sent: "state/pid/uplink" */
 };
 
@@ -77,6 +76,7 @@ static struct relay_worker *worker_of(struct relay *r, const char *name)
 
 	if (!w) {
 		w = g_new0(struct relay_worker, 1);
+		delivery_worker_init(&w->dl, RELAY_WORKER_WINDOW);
 		g_hash_table_insert(r->workers, g_strdup(name), w);
 	}
 	return w;
@@ -147,14 +147,13 @@ static int pump_one_delivery(void *userdata, const struct store_delivery *dl)
 	del.id = dl->id;
 	del.payload.data = (uint8_t *)dl->payload;
 	del.payload.len = dl->len;
-	del.redelivered = dl->seq <= c->w->prev_max_sent || dl->seq <= c->r->inbox_seq_at_start;
+	del.redelivered = delivery_redelivered(&c->w->dl, dl->seq, c->r->inbox_seq_at_start);
 	m.msg_case = CELLMUX__WORKER__DAEMON_MESSAGE__MSG_DELIVERY;
 	m.delivery = &del;
 	c->err = worker_msg_send(c->s->ctl_fd, &m.base);
 	if (c->err < 0)
 		return 1;
-	c->w->sent_upto = dl->seq;
-	c->w->inflight++;
+	delivery_sent(&c->w->dl, dl->seq);
 	return 0;
 }
 
@@ -164,12 +163,13 @@ static void pump_worker(struct relay *r, struct session *s)
 {
 	struct relay_worker *w = worker_of(r, s->name);
 	struct pump_ctx c = {r, s, w, 0};
+	unsigned room = delivery_room(&w->dl, s->incarnation);
 
 	/* Only to the process that said Hello: a new one starts from the first unacked. */
-	if (s->ctl_fd < 0 || w->incarnation != s->incarnation || w->inflight >= RELAY_WORKER_WINDOW)
+	if (s->ctl_fd < 0 || !room)
 		return;
-	store_deliveries_foreach(r->st, s->name, w->sent_upto, RELAY_WORKER_WINDOW - w->inflight,
-				 pump_one_delivery, &c);
+	store_deliveries_foreach(r->st, s->name, delivery_cursor(&w->dl), room, pump_one_delivery,
+				 &c);
 	if (c.err == -EAGAIN) {
 		if (!r->retry_timer)
 			r->retry_timer = g_timeout_add(20, retry_pump, r);
@@ -200,11 +200,7 @@ void relay_worker_hello(struct relay *r, struct session *s)
 	if (!r)
 		return;
 	w = worker_of(r, s->name);
-	if (w->sent_upto > w->prev_max_sent)
-		w->prev_max_sent = w->sent_upto;
-	w->incarnation = s->incarnation;
-	w->sent_upto = 0;
-	w->inflight = 0;
+	delivery_worker_hello(&w->dl, s->incarnation);
 	pump_worker(r, s);
 }
 
@@ -310,7 +306,7 @@ void relay_worker_ack(struct relay *r, struct session *s, const Cellmux__Worker_
 		else
 			g_array_append_val(r->worker_acks, pa);
 	}
-	w->inflight = w->inflight > ack->n_ids ? w->inflight - (unsigned)ack->n_ids : 0;
+	delivery_acked(&w->dl, ack->n_ids);
 	pump_worker(r, s);
 }
 

@@ -25,7 +25,7 @@
 #include "sandbox/cgroup.h"
 #include "daemon/daemon.h"
 #include "daemon/listener.h"
-#include "daemon/relay.h"
+#include "daemon/state_blobs.h"
 #include "proto/ctl.h"
 #include "sandbox/adopt.h"
 #include "sandbox/fs.h"
@@ -265,29 +265,14 @@ static void timer_clear(struct session *s)
 	s->timer = 0;
 }
 
-static void report_store(struct session *s, const Cellmux__Worker__Report *rp)
+/* Replaces the last one whole: fields of an older Status never mix into a newer one. */
+static void status_store(struct session *s, const Cellmux__Worker__Status *st)
 {
-	struct session_report *r = &s->report;
-	size_t off = 0;
-
-	memset(r, 0, sizeof(*r));
-	r->seq = rp->seq;
-	r->http_status = rp->http_status;
-	snprintf(r->url, sizeof(r->url), "%s", rp->url);
-	snprintf(r->body, sizeof(r->body), "%s", rp->body);
-	snprintf(r->error, sizeof(r->error), "%s", rp->error[0] ? rp->error : rp->resolve_error);
-	snprintf(r->resolved_name, sizeof(r->resolved_name), "%s", rp->resolved_name);
-	for (size_t i = 0; i < rp->n_resolved_addresses && off < sizeof(r->resolved); i++)
-		off += (size_t)snprintf(r->resolved + off, sizeof(r->resolved) - off, "%s%s",
-					i ? "," : "", rp->resolved_addresses[i]);
-	r->at_us = g_get_real_time();
-	s->have_report = true;
-	log_info("session %s (uplink %s): report %llu: GET %s -> %d '%s'%s%s%s%s",
-		 s->name, s->uplink->cfg->p.name, (unsigned long long)r->seq, r->url,
-		 r->http_status, r->body, r->resolved_name[0] ? " " : "", r->resolved_name,
-		 r->resolved_name[0] ? "=" : "", r->resolved);
-	if (r->error[0])
-		log_info("session %s: worker error: %s", s->name, r->error);
+	worker_status_copy(&s->status.w, st);
+	s->status.at_us = g_get_real_time();
+	s->have_status = true;
+	log_info("session %s (uplink %s): status %s%s%s", s->name, s->uplink->cfg->p.name,
+		 s->status.w.state, s->status.w.message[0] ? ": " : "", s->status.w.message);
 }
 
 static void welcome(struct session *s)
@@ -306,7 +291,7 @@ static void welcome(struct session *s)
 		log_warn_errno(r, "session %s: sending welcome: %m", s->name);
 	/* Deliveries waiting for this session go to the process that just said hello (or was
 	 * just adopted: what the previous daemon sent it unconfirmed comes again). */
-	relay_worker_hello(s->d->relay, s);
+	s->d->session_ops->hello(s);
 }
 
 static void hello(struct session *s, const Cellmux__Worker__Hello *h)
@@ -320,7 +305,8 @@ static gboolean ctl_read(struct session *s, int fd, int max)
 {
 	for (int i = 0; i < max; i++) {
 		Cellmux__Worker__WorkerMessage *m = NULL;
-		int r = worker_msg_recv_worker(fd, &m);
+		const char *why = NULL;
+		int r = worker_msg_recv_worker(fd, &m, &why);
 
 		if (r == -EAGAIN)
 			return G_SOURCE_CONTINUE;
@@ -328,17 +314,25 @@ static gboolean ctl_read(struct session *s, int fd, int max)
 			return G_SOURCE_REMOVE;
 		if (r < 0) {
 			s->protocol_errors++;
-			log_warn_errno(r, "session %s: bad message from worker: %m", s->name);
+			if (why)
+				log_warn("session %s: bad message from worker, ignored: %s", s->name,
+					 why);
+			else
+				log_warn_errno(r, "session %s: bad message from worker: %m", s->name);
 			continue;
 		}
 		if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_HELLO)
 			hello(s, m->hello);
-		else if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_REPORT)
-			report_store(s, m->report);
+		else if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATUS)
+			status_store(s, m->status);
 		else if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_EVENT)
-			relay_worker_event(s->d->relay, s, m->event);
+			s->d->session_ops->event(s, m->event);
 		else if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_ACK)
-			relay_worker_ack(s->d->relay, s, m->ack);
+			s->d->session_ops->ack(s, m->ack);
+		else if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATE_PUT)
+			state_blobs_put(s, m->state_put);
+		else if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATE_GET)
+			state_blobs_get(s);
 		worker_msg_free_worker(m);
 	}
 	return G_SOURCE_CONTINUE;
@@ -450,7 +444,7 @@ static void worker_gone(struct session *s, bool failed)
 	if (s->state == SESSION_STOPPING || s->d->stopping) {
 		timer_clear(s);
 		s->state = SESSION_STOPPED;
-		daemon_session_stopped(s->d, s);
+		s->d->session_ops->stopped(s);
 		return;
 	}
 	if (g_get_monotonic_time() - s->started_us >= SESSION_STABLE_US)
@@ -460,7 +454,7 @@ static void worker_gone(struct session *s, bool failed)
 		s->state = SESSION_STOPPED;
 		log_info("session %s: worker finished, not restarting (restart=%s)", s->name,
 			 restart_policy_to_string(p->restart));
-		daemon_session_stopped(s->d, s);
+		s->d->session_ops->stopped(s);
 		return;
 	}
 	s->failures++;
@@ -734,7 +728,7 @@ static int session_adopt(struct session *s)
 	}
 	if (!why && r < 0)
 		why = "its directories are not right";
-	if (!why && (r = relay_session_adopting(s->d->relay, s)) < 0)
+	if (!why && (r = s->d->session_ops->adopting(s)) < 0)
 		why = "its incarnation cannot be read";
 	if (!why && !s->out) {
 		struct output_limits lim = OUTPUT_DEFAULT_LIMITS;
@@ -842,7 +836,7 @@ int session_start(struct session *s)
 		step = "directories";
 		goto fail;
 	}
-	r = relay_session_spawning(s->d->relay, s);
+	r = s->d->session_ops->spawning(s);
 	if (r < 0) {
 		step = "record incarnation";
 		goto fail;
@@ -1000,7 +994,7 @@ void session_stop(struct session *s)
 		/* Nothing runs: a pending restart is simply cancelled. */
 		if (s->state == SESSION_BACKOFF) {
 			s->state = SESSION_STOPPED;
-			daemon_session_stopped(s->d, s);
+			s->d->session_ops->stopped(s);
 		}
 		return;
 	}

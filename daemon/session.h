@@ -9,6 +9,8 @@
 #include <sys/types.h>
 
 #include "daemon/config.h"
+#include "proto/worker_status.h"
+#include "proto/worker_msg.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/identity.h"
 
@@ -24,16 +26,10 @@ enum session_state {
 	SESSION_STOPPING,
 };
 
-/* The last report a worker sent, kept for status output. */
-struct session_report {
-	uint64_t seq;
-	int http_status;
-	char url[256];
-	char body[256];
-	char error[256];
-	char resolved_name[128];
-	char resolved[256]; /* addresses, comma-separated */
-	int64_t at_us;      /* g_get_real_time() when received */
+/* The last Status a worker sent, kept (not interpreted) for status output. */
+struct session_status {
+	struct worker_status w;
+	int64_t at_us; /* g_get_real_time() when received */
 };
 
 struct session {
@@ -43,7 +39,7 @@ struct session {
 	struct dm_uplink *uplink;
 	enum session_state state;
 	pid_t pid;
-	uint64_t incarnation; /* of the worker process (relay_session_spawning), 0: no store */
+	uint64_t incarnation; /* of the worker process (session_ops.spawning), 0: no store */
 	unsigned restarts; /* starts after the first */
 	unsigned failures; /* consecutive, drives the backoff */
 	unsigned protocol_errors;
@@ -66,8 +62,8 @@ struct session {
 	int out_fd;               /* the worker's stdout and stderr, one pipe */
 	guint out_timer;
 	struct output *out;
-	bool have_report;
-	struct session_report report;
+	bool have_status;
+	struct session_status status;
 	bool from_config;         /* a [session] of the file, not started over the admin socket */
 	bool remove_when_stopped; /* `session stop`: forget it once the worker is gone */
 	bool restart_when_stopped;
@@ -86,6 +82,23 @@ struct session {
 	unsigned moves;
 	bool pinned; /* started over the admin socket with an explicit uplink */
 	int wait_reason; /* enum router_reason; 0 while it runs */
+};
+
+/* What a session asks of the daemon: the relay (incarnations, deliveries, events) and what
+ * follows a worker's end. The daemon sets d->session_ops before any session exists, so that
+ * session.c calls no relay_* or daemon_* function (as uplink_event_fn does for uplinks). */
+struct session_ops {
+	/* Before a worker process is spawned: sets s->incarnation; -errno fails the start. */
+	int (*spawning)(struct session *s);
+	/* A worker a killed daemon left is taken over: sets s->incarnation, read back. */
+	int (*adopting)(struct session *s);
+	/* Welcome went to the worker (it said Hello, or it was just adopted). */
+	void (*hello)(struct session *s);
+	/* Messages from the worker's control socket. */
+	void (*event)(struct session *s, const Cellmux__Worker__Event *ev);
+	void (*ack)(struct session *s, const Cellmux__Worker__Ack *ack);
+	/* The worker is gone for good (stopped, not restarting). */
+	void (*stopped)(struct session *s);
 };
 
 /* A session a killed daemon left behind: its cgroup's name and init. */
@@ -115,7 +128,7 @@ int session_new(struct daemon *d, const char *name, const struct cfg_profile *pr
  * for the policy. */
 int session_start(struct session *s);
 /* Asks the worker to stop (Stop message, SIGTERM, then SIGKILL of its cgroup after a grace
- * period); daemon_session_stopped() follows once it is gone. */
+ * period); session_ops.stopped follows once it is gone. */
 void session_stop(struct session *s);
 /* SIGKILL to the session's cgroup now; the usual exit handling follows. */
 void session_kill(struct session *s);

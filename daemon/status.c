@@ -145,15 +145,9 @@ int status_session(struct daemon *d, size_t i, struct status_session *out)
 		      &out->quota_used_bytes, &out->quota_reached);
 	if (s->pid > 0)
 		out->uptime_ms = (uint64_t)(g_get_monotonic_time() - s->started_us) / 1000;
-	if (s->have_report) {
-		out->last_report_unix_ms = s->report.at_us / 1000;
-		out->last_seq = s->report.seq;
-		out->last_resolved_name = s->report.resolved_name;
-		out->last_resolved = s->report.resolved;
-		out->last_http_status = s->report.http_status;
-		out->last_url = s->report.url;
-		out->last_body = s->report.body;
-		out->last_error = s->report.error;
+	if (s->have_status) {
+		out->worker_status = &s->status.w;
+		out->worker_status_unix_ms = s->status.at_us / 1000;
 	}
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/worker_status.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/inspect.h"
 
@@ -54,10 +55,9 @@ struct status_session {
 	uint64_t quota_bytes, quota_used_bytes;
 	bool quota_reached;
 	uint64_t uptime_ms;          /* of the current worker; 0 without one */
-	int64_t last_report_unix_ms; /* 0: none yet */
-	uint64_t last_seq;
-	int last_http_status;
-	const char *last_url, *last_body, *last_error, *last_resolved_name, *last_resolved;
+	/* The worker's last Status, as it sent it (NULL: none yet), and when it arrived. */
+	const struct worker_status *worker_status;
+	int64_t worker_status_unix_ms;
 	/* The sandbox as the kernel sees it, filled by status_session_sandbox() only: false and
 	 * zero while the session has no worker. */
 	bool have_sandbox;

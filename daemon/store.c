@@ -133,12 +133,15 @@ struct store {
 	size_t n_listeners;
 	sqlite3_stmt *removed_add, *removed_total; /* the removed-sessions block at the end */
 	sqlite3_stmt *counters_add, *counters_clear, *counters_list; /* the counters block */
+	sqlite3_stmt *state_q[4];		   /* the state-blobs block at the end */
 };
 
 static int removed_open(struct store *st);
 static void removed_close(struct store *st);
 static int counters_open(struct store *st);
 static void counters_close(struct store *st);
+static int state_open(struct store *st);
+static void state_close(struct store *st);
 
 static int64_t now_ms(void)
 {
@@ -887,6 +890,9 @@ int store_open(const char *dir, const struct store_params *p, struct store **ret
 	r = counters_open(st);
 	if (r < 0)
 		goto fail;
+	r = state_open(st);
+	if (r < 0)
+		goto fail;
 	*ret = st;
 	return 0;
 fail:
@@ -906,6 +912,7 @@ void store_free(struct store *st)
 		sqlite3_finalize(st->q[i]);
 	removed_close(st);
 	counters_close(st);
+	state_close(st);
 	sqlite3_close(st->db);
 	if (st->outbox_by_session)
 		g_hash_table_destroy(st->outbox_by_session);
@@ -1135,5 +1142,126 @@ int store_counters_foreach(struct store *st,
 	sqlite3_reset(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return sql_err(st, rc, "counters list");
+	return n;
+}
+
+/* ---- Worker state blobs (store.h) ----
+ * Sealed by the caller before they get here: this table never holds a worker's plaintext. */
+enum { S_PUT, S_DEL, S_GET, S_LIST };
+
+static const char *const state_queries[] = {
+    [S_PUT] = "INSERT OR REPLACE INTO state_blobs(session, blob) VALUES (?, ?)",
+    [S_DEL] = "DELETE FROM state_blobs WHERE session = ?",
+    [S_GET] = "SELECT blob FROM state_blobs WHERE session = ?",
+    [S_LIST] = "SELECT session, blob FROM state_blobs ORDER BY session",
+};
+
+static int state_open(struct store *st)
+{
+	int rc;
+
+	rc = sqlite3_exec(st->db,
+			  "CREATE TABLE IF NOT EXISTS state_blobs(session TEXT PRIMARY KEY,"
+			  " blob BLOB NOT NULL);",
+			  NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return sql_err(st, rc, "state_blobs schema");
+	for (size_t i = 0; i < ARRAY_SIZE(state_queries); i++) {
+		rc = sqlite3_prepare_v3(st->db, state_queries[i], -1, SQLITE_PREPARE_PERSISTENT,
+					&st->state_q[i], NULL);
+		if (rc != SQLITE_OK)
+			return sql_err(st, rc, state_queries[i]);
+	}
+	return 0;
+}
+
+static void state_close(struct store *st)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(st->state_q); i++)
+		sqlite3_finalize(st->state_q[i]);
+}
+
+static int state_write(struct store *st, int q, const char *session, const void *blob,
+		       size_t len, uint64_t *ret_batch)
+{
+	sqlite3_stmt *s = st->state_q[q];
+	int rc, e;
+
+	if (!session || len > INT_MAX)
+		return -EINVAL;
+	e = batch_join(st);
+	if (e < 0)
+		return e;
+	sqlite3_bind_text(s, 1, session, -1, SQLITE_STATIC);
+	if (q == S_PUT)
+		sqlite3_bind_blob(s, 2, blob, (int)len, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc != SQLITE_DONE)
+		return sql_err(st, rc, state_queries[q]);
+	batch_written(st, ret_batch);
+	return 0;
+}
+
+int store_state_put(struct store *st, const char *session, const void *blob, size_t len,
+		    uint64_t *ret_batch)
+{
+	if (!len)
+		return -EINVAL;
+	return state_write(st, S_PUT, session, blob, len, ret_batch);
+}
+
+int store_state_delete(struct store *st, const char *session, uint64_t *ret_batch)
+{
+	return state_write(st, S_DEL, session, NULL, 0, ret_batch);
+}
+
+int store_state_get(struct store *st, const char *session, void **ret, size_t *ret_len)
+{
+	sqlite3_stmt *s = st->state_q[S_GET];
+	int rc, r = -ENOENT;
+
+	sqlite3_bind_text(s, 1, session, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const void *b = sqlite3_column_blob(s, 0);
+		size_t n = (size_t)sqlite3_column_bytes(s, 0);
+		void *copy = malloc(n ? n : 1);
+
+		if (!copy) {
+			r = -ENOMEM;
+		} else {
+			if (n)
+				memcpy(copy, b, n);
+			*ret = copy;
+			*ret_len = n;
+			r = 0;
+		}
+	} else if (rc != SQLITE_DONE) {
+		r = sql_err(st, rc, state_queries[S_GET]);
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return r;
+}
+
+int store_state_foreach(struct store *st,
+			int (*fn)(void *userdata, const char *session, const void *blob,
+				  size_t len),
+			void *userdata)
+{
+	sqlite3_stmt *s = st->state_q[S_LIST];
+	int n = 0, rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		n++;
+		if (fn(userdata, (const char *)sqlite3_column_text(s, 0),
+		       sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1)))
+			break;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sql_err(st, rc, state_queries[S_LIST]);
 	return n;
 }

@@ -183,3 +183,21 @@ int store_counters_save(struct store *st, const struct store_counters *v, size_t
 int store_counters_foreach(struct store *st,
 			   int (*fn)(void *userdata, const struct store_counters *c),
 			   void *userdata);
+
+/* ---- Worker state blobs ----
+ * One blob per session name (sealed by the caller, daemon/seal.h: the store holds no worker's
+ * plaintext), kept until deleted: across worker and daemon restarts. Writes join the open batch
+ * like every write: durable once *ret_batch commits. */
+/* Replaces session's blob; len 0 is -EINVAL (delete instead). */
+int store_state_put(struct store *st, const char *session, const void *blob, size_t len,
+		    uint64_t *ret_batch);
+/* No blob is not an error. */
+int store_state_delete(struct store *st, const char *session, uint64_t *ret_batch);
+/* A copy of session's blob (malloc'ed) in *ret; -ENOENT: none. Sees uncommitted writes. */
+int store_state_get(struct store *st, const char *session, void **ret, size_t *ret_len);
+/* Calls fn for every blob, by session name; fn returning non-zero stops. fn must not write to
+ * the store. Returns the number visited or -errno. */
+int store_state_foreach(struct store *st,
+			int (*fn)(void *userdata, const char *session, const void *blob,
+				  size_t len),
+			void *userdata);

@@ -36,6 +36,8 @@
 #include <linux/netlink.h>
 #include <stdint.h>
 
+#include "proto/worker_status.h"
+
 #define CTL_SOCKET_PATH "/run/cellmux/ctl.sock"
 /* Group whose members may use the socket besides root; root only if no such group exists. */
 #define CTL_GROUP_DEFAULT "cellmux"
@@ -94,7 +96,7 @@ enum ctl_attr {
 #define CTL_ADDR_SIZE 64     /* "ADDR/PLEN", IPv4 or IPv6 */
 #define CTL_ADDRS_MAX 16     /* addresses of one uplink */
 #define CTL_PATH_SIZE 1024
-#define CTL_TEXT_SIZE 1024   /* fields of a worker's report */
+#define CTL_TEXT_SIZE 1024   /* longer texts: reasons, retired report fields */
 #define CTL_ERRMSG_SIZE 256  /* NLMSGERR_ATTR_MSG */
 
 enum ctl_status_attr {
@@ -199,7 +201,7 @@ enum ctl_session_attr {
 	CTL_SESSION_A_TX_BYTES,   /* u64 */
 	CTL_SESSION_A_RX_PACKETS, /* u64 */
 	CTL_SESSION_A_TX_PACKETS, /* u64 */
-	CTL_SESSION_A_REPORT,     /* nested, CTL_REPORT_A_*: the worker's last report, if any */
+	CTL_SESSION_A_REPORT,     /* retired (nested, CTL_REPORT_A_*): see CTL_SESSION_A_STATUS */
 	/* Quota: absent when the session has none. */
 	CTL_SESSION_A_QUOTA_BYTES,      /* u64 */
 	CTL_SESSION_A_QUOTA_USED_BYTES, /* u64 */
@@ -215,11 +217,13 @@ enum ctl_session_attr {
 	CTL_SESSION_A_CPU_WEIGHT,       /* u32: 1..10000, 100 the kernel's default */
 	CTL_SESSION_A_MOVES,            /* u32: times the router moved it to another uplink */
 	CTL_SESSION_A_WAIT_REASON,      /* string: why it waits; absent while it may run */
+	CTL_SESSION_A_STATUS, /* nested, CTL_WSTATUS_A_*: the worker's last Status; absent: none */
 	__CTL_SESSION_A_MAX,
 };
 #define CTL_SESSION_A_MAX (__CTL_SESSION_A_MAX - 1)
 
-/* What a worker said in its last Report (proto/worker.proto), as the daemon kept it. */
+/* Retired with worker.proto's Report: no daemon sends it any more, a client skips it; the numbers
+ * stay taken. */
 enum ctl_report_attr {
 	CTL_REPORT_A_UNSPEC,
 	CTL_REPORT_A_SEQ,           /* u64 */
@@ -233,6 +237,34 @@ enum ctl_report_attr {
 	__CTL_REPORT_A_MAX,
 };
 #define CTL_REPORT_A_MAX (__CTL_REPORT_A_MAX - 1)
+
+/* A worker's last Status (proto/worker.proto) as the daemon kept it, uninterpreted. The daemon
+ * checked the WORKER_STATUS_* bounds on receive; the policy holds them again. */
+enum ctl_wstatus_attr {
+	CTL_WSTATUS_A_UNSPEC,
+	CTL_WSTATUS_A_STATE,   /* string: 1..32 of [a-z0-9_-] */
+	CTL_WSTATUS_A_MESSAGE, /* string; absent when empty */
+	CTL_WSTATUS_A_FIELDS,  /* nested list of CTL_WFIELDS_A_FIELD, in the worker's order */
+	CTL_WSTATUS_A_TIME_MS, /* u64: the worker's time, ms since the Unix epoch; absent: none given */
+	CTL_WSTATUS_A_AT_MS,   /* u64: when the daemon received it, ms since the Unix epoch */
+	__CTL_WSTATUS_A_MAX,
+};
+#define CTL_WSTATUS_A_MAX (__CTL_WSTATUS_A_MAX - 1)
+
+enum ctl_wfields_attr {
+	CTL_WFIELDS_A_UNSPEC,
+	CTL_WFIELDS_A_FIELD, /* nested, CTL_WFIELD_A_* */
+	__CTL_WFIELDS_A_MAX,
+};
+#define CTL_WFIELDS_A_MAX (__CTL_WFIELDS_A_MAX - 1)
+
+enum ctl_wfield_attr {
+	CTL_WFIELD_A_UNSPEC,
+	CTL_WFIELD_A_KEY,   /* string: 1..32 of [a-z0-9_] */
+	CTL_WFIELD_A_VALUE, /* string; absent when empty */
+	__CTL_WFIELD_A_MAX,
+};
+#define CTL_WFIELD_A_MAX (__CTL_WFIELD_A_MAX - 1)
 
 /* A session's worker as /proc/PID/status and /proc/PID/ns/pid show it. */
 enum ctl_sandbox_attr {
@@ -363,6 +395,35 @@ static const struct ctl_policy_set ctl_report_set = {
 	"report", ctl_report_policy, CTL_REPORT_A_MAX, 0,
 };
 
+static const struct ctl_policy ctl_wfield_policy[] = {
+	[CTL_WFIELD_A_KEY] = CTL_POLICY_STR("key", WORKER_STATUS_KEY_MAX + 1),
+	[CTL_WFIELD_A_VALUE] = CTL_POLICY_STR("value", WORKER_STATUS_VALUE_MAX + 1),
+};
+
+static const struct ctl_policy_set ctl_wfield_set = {
+	"field", ctl_wfield_policy, CTL_WFIELD_A_MAX, 0,
+};
+
+static const struct ctl_policy ctl_wfields_policy[] = {
+	[CTL_WFIELDS_A_FIELD] = CTL_POLICY_NEST("field", &ctl_wfield_set),
+};
+
+static const struct ctl_policy_set ctl_wfields_set = {
+	"fields", ctl_wfields_policy, CTL_WFIELDS_A_MAX, WORKER_STATUS_FIELDS_MAX,
+};
+
+static const struct ctl_policy ctl_wstatus_policy[] = {
+	[CTL_WSTATUS_A_STATE] = CTL_POLICY_STR("state", WORKER_STATUS_STATE_MAX + 1),
+	[CTL_WSTATUS_A_MESSAGE] = CTL_POLICY_STR("message", WORKER_STATUS_MESSAGE_MAX + 1),
+	[CTL_WSTATUS_A_FIELDS] = CTL_POLICY_NEST("fields", &ctl_wfields_set),
+	[CTL_WSTATUS_A_TIME_MS] = CTL_POLICY_U64("time_ms"),
+	[CTL_WSTATUS_A_AT_MS] = CTL_POLICY_U64("at_ms"),
+};
+
+static const struct ctl_policy_set ctl_wstatus_set = {
+	"status", ctl_wstatus_policy, CTL_WSTATUS_A_MAX, 0,
+};
+
 static const struct ctl_policy ctl_sandbox_policy[] = {
 	[CTL_SANDBOX_A_PID] = CTL_POLICY_U32("pid"),
 	[CTL_SANDBOX_A_WORKER] = CTL_POLICY_U8("worker", 2),
@@ -411,6 +472,7 @@ static const struct ctl_policy ctl_session_policy[] = {
 	[CTL_SESSION_A_CPU_WEIGHT] = CTL_POLICY_U32("cpu_weight"),
 	[CTL_SESSION_A_MOVES] = CTL_POLICY_U32("moves"),
 	[CTL_SESSION_A_WAIT_REASON] = CTL_POLICY_STR("wait_reason", CTL_TEXT_SIZE),
+	[CTL_SESSION_A_STATUS] = CTL_POLICY_NEST("status", &ctl_wstatus_set),
 };
 
 static const struct ctl_policy_set ctl_status_set = {

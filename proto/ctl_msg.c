@@ -19,6 +19,9 @@ _Static_assert(ARRAY_SIZE(ctl_uplink_policy) == CTL_UPLINK_A_MAX + 1, "ctl_uplin
 _Static_assert(ARRAY_SIZE(ctl_address_policy) == CTL_ADDRESS_A_MAX + 1, "ctl_address_policy");
 _Static_assert(ARRAY_SIZE(ctl_session_policy) == CTL_SESSION_A_MAX + 1, "ctl_session_policy");
 _Static_assert(ARRAY_SIZE(ctl_report_policy) == CTL_REPORT_A_MAX + 1, "ctl_report_policy");
+_Static_assert(ARRAY_SIZE(ctl_wstatus_policy) == CTL_WSTATUS_A_MAX + 1, "ctl_wstatus_policy");
+_Static_assert(ARRAY_SIZE(ctl_wfields_policy) == CTL_WFIELDS_A_MAX + 1, "ctl_wfields_policy");
+_Static_assert(ARRAY_SIZE(ctl_wfield_policy) == CTL_WFIELD_A_MAX + 1, "ctl_wfield_policy");
 _Static_assert(ARRAY_SIZE(ctl_sandbox_policy) == CTL_SANDBOX_A_MAX + 1, "ctl_sandbox_policy");
 _Static_assert(ARRAY_SIZE(ctl_cmd_policy) == CTL_CMD_MAX + 1, "ctl_cmd_policy");
 _Static_assert(CTL_STATUS_A_MAX < CTL_OBJ_TB_SIZE && CTL_UPLINK_A_MAX < CTL_OBJ_TB_SIZE &&
@@ -634,10 +637,30 @@ static void put_sandbox(struct ctl_msg *m, const struct ctl_session_info *s)
 	PUT_TEXT(m, CTL_SESSION_A_WAIT_REASON, s->wait_reason);
 }
 
+static void put_wstatus(struct ctl_msg *m, const struct ctl_wstatus_info *st)
+{
+	const struct worker_status *w = &st->w;
+	struct nlattr *n = ctl_msg_nest_start(m, CTL_SESSION_A_STATUS), *fields, *f;
+
+	ctl_msg_put_strn(m, CTL_WSTATUS_A_STATE, w->state, sizeof(w->state));
+	PUT_TEXT(m, CTL_WSTATUS_A_MESSAGE, w->message);
+	fields = ctl_msg_nest_start(m, CTL_WSTATUS_A_FIELDS);
+	for (size_t i = 0; i < w->n_fields && i < WORKER_STATUS_FIELDS_MAX; i++) {
+		f = ctl_msg_nest_start(m, CTL_WFIELDS_A_FIELD);
+		ctl_msg_put_strn(m, CTL_WFIELD_A_KEY, w->fields[i].key, sizeof(w->fields[i].key));
+		PUT_TEXT(m, CTL_WFIELD_A_VALUE, w->fields[i].value);
+		ctl_msg_nest_end(m, f);
+	}
+	ctl_msg_nest_end(m, fields);
+	if (w->unix_time_ms)
+		ctl_msg_put_u64(m, CTL_WSTATUS_A_TIME_MS, w->unix_time_ms);
+	ctl_msg_put_u64(m, CTL_WSTATUS_A_AT_MS, st->at_ms);
+	ctl_msg_nest_end(m, n);
+}
+
 void ctl_session_encode(struct ctl_msg *m, const struct ctl_session_info *s)
 {
-	struct nlattr *n = ctl_msg_nest_start(m, CTL_A_SESSION), *rep;
-	const struct ctl_report_info *r = &s->report;
+	struct nlattr *n = ctl_msg_nest_start(m, CTL_A_SESSION);
 
 	ctl_msg_put_strn(m, CTL_SESSION_A_NAME, s->name, sizeof(s->name));
 	PUT_TEXT(m, CTL_SESSION_A_PROFILE, s->profile);
@@ -655,18 +678,8 @@ void ctl_session_encode(struct ctl_msg *m, const struct ctl_session_info *s)
 		ctl_msg_put_u64(m, CTL_SESSION_A_QUOTA_USED_BYTES, s->quota_used_bytes);
 		ctl_msg_put_u8(m, CTL_SESSION_A_QUOTA_REACHED, s->quota_reached);
 	}
-	if (s->have_report) {
-		rep = ctl_msg_nest_start(m, CTL_SESSION_A_REPORT);
-		ctl_msg_put_u64(m, CTL_REPORT_A_SEQ, r->seq);
-		ctl_msg_put_u64(m, CTL_REPORT_A_AT_MS, r->at_ms);
-		PUT_TEXT(m, CTL_REPORT_A_URL, r->url);
-		ctl_msg_put_u32(m, CTL_REPORT_A_HTTP_STATUS, r->http_status);
-		PUT_TEXT(m, CTL_REPORT_A_BODY, r->body);
-		PUT_TEXT(m, CTL_REPORT_A_ERROR, r->error);
-		PUT_TEXT(m, CTL_REPORT_A_RESOLVED_NAME, r->resolved_name);
-		PUT_TEXT(m, CTL_REPORT_A_RESOLVED, r->resolved);
-		ctl_msg_nest_end(m, rep);
-	}
+	if (s->have_status)
+		put_wstatus(m, &s->status);
 	put_sandbox(m, s);
 	ctl_msg_nest_end(m, n);
 }
@@ -822,10 +835,38 @@ static void get_sandbox(const struct nlattr *const *tb, struct ctl_session_info 
 	x->cap_amb = get_u64(xtb[CTL_SANDBOX_A_CAP_AMB]);
 }
 
+/* The policy bounded the list (WORKER_STATUS_FIELDS_MAX) and every string by its array. */
+static void get_wstatus(const struct nlattr *nest, struct ctl_wstatus_info *st)
+{
+	const struct nlattr *tb[CTL_WSTATUS_A_MAX + 1], *ftb[CTL_WFIELD_A_MAX + 1];
+	struct worker_status *w = &st->w;
+	const struct nlattr *a;
+
+	ctl_nest_table(nest, tb, CTL_WSTATUS_A_MAX);
+	get_text(w->state, sizeof(w->state), tb[CTL_WSTATUS_A_STATE]);
+	get_text(w->message, sizeof(w->message), tb[CTL_WSTATUS_A_MESSAGE]);
+	w->unix_time_ms = get_u64(tb[CTL_WSTATUS_A_TIME_MS]);
+	st->at_ms = get_u64(tb[CTL_WSTATUS_A_AT_MS]);
+	if (!tb[CTL_WSTATUS_A_FIELDS])
+		return;
+	mnl_attr_for_each_nested(a, tb[CTL_WSTATUS_A_FIELDS]) {
+		struct worker_status_field *f;
+
+		/* Unknown entry types (a newer daemon's) were let through: skip them. */
+		if (mnl_attr_get_type(a) != CTL_WFIELDS_A_FIELD || w->n_fields >= WORKER_STATUS_FIELDS_MAX)
+			continue;
+		ctl_nest_table(a, ftb, CTL_WFIELD_A_MAX);
+		if (!ftb[CTL_WFIELD_A_KEY])
+			continue;
+		f = &w->fields[w->n_fields++];
+		get_text(f->key, sizeof(f->key), ftb[CTL_WFIELD_A_KEY]);
+		get_text(f->value, sizeof(f->value), ftb[CTL_WFIELD_A_VALUE]);
+	}
+}
+
 void ctl_session_decode(const struct nlattr *nest, struct ctl_session_info *ret)
 {
-	const struct nlattr *tb[CTL_SESSION_A_MAX + 1], *rtb[CTL_REPORT_A_MAX + 1];
-	struct ctl_report_info *r = &ret->report;
+	const struct nlattr *tb[CTL_SESSION_A_MAX + 1];
 
 	ctl_nest_table(nest, tb, CTL_SESSION_A_MAX);
 	memset(ret, 0, sizeof(*ret));
@@ -843,18 +884,10 @@ void ctl_session_decode(const struct nlattr *nest, struct ctl_session_info *ret)
 		  CTL_SESSION_A_QUOTA_REACHED, &ret->have_quota, &ret->quota_bytes,
 		  &ret->quota_used_bytes, &ret->quota_reached);
 	get_sandbox(tb, ret);
-	if (!tb[CTL_SESSION_A_REPORT])
-		return;
-	ret->have_report = true;
-	ctl_nest_table(tb[CTL_SESSION_A_REPORT], rtb, CTL_REPORT_A_MAX);
-	r->seq = get_u64(rtb[CTL_REPORT_A_SEQ]);
-	r->at_ms = get_u64(rtb[CTL_REPORT_A_AT_MS]);
-	get_text(r->url, sizeof(r->url), rtb[CTL_REPORT_A_URL]);
-	r->http_status = get_u32(rtb[CTL_REPORT_A_HTTP_STATUS]);
-	get_text(r->body, sizeof(r->body), rtb[CTL_REPORT_A_BODY]);
-	get_text(r->error, sizeof(r->error), rtb[CTL_REPORT_A_ERROR]);
-	get_text(r->resolved_name, sizeof(r->resolved_name), rtb[CTL_REPORT_A_RESOLVED_NAME]);
-	get_text(r->resolved, sizeof(r->resolved), rtb[CTL_REPORT_A_RESOLVED]);
+	if (tb[CTL_SESSION_A_STATUS]) {
+		ret->have_status = true;
+		get_wstatus(tb[CTL_SESSION_A_STATUS], &ret->status);
+	}
 }
 
 /* Names */

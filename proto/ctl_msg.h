@@ -130,15 +130,10 @@ struct ctl_uplink_info {
 	char health_reason[CTL_TEXT_SIZE];
 };
 
-struct ctl_report_info {
-	uint64_t seq;
+/* A worker's last Status: what it sent (unix_time_ms 0: no time of its own), and when. */
+struct ctl_wstatus_info {
+	struct worker_status w;
 	uint64_t at_ms;
-	char url[CTL_TEXT_SIZE];
-	uint32_t http_status;
-	char body[CTL_TEXT_SIZE];
-	char error[CTL_TEXT_SIZE];
-	char resolved_name[CTL_TEXT_SIZE];
-	char resolved[CTL_TEXT_SIZE];
 };
 
 struct ctl_sandbox_info {
@@ -167,8 +162,8 @@ struct ctl_session_info {
 	bool have_quota;
 	bool quota_reached;
 	uint64_t quota_bytes, quota_used_bytes;
-	bool have_report;
-	struct ctl_report_info report;
+	bool have_status;
+	struct ctl_wstatus_info status;
 	bool have_sandbox;
 	struct ctl_sandbox_info sandbox;
 	/* Cgroup use and limits; a *_max is absent (have_* false) when unlimited. */

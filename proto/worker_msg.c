@@ -2,10 +2,10 @@
  * the checks every received message passes before either side looks at it. */
 #include "proto/worker_msg.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -37,60 +37,107 @@ size_t worker_msg_text_sanitize(char *s, size_t len)
 	return o;
 }
 
-static bool address_ok(const char *s)
+/* 1..max bytes, each one of [a-z0-9_] or, with dash, '-' too: tokens a program can match on
+ * and a Prometheus label carries without surprises. */
+static bool token_ok(const char *s, size_t max, bool dash)
 {
-	unsigned char a[sizeof(struct in6_addr)];
+	size_t n = s ? strnlen(s, max + 1) : 0;
 
-	if (!s || strnlen(s, WORKER_MSG_ADDR_MAX + 1) > WORKER_MSG_ADDR_MAX)
+	if (n == 0 || n > max)
 		return false;
-	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+		      (dash && c == '-')))
+			return false;
+	}
+	return true;
 }
 
-static int report_validate(const Cellmux__Worker__Report *r)
+static bool has_control(const char *s)
 {
-	if (!utf8_text_ok(r->url, WORKER_MSG_TEXT_MAX) || !utf8_text_ok(r->body, WORKER_MSG_BODY_MAX) ||
-	    !utf8_text_ok(r->error, WORKER_MSG_TEXT_MAX) ||
-	    !utf8_text_ok(r->resolved_name, WORKER_MSG_TEXT_MAX) ||
-	    !utf8_text_ok(r->resolve_error, WORKER_MSG_TEXT_MAX))
-		return -EBADMSG;
-	/* No status at all, or any three-digit one: servers do send codes outside 100..599. */
-	if (r->http_status < 0 || r->http_status > 999)
-		return -EBADMSG;
-	if (r->n_resolved_addresses > WORKER_MSG_ADDRS_MAX)
-		return -EBADMSG;
-	if (r->n_resolved_addresses > 0 && (!r->resolved_name || !r->resolved_name[0]))
-		return -EBADMSG;
-	for (size_t i = 0; i < r->n_resolved_addresses; i++)
-		if (!address_ok(r->resolved_addresses[i]))
-			return -EBADMSG;
-	return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
 }
 
-static int worker_message_validate(const Cellmux__Worker__WorkerMessage *m)
+static const char *status_check(const Cellmux__Worker__Status *st)
+{
+	if (!token_ok(st->state, WORKER_STATUS_STATE_MAX, true))
+		return "Status.state is not 1..32 bytes of [a-z0-9_-]";
+	if (!utf8_text_ok(st->message, WORKER_STATUS_MESSAGE_MAX))
+		return "Status.message is longer than 256 bytes or not UTF-8";
+	/* The message is what the log line shows: one line, no terminal escapes. */
+	if (st->message && has_control(st->message))
+		return "Status.message has a control character";
+	if (st->n_fields > WORKER_STATUS_FIELDS_MAX)
+		return "Status has more than 16 fields";
+	for (size_t i = 0; i < st->n_fields; i++) {
+		const Cellmux__Worker__Status__Field *f = st->fields[i];
+
+		if (!f || !token_ok(f->key, WORKER_STATUS_KEY_MAX, false))
+			return "Status.fields: a key is not 1..32 bytes of [a-z0-9_]";
+		if (!utf8_text_ok(f->value, WORKER_STATUS_VALUE_MAX))
+			return "Status.fields: a value is longer than 256 bytes or not UTF-8";
+		/* Shown as a JSON object and looked up by key: one value per key. */
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(st->fields[j]->key, f->key))
+				return "Status.fields: a key given twice";
+	}
+	return NULL;
+}
+
+void worker_status_copy(struct worker_status *out, const Cellmux__Worker__Status *st)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->state, sizeof(out->state), "%s", st->state);
+	snprintf(out->message, sizeof(out->message), "%s", st->message ? st->message : "");
+	for (size_t i = 0; i < st->n_fields && i < WORKER_STATUS_FIELDS_MAX; i++) {
+		struct worker_status_field *f = &out->fields[out->n_fields++];
+
+		snprintf(f->key, sizeof(f->key), "%s", st->fields[i]->key);
+		snprintf(f->value, sizeof(f->value), "%s",
+			 st->fields[i]->value ? st->fields[i]->value : "");
+	}
+	out->unix_time_ms = st->unix_time_ms;
+}
+
+static const char *worker_message_check(const Cellmux__Worker__WorkerMessage *m)
 {
 	switch (m->msg_case) {
 	case CELLMUX__WORKER__WORKER_MESSAGE__MSG_HELLO:
 		if (!m->hello || !utf8_text_ok(m->hello->worker, WORKER_MSG_TEXT_MAX) ||
 		    !utf8_text_ok(m->hello->version, WORKER_MSG_TEXT_MAX))
-			return -EBADMSG;
-		return 0;
-	case CELLMUX__WORKER__WORKER_MESSAGE__MSG_REPORT:
-		if (!m->report)
-			return -EBADMSG;
-		return report_validate(m->report);
+			return "Hello: a string is too long or not UTF-8";
+		return NULL;
+	case CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATUS:
+		if (!m->status)
+			return "Status missing";
+		return status_check(m->status);
 	case CELLMUX__WORKER__WORKER_MESSAGE__MSG_EVENT:
 		/* 0 is "no id": it could not be acked apart from nothing. */
-		if (!m->event || !m->event->id || m->event->payload.len > WORKER_MSG_PAYLOAD_MAX)
-			return -EBADMSG;
-		return 0;
+		if (!m->event || !m->event->id)
+			return "Event without an id";
+		if (m->event->payload.len > WORKER_MSG_PAYLOAD_MAX)
+			return "Event payload too large";
+		return NULL;
 	case CELLMUX__WORKER__WORKER_MESSAGE__MSG_ACK:
 		/* delivered is the daemon's confirmation; a worker has nothing to confirm. */
 		if (!m->ack || m->ack->n_ids > WORKER_MSG_ACK_IDS_MAX || m->ack->n_delivered)
-			return -EBADMSG;
-		return 0;
+			return "Ack with too many ids or with delivered ids";
+		return NULL;
+	case CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATE_PUT:
+		if (!m->state_put || m->state_put->data.len > WORKER_MSG_STATE_MAX)
+			return "StatePut larger than WORKER_MSG_STATE_MAX";
+		return NULL;
+	case CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATE_GET:
+		return m->state_get ? NULL : "StateGet without its message";
 	default:
-		/* Nothing set, or a case a newer worker added (it arrives as an unknown field). */
-		return -EBADMSG;
+		/* Nothing set, or a case a newer worker added (it arrives as an unknown field), or
+		 * the retired Report (2). */
+		return "no known message set";
 	}
 }
 
@@ -112,6 +159,13 @@ static int daemon_message_validate(const Cellmux__Worker__DaemonMessage *m)
 	case CELLMUX__WORKER__DAEMON_MESSAGE__MSG_ACK:
 		if (!m->ack || m->ack->n_ids > WORKER_MSG_ACK_IDS_MAX ||
 		    m->ack->n_delivered > WORKER_MSG_ACK_IDS_MAX)
+			return -EBADMSG;
+		return 0;
+	case CELLMUX__WORKER__DAEMON_MESSAGE__MSG_STATE:
+		/* Data only with found and no error: a worker must never mistake a refusal for
+		 * its state. */
+		if (!m->state || m->state->data.len > WORKER_MSG_STATE_MAX || m->state->error < 0 ||
+		    (m->state->data.len && (!m->state->found || m->state->error)))
 			return -EBADMSG;
 		return 0;
 	default:
@@ -176,10 +230,11 @@ static int recv_packet(int fd, uint8_t **ret_buf, size_t *ret_len)
 	return 0;
 }
 
-int worker_msg_recv_worker(int fd, Cellmux__Worker__WorkerMessage **ret)
+int worker_msg_recv_worker(int fd, Cellmux__Worker__WorkerMessage **ret, const char **ret_why)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	Cellmux__Worker__WorkerMessage *m;
+	const char *why;
 	size_t len;
 	int r;
 
@@ -187,12 +242,17 @@ int worker_msg_recv_worker(int fd, Cellmux__Worker__WorkerMessage **ret)
 	if (r < 0)
 		return r;
 	m = cellmux__worker__worker_message__unpack(NULL, len, buf);
-	if (!m)
+	if (!m) {
+		if (ret_why)
+			*ret_why = "does not decode";
 		return -EBADMSG;
-	r = pbc_no_field_zero(&m->base) ? worker_message_validate(m) : -EBADMSG;
-	if (r < 0) {
+	}
+	why = pbc_no_field_zero(&m->base) ? worker_message_check(m) : "field number 0";
+	if (why) {
+		if (ret_why)
+			*ret_why = why;
 		worker_msg_free_worker(m);
-		return r;
+		return -EBADMSG;
 	}
 	*ret = m;
 	return 0;

@@ -5,16 +5,15 @@
 #include <stddef.h>
 
 #include "proto/worker.pb-c.h"
+#include "proto/worker_status.h"
 
 /* Largest packet either side sends or accepts. */
 #define WORKER_MSG_MAX (64 * 1024)
 /* Per-field bounds checked on receive; senders must stay within them. */
-#define WORKER_MSG_BODY_MAX 4096  /* Report.body */
-#define WORKER_MSG_TEXT_MAX 2048  /* every other string field */
-#define WORKER_MSG_ADDRS_MAX 64   /* Report.resolved_addresses entries */
-#define WORKER_MSG_ADDR_MAX 63    /* bytes of one address (INET6_ADDRSTRLEN with room) */
+#define WORKER_MSG_TEXT_MAX 2048  /* string fields without a bound of their own */
 #define WORKER_MSG_PAYLOAD_MAX (60 * 1024) /* Event/Delivery payload: fits a packet with room */
 #define WORKER_MSG_ACK_IDS_MAX 1024        /* ids in one Ack */
+#define WORKER_MSG_STATE_MAX (32 * 1024)   /* StatePut/State data: one session's state blob */
 
 /* The environment a session worker starts with. */
 #define WORKER_ENV_CONTROL_FD "CELLMUX_CONTROL_FD"
@@ -30,9 +29,10 @@ int worker_msg_send(int fd, const ProtobufCMessage *m);
  * readable. Returns -EAGAIN when nothing is queued, -ECONNRESET when the peer has closed,
  * -EMSGSIZE for a packet above WORKER_MSG_MAX (dropped, so the next call reads the next packet),
  * -EBADMSG for a packet that does not decode or breaks a rule of worker.proto (no or unknown oneof
- * case, a string that is too long or not UTF-8). *ret is written only on success; free it with
- * worker_msg_free_worker()/_daemon(). */
-int worker_msg_recv_worker(int fd, Cellmux__Worker__WorkerMessage **ret);
+ * case, a string that is too long or not UTF-8, a Status out of its bounds). *ret is written only
+ * on success; free it with worker_msg_free_worker()/_daemon(). On -EBADMSG for a message that
+ * decoded, *ret_why (may be NULL) names the rule it broke (a static string, for the log). */
+int worker_msg_recv_worker(int fd, Cellmux__Worker__WorkerMessage **ret, const char **ret_why);
 int worker_msg_recv_daemon(int fd, Cellmux__Worker__DaemonMessage **ret);
 
 void worker_msg_free_worker(Cellmux__Worker__WorkerMessage *m);
@@ -47,6 +47,9 @@ static inline void worker_msg_free_daemonp(Cellmux__Worker__DaemonMessage **m)
 {
 	worker_msg_free_daemon(*m);
 }
+
+/* Copies a Status worker_msg_recv_worker() accepted (so within the bounds) into out, whole. */
+void worker_status_copy(struct worker_status *out, const Cellmux__Worker__Status *st);
 
 /* Makes len bytes of untrusted text (an HTTP body, a library's error message) fit a string field:
  * NUL bytes and invalid UTF-8 become '?', an incomplete character at the end (left by truncating

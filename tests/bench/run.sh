@@ -11,6 +11,7 @@ bash tests/bench/metrics_wrk.sh $quick
 bash tests/bench/qmi_bringup.sh $quick
 python3 tests/bench/acct_iperf.py $quick
 bash tests/bench/spawn_bwrap.sh $quick
+bash tests/bench/adopt_reexec.sh $quick
 bash tests/bench/proxy_dante.sh $quick
 # Durable backend messaging against mosquitto QoS 1; --quick: one round instead of three.
 bash tests/bench/backend_bench.sh "$([ -n "$quick" ] && echo 1 || echo 3)"

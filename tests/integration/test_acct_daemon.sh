@@ -17,11 +17,10 @@
 #                                                           sub: sink / other) ── NAT ── sink
 #                                                                               198.18.0.1:9
 #
-# The uploader is not a session worker: today a worker dies with a killed daemon (or is reaped
-# by the next one), and it must outlive the kill to show that the pinned counters keep counting
-# while no daemon runs. So the test starts it itself, inside the session's cgroup (its sockets
-# are the session's) and the uplink's namespace, and waits for it to finish before restarting
-# the daemon, whose start reaps the session cgroups.
+# The uploader is not a session worker but a process the test starts itself inside the session's
+# cgroup (so its sockets are the session's) and the uplink's namespace: the test holds its
+# timing (the gate below) and its TCP_INFO, and it must keep sending while no daemon runs to
+# show that the pinned counters keep counting then.
 . "$(dirname "$0")/lib.sh"
 
 HERE=$(cd "$(dirname "$0")" && pwd)

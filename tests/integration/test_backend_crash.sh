@@ -3,6 +3,8 @@
 # deliveries through the echo worker, cellmuxd is killed with SIGKILL 20 times and restarted;
 # at the end every payload reached the backend's log exactly once (0 lost, 0 duplicated), the echo
 # worker was adopted by every new daemon (one process throughout) and handled no delivery twice.
+# Seen failing: with echo ignoring its second Welcome (no resend of what it had no Ack for),
+# 7627 of 10000 payloads never arrived and the adoptions were not seen.
 #
 #   cellmux-backend --deliver e1:N ══ wss ══ cellmuxd (kill -9, restart) ── echo (cmx-bk<pid>)
 #                                           store: $T/state/cellmux.db
@@ -75,11 +77,11 @@ check "0 duplicated at the backend: $lines lines, $uniq distinct" [ "$lines" -eq
 # delivery again (redelivered=1), and it must answer those from what it knows. Handling is
 # counted per process (inc=), so a worker that did die mid-delivery may hand its work on.
 dups=$(handled_twice)
-procs=$(daemon_logs | grep -o "cmx-welcome pid=[0-9]*" | sort -u | wc -l)
+procs=$(daemon_logs | grep -o "cmx-welcome pid=[0-9]* incarnation=[0-9]*" | sed "s/pid=[0-9]* //" | sort -u | wc -l)
 rewelcomes=$(daemon_logs | grep -c "cmx-rewelcome inc=")
 redeliv=$(daemon_logs | grep -c "cmx-delivery inc=[0-9]* id=[0-9]* redelivered=1")
 check "the echo worker was adopted, not restarted: 1 process, $rewelcomes adoptions" \
-	[ "$procs" -eq 1 ] && [ "$rewelcomes" -ge $((KILLS / 2)) ]
+	[ "$procs" -eq 1 -a "$rewelcomes" -ge $((KILLS / 2)) ]
 check "0 duplicated at the worker: no delivery handled twice by one process ($redeliv redeliveries answered)" \
 	[ "$dups" -eq 0 ]
 check "the backend saw all $N deliveries acked" wait_for 30 grep -q "$N deliveries to e1 acked" "$T/backend.log"

@@ -10,7 +10,7 @@
 # committed by any daemon); every delivery given again was flagged redelivered; and the
 # backend's refused deliveries were all taken later (nothing dropped).
 #
-#   cellmux-backend --deliver e1:N ══ wss ══ cellmuxd (kill -9 x2) ── echo --facts --work 2
+#   cellmux-backend --deliver e1:N ══ wss ══ cellmuxd (kill -9 x2) ── echo --facts --work 4
 #                                           inbox_max=64               (SIGKILL x10)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/backend_lib.sh"
@@ -21,7 +21,7 @@ make_certs
 uplink_up
 {
 	backend_section
-	printf '[profile echo]\nexec=%s --facts --work 2\nuser=nobody\n' "$ECHO"
+	printf '[profile echo]\nexec=%s --facts --work 4\nuser=nobody\n' "$ECHO"
 	printf 'restart=on-failure\nrestart_sec=100ms\nrestart_max_sec=200ms\n'
 	printf 'log_rate_limit_burst=0\n\n' # every fact line is counted
 	printf '[session e1]\nprofile=echo\n\n'
@@ -51,17 +51,18 @@ for i in $(seq 1 12); do
 	last_at=$(events_logged)
 	before=$(welcomes)
 	if [ "$i" -eq 4 ] || [ "$i" -eq 9 ]; then
-		echo "kill -9 of the daemon at $(events_logged) events"
+		echo "$(date +%T.%N | cut -c1-12) kill -9 of the daemon at $(events_logged) events"
 		kill9_daemon_and_restart
 		dkills=$((dkills + 1))
 	else
 		pid=$(worker_pid)
 		[ "$pid" -gt 0 ] || break
-		echo "SIGKILL to worker $pid at $(events_logged) events"
+		echo "$(date +%T.%N | cut -c1-12) SIGKILL to worker $pid at $(events_logged) events"
 		kill -KILL "$pid" || break
 		wkills=$((wkills + 1))
 	fi
 	wait_for 30 worker_after || break
+	echo "$(date +%T.%N | cut -c1-12) a new worker said hello"
 done
 check "10 worker SIGKILLs and 2 daemon kill -9s mid-stream ($wkills, $dkills; $(events_logged) of $N events then)" \
 	eval '[ "$wkills" -eq 10 ] && [ "$dkills" -eq 2 ] && [ "$last_at" -lt "$N" ]'
@@ -87,7 +88,7 @@ check "0 duplicated at the backend: $lines lines, $uniq distinct" [ "$lines" -eq
 read -r procs got twice after_ack after_confirm unflagged redeliv < <(python3 -c '
 import re, sys
 run = 0
-got = {}        # (inc, id, daemon run) -> times
+got = {}        # (inc, id, Welcomes the process had) -> times
 acked = {}      # id -> (inc, run) of the first process that sent its ack
 confirmed = {}  # id -> inc whose ack a daemon confirmed as committed
 first = set()   # ids delivered at least once
@@ -97,12 +98,14 @@ for line in open(sys.argv[1], errors="replace"):
     if "cmx-daemon-restart" in line:
         run += 1
         continue
-    m = re.search(r"cmx-delivery inc=(\d+) id=(\d+) redelivered=(\d)", line)
+    m = re.search(r"cmx-delivery inc=(\d+) id=(\d+) redelivered=(\d) welcome=(\d+)", line)
     if m:
         inc, i, red = int(m[1]), int(m[2]), m[3] == "1"
         incs.add(inc)
         total += 1
-        k = (inc, i, run)
+        # The count of Welcomes the process had, not the log the line is in: what a killed daemon
+        # left unread in the output pipe is logged by the next one.
+        k = (inc, i, int(m[4]))
         got[k] = got.get(k, 0) + 1
         twice += got[k] > 1
         if i in acked and acked[i][0] != inc and acked[i][1] == run:

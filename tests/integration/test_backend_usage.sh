@@ -42,7 +42,7 @@ check "before removal the uplink reports no removed session" [ "$(usage_of remov
 check "cellmuxctl session stop p" ctl session stop p
 final_tx=$(sed -n 's/.*session p: final counters rx \([0-9]*\) tx \([0-9]*\) bytes.*/\2/p' "$T/daemon.log" | tail -1)
 final_rx=$(sed -n 's/.*session p: final counters rx \([0-9]*\) tx \([0-9]*\) bytes.*/\1/p' "$T/daemon.log" | tail -1)
-check "the daemon logged p's final counters (rx $final_rx, tx $final_tx)" [ -n "$final_tx" ] && [ "$final_tx" -gt 0 ]
+check "the daemon logged p's final counters (rx $final_rx, tx $final_tx)" eval '[ -n "$final_tx" ] && [ "$final_tx" -gt 0 ]'
 n=$(reports)
 check "a report after the removal arrives" wait_for 20 sh -c "[ \$(wc -l <'$T/usage.jsonl') -gt $((n + 1)) ]"
 check "the uplink reports 1 removed session ($(usage_of removed_sessions))" [ "$(usage_of removed_sessions)" = 1 ]

@@ -20,4 +20,10 @@ rc=$?
 cat "$T/spawn.out"
 check "spawn_bwrap.sh --quick ran (exit $rc)" [ $rc -eq 0 ]
 check "it printed the bwrap ratio" grep -q 'ratio bwrap / cellmuxd spawn' "$T/spawn.out"
+bash tests/bench/adopt_reexec.sh --quick >"$T/adopt.out" 2>&1
+rc=$?
+cat "$T/adopt.out"
+check "adopt_reexec.sh --quick ran (exit $rc)" [ $rc -eq 0 ]
+check "it printed the re-exec gap and the adoption ratio" \
+	sh -c "grep -q 're-exec gap: admin socket' '$T/adopt.out' && grep -q 'ratio cold start / adoption' '$T/adopt.out'"
 check "nothing left" nothing_left

@@ -7,9 +7,13 @@
 . "$(dirname "$0")/lib.sh"
 
 sim_up 2
+cp "$(dirname "$0")/status_worker.py" "$T/status_worker.py"
 {
 	daemon_section
-	printf '[profile idle]\nexec=/bin/sleep 1000\n\n[session s1]\nprofile=idle\nuplink=sim0\n'
+	printf '[profile idle]\nexec=/bin/sleep 1000\n\n[session s1]\nprofile=idle\nuplink=sim0\n\n'
+	# A good Status, then one whose state breaks the bounds: the second must change nothing.
+	printf '[profile talker]\nexec=/usr/bin/python3 %s ok:first Bad:second\nbind_ro=%s\n\n' \
+		"$T/status_worker.py" "$T/status_worker.py"
 } | make_config
 start_daemon
 J() { ctl --json "$@"; }
@@ -25,9 +29,23 @@ for f in name driver state interface addresses sessions capacity rx_bytes tx_byt
 done
 check "uplink show sim0 says up" eval "ctl --json uplink show sim0 | grep -q '\"state\": *\"up\"'"
 sfields=$(J session list | jq_py '",".join(sorted(d[0].keys()))')
-for f in name profile uplink pid state restarts rx_bytes tx_bytes; do
+for f in name profile uplink pid state restarts rx_bytes tx_bytes status; do
 	check "session JSON has '$f'" grep -q "\\b$f\\b" <<<"$sfields"
 done
+check "a worker that sent no Status has none" [ "$(J session show s1 | jq_py 'd["status"]')" = None ]
+
+# A worker's Status is kept as sent and shown; one out of bounds is a logged protocol error.
+J session start --profile talker --name t1 --uplink sim0 >/dev/null
+bad="session t1: bad message from worker, ignored: Status.state is not 1..32 bytes of [a-z0-9_-]"
+check "the out-of-bounds Status is refused with its reason in the log" \
+	wait_for 10 grep -qF "$bad" "$T/daemon.log"
+check "the good one was logged" grep -q "session t1 (uplink sim0): status ok: first$" "$T/daemon.log"
+st=$(J session show t1 | jq_py 'd["status"]["state"], d["status"]["message"], d["status"]["fields"]')
+check "and is what the daemon shows, untouched by the bad one ($st)" \
+	[ "$st" = "ok first {'k': 'v'}" ]
+check "session show prints it" eval "ctl session show t1 | grep -q '^  status      ok, '"
+check "with its field" eval "ctl session show t1 | grep -qx '              k: v'"
+ctl session stop t1
 
 # session start: the worker exists, in the namespace the daemon says
 out=$(J session start --profile idle --name x1 --uplink sim1)

@@ -65,12 +65,20 @@ check "3 uplinks give 3 distinct egress addresses" \
 	[ "$(printf '%s\n' "${egress[@]}" | sort -u | wc -l)" = 3 ]
 check "6 distinct cgroups" [ "$(printf '%s\n' "${cgroups[@]}" | sort -u | wc -l)" = 6 ]
 
-# DNS: the probe's report carries what carrier.cellmux.test resolved to; each carrier's dnsmasq
-# answers it with that carrier's own address, so the answer names the resolver that answered.
+# DNS: the probe's Status carries what carrier.cellmux.test resolved to (fields the daemon keeps
+# without reading them); each carrier's dnsmasq answers it with that carrier's own address, so
+# the answer names the resolver that answered.
+status_dns() {
+	ctl --json session show "$1" | python3 -c 'import json, sys
+st = json.load(sys.stdin)["status"] or {"fields": {}}
+f = st["fields"]
+print(st.get("state"), f.get("resolved_name"), f.get("resolved_addresses"))'
+}
+dns_is() { [ "$(status_dns "$1")" = "$2" ]; }
 for s in 1 2 3 4 5 6; do
 	i=${placed[s$s]#sim}
-	check "s$s DNS answered by its own carrier's resolver" \
-		wait_for 10 grep -q "session s$s (uplink sim$i): report .*carrier.cellmux.test=$(carrier_addr "$i")\$" "$T/daemon.log"
+	check "s$s DNS answered by its own carrier's resolver ($(status_dns s$s))" \
+		wait_for 10 dns_is s$s "ok carrier.cellmux.test $(carrier_addr "$i")"
 done
 check "carrier 0's dnsmasq logged the workers' queries" grep -q 'carrier.cellmux.test' /run/cellmux-sim/dns0.log
 
@@ -94,10 +102,11 @@ nft add chain ip cmxtest pre '{ type filter hook prerouting priority -300; }'
 nft add rule ip cmxtest pre ip saddr 100.64.0.0/10 counter
 "$SIM" cut 0 || fail "cellmux-sim cut 0"
 before=$(http_log | wc -l)
-errors_before=$(grep -c "session ${victims[0]}: worker error" "$T/daemon.log")
-wait_for 20 sh -c "[ \$(grep -c 'session ${victims[0]}: worker error' '$T/daemon.log') -ge $((errors_before + 3)) ]"
-check "sessions on the cut uplink report errors" \
-	[ "$(grep -c "session ${victims[0]}: worker error" "$T/daemon.log")" -ge $((errors_before + 3)) ]
+failed="session ${victims[0]} (uplink sim0): status failed: "
+errors_before=$(grep -c "$failed" "$T/daemon.log")
+wait_for 20 sh -c "[ \$(grep -c '$failed' '$T/daemon.log') -ge $((errors_before + 3)) ]"
+check "sessions on the cut uplink report failed rounds" \
+	[ "$(grep -c "$failed" "$T/daemon.log")" -ge $((errors_before + 3)) ]
 new_lines=$(http_log | tail -n +$((before + 1)))
 for v in "${victims[@]}"; do
 	check "server saw no request from $v while its carrier was cut" \

@@ -42,7 +42,7 @@ EOF2
 scrape() { curl -sf --max-time 5 "$M/metrics" >"$1"; }
 # The value of one series, written exactly as rendered: val FILE 'name{labels}'.
 val() { awk -v s="$2" '$1 == s { print $2; f = 1 } END { exit !f }' "$1"; }
-reports() { grep -c "session $1 (uplink [a-z0-9]*): report" "$T/daemon.log"; }
+reports() { grep -c "session $1 (uplink [a-z0-9]*): status " "$T/daemon.log"; }
 all_reported() {
 	local s
 	for s in $SESSIONS; do [ "$(reports "$s")" -gt 0 ] || return 1; done
@@ -113,6 +113,7 @@ check "HEAD /metrics is 200 with a content-length" \
 
 # ---- the exposition ----
 scrape "$T/m1"
+m1_at=$(date +%s.%N) # the timestamps below are judged against when this scrape was taken
 promtool check metrics <"$T/m1" >"$T/promtool.out" 2>&1
 rc=$?
 check "promtool check metrics reports nothing on a live scrape (rc $rc)" \
@@ -121,7 +122,8 @@ check "promtool check metrics reports nothing on a live scrape (rc $rc)" \
 for name in cellmux_uplink_up cellmux_build_info cellmux_uplink_state cellmux_uplink_reconnects_total \
 	cellmux_uplink_sessions cellmux_uplink_capacity_sessions cellmux_uplink_info \
 	cellmux_session_restarts_total cellmux_session_up cellmux_session_state \
-	cellmux_session_last_report_age_seconds process_resident_memory_bytes process_cpu_seconds_total \
+	cellmux_session_status_info cellmux_session_status_timestamp_seconds \
+	process_resident_memory_bytes process_cpu_seconds_total \
 	process_open_fds process_max_fds process_start_time_seconds process_virtual_memory_bytes; do
 	check "$name has samples" grep -q "^$name[{ ]" "$T/m1"
 done
@@ -153,9 +155,11 @@ for s in $SESSIONS; do
 		[ "$(val "$T/m1" "cellmux_session_up{uplink=\"${placed[$s]}\",session=\"$s\"}")" = 1 ]
 	check "$s state is running" [ "$(val "$T/m1" \
 		"cellmux_session_state{uplink=\"${placed[$s]}\",session=\"$s\",state=\"running\"}")" = 1 ]
-	age=$(val "$T/m1" "cellmux_session_last_report_age_seconds{uplink=\"${placed[$s]}\",session=\"$s\"}")
-	check "$s last report is fresh (${age}s, reporting every 0.5 s)" \
-		python3 -c "import sys; sys.exit(not 0 <= float('$age') < 3)"
+	ts=$(val "$T/m1" "cellmux_session_status_timestamp_seconds{uplink=\"${placed[$s]}\",session=\"$s\"}")
+	check "$s last status was fresh at the scrape (at ${ts}, scraped at ${m1_at}; one every 0.5 s)" \
+		python3 -c "import sys; sys.exit(not 0 <= $m1_at - float('$ts') < 3)"
+	check "$s status state is the probe's ok" [ "$(val "$T/m1" \
+		"cellmux_session_status_info{uplink=\"${placed[$s]}\",session=\"$s\",state=\"ok\"}")" = 1 ]
 done
 for u in sim0 sim1; do
 	n=0

@@ -26,7 +26,8 @@ declare -A w0
 for s in a b c d; do w0[$s]=$(worker_pid $s); done
 check "four workers run (${w0[*]})" [ "$(echo ${w0[*]} | wc -w)" = 4 ]
 restarts() { ctl --json session show "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; print(d["restarts"])'; }
-metrics_up() { curl -sf "http://127.0.0.1:$PORT/metrics" | grep -q '^cellmux_build_info'; }
+# To a file: grep -q would end the pipe early, and pipefail would count curl's SIGPIPE.
+metrics_up() { curl -sf -o "$T/scrape" "http://127.0.0.1:$PORT/metrics" && grep -q '^cellmux_build_info' "$T/scrape"; }
 check "metrics answer before" metrics_up
 # An upgrade: a new file at the same path (another inode); the running image is the old one.
 cp "$CELLMUXD" "$T/sbin/cellmuxd.new" && mv "$T/sbin/cellmuxd.new" "$T/sbin/cellmuxd"
@@ -37,7 +38,7 @@ ready_before=$(grep -c "ready:" "$T/daemon.log")
 check "cellmuxctl daemon reexec is acknowledged" ctl daemon reexec
 reexeced() { [ "$(grep -c "ready:" "$T/daemon.log")" -gt "$ready_before" ]; }
 check "the new image says ready" wait_for 20 reexeced
-check "same daemon pid ($pid0)" [ "$DAEMON_PID" = "$pid0" ] && alive "$pid0"
+check "same daemon pid ($pid0)" eval '[ "$DAEMON_PID" = "$pid0" ] && alive "$pid0"'
 check "it runs the new file" [ "$(stat -L -c %i /proc/$DAEMON_PID/exe)" = "$new_inode" ]
 for s in a b c d; do
 	check "session $s kept its worker (${w0[$s]})" [ "$(worker_pid $s)" = "${w0[$s]}" ]

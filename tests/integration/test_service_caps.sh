@@ -52,7 +52,7 @@ EOF2
 wrap "$(drop_but $(echo "$keep" | sed 's/\bcap_net_admin\b//'))"
 timeout --kill-after=10 30 "$CELLMUXD" -c "$T/cellmux.conf" >"$T/neg.log" 2>&1
 rc=$?
-check "without CAP_NET_ADMIN cellmuxd does not start (rc $rc)" [ $rc -ne 0 ] && [ $rc -ne 124 ]
+check "without CAP_NET_ADMIN cellmuxd does not start (rc $rc)" [ $rc -ne 0 -a $rc -ne 124 ]
 check "nothing left after the refused start" nothing_left
 
 wrap "$(drop_but $keep)"

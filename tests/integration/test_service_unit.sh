@@ -26,7 +26,7 @@ for f in sbin/cellmuxd bin/cellmuxctl libexec/cellmux/cellmux-probe libexec/cell
 	[ -f "$P/$f" ] || fail "make install made no $f"
 done
 check "the default config is installed under sysconfdir" [ -f "$D/etc/cellmux/cellmux.conf" ]
-check "programs are executable" [ -x "$P/sbin/cellmuxd" ] && [ -x "$P/libexec/cellmux/cellmux-probe" ]
+check "programs are executable" [ -x "$P/sbin/cellmuxd" -a -x "$P/libexec/cellmux/cellmux-probe" ]
 check "the installed cellmuxd accepts the installed default config" \
 	"$P/sbin/cellmuxd" --check-config -c "$D/etc/cellmux/cellmux.conf"
 for ex in "$P"/share/cellmux/examples/*.conf; do

@@ -28,7 +28,7 @@ struct fake {
 	unsigned n_sessions;
 	uint8_t last_action;
 	char last_start[3][CTL_NAME_SIZE];
-	const char *body; /* of every session's report */
+	const char *body; /* of every session's status */
 };
 
 static int fake_status(void *ctx, struct ctl_reply *r)
@@ -106,12 +106,17 @@ static void fake_session(struct fake *f, struct ctl_session_info *s, unsigned i)
 	s->pid = i % 2 ? 1000 + i : 0;
 	s->uptime_ms = 5000;
 	s->restarts = i % 2 ? 0 : 2;
-	s->have_report = i % 2;
-	s->report.seq = 3;
-	s->report.at_ms = 1700000000000ULL;
-	snprintf(s->report.url, sizeof(s->report.url), "http://198.18.0.1/ip");
-	s->report.http_status = 200;
-	snprintf(s->report.body, sizeof(s->report.body), "%s", f->body ? f->body : "198.18.1.1");
+	s->have_status = i % 2;
+	s->status.at_ms = 1700000000000ULL;
+	s->status.w.unix_time_ms = 1700000000000ULL - 15;
+	snprintf(s->status.w.state, sizeof(s->status.w.state), "ok");
+	snprintf(s->status.w.message, sizeof(s->status.w.message), "HTTP 200 in 12.3 ms");
+	s->status.w.n_fields = 3;
+	s->status.w.fields[0] = (struct worker_status_field){ "url", "http://198.18.0.1/ip" };
+	s->status.w.fields[1] = (struct worker_status_field){ "http_status", "200" };
+	snprintf(s->status.w.fields[2].key, sizeof(s->status.w.fields[2].key), "body");
+	snprintf(s->status.w.fields[2].value, sizeof(s->status.w.fields[2].value), "%s",
+		 f->body ? f->body : "198.18.1.1");
 	if (!s->pid)
 		return;
 	s->have_sandbox = true;
@@ -405,13 +410,24 @@ static void test_session_commands(void **state)
 		      "\"restarts\", \"rx_bytes\", \"tx_bytes\"}; "
 		      "assert len(d) == 3 and all(need <= set(s) for s in d); "
 		      "assert d[0][\"pid\"] is None and d[1][\"pid\"] == 1001; "
-		      "assert d[0][\"last_report\"] is None; "
-		      "assert d[1][\"last_report\"][\"body\"] == \"198.18.1.1\"");
+		      "assert d[0][\"status\"] is None and d[1][\"last_report\"] is None; "
+		      "st = d[1][\"status\"]; "
+		      "assert st[\"state\"] == \"ok\" and st[\"message\"] == \"HTTP 200 in 12.3 ms\"; "
+		      "assert st[\"fields\"] == {\"url\": \"http://198.18.0.1/ip\", "
+		      "\"http_status\": \"200\", \"body\": \"198.18.1.1\"}; "
+		      "assert list(st[\"fields\"]) == [\"url\", \"http_status\", \"body\"]; "
+		      "assert st[\"time_ms\"] == 1700000000000 - 15; "
+		      "assert st[\"at_ms\"] == 1700000000000");
 
 	run(x, "session", "show", "s1");
 	expect(x, 0, "session s1\n  profile     probe\n  uplink      lte2\n  state       running\n",
 	       "");
-	assert_non_null(strstr(x->out, "GET http://198.18.0.1/ip -> 200 \"198.18.1.1\"\n"));
+	assert_non_null(strstr(x->out, " ago\n"
+				       "              HTTP 200 in 12.3 ms\n"
+				       "              url: http://198.18.0.1/ip\n"
+				       "              http_status: 200\n"
+				       "              body: 198.18.1.1\n"));
+	assert_non_null(strstr(x->out, "\n  status      ok, "));
 	assert_non_null(strstr(x->out, "  sandbox     pid 2001 is 2 in its own PID namespace\n"
 				       "  pid ns      pid:[4026532999]\n"
 				       "  uid         1668087810\n"
@@ -436,6 +452,7 @@ static void test_session_commands(void **state)
 		      "assert d[\"tasks_max\"] is None and d[\"cpu_weight\"] == 100");
 	run(x, "session", "show", "s0");
 	expect(x, 0, "  sandbox     -\n", "");
+	assert_non_null(strstr(x->out, "\n  status      none yet\n"));
 	assert_null(strstr(x->out, "  memory "));
 	run(x, "--json", "session", "show", "s0");
 	check_json(x, "assert d[\"sandbox\"] is None and d[\"memory_bytes\"] is None; "
@@ -480,10 +497,10 @@ static void test_text_is_made_safe(void **state)
 
 	x->f.body = "\x1b[31mred\x07 \xff ok \xc2\x9b";
 	run(x, "session", "show", "s1");
-	expect(x, 0, "-> 200 \"?[31mred? ? ok ?\"\n", "");
+	expect(x, 0, "  body: ?[31mred? ? ok ?\n", "");
 	run(x, "--json", "session", "show", "s1");
 	expect(x, 0, "\"body\": \"\\u001b[31mred\\u0007 \\ufffd ok \xc2\x9b\"", "");
-	check_json(x, "assert d[\"last_report\"][\"body\"].startswith(\"\\x1b[31m\")");
+	check_json(x, "assert d[\"status\"][\"fields\"][\"body\"].startswith(\"\\x1b[31m\")");
 }
 
 static void test_usage_errors_exit_2(void **state)

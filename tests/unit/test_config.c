@@ -1202,6 +1202,23 @@ ERROR_TEST(test_inbox_max_must_be_positive, "[daemon]\ninbox_max=0\n",
 	   "t.conf:2: inbox_max=0 is not a number of messages in 1..100000000")
 ERROR_TEST(test_outbox_session_max_must_be_a_number, "[daemon]\noutbox_session_max=lots\n",
 	   "t.conf:2: outbox_session_max=lots is not a number of messages in 1..100000000")
+/* The key files are only named here; cellmuxd reads (and checks) them at start. */
+static void test_state_keys_are_paths(void **state)
+{
+	struct cmx_config *c = parse_ok("[daemon]\nstate_key=/etc/cellmux/state.key\n"
+					"state_key_previous=/etc/cellmux/old.key\n");
+
+	assert_string_equal(c->daemon.state_key, "/etc/cellmux/state.key");
+	assert_string_equal(c->daemon.state_key_previous, "/etc/cellmux/old.key");
+	config_free(c);
+	c = parse_ok("");
+	assert_string_equal(c->daemon.state_key, "");
+	config_free(c);
+}
+
+ERROR_TEST(test_state_key_must_be_absolute, "[daemon]\nstate_key=state.key\n",
+	   "t.conf:2: state_key=state.key is not an absolute path of at most 255 characters")
+
 ERROR_TEST(test_state_dir_must_be_absolute, "[daemon]\nstate_dir=var\n",
 	   "t.conf:2: state_dir=var is not an absolute path of at most 255 characters")
 
@@ -1605,6 +1622,8 @@ int main(void)
 		cmocka_unit_test(test_outbox_session_max_must_be_a_number),
 		cmocka_unit_test(test_inbox_max_and_outbox_session_max_are_read),
 		cmocka_unit_test(test_state_dir_must_be_absolute),
+		cmocka_unit_test(test_state_keys_are_paths),
+		cmocka_unit_test(test_state_key_must_be_absolute),
 		cmocka_unit_test(test_quota_keys_on_uplink_profile_and_session),
 		cmocka_unit_test(test_no_quota_keys_means_no_quota),
 		cmocka_unit_test(test_quota_with_decimal_unit_is_rejected),

@@ -80,6 +80,7 @@ static void test_policy_has_no_holes(void **state)
 	static const struct ctl_policy_set *const sets[] = {
 		&ctl_policy_set, &ctl_status_set, &ctl_uplink_set,
 		&ctl_address_set, &ctl_session_set, &ctl_report_set, &ctl_sandbox_set,
+		&ctl_wstatus_set, &ctl_wfields_set, &ctl_wfield_set,
 	};
 
 	for (size_t i = 0; i < N(sets); i++) {
@@ -100,6 +101,24 @@ static void test_policy_has_no_holes(void **state)
 	}
 }
 
+/* Every bound of a worker Status at its limit: the schema must carry it whole. */
+static void fill_full_status(struct ctl_wstatus_info *st)
+{
+	struct worker_status *w = &st->w;
+
+	memset(w->state, 's', WORKER_STATUS_STATE_MAX);
+	memset(w->message, 'm', WORKER_STATUS_MESSAGE_MAX);
+	w->n_fields = WORKER_STATUS_FIELDS_MAX;
+	for (size_t i = 0; i < w->n_fields; i++) {
+		memset(w->fields[i].key, 'k', WORKER_STATUS_KEY_MAX);
+		snprintf(w->fields[i].key, sizeof(w->fields[i].key), "%02zu", i);
+		w->fields[i].key[2] = 'k';
+		memset(w->fields[i].value, 'a' + (int)i, WORKER_STATUS_VALUE_MAX);
+	}
+	w->unix_time_ms = 1700000000100ULL;
+	st->at_ms = 1700000000123ULL;
+}
+
 static void fill_session(struct ctl_session_info *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -115,14 +134,8 @@ static void fill_session(struct ctl_session_info *s)
 	s->quota_reached = true;
 	s->quota_bytes = 1000;
 	s->quota_used_bytes = 1001;
-	s->have_report = true;
-	s->report.seq = 12;
-	s->report.at_ms = 1700000000123ULL;
-	snprintf(s->report.url, sizeof(s->report.url), "http://198.18.0.1/ip");
-	s->report.http_status = 200;
-	snprintf(s->report.body, sizeof(s->report.body), "198.18.1.1");
-	snprintf(s->report.resolved_name, sizeof(s->report.resolved_name), "carrier.cellmux.test");
-	snprintf(s->report.resolved, sizeof(s->report.resolved), "198.18.1.1,2001:db8::1");
+	fill_full_status(&s->status);
+	s->have_status = true;
 	s->have_sandbox = true;
 	s->sandbox = (struct ctl_sandbox_info){
 		.pid = 4243, .worker = true, .ns_pid = 2,
@@ -199,13 +212,13 @@ static void test_session_round_trip(void **state)
 	ctl_session_decode(p.obj, &out);
 	assert_memory_equal(&in, &out, sizeof(in));
 
-	/* Absent values stay absent: no worker, no counters, no report. */
+	/* Absent values stay absent: no worker, no counters, no status. */
 	in.pid = 0;
 	in.uptime_ms = 0;
 	memset(in.uplink, 0, sizeof(in.uplink));
 	memset(&in.counters, 0, sizeof(in.counters));
-	memset(&in.report, 0, sizeof(in.report));
-	in.have_report = false;
+	memset(&in.status, 0, sizeof(in.status));
+	in.have_status = false;
 	in.have_quota = in.quota_reached = false;
 	in.quota_bytes = in.quota_used_bytes = 0;
 	memset(&in.sandbox, 0, sizeof(in.sandbox));
@@ -218,6 +231,7 @@ static void test_session_round_trip(void **state)
 	assert_null(p.otb[CTL_SESSION_A_PID]);
 	assert_null(p.otb[CTL_SESSION_A_RX_BYTES]);
 	assert_null(p.otb[CTL_SESSION_A_REPORT]);
+	assert_null(p.otb[CTL_SESSION_A_STATUS]);
 	assert_null(p.otb[CTL_SESSION_A_QUOTA_REACHED]);
 	assert_null(p.otb[CTL_SESSION_A_SANDBOX]);
 	assert_null(p.otb[CTL_SESSION_A_MEMORY_BYTES]);
@@ -226,6 +240,61 @@ static void test_session_round_trip(void **state)
 	assert_null(p.otb[CTL_SESSION_A_CPU_WEIGHT]);
 	ctl_session_decode(p.obj, &out);
 	assert_memory_equal(&in, &out, sizeof(in));
+}
+
+/* A status of n fields, as a daemon that broke the bounds would send it. */
+static size_t build_status_fields(struct buf *b, unsigned n, const char *key)
+{
+	struct nlattr *sn, *st, *fields, *f;
+	struct ctl_msg m;
+	size_t len;
+
+	ctl_msg_start(&m, b, sizeof(*b), NLM_F_MULTI, 9, CTL_CMD_SESSION_GET);
+	sn = ctl_msg_nest_start(&m, CTL_A_SESSION);
+	ctl_msg_put_str(&m, CTL_SESSION_A_NAME, "s1");
+	st = ctl_msg_nest_start(&m, CTL_SESSION_A_STATUS);
+	ctl_msg_put_str(&m, CTL_WSTATUS_A_STATE, "ok");
+	fields = ctl_msg_nest_start(&m, CTL_WSTATUS_A_FIELDS);
+	for (unsigned i = 0; i < n; i++) {
+		f = ctl_msg_nest_start(&m, CTL_WFIELDS_A_FIELD);
+		ctl_msg_put_str(&m, CTL_WFIELD_A_KEY, key);
+		ctl_msg_put_str(&m, CTL_WFIELD_A_VALUE, "v");
+		ctl_msg_nest_end(&m, f);
+	}
+	ctl_msg_nest_end(&m, fields);
+	ctl_msg_nest_end(&m, st);
+	ctl_msg_nest_end(&m, sn);
+	assert_int_equal(ctl_msg_finish(&m, &len), 0);
+	return len;
+}
+
+static void test_session_status_bounds_hold_on_the_admin_socket(void **state)
+{
+	char key[WORKER_STATUS_KEY_MAX + 2];
+	struct ctl_session_info out;
+	struct ctl_parsed p;
+	struct ctl_err err;
+	struct buf b;
+	size_t len;
+
+	len = build_status_fields(&b, WORKER_STATUS_FIELDS_MAX, "k");
+	assert_int_equal(ctl_msg_parse(&b, len, CTL_DIR_ANSWER, &p, NULL), 0);
+	ctl_session_decode(p.obj, &out);
+	assert_true(out.have_status);
+	assert_int_equal(out.status.w.n_fields, WORKER_STATUS_FIELDS_MAX);
+	/* No time from the worker stays no time. */
+	assert_int_equal(out.status.w.unix_time_ms, 0);
+	assert_null(strstr(out.status.w.message, "x"));
+
+	len = build_status_fields(&b, WORKER_STATUS_FIELDS_MAX + 1, "k");
+	assert_int_equal(ctl_msg_parse(&b, len, CTL_DIR_ANSWER, &p, &err), -EINVAL);
+	assert_string_equal(err.msg, "fields: more than 16 entries");
+
+	memset(key, 'k', sizeof(key) - 1);
+	key[sizeof(key) - 1] = '\0';
+	len = build_status_fields(&b, 1, key);
+	assert_int_equal(ctl_msg_parse(&b, len, CTL_DIR_ANSWER, &p, &err), -EINVAL);
+	assert_string_equal(err.msg, "field: key: longer than 32 bytes");
 }
 
 /* No limit is an absent limit beside a present use; an old kernel's missing filter count stays
@@ -860,6 +929,7 @@ int main(void)
 		cmocka_unit_test(test_golden_request_bytes_and_back),
 		cmocka_unit_test(test_policy_has_no_holes),
 		cmocka_unit_test(test_session_round_trip),
+		cmocka_unit_test(test_session_status_bounds_hold_on_the_admin_socket),
 		cmocka_unit_test(test_session_unlimited_and_old_kernel),
 		cmocka_unit_test(test_session_sandbox_nest_is_validated),
 		cmocka_unit_test(test_uplink_and_status_round_trip),

@@ -103,10 +103,12 @@ static void fake_session(struct ctl_session_info *s, unsigned i)
 	snprintf(s->uplink, sizeof(s->uplink), "lte%u", i % 3 + 1);
 	s->state = CTL_SESSION_RUNNING;
 	s->pid = 1000 + i;
-	s->have_report = true;
-	s->report.seq = i;
-	snprintf(s->report.url, sizeof(s->report.url), "http://198.18.0.1/ip");
-	snprintf(s->report.body, sizeof(s->report.body), "%0300u", i);
+	s->have_status = true;
+	snprintf(s->status.w.state, sizeof(s->status.w.state), "ok");
+	s->status.w.n_fields = 2;
+	s->status.w.fields[0] = (struct worker_status_field){ "url", "http://198.18.0.1/ip" };
+	snprintf(s->status.w.fields[1].key, sizeof(s->status.w.fields[1].key), "body");
+	snprintf(s->status.w.fields[1].value, sizeof(s->status.w.fields[1].value), "%0250u", i);
 }
 
 static int fake_session_dump(void *ctx, struct ctl_reply *r)

@@ -63,6 +63,14 @@ static const struct status_uplink uplinks[] = {
 	},
 };
 
+static const struct worker_status status_s1 = {
+	.state = "ok",
+	.message = "HTTP 200 in 12.3 ms",
+	.fields = { { "url", "http://198.18.0.1/ip" }, { "body", "198.18.1.1" } },
+	.n_fields = 2,
+	.unix_time_ms = 1700000098000,
+};
+
 static const struct status_session sessions[] = {
 	{
 		.name = "s1",
@@ -80,8 +88,8 @@ static const struct status_session sessions[] = {
 		.quota_bytes = 5000,
 		.quota_used_bytes = 5000,
 		.quota_reached = true,
-		.last_report_unix_ms = 1700000100000 - 1500,
-		.last_http_status = 200,
+		.worker_status = &status_s1,
+		.worker_status_unix_ms = 1700000098500,
 		/* A memory limit but no tasks limit: the unlimited one has no *_max series. */
 		.have_usage = true,
 		.usage = {
@@ -124,7 +132,6 @@ static const struct metrics_input input = {
 	.process = &process,
 	.build_labels = build_labels,
 	.n_build_labels = 1,
-	.now_unix_ms = 1700000100000,
 };
 
 static const char golden[] =
@@ -281,10 +288,15 @@ static const char golden[] =
 	"(0), for sessions that have one.\n"
 	"# TYPE cellmux_session_quota_reached gauge\n"
 	"cellmux_session_quota_reached{uplink=\"lte1\",session=\"s1\"} 1\n"
-	"# HELP cellmux_session_last_report_age_seconds Seconds since the session's worker last "
-	"reported, for sessions with a report.\n"
-	"# TYPE cellmux_session_last_report_age_seconds gauge\n"
-	"cellmux_session_last_report_age_seconds{uplink=\"lte1\",session=\"s1\"} 1.500\n"
+	"# HELP cellmux_session_status_info The state the session's worker gave in its last "
+	"Status; the value is always 1. For sessions with a Status.\n"
+	"# TYPE cellmux_session_status_info gauge\n"
+	"cellmux_session_status_info{uplink=\"lte1\",session=\"s1\",state=\"ok\"} 1\n"
+	"# HELP cellmux_session_status_timestamp_seconds When the daemon received the last Status "
+	"of the session's worker, seconds since the Unix epoch. For sessions with a Status.\n"
+	"# TYPE cellmux_session_status_timestamp_seconds gauge\n"
+	"cellmux_session_status_timestamp_seconds{uplink=\"lte1\",session=\"s1\"} "
+	"1700000098.500\n"
 	"# HELP cellmux_session_memory_bytes Memory charged to the session's cgroup, for sessions "
 	"with a worker.\n"
 	"# TYPE cellmux_session_memory_bytes gauge\n"
@@ -434,16 +446,31 @@ static void test_a_state_not_in_the_list_still_shows_as_current(void **state)
 	free(text);
 }
 
-static void test_report_age_never_goes_negative_when_the_clock_steps_back(void **state)
+/* The state is the one part of a Status that becomes a label: escaped like any label value
+ * (the daemon let only [a-z0-9_-] in, but the renderer does not rely on that), and the free
+ * text (message, fields) never reaches /metrics. */
+static void test_status_gives_its_state_as_a_label_and_nothing_else(void **state)
 {
+	struct worker_status w = status_s1;
 	struct status_session s = sessions[0];
 	struct metrics_input in = { .daemon = &daemon_st, .sessions = &s, .n_sessions = 1 };
 	char *text;
 
-	in.now_unix_ms = s.last_report_unix_ms - 5000;
+	snprintf(w.state, sizeof(w.state), "a\"b\\c\nd");
+	s.worker_status = &w;
 	text = render_to_string(&in);
-	assert_non_null(strstr(text, "cellmux_session_last_report_age_seconds{uplink=\"lte1\","
-				     "session=\"s1\"} 0.000\n"));
+	assert_non_null(strstr(text, "cellmux_session_status_info{uplink=\"lte1\",session=\"s1\","
+				     "state=\"a\\\"b\\\\c\\nd\"} 1\n"));
+	assert_null(strstr(text, "HTTP 200"));
+	assert_null(strstr(text, "198.18.0.1"));
+	assert_null(strstr(text, "198.18.1.1"));
+	free(text);
+
+	s.worker_status = NULL;
+	text = render_to_string(&in);
+	assert_non_null(strstr(text, "# TYPE cellmux_session_status_info gauge\n"));
+	assert_null(strstr(text, "cellmux_session_status_info{"));
+	assert_null(strstr(text, "cellmux_session_status_timestamp_seconds{"));
 	free(text);
 }
 
@@ -455,7 +482,7 @@ static void test_without_process_figures_no_process_family_appears(void **state)
 	in.process = NULL;
 	text = render_to_string(&in);
 	assert_null(strstr(text, "process_"));
-	assert_non_null(strstr(text, "cellmux_session_last_report_age_seconds"));
+	assert_non_null(strstr(text, "cellmux_session_status_timestamp_seconds"));
 	free(text);
 }
 
@@ -637,10 +664,10 @@ static void test_a_large_gateway_renders_every_series(void **state)
 	assert_int_equal(metrics_render(&in, &b), 0);
 	for (size_t i = 0; i < b.len; i++)
 		lines += b.data[i] == '\n';
-	/* build_info, 41 families' HELP and TYPE, 13 series per uplink (no accounting, store,
-	 * quota or signal; health 1 + 3) and 21 per session (counters, quota, a report, moves,
-	 * and cgroup use with a memory but no tasks limit). */
-	assert_int_equal(lines, 1 + 2 * 41 + 64 * 13 + 1024 * 21);
+	/* build_info, 42 families' HELP and TYPE, 13 series per uplink (no accounting, store,
+	 * quota or signal; health 1 + 3) and 22 per session (counters, quota, a status and its
+	 * time, moves, and cgroup use with a memory but no tasks limit). */
+	assert_int_equal(lines, 1 + 2 * 42 + 64 * 13 + 1024 * 22);
 	check_grouping(b.data);
 	mbuf_free(&b);
 	free(names);
@@ -658,7 +685,7 @@ int main(void)
 		cmocka_unit_test(test_label_values_escape_backslash_quote_and_newline_only),
 		cmocka_unit_test(test_numbers_are_exact_at_their_limits),
 		cmocka_unit_test(test_a_state_not_in_the_list_still_shows_as_current),
-		cmocka_unit_test(test_report_age_never_goes_negative_when_the_clock_steps_back),
+		cmocka_unit_test(test_status_gives_its_state_as_a_label_and_nothing_else),
 		cmocka_unit_test(test_without_process_figures_no_process_family_appears),
 		cmocka_unit_test(test_without_accounting_traffic_families_have_no_sample),
 		cmocka_unit_test(test_unknown_start_time_is_declared_without_a_sample),

@@ -731,6 +731,47 @@ static void counters_save_is_one_commit_durable_on_return(void **state)
 	assert_int_equal(store_counters_foreach(c->st, collect_counters, &s), 5);
 }
 
+static int count_blob(void *userdata, const char *session, const void *blob, size_t len)
+{
+	(*(int *)userdata)++;
+	return 0;
+}
+
+/* State blobs: one per session, replaced by a put, gone after a delete, durable across a
+ * reopen once committed. */
+static void state_blobs_replace_delete_and_survive_reopen(void **state)
+{
+	struct ctx *c = *state;
+	void *b = NULL;
+	size_t n = 0;
+	uint64_t batch = 0;
+	int count = 0;
+
+	assert_int_equal(store_state_get(c->st, "a", &b, &n), -ENOENT);
+	assert_int_equal(store_state_put(c->st, "a", "one", 3, &batch), 0);
+	assert_true(batch > store_committed(c->st));
+	assert_int_equal(store_state_put(c->st, "a", "two!", 4, NULL), 0);
+	assert_int_equal(store_state_put(c->st, "b", "bee", 3, NULL), 0);
+	assert_int_equal(store_state_put(c->st, "c", "", 0, NULL), -EINVAL);
+	assert_int_equal(store_flush(c->st), 0);
+	assert_true(store_committed(c->st) >= batch);
+	reopen(c, 1000, 0);
+	assert_int_equal(store_state_get(c->st, "a", &b, &n), 0);
+	assert_int_equal(n, 4);
+	assert_memory_equal(b, "two!", 4);
+	free(b);
+	assert_int_equal(store_state_foreach(c->st, count_blob, &count), 2);
+	assert_int_equal(count, 2);
+	assert_int_equal(store_state_delete(c->st, "a", NULL), 0);
+	assert_int_equal(store_state_delete(c->st, "nosuch", NULL), 0);
+	assert_int_equal(store_flush(c->st), 0);
+	reopen(c, 1000, 0);
+	assert_int_equal(store_state_get(c->st, "a", &b, &n), -ENOENT);
+	assert_int_equal(store_state_get(c->st, "b", &b, &n), 0);
+	assert_memory_equal(b, "bee", 3);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -758,6 +799,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(counters_copy_is_replaced_whole_and_survives_reopen,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(counters_save_is_one_commit_durable_on_return, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(state_blobs_replace_delete_and_survive_reopen, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(removed_sessions_sum_per_uplink_and_survive_reopen, setup,
 					    teardown),

@@ -1,9 +1,10 @@
 /* test_worker_msg.c — the worker control protocol over a real SOCK_SEQPACKET socketpair: round
- * trips, golden bytes of a Report, the incarnation in Welcome and delivery-ack confirmations,
+ * trips, golden bytes of a Status and its bounds, the incarnation in Welcome and delivery-ack confirmations,
  * and every way a packet from the wire is refused. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -76,49 +77,51 @@ static void expect_stop(int fd)
 	worker_msg_free_daemon(m);
 }
 
-/* A Report as one would come from the probe, and its encoding worked out by hand from the proto3
- * wire format (not produced by protobuf-c), so a change of field numbers or types shows up. */
-static char *golden_addrs[] = { "198.18.0.1", "2001:db8::1" };
+/* A Status as the probe sends one, and its encoding worked out by hand from the proto3 wire
+ * format (not produced by protobuf-c), so a change of field numbers or types shows up. */
+static Cellmux__Worker__Status__Field golden_field[2];
+static Cellmux__Worker__Status__Field *golden_fields[] = { &golden_field[0], &golden_field[1] };
 
-static void golden_report(Cellmux__Worker__Report *r)
+static void golden_status(Cellmux__Worker__Status *st)
 {
-	r->seq = 7;
-	r->url = "http://198.18.0.1/ip";
-	r->http_status = 200;
-	r->body = "198.18.1.1";
-	r->resolved_name = "ip.sim";
-	r->n_resolved_addresses = 2;
-	r->resolved_addresses = golden_addrs;
-	r->latency_us = 1500;
-	r->unix_time_ms = 1700000000123ULL;
+	cellmux__worker__status__field__init(&golden_field[0]);
+	golden_field[0].key = "url";
+	golden_field[0].value = "http://x/";
+	cellmux__worker__status__field__init(&golden_field[1]);
+	golden_field[1].key = "http_status";
+	golden_field[1].value = "200";
+	st->state = "ok";
+	st->message = "HTTP 200";
+	st->n_fields = 2;
+	st->fields = golden_fields;
+	st->unix_time_ms = 1700000000123ULL;
 }
 
 static const uint8_t golden_bytes[] = {
-	0x12, 0x52, /* WorkerMessage.report (2, LEN), 82 bytes */
-	0x08, 0x07, /* seq (1, VARINT) = 7 */
-	0x12, 0x14, 'h', 't', 't', 'p', ':', '/', '/', '1', '9', '8', '.', '1', '8', '.', '0', '.',
-	'1', '/', 'i', 'p', /* url (2, LEN) */
-	0x18, 0xc8, 0x01, /* http_status (3, VARINT) = 200 */
-	0x22, 0x0a, '1', '9', '8', '.', '1', '8', '.', '1', '.', '1', /* body (4, LEN) */
-	/* error (5) is empty and so absent */
-	0x32, 0x06, 'i', 'p', '.', 's', 'i', 'm', /* resolved_name (6, LEN) */
-	0x3a, 0x0a, '1', '9', '8', '.', '1', '8', '.', '0', '.', '1', /* resolved_addresses (7) */
-	0x3a, 0x0b, '2', '0', '0', '1', ':', 'd', 'b', '8', ':', ':', '1',
-	0x40, 0xdc, 0x0b, /* latency_us (8, VARINT) = 1500 */
-	0x48, 0xfb, 0xd0, 0x95, 0xff, 0xbc, 0x31, /* unix_time_ms (9, VARINT) = 1700000000123 */
+	0x2a, 0x3b, /* WorkerMessage.status (5, LEN), 59 bytes */
+	0x0a, 0x02, 'o', 'k', /* state (1, LEN) */
+	0x12, 0x08, 'H', 'T', 'T', 'P', ' ', '2', '0', '0', /* message (2, LEN) */
+	0x1a, 0x10, /* fields (3, LEN), 16 bytes */
+	0x0a, 0x03, 'u', 'r', 'l', /* key (1, LEN) */
+	0x12, 0x09, 'h', 't', 't', 'p', ':', '/', '/', 'x', '/', /* value (2, LEN) */
+	0x1a, 0x12, /* fields (3, LEN), 18 bytes */
+	0x0a, 0x0b, 'h', 't', 't', 'p', '_', 's', 't', 'a', 't', 'u', 's',
+	0x12, 0x03, '2', '0', '0',
+	0x20, 0xfb, 0xd0, 0x95, 0xff, 0xbc, 0x31, /* unix_time_ms (4, VARINT) = 1700000000123 */
 };
 
-static void test_report_golden_bytes(void **state)
+static void test_status_golden_bytes(void **state)
 {
 	struct pair *p = *state;
-	Cellmux__Worker__Report rep = CELLMUX__WORKER__REPORT__INIT;
+	Cellmux__Worker__Status st = CELLMUX__WORKER__STATUS__INIT;
 	Cellmux__Worker__WorkerMessage m = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
 	Cellmux__Worker__WorkerMessage *got = NULL;
+	struct worker_status copy;
 	uint8_t buf[256];
 
-	golden_report(&rep);
-	m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_REPORT;
-	m.report = &rep;
+	golden_status(&st);
+	m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATUS;
+	m.status = &st;
 	assert_int_equal(protobuf_c_message_get_packed_size(&m.base), sizeof(golden_bytes));
 	assert_int_equal(protobuf_c_message_pack(&m.base, buf), sizeof(golden_bytes));
 	assert_memory_equal(buf, golden_bytes, sizeof(golden_bytes));
@@ -129,23 +132,175 @@ static void test_report_golden_bytes(void **state)
 			 (ssize_t)sizeof(golden_bytes));
 	assert_memory_equal(buf, golden_bytes, sizeof(golden_bytes));
 
-	/* And the captured bytes decode back to the same Report. */
+	/* And the captured bytes decode back to the same Status, which the daemon copies whole. */
 	send_raw(p->tx, golden_bytes, sizeof(golden_bytes));
-	assert_int_equal(worker_msg_recv_worker(p->rx, &got), 0);
-	assert_int_equal(got->msg_case, CELLMUX__WORKER__WORKER_MESSAGE__MSG_REPORT);
-	assert_int_equal(got->report->seq, 7);
-	assert_string_equal(got->report->url, "http://198.18.0.1/ip");
-	assert_int_equal(got->report->http_status, 200);
-	assert_string_equal(got->report->body, "198.18.1.1");
-	assert_string_equal(got->report->error, "");
-	assert_string_equal(got->report->resolved_name, "ip.sim");
-	assert_int_equal(got->report->n_resolved_addresses, 2);
-	assert_string_equal(got->report->resolved_addresses[0], "198.18.0.1");
-	assert_string_equal(got->report->resolved_addresses[1], "2001:db8::1");
-	assert_int_equal(got->report->latency_us, 1500);
-	assert_int_equal(got->report->unix_time_ms, 1700000000123ULL);
-	assert_string_equal(got->report->resolve_error, "");
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, NULL), 0);
+	assert_int_equal(got->msg_case, CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATUS);
+	worker_status_copy(&copy, got->status);
 	worker_msg_free_worker(got);
+	assert_string_equal(copy.state, "ok");
+	assert_string_equal(copy.message, "HTTP 200");
+	assert_int_equal(copy.n_fields, 2);
+	assert_string_equal(copy.fields[0].key, "url");
+	assert_string_equal(copy.fields[0].value, "http://x/");
+	assert_string_equal(copy.fields[1].key, "http_status");
+	assert_string_equal(copy.fields[1].value, "200");
+	assert_int_equal(copy.unix_time_ms, 1700000000123ULL);
+}
+
+/* Report (WorkerMessage field 2) is retired: an old probe's round is refused, not misread. */
+static void test_retired_report_is_ebadmsg(void **state)
+{
+	struct pair *p = *state;
+	/* Report { seq: 7 } */
+	static const uint8_t report[] = { 0x12, 0x02, 0x08, 0x07 };
+	Cellmux__Worker__WorkerMessage *got = NULL;
+	const char *why = NULL;
+
+	send_raw(p->tx, report, sizeof(report));
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, &why), -EBADMSG);
+	assert_null(got);
+	assert_string_equal(why, "no known message set");
+}
+
+static int send_status(struct pair *p, const Cellmux__Worker__Status *st,
+		       Cellmux__Worker__WorkerMessage **got, const char **why)
+{
+	Cellmux__Worker__WorkerMessage m = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
+
+	m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATUS;
+	m.status = (Cellmux__Worker__Status *)st;
+	assert_int_equal(worker_msg_send(p->tx, &m.base), 0);
+	return worker_msg_recv_worker(p->rx, got, why);
+}
+
+static void expect_status_accepted(struct pair *p, const Cellmux__Worker__Status *st)
+{
+	Cellmux__Worker__WorkerMessage *got = NULL;
+	const char *why = NULL;
+	int r = send_status(p, st, &got, &why);
+
+	if (r < 0)
+		fail_msg("refused: %s", why ? why : "?");
+	assert_non_null(got);
+	worker_msg_free_worker(got);
+}
+
+static void expect_status_refused(struct pair *p, const Cellmux__Worker__Status *st,
+				  const char *want_why)
+{
+	Cellmux__Worker__WorkerMessage *got = NULL;
+	const char *why = NULL;
+
+	assert_int_equal(send_status(p, st, &got, &why), -EBADMSG);
+	assert_null(got);
+	assert_non_null(why);
+	assert_string_equal(why, want_why);
+}
+
+/* Every bound at its limit passes, one past it is refused with the rule named. */
+static void test_status_bounds(void **state)
+{
+	struct pair *p = *state;
+	Cellmux__Worker__Status st;
+	Cellmux__Worker__Status__Field field[WORKER_STATUS_FIELDS_MAX + 1];
+	Cellmux__Worker__Status__Field *fields[WORKER_STATUS_FIELDS_MAX + 1];
+	char keys[WORKER_STATUS_FIELDS_MAX + 1][WORKER_STATUS_KEY_MAX + 2];
+	char value[WORKER_STATUS_VALUE_MAX + 2], message[WORKER_STATUS_MESSAGE_MAX + 2];
+	char state_tok[WORKER_STATUS_STATE_MAX + 2];
+	static const char *const bad_states[] = { "", "OK", "o k", "ok\n", "ok.", "\xc3\xa9" };
+	static const char *const bad_keys[] = { "", "URL", "a-b", "a b", "\xc3\xa9" };
+
+	for (size_t i = 0; i <= WORKER_STATUS_FIELDS_MAX; i++) {
+		/* 32 bytes of every character a key may have, distinct per field */
+		snprintf(keys[i], sizeof(keys[i]), "%02zu_abcdefghijklmnopqrstuvwxyz019", i);
+		cellmux__worker__status__field__init(&field[i]);
+		field[i].key = keys[i];
+		field[i].value = value;
+		fields[i] = &field[i];
+	}
+	assert_int_equal(strlen(keys[0]), WORKER_STATUS_KEY_MAX);
+	memset(value, 'v', WORKER_STATUS_VALUE_MAX);
+	value[WORKER_STATUS_VALUE_MAX] = '\0';
+	/* Values are any text: a body keeps its lines and tabs. */
+	memcpy(value, "line\nnext\tcol \xc3\xa9", 16);
+	memset(message, 'm', WORKER_STATUS_MESSAGE_MAX);
+	message[WORKER_STATUS_MESSAGE_MAX] = '\0';
+	memcpy(state_tok, "abcdefghijklmnopqrstuvwxyz_-0189", WORKER_STATUS_STATE_MAX + 1);
+	assert_int_equal(strlen(state_tok), WORKER_STATUS_STATE_MAX);
+
+	cellmux__worker__status__init(&st);
+	st.state = state_tok;
+	st.message = message;
+	st.n_fields = WORKER_STATUS_FIELDS_MAX;
+	st.fields = fields;
+	expect_status_accepted(p, &st);
+	/* Only a state is needed. */
+	cellmux__worker__status__init(&st);
+	st.state = "ok";
+	expect_status_accepted(p, &st);
+
+	cellmux__worker__status__init(&st);
+	st.state = state_tok;
+	state_tok[WORKER_STATUS_STATE_MAX] = 'x';
+	state_tok[WORKER_STATUS_STATE_MAX + 1] = '\0';
+	expect_status_refused(p, &st, "Status.state is not 1..32 bytes of [a-z0-9_-]");
+	for (size_t i = 0; i < ARRAY_SIZE(bad_states); i++) {
+		st.state = (char *)bad_states[i];
+		expect_status_refused(p, &st, "Status.state is not 1..32 bytes of [a-z0-9_-]");
+	}
+
+	cellmux__worker__status__init(&st);
+	st.state = "ok";
+	st.message = message;
+	message[WORKER_STATUS_MESSAGE_MAX] = 'm';
+	message[WORKER_STATUS_MESSAGE_MAX + 1] = '\0';
+	expect_status_refused(p, &st, "Status.message is longer than 256 bytes or not UTF-8");
+	st.message = "caf\xc3";
+	expect_status_refused(p, &st, "Status.message is longer than 256 bytes or not UTF-8");
+	st.message = "two\nlines";
+	expect_status_refused(p, &st, "Status.message has a control character");
+	st.message = "\x1b[31mred";
+	expect_status_refused(p, &st, "Status.message has a control character");
+	st.message = "del\x7f";
+	expect_status_refused(p, &st, "Status.message has a control character");
+
+	cellmux__worker__status__init(&st);
+	st.state = "ok";
+	st.fields = fields;
+	st.n_fields = WORKER_STATUS_FIELDS_MAX + 1;
+	expect_status_refused(p, &st, "Status has more than 16 fields");
+
+	st.n_fields = 1;
+	keys[0][WORKER_STATUS_KEY_MAX] = 'x';
+	keys[0][WORKER_STATUS_KEY_MAX + 1] = '\0';
+	expect_status_refused(p, &st, "Status.fields: a key is not 1..32 bytes of [a-z0-9_]");
+	for (size_t i = 0; i < ARRAY_SIZE(bad_keys); i++) {
+		field[0].key = (char *)bad_keys[i];
+		expect_status_refused(p, &st,
+				      "Status.fields: a key is not 1..32 bytes of [a-z0-9_]");
+	}
+	field[0].key = "url";
+
+	value[WORKER_STATUS_VALUE_MAX] = 'v';
+	value[WORKER_STATUS_VALUE_MAX + 1] = '\0';
+	expect_status_refused(p, &st,
+			      "Status.fields: a value is longer than 256 bytes or not UTF-8");
+	field[0].value = "\xed\xa0\x80"; /* an encoded surrogate */
+	expect_status_refused(p, &st,
+			      "Status.fields: a value is longer than 256 bytes or not UTF-8");
+	field[0].value = "";
+	expect_status_accepted(p, &st);
+
+	/* One value per key, wherever the second one comes. */
+	st.n_fields = 3;
+	field[1].key = "body";
+	field[1].value = "x";
+	field[2].key = "url";
+	field[2].value = "y";
+	expect_status_refused(p, &st, "Status.fields: a key given twice");
+	field[2].key = "url2";
+	expect_status_accepted(p, &st);
 }
 
 static void test_hello_round_trip(void **state)
@@ -161,39 +316,11 @@ static void test_hello_round_trip(void **state)
 	m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_HELLO;
 	m.hello = &hello;
 	assert_int_equal(worker_msg_send(p->tx, &m.base), 0);
-	assert_int_equal(worker_msg_recv_worker(p->rx, &got), 0);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, NULL), 0);
 	assert_int_equal(got->msg_case, CELLMUX__WORKER__WORKER_MESSAGE__MSG_HELLO);
 	assert_string_equal(got->hello->worker, "cellmux-probe");
 	assert_string_equal(got->hello->version, "0.1");
 	assert_int_equal(got->hello->pid, 4242);
-	worker_msg_free_worker(got);
-}
-
-static void test_report_round_trip_error(void **state)
-{
-	struct pair *p = *state;
-	Cellmux__Worker__Report rep = CELLMUX__WORKER__REPORT__INIT;
-	Cellmux__Worker__WorkerMessage m = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
-	Cellmux__Worker__WorkerMessage *got = NULL;
-
-	rep.seq = UINT64_MAX;
-	rep.url = "https://example.test/\xc3\xa9t\xc3\xa9"; /* UTF-8 passes */
-	rep.error = "Couldn't connect to server";
-	rep.resolved_name = "example.test";
-	rep.resolve_error = "Name or service not known";
-	rep.latency_us = 10000000;
-	m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_REPORT;
-	m.report = &rep;
-	assert_int_equal(worker_msg_send(p->tx, &m.base), 0);
-	assert_int_equal(worker_msg_recv_worker(p->rx, &got), 0);
-	assert_int_equal(got->msg_case, CELLMUX__WORKER__WORKER_MESSAGE__MSG_REPORT);
-	assert_true(got->report->seq == UINT64_MAX);
-	assert_string_equal(got->report->url, rep.url);
-	assert_int_equal(got->report->http_status, 0);
-	assert_string_equal(got->report->body, "");
-	assert_string_equal(got->report->error, "Couldn't connect to server");
-	assert_int_equal(got->report->n_resolved_addresses, 0);
-	assert_string_equal(got->report->resolve_error, "Name or service not known");
 	worker_msg_free_worker(got);
 }
 
@@ -225,7 +352,7 @@ static void test_empty_socket_is_eagain(void **state)
 	struct pair *p = *state;
 	Cellmux__Worker__WorkerMessage *got = NULL;
 
-	assert_int_equal(worker_msg_recv_worker(p->rx, &got), -EAGAIN);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, NULL), -EAGAIN);
 	assert_null(got);
 }
 
@@ -287,23 +414,23 @@ static void test_oversize_packet_dropped(void **state)
 	}
 	free(buf);
 
-	assert_int_equal(worker_msg_recv_worker(p->rx, &got), 0);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, NULL), 0);
 	assert_int_equal(got->msg_case, CELLMUX__WORKER__WORKER_MESSAGE__MSG_HELLO);
 	worker_msg_free_worker(got);
 	got = NULL;
-	assert_int_equal(worker_msg_recv_worker(p->rx, &got), -EMSGSIZE);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, NULL), -EMSGSIZE);
 	assert_null(got);
 
 	/* The oversized packet is gone, the next one reads normally. */
 	send_stop(p->tx);
 	expect_stop(p->rx);
-	assert_int_equal(worker_msg_recv_worker(p->rx, &got), -EAGAIN);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, NULL), -EAGAIN);
 }
 
 static void test_send_refuses_oversize(void **state)
 {
 	struct pair *p = *state;
-	Cellmux__Worker__Report rep = CELLMUX__WORKER__REPORT__INIT;
+	Cellmux__Worker__Hello hello = CELLMUX__WORKER__HELLO__INIT;
 	Cellmux__Worker__WorkerMessage m = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
 	Cellmux__Worker__WorkerMessage *got = NULL;
 	char *body = malloc(WORKER_MSG_MAX + 1);
@@ -311,27 +438,27 @@ static void test_send_refuses_oversize(void **state)
 	assert_non_null(body);
 	memset(body, 'x', WORKER_MSG_MAX);
 	body[WORKER_MSG_MAX] = '\0';
-	rep.body = body;
-	m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_REPORT;
-	m.report = &rep;
+	hello.worker = body;
+	m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_HELLO;
+	m.hello = &hello;
 	assert_int_equal(worker_msg_send(p->tx, &m.base), -EMSGSIZE);
 	free(body);
-	assert_int_equal(worker_msg_recv_worker(p->rx, &got), -EAGAIN);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, NULL), -EAGAIN);
 }
 
 static void test_garbage_is_ebadmsg(void **state)
 {
 	struct pair *p = *state;
 	static const uint8_t garbage[] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x13 };
-	/* report, claiming 10 bytes where 2 follow */
-	static const uint8_t short_len[] = { 0x12, 0x0a, 0x08, 0x07 };
+	/* status, claiming 10 bytes where 2 follow */
+	static const uint8_t short_len[] = { 0x2a, 0x0a, 0x08, 0x07 };
 	Cellmux__Worker__WorkerMessage *got = NULL;
 
 	send_raw(p->tx, garbage, sizeof(garbage));
 	send_raw(p->tx, short_len, sizeof(short_len));
 	send_stop(p->tx);
-	assert_int_equal(worker_msg_recv_worker(p->rx, &got), -EBADMSG);
-	assert_int_equal(worker_msg_recv_worker(p->rx, &got), -EBADMSG);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, NULL), -EBADMSG);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, NULL), -EBADMSG);
 	assert_null(got);
 	expect_stop(p->rx);
 }
@@ -350,12 +477,12 @@ static void test_field_zero_is_ebadmsg(void **state)
 	Cellmux__Worker__WorkerMessage *got = NULL;
 
 	send_raw(p->tx, top, sizeof(top));
-	assert_int_equal(worker_msg_recv_worker(p->rx, &got), -EBADMSG);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, NULL), -EBADMSG);
 	send_raw(p->tx, nested, sizeof(nested));
-	assert_int_equal(worker_msg_recv_worker(p->rx, &got), -EBADMSG);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, NULL), -EBADMSG);
 	assert_null(got);
 	send_raw(p->tx, plain, sizeof(plain));
-	assert_int_equal(worker_msg_recv_worker(p->rx, &got), 0);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, NULL), 0);
 	assert_string_equal(got->hello->worker, "w");
 	worker_msg_free_worker(got);
 }
@@ -375,85 +502,11 @@ static void test_no_or_unknown_oneof_is_ebadmsg(void **state)
 	assert_int_equal(worker_msg_send(p->tx, &empty.base), -EINVAL);
 
 	send_raw(p->tx, future_case, sizeof(future_case));
-	assert_int_equal(worker_msg_recv_worker(p->rx, &got), -EBADMSG);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, NULL), -EBADMSG);
 	assert_null(got);
 	send_raw(p->tx, future_daemon_case, sizeof(future_daemon_case));
 	assert_int_equal(worker_msg_recv_daemon(p->rx, &dgot), -EBADMSG);
 	assert_null(dgot);
-}
-
-static void expect_report_refused(struct pair *p, const Cellmux__Worker__Report *rep)
-{
-	Cellmux__Worker__WorkerMessage m = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
-	Cellmux__Worker__WorkerMessage *got = NULL;
-
-	m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_REPORT;
-	m.report = (Cellmux__Worker__Report *)rep;
-	assert_int_equal(worker_msg_send(p->tx, &m.base), 0);
-	assert_int_equal(worker_msg_recv_worker(p->rx, &got), -EBADMSG);
-	assert_null(got);
-}
-
-static void test_report_fields_bounded(void **state)
-{
-	struct pair *p = *state;
-	Cellmux__Worker__Report rep;
-	char body[WORKER_MSG_BODY_MAX + 2];
-	char *bad_addr[] = { "198.18.0.1", "not-an-address" };
-	char *addrs[WORKER_MSG_ADDRS_MAX + 1];
-	Cellmux__Worker__WorkerMessage m = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
-	Cellmux__Worker__WorkerMessage *got = NULL;
-
-	/* A body of exactly the limit passes ... */
-	memset(body, 'b', sizeof(body));
-	body[WORKER_MSG_BODY_MAX] = '\0';
-	cellmux__worker__report__init(&rep);
-	rep.body = body;
-	m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_REPORT;
-	m.report = &rep;
-	assert_int_equal(worker_msg_send(p->tx, &m.base), 0);
-	assert_int_equal(worker_msg_recv_worker(p->rx, &got), 0);
-	assert_int_equal(strlen(got->report->body), WORKER_MSG_BODY_MAX);
-	worker_msg_free_worker(got);
-
-	/* ... one byte more does not. */
-	body[WORKER_MSG_BODY_MAX] = 'b';
-	body[WORKER_MSG_BODY_MAX + 1] = '\0';
-	expect_report_refused(p, &rep);
-
-	cellmux__worker__report__init(&rep);
-	rep.url = "http://x/\xc3"; /* a lone UTF-8 lead byte */
-	expect_report_refused(p, &rep);
-
-	cellmux__worker__report__init(&rep);
-	rep.error = "\xed\xa0\x80"; /* an encoded surrogate */
-	expect_report_refused(p, &rep);
-
-	cellmux__worker__report__init(&rep);
-	rep.http_status = -1;
-	expect_report_refused(p, &rep);
-	rep.http_status = 1000;
-	expect_report_refused(p, &rep);
-
-	cellmux__worker__report__init(&rep);
-	rep.resolved_name = "ip.sim";
-	rep.n_resolved_addresses = 2;
-	rep.resolved_addresses = bad_addr;
-	expect_report_refused(p, &rep);
-
-	/* Addresses without the name they belong to. */
-	cellmux__worker__report__init(&rep);
-	rep.n_resolved_addresses = 1;
-	rep.resolved_addresses = bad_addr;
-	expect_report_refused(p, &rep);
-
-	cellmux__worker__report__init(&rep);
-	for (size_t i = 0; i < ARRAY_SIZE(addrs); i++)
-		addrs[i] = "192.0.2.1";
-	rep.resolved_name = "many.test";
-	rep.n_resolved_addresses = WORKER_MSG_ADDRS_MAX + 1;
-	rep.resolved_addresses = addrs;
-	expect_report_refused(p, &rep);
 }
 
 static void test_welcome_fields_bounded(void **state)
@@ -532,7 +585,7 @@ static void test_delivered_confirmation_is_daemon_to_worker_only(void **state)
 	wm.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_ACK;
 	wm.ack = &ack;
 	assert_int_equal(worker_msg_send(p->tx, &wm.base), 0);
-	assert_int_equal(worker_msg_recv_worker(p->rx, &wback), -EBADMSG);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &wback, NULL), -EBADMSG);
 	assert_null(wback);
 }
 
@@ -554,14 +607,95 @@ static void test_welcome_carries_incarnation(void **state)
 	worker_msg_free_daemon(back);
 }
 
+/* StatePut carries at most WORKER_MSG_STATE_MAX bytes; empty is allowed (it deletes). The
+ * bytes are those worked out by hand from the proto: field 6 of WorkerMessage, field 7 empty. */
+static void test_state_put_bounded_and_get_golden(void **state)
+{
+	struct pair *p = *state;
+	static const uint8_t put[] = { 0x32, 0x05, 0x0a, 0x03, 'a', 'b', 'c' };
+	static const uint8_t del[] = { 0x32, 0x00 };
+	static const uint8_t get[] = { 0x3a, 0x00 };
+	Cellmux__Worker__StatePut sp = CELLMUX__WORKER__STATE_PUT__INIT;
+	Cellmux__Worker__WorkerMessage wm = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
+	Cellmux__Worker__WorkerMessage *got = NULL;
+	uint8_t *big = calloc(1, WORKER_MSG_STATE_MAX + 1);
+
+	assert_non_null(big);
+	send_raw(p->tx, put, sizeof(put));
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, NULL), 0);
+	assert_int_equal(got->msg_case, CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATE_PUT);
+	assert_int_equal(got->state_put->data.len, 3);
+	assert_memory_equal(got->state_put->data.data, "abc", 3);
+	worker_msg_free_worker(got);
+	send_raw(p->tx, del, sizeof(del));
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, NULL), 0);
+	assert_int_equal(got->state_put->data.len, 0);
+	worker_msg_free_worker(got);
+	send_raw(p->tx, get, sizeof(get));
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, NULL), 0);
+	assert_int_equal(got->msg_case, CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATE_GET);
+	worker_msg_free_worker(got);
+
+	wm.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATE_PUT;
+	wm.state_put = &sp;
+	sp.data.data = big;
+	sp.data.len = WORKER_MSG_STATE_MAX;
+	assert_int_equal(worker_msg_send(p->tx, &wm.base), 0);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, NULL), 0);
+	worker_msg_free_worker(got);
+	got = NULL;
+	sp.data.len = WORKER_MSG_STATE_MAX + 1;
+	assert_int_equal(worker_msg_send(p->tx, &wm.base), 0);
+	assert_int_equal(worker_msg_recv_worker(p->rx, &got, NULL), -EBADMSG);
+	assert_null(got);
+	free(big);
+}
+
+/* A State answer never carries data together with an error or without found. */
+static void test_state_answer_rules(void **state)
+{
+	struct pair *p = *state;
+	Cellmux__Worker__State st = CELLMUX__WORKER__STATE__INIT;
+	Cellmux__Worker__DaemonMessage dm = CELLMUX__WORKER__DAEMON_MESSAGE__INIT;
+	Cellmux__Worker__DaemonMessage *got = NULL;
+
+	dm.msg_case = CELLMUX__WORKER__DAEMON_MESSAGE__MSG_STATE;
+	dm.state = &st;
+	st.data.data = (uint8_t *)"xy";
+	st.data.len = 2;
+	st.found = true;
+	assert_int_equal(worker_msg_send(p->tx, &dm.base), 0);
+	assert_int_equal(worker_msg_recv_daemon(p->rx, &got), 0);
+	assert_true(got->state->found);
+	assert_memory_equal(got->state->data.data, "xy", 2);
+	worker_msg_free_daemon(got);
+	got = NULL;
+	st.error = EBADMSG;
+	assert_int_equal(worker_msg_send(p->tx, &dm.base), 0);
+	assert_int_equal(worker_msg_recv_daemon(p->rx, &got), -EBADMSG);
+	st.error = 0;
+	st.found = false;
+	assert_int_equal(worker_msg_send(p->tx, &dm.base), 0);
+	assert_int_equal(worker_msg_recv_daemon(p->rx, &got), -EBADMSG);
+	st.data.len = 0;
+	st.error = -1;
+	assert_int_equal(worker_msg_send(p->tx, &dm.base), 0);
+	assert_int_equal(worker_msg_recv_daemon(p->rx, &got), -EBADMSG);
+	st.error = ENOKEY;
+	assert_int_equal(worker_msg_send(p->tx, &dm.base), 0);
+	assert_int_equal(worker_msg_recv_daemon(p->rx, &got), 0);
+	assert_int_equal(got->state->error, ENOKEY);
+	worker_msg_free_daemon(got);
+}
+
 #define PAIR_TEST(f) cmocka_unit_test_setup_teardown(f, pair_setup, pair_teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		PAIR_TEST(test_report_golden_bytes),
+		PAIR_TEST(test_status_golden_bytes),
+		PAIR_TEST(test_retired_report_is_ebadmsg),
 		PAIR_TEST(test_hello_round_trip),
-		PAIR_TEST(test_report_round_trip_error),
 		PAIR_TEST(test_welcome_and_stop_round_trip),
 		PAIR_TEST(test_empty_socket_is_eagain),
 		PAIR_TEST(test_closed_peer_is_econnreset),
@@ -571,10 +705,12 @@ int main(void)
 		PAIR_TEST(test_garbage_is_ebadmsg),
 		PAIR_TEST(test_field_zero_is_ebadmsg),
 		PAIR_TEST(test_no_or_unknown_oneof_is_ebadmsg),
-		PAIR_TEST(test_report_fields_bounded),
+		PAIR_TEST(test_status_bounds),
 		PAIR_TEST(test_welcome_fields_bounded),
 		PAIR_TEST(test_delivered_confirmation_is_daemon_to_worker_only),
 		PAIR_TEST(test_welcome_carries_incarnation),
+		PAIR_TEST(test_state_put_bounded_and_get_golden),
+		PAIR_TEST(test_state_answer_rules),
 		cmocka_unit_test(test_text_sanitize),
 	};
 

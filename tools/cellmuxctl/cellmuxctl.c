@@ -19,8 +19,9 @@
  *     session     {"name", "profile", "uplink", "pid", "state": "running"|"backoff"|"stopped"|
  *                  "stopping", "restarts", "moves", "wait_reason": null|"...", "uptime_ms", "rx_bytes", "tx_bytes", "rx_packets",
  *                  "tx_packets", "quota_bytes", "quota_used_bytes", "quota_reached",
- *                  "last_report": null | {"seq", "at_ms", "url", "http_status", "body",
- *                  "error", "resolved_name", "resolved"}}
+ *                  "last_report": null (retired, always null),
+ *                  "status": null | {"state", "message", "fields": {"KEY": "VALUE"...},
+ *                  "time_ms": null | N (the worker's clock), "at_ms" (when it arrived)}}
  *
  * Commands that only act (uplink up, session stop, reload...) print nothing on success. */
 #include <getopt.h>

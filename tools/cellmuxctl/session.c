@@ -65,10 +65,26 @@ static void json_sandbox(struct json *j, const struct ctl_session_info *s)
 	json_u64_or_null(j, "cpu_weight", s->have_cpu_weight, s->cpu_weight);
 }
 
+static void json_wstatus(struct json *j, const struct ctl_wstatus_info *st)
+{
+	const struct worker_status *w = &st->w;
+
+	json_open(j, "status", '{');
+	json_str(j, "state", w->state);
+	json_str(j, "message", w->message);
+	/* The daemon let no key in twice, so an object loses nothing. */
+	json_open(j, "fields", '{');
+	for (size_t i = 0; i < w->n_fields; i++)
+		json_str(j, w->fields[i].key, w->fields[i].value);
+	json_close(j, '}');
+	json_u64_or_null(j, "time_ms", w->unix_time_ms != 0, w->unix_time_ms);
+	json_u64(j, "at_ms", st->at_ms);
+	json_close(j, '}');
+}
+
 static void json_session(struct json *j, const struct ctl_session_info *s)
 {
 	const struct ctl_counters *c = &s->counters;
-	const struct ctl_report_info *r = &s->report;
 
 	json_open(j, NULL, '{');
 	json_str(j, "name", s->name);
@@ -106,20 +122,12 @@ static void json_session(struct json *j, const struct ctl_session_info *s)
 		json_null(j, "quota_used_bytes");
 		json_null(j, "quota_reached");
 	}
-	if (s->have_report) {
-		json_open(j, "last_report", '{');
-		json_u64(j, "seq", r->seq);
-		json_u64(j, "at_ms", r->at_ms);
-		json_str(j, "url", r->url);
-		json_u64(j, "http_status", r->http_status);
-		json_str(j, "body", r->body);
-		json_str_or_null(j, "error", r->error);
-		json_str_or_null(j, "resolved_name", r->resolved_name);
-		json_str_or_null(j, "resolved", r->resolved);
-		json_close(j, '}');
-	} else {
-		json_null(j, "last_report");
-	}
+	/* Retired with the probe's own Report; kept, null, as the schema never drops a key. */
+	json_null(j, "last_report");
+	if (s->have_status)
+		json_wstatus(j, &s->status);
+	else
+		json_null(j, "status");
 	json_sandbox(j, s);
 	json_close(j, '}');
 }
@@ -166,26 +174,19 @@ static int list(const struct opts *o)
 	return listing_run(o, CTL_CMD_SESSION_GET, headers, ARRAY_SIZE(headers), list_one);
 }
 
-static void show_report(const struct ctl_report_info *r)
+static void show_wstatus(const struct ctl_wstatus_info *st)
 {
+	const struct worker_status *w = &st->w;
 	uint64_t now_ms = (uint64_t)time(NULL) * 1000;
-	char buf[CTL_TEXT_SIZE * 2 + 64], ago[32];
+	char buf[WORKER_STATUS_KEY_MAX + WORKER_STATUS_VALUE_MAX + 64], ago[32];
 
-	snprintf(buf, sizeof(buf), "#%" PRIu64 ", %s ago", r->seq,
-		 format_duration(now_ms > r->at_ms ? now_ms - r->at_ms : 0, ago, sizeof(ago)));
-	show_field("last report", buf);
-	if (r->url[0]) {
-		snprintf(buf, sizeof(buf), "GET %s -> %" PRIu32 "%s%s%s", r->url, r->http_status,
-			 r->body[0] ? " \"" : "", r->body, r->body[0] ? "\"" : "");
-		show_field("", buf);
-	}
-	if (r->resolved_name[0]) {
-		snprintf(buf, sizeof(buf), "resolved %s = %s", r->resolved_name,
-			 r->resolved[0] ? r->resolved : "-");
-		show_field("", buf);
-	}
-	if (r->error[0]) {
-		snprintf(buf, sizeof(buf), "error: %s", r->error);
+	snprintf(buf, sizeof(buf), "%s, %s ago", w->state,
+		 format_duration(now_ms > st->at_ms ? now_ms - st->at_ms : 0, ago, sizeof(ago)));
+	show_field("status", buf);
+	if (w->message[0])
+		show_field("", w->message);
+	for (size_t i = 0; i < w->n_fields; i++) {
+		snprintf(buf, sizeof(buf), "%s: %s", w->fields[i].key, w->fields[i].value);
 		show_field("", buf);
 	}
 }
@@ -295,10 +296,10 @@ static void show_human(const struct ctl_session_info *s)
 			 s->quota_reached ? ", reached" : "");
 		show_field("quota", buf);
 	}
-	if (s->have_report)
-		show_report(&s->report);
+	if (s->have_status)
+		show_wstatus(&s->status);
 	else
-		show_field("last report", "none yet");
+		show_field("status", "none yet");
 	show_sandbox(s);
 }
 

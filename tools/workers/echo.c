@@ -5,7 +5,7 @@
  * With --facts, what it observes goes to stdout, one line per fact, each starting with a marker,
  * so a test can find them in the daemon's log: "cmx-welcome pid=P incarnation=N", then, with
  * inc=N naming this process (its pid may be 1 in a PID namespace): "cmx-delivery inc=N id=I
- * redelivered=0|1", "cmx-handled inc=N id=I" (delivery I is new to it: echoed), "cmx-acking inc=N
+ * redelivered=0|1 welcome=W" (W: Welcomes it had then, so 2 and up once adopted), "cmx-handled inc=N id=I" (delivery I is new to it: echoed), "cmx-acking inc=N
  * id=I" (its ack of delivery I is sent), "cmx-rewelcome inc=N resent=K" (a restarted daemon
  * adopted it and it sent its K unacked events again), "cmx-delivered
  * inc=N id=I" (the daemon committed that ack) and, with --then-exit, "cmx-event-acked inc=N
@@ -54,7 +54,7 @@ struct echo {
 	unsigned work_ms; /* time "spent" on each new delivery before echoing it */
 	bool facts;	  /* print the cmx- lines */
 	uint64_t incarnation; /* from Welcome */
-	bool welcomed;
+	unsigned welcomes; /* 2 and up: adopted by a restarted daemon */
 	bool stop;
 };
 
@@ -158,8 +158,8 @@ static void on_delivery(struct echo *e, const Cellmux__Worker__Delivery *d)
 	if (e->log_fd >= 0)
 		dprintf(e->log_fd, "%d %" PRIu64 "%s\n", (int)getpid(), d->id,
 			d->redelivered ? " redelivered" : "");
-	fact(e, "cmx-delivery inc=%" PRIu64 " id=%" PRIu64 " redelivered=%d\n", e->incarnation, d->id,
-	       d->redelivered ? 1 : 0);
+	fact(e, "cmx-delivery inc=%" PRIu64 " id=%" PRIu64 " redelivered=%d welcome=%u\n",
+	     e->incarnation, d->id, d->redelivered ? 1 : 0, e->welcomes);
 	if (GPOINTER_TO_INT(state) == 2) {
 		send_acks(e, &id, 1);
 		return;
@@ -457,9 +457,8 @@ int main(int argc, char **argv)
 				e.incarnation = dm->welcome->incarnation;
 				fact(&e, "cmx-welcome pid=%d incarnation=%" PRIu64 "\n", (int)getpid(),
 				     e.incarnation);
-				if (e.welcomed)
+				if (e.welcomes++)
 					on_rewelcome(&e);
-				e.welcomed = true;
 			}
 			else if (dm->msg_case == CELLMUX__WORKER__DAEMON_MESSAGE__MSG_DELIVERY)
 				on_delivery(&e, dm->delivery);

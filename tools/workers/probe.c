@@ -1,5 +1,6 @@
 /* probe.c — cellmux-probe, the example session worker: every few seconds it fetches a URL (and
- * optionally resolves a name) from inside its uplink and reports each round to cellmuxd. */
+ * optionally resolves a name) from inside its uplink and sends each round's outcome to cellmuxd as
+ * a Status: state "ok" or "failed", a one-line message, the HTTP details as fields. */
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -32,6 +33,8 @@
 #define DEFAULT_TIMEOUT 10.0
 #define SECONDS_MAX 86400.0
 #define LOG_BODY_MAX 80 /* escaped body bytes in the per-round log line */
+#define PROBE_BODY_MAX 4096 /* body bytes kept; a Status carries the first WORKER_STATUS_VALUE_MAX */
+#define PROBE_ADDRS_MAX 64  /* addresses kept of one lookup */
 
 struct probe {
 	const char *url;
@@ -40,7 +43,7 @@ struct probe {
 	double timeout;      /* seconds for one whole HTTP fetch */
 	unsigned long count; /* rounds before exiting; 0 = forever */
 
-	int ctl_fd; /* -1: standalone, reports go to stdout */
+	int ctl_fd; /* -1: standalone, rounds go to stdout */
 	int sig_fd;
 	char *session; /* NULL when unknown */
 	char *uplink;
@@ -51,13 +54,13 @@ struct probe {
 
 struct round {
 	uint64_t unix_time_ms;
-	char addr_buf[WORKER_MSG_ADDRS_MAX][INET6_ADDRSTRLEN];
-	char *addrs[WORKER_MSG_ADDRS_MAX];
+	char addr_buf[PROBE_ADDRS_MAX][INET6_ADDRSTRLEN];
+	char *addrs[PROBE_ADDRS_MAX];
 	size_t n_addrs;
 	char resolve_error[256];
 
 	long status;
-	char body[WORKER_MSG_BODY_MAX + 1];
+	char body[PROBE_BODY_MAX + 1];
 	size_t body_len;
 	bool body_cut; /* more body came than we keep, so the transfer was cut short */
 	char error[CURL_ERROR_SIZE];
@@ -68,7 +71,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: " PROBE_NAME " [OPTIONS]\n"
-		"Fetch a URL every few seconds and report each round to cellmuxd, or print it\n"
+		"Fetch a URL every few seconds and send each round's status to cellmuxd, or print it\n"
 		"on stdout when " WORKER_ENV_CONTROL_FD " is unset.\n"
 		"\n"
 		"  --url URL        http(s) URL to GET (default " DEFAULT_URL ")\n"
@@ -80,7 +83,7 @@ static void usage(FILE *f)
 		"\n"
 		"Only the first %d bytes of a body are kept; a longer transfer is cut there,\n"
 		"which spares a metered uplink.\n",
-		WORKER_MSG_BODY_MAX);
+		PROBE_BODY_MAX);
 }
 
 static uint64_t now_us(clockid_t clock)
@@ -119,7 +122,7 @@ static int parse_count(const char *s, unsigned long *ret)
 	return 0;
 }
 
-/* What we put in a Report must pass the daemon's checks, so refuse it here, with a message. */
+/* What we put in a Status must pass the daemon's checks, so refuse it here, with a message. */
 static bool text_fits(const char *s, size_t max)
 {
 	size_t len = strlen(s);
@@ -312,11 +315,11 @@ static int wait_until(struct probe *p, uint64_t deadline_us)
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
 	struct round *rd = userdata;
-	size_t n = size * nmemb, room = WORKER_MSG_BODY_MAX - rd->body_len;
+	size_t n = size * nmemb, room = PROBE_BODY_MAX - rd->body_len;
 
 	memcpy(rd->body + rd->body_len, data, n < room ? n : room);
 	if (n > room) {
-		rd->body_len = WORKER_MSG_BODY_MAX;
+		rd->body_len = PROBE_BODY_MAX;
 		rd->body_cut = true;
 		return 0; /* ends the transfer with CURLE_WRITE_ERROR */
 	}
@@ -351,7 +354,7 @@ static void round_resolve(struct probe *p, struct round *rd)
 		worker_msg_text_sanitize(rd->resolve_error, strlen(rd->resolve_error));
 		return;
 	}
-	for (struct addrinfo *ai = res; ai && rd->n_addrs < WORKER_MSG_ADDRS_MAX;
+	for (struct addrinfo *ai = res; ai && rd->n_addrs < PROBE_ADDRS_MAX;
 	     ai = ai->ai_next) {
 		char *a = rd->addr_buf[rd->n_addrs];
 		const void *src;
@@ -475,7 +478,7 @@ static void round_log(const struct probe *p, const struct round *rd)
 static void print_quoted(const char *key, const char *s)
 {
 	/* Worst case every byte becomes \xHH. */
-	static char buf[4 * WORKER_MSG_BODY_MAX + 4];
+	static char buf[4 * PROBE_BODY_MAX + 4];
 
 	escape_into(buf, sizeof(buf), s, '"');
 	printf(" %s=\"%s\"", key, buf);
@@ -502,24 +505,105 @@ static void round_print(const struct probe *p, const struct round *rd)
 	fflush(stdout);
 }
 
+/* The first bytes of src (valid UTF-8) that fit a Status value, cut on a character boundary. */
+static void fit(char *dst, const char *src)
+{
+	size_t n = strnlen(src, WORKER_STATUS_VALUE_MAX);
+
+	memcpy(dst, src, n);
+	worker_msg_text_sanitize(dst, n);
+}
+
+struct status_buf {
+	Cellmux__Worker__Status__Field field[WORKER_STATUS_FIELDS_MAX];
+	Cellmux__Worker__Status__Field *fields[WORKER_STATUS_FIELDS_MAX];
+	char value[WORKER_STATUS_FIELDS_MAX][WORKER_STATUS_VALUE_MAX + 1];
+	size_t n;
+};
+
+/* Keys are ours and fewer than WORKER_STATUS_FIELDS_MAX; an empty value is left out. */
+static void add_field(struct status_buf *sb, const char *key, const char *value)
+{
+	Cellmux__Worker__Status__Field *f = &sb->field[sb->n];
+
+	if (!value[0] || sb->n >= WORKER_STATUS_FIELDS_MAX)
+		return;
+	cellmux__worker__status__field__init(f);
+	fit(sb->value[sb->n], value);
+	f->key = (char *)key;
+	f->value = sb->value[sb->n];
+	sb->fields[sb->n++] = f;
+}
+
+/* The message goes into the daemon's log line: no control characters. */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+/* No answer, a refusal (4xx, 5xx) or a failed lookup: the uplink did not do what we asked. */
+static bool round_failed(const struct round *rd)
+{
+	return rd->error[0] || rd->resolve_error[0] || rd->status < 200 || rd->status >= 400;
+}
+
 static int round_send(const struct probe *p, struct round *rd)
 {
-	Cellmux__Worker__Report rep = CELLMUX__WORKER__REPORT__INIT;
+	Cellmux__Worker__Status st = CELLMUX__WORKER__STATUS__INIT;
 	Cellmux__Worker__WorkerMessage m = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
+	_cleanup_free_ struct status_buf *sb = calloc(1, sizeof(*sb));
+	/* Room for the longest message we write; what is sent is cut to the bound below. */
+	char message[1024], num[32], addrs[WORKER_STATUS_VALUE_MAX + 1];
+	size_t o = 0;
 
-	rep.seq = p->seq;
-	rep.url = (char *)p->url;
-	rep.http_status = (int32_t)rd->status;
-	rep.body = rd->body;
-	rep.error = rd->error;
-	rep.resolved_name = (char *)(p->resolve ?: "");
-	rep.n_resolved_addresses = rd->n_addrs;
-	rep.resolved_addresses = rd->addrs;
-	rep.resolve_error = rd->resolve_error;
-	rep.latency_us = rd->latency_us;
-	rep.unix_time_ms = rd->unix_time_ms;
-	m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_REPORT;
-	m.report = &rep;
+	if (!sb)
+		return -ENOMEM;
+	if (rd->error[0])
+		snprintf(message, sizeof(message), "GET failed: %s", rd->error);
+	else if (rd->resolve_error[0])
+		snprintf(message, sizeof(message), "HTTP %ld in %.1f ms; lookup of %s failed: %s",
+			 rd->status, rd->latency_us / 1000.0, p->resolve, rd->resolve_error);
+	else
+		snprintf(message, sizeof(message), "HTTP %ld in %.1f ms", rd->status,
+			 rd->latency_us / 1000.0);
+	/* Cut to the bound on a character boundary. */
+	worker_msg_text_sanitize(message, strnlen(message, WORKER_STATUS_MESSAGE_MAX));
+	one_line(message);
+
+	snprintf(num, sizeof(num), "%" PRIu64, p->seq);
+	add_field(sb, "round", num);
+	add_field(sb, "url", p->url);
+	snprintf(num, sizeof(num), "%ld", rd->status);
+	add_field(sb, "http_status", num);
+	snprintf(num, sizeof(num), "%" PRIu64, rd->latency_us);
+	add_field(sb, "latency_us", num);
+	add_field(sb, "error", rd->error);
+	add_field(sb, "body", rd->body);
+	if (p->resolve) {
+		/* Whole addresses only, as many as fit one value. */
+		addrs[0] = '\0';
+		for (size_t i = 0; i < rd->n_addrs; i++) {
+			size_t n = strlen(rd->addrs[i]) + (i ? 1 : 0);
+
+			if (o + n > WORKER_STATUS_VALUE_MAX)
+				break;
+			o += (size_t)snprintf(addrs + o, sizeof(addrs) - o, "%s%s", i ? "," : "",
+					      rd->addrs[i]);
+		}
+		add_field(sb, "resolved_name", p->resolve);
+		add_field(sb, "resolved_addresses", addrs);
+		add_field(sb, "resolve_error", rd->resolve_error);
+	}
+
+	st.state = round_failed(rd) ? "failed" : "ok";
+	st.message = message;
+	st.n_fields = sb->n;
+	st.fields = sb->fields;
+	st.unix_time_ms = rd->unix_time_ms;
+	m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATUS;
+	m.status = &st;
 	return worker_msg_send(p->ctl_fd, &m.base);
 }
 
@@ -561,7 +645,7 @@ static int probe_round(struct probe *p)
 		return 0;
 	}
 	if (r < 0)
-		return log_error_errno(r, "cannot send report %" PRIu64 ": %m", p->seq);
+		return log_error_errno(r, "cannot send the status of round %" PRIu64 ": %m", p->seq);
 	return 0;
 }
 
@@ -636,9 +720,10 @@ static int parse_args(struct probe *p, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) >= 0) {
 		switch (c) {
 		case 'u':
-			if (!text_fits(optarg, WORKER_MSG_TEXT_MAX) || !*optarg) {
+			/* It travels as a Status field value, whole. */
+			if (!text_fits(optarg, WORKER_STATUS_VALUE_MAX) || !*optarg) {
 				log_error("--url: not a UTF-8 string of 1 to %d bytes",
-					  WORKER_MSG_TEXT_MAX);
+					  WORKER_STATUS_VALUE_MAX);
 				return -EINVAL;
 			}
 			p->url = optarg;
@@ -658,9 +743,10 @@ static int parse_args(struct probe *p, int argc, char **argv)
 			}
 			break;
 		case 'r':
-			if (!text_fits(optarg, WORKER_MSG_TEXT_MAX) || !*optarg) {
+			/* It travels as a Status field value, whole. */
+			if (!text_fits(optarg, WORKER_STATUS_VALUE_MAX) || !*optarg) {
 				log_error("--resolve: not a UTF-8 string of 1 to %d bytes",
-					  WORKER_MSG_TEXT_MAX);
+					  WORKER_STATUS_VALUE_MAX);
 				return -EINVAL;
 			}
 			p->resolve = optarg;
