@@ -16,9 +16,9 @@
 #include "daemon/store.h"
 
 struct dm_counters {
-	GArray *saved;     /* struct store_counters, names g_strdup'ed; NULL once used */
-	bool unreadable;   /* the copy could not be read: never overwrite it with fresh maps */
-	bool restored;     /* the maps were new and got the copy (or there was none) */
+	GArray *saved;	 /* struct store_counters, names g_strdup'ed; NULL once used */
+	bool unreadable; /* the copy could not be read: never overwrite it with fresh maps */
+	bool restored;	 /* the maps were new and got the copy (or there was none) */
 	guint timer;
 	unsigned interval_ms;
 };
@@ -107,18 +107,18 @@ void dm_counters_restore(struct daemon *d)
 			const struct store_counters *s =
 			    &g_array_index(dc->saved, struct store_counters, i);
 			struct acct_counters c = {
-				.rx_bytes = s->rx_bytes,
-				.rx_packets = s->rx_packets,
-				.tx_bytes = s->tx_bytes,
-				.tx_packets = s->tx_packets,
-				.rx_dropped = s->rx_dropped,
-				.tx_dropped = s->tx_dropped,
+			    .rx_bytes = s->rx_bytes,
+			    .rx_packets = s->rx_packets,
+			    .tx_bytes = s->tx_bytes,
+			    .tx_packets = s->tx_packets,
+			    .rx_dropped = s->rx_dropped,
+			    .tx_dropped = s->tx_dropped,
 			};
 			struct acct_quota q = {
-				.limit_bytes = s->quota_limit,
-				.used_bytes = s->quota_used,
-				.action = (enum acct_quota_action)s->quota_action,
-				.over = s->quota_over,
+			    .limit_bytes = s->quota_limit,
+			    .used_bytes = s->quota_used,
+			    .action = (enum acct_quota_action)s->quota_action,
+			    .over = s->quota_over,
 			};
 			int r = acct_restore(d->acct, (enum acct_kind)s->kind, s->name, &c,
 					     s->has_quota ? &q : NULL);
@@ -133,8 +133,9 @@ void dm_counters_restore(struct daemon *d)
 		}
 		dc->restored = true;
 		if (n || failed)
-			log_info("counters: new maps (a reboot?): %u names continue from the store"
-				 "%s", n, failed ? ", some could not" : "");
+			log_info(
+			    "counters: new maps (a reboot?): %u names continue from the store%s", n,
+			    failed ? ", some could not" : "");
 	} else {
 		log_warn("counters: new maps and an unreadable saved copy: not saving over it");
 	}
@@ -143,37 +144,33 @@ void dm_counters_restore(struct daemon *d)
 	dm_counters_rearm(d);
 }
 
-struct save_ctx {
-	GArray *rows;
-};
-
 static int save_one(void *userdata, enum acct_kind kind, const char *name,
 		    const struct acct_counters *c, const struct acct_quota *q)
 {
 	struct store_counters row = {
-		.kind = (int)kind,
-		.name = g_strdup(name),
-		.rx_bytes = c->rx_bytes,
-		.rx_packets = c->rx_packets,
-		.tx_bytes = c->tx_bytes,
-		.tx_packets = c->tx_packets,
-		.rx_dropped = c->rx_dropped,
-		.tx_dropped = c->tx_dropped,
-		.has_quota = q != NULL,
-		.quota_action = q ? (int)q->action : 0,
-		.quota_limit = q ? q->limit_bytes : 0,
-		.quota_used = q ? q->used_bytes : 0,
-		.quota_over = q && q->over,
+	    .kind = (int)kind,
+	    .name = g_strdup(name),
+	    .rx_bytes = c->rx_bytes,
+	    .rx_packets = c->rx_packets,
+	    .tx_bytes = c->tx_bytes,
+	    .tx_packets = c->tx_packets,
+	    .rx_dropped = c->rx_dropped,
+	    .tx_dropped = c->tx_dropped,
+	    .has_quota = q != NULL,
+	    .quota_action = q ? (int)q->action : 0,
+	    .quota_limit = q ? q->limit_bytes : 0,
+	    .quota_used = q ? q->used_bytes : 0,
+	    .quota_over = q && q->over,
 	};
 
-	g_array_append_val(((struct save_ctx *)userdata)->rows, row);
+	g_array_append_val((GArray *)userdata, row);
 	return 0;
 }
 
 void dm_counters_save(struct daemon *d)
 {
 	struct dm_counters *dc = d->counters;
-	struct save_ctx ctx;
+	GArray *rows;
 	struct store *st;
 	int r;
 
@@ -181,16 +178,15 @@ void dm_counters_save(struct daemon *d)
 	st = counters_store(d);
 	if (!dc || !d->acct || !dc->restored || !st)
 		return;
-	ctx.rows = g_array_new(FALSE, TRUE, sizeof(struct store_counters));
-	r = acct_foreach(d->acct, save_one, &ctx);
+	rows = g_array_new(FALSE, TRUE, sizeof(struct store_counters));
+	r = acct_foreach(d->acct, save_one, rows);
 	if (r >= 0)
-		r = store_counters_save(st, (struct store_counters *)(void *)ctx.rows->data,
-					ctx.rows->len);
+		r = store_counters_save(st, (struct store_counters *)(void *)rows->data, rows->len);
 	if (r < 0)
 		log_warn_errno(r, "saving the counters to the store: %m");
 	else
-		log_debug("counters: %u names saved", ctx.rows->len);
-	saved_free(ctx.rows);
+		log_debug("counters: %u names saved", rows->len);
+	saved_free(rows);
 }
 
 void dm_counters_close(struct daemon *d)
