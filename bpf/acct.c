@@ -47,6 +47,7 @@ struct acct {
 	acct_event_fn event_fn;
 	void *event_userdata;
 	int n_events;
+	bool created; /* no maps were pinned at acct_open(): they are new */
 };
 
 static_assert(ACCT_MAX_KEYS <= ACCT_TC_CLASSID_ETH, "an id fits below the classid's flag");
@@ -375,6 +376,18 @@ static int mkdir_p(const char *dir, mode_t mode)
 	return mkdir(dir, mode) < 0 && errno != EEXIST ? negative_errno() : 0;
 }
 
+/* 1 if pin_dir/name exists, 0 if not. */
+static int pinned_exists(const char *pin_dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", pin_dir, name) >= sizeof(path))
+		return -ENAMETOOLONG;
+	if (access(path, F_OK) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : negative_errno();
+}
+
 /* A skeleton whose pinned maps are (re)used from pin_dir: LIBBPF_PIN_BY_NAME does the rest. */
 static int skel_open(const char *pin_dir, struct acct_bpf **ret)
 {
@@ -419,6 +432,11 @@ int acct_open(const char *pin_dir, struct acct **ret)
 	r = skel_open(pin_dir, &a->skel);
 	if (r < 0)
 		goto fail;
+	/* Looked at before the load pins anything: new maps mean a first start or a reboot. */
+	r = pinned_exists(pin_dir, ACCT_MAP_COUNTERS);
+	if (r < 0)
+		goto fail;
+	a->created = r == 0;
 	/* libbpf 1.x raises RLIMIT_MEMLOCK itself, and only on kernels that still charge BPF
 	 * memory to it (before 5.11's memcg accounting): nothing to do here. */
 	r = acct_bpf__load(a->skel);
@@ -1058,6 +1076,88 @@ int acct_forget(struct acct *a, enum acct_kind kind, const char *name)
 	if (r < 0)
 		return r;
 	return bpf_map_delete_elem(a->names_fd, &key);
+}
+
+/* ---- carrying counters over a reboot ---- */
+
+bool acct_maps_created(const struct acct *a)
+{
+	return a->created;
+}
+
+int acct_foreach(struct acct *a,
+		 int (*fn)(void *userdata, enum acct_kind kind, const char *name,
+			   const struct acct_counters *c, const struct acct_quota *q),
+		 void *userdata)
+{
+	struct acct_map_name key, next;
+	void *prev = NULL;
+	int n = 0;
+
+	while (bpf_map_get_next_key(a->names_fd, prev, &next) == 0) {
+		struct acct_map_counters mc;
+		struct acct_map_quota mq;
+		struct acct_counters c;
+		struct acct_quota q;
+		struct acct_map_id v;
+		char name[ACCT_NAME_LEN + 1];
+
+		key = next;
+		prev = &key;
+		/* A name forgotten since the walk saw it: skip it. */
+		if (bpf_map_lookup_elem(a->names_fd, &key, &v) < 0 || v.id >= ACCT_MAX_KEYS ||
+		    bpf_map_lookup_elem(a->counters_fd, &v.id, &mc) < 0 ||
+		    bpf_map_lookup_elem(a->quota_fd, &v.id, &mq) < 0)
+			continue;
+		memcpy(name, key.name, ACCT_NAME_LEN);
+		name[ACCT_NAME_LEN] = '\0';
+		counters_from_map(&mc, &c);
+		q = (struct acct_quota){
+			.limit_bytes = mq.limit,
+			.used_bytes = total_bytes(&mc) - mq.base,
+			.action = (enum acct_quota_action)mq.action,
+			.over = mq.over != 0,
+		};
+		n++;
+		if (fn(userdata, (enum acct_kind)key.kind, name, &c, mq.action ? &q : NULL))
+			break;
+	}
+	return n;
+}
+
+int acct_restore(struct acct *a, enum acct_kind kind, const char *name,
+		 const struct acct_counters *c, const struct acct_quota *q)
+{
+	struct acct_map_counters mc = {
+		.rx = { .bytes = c->rx_bytes, .packets = c->rx_packets,
+			.drop_packets = c->rx_dropped },
+		.tx = { .bytes = c->tx_bytes, .packets = c->tx_packets,
+			.drop_packets = c->tx_dropped },
+	};
+	struct acct_map_quota mq = {};
+	struct acct_map_id id;
+	int r;
+
+	if (q && q->action != ACCT_QUOTA_NONE) {
+		if (q->action != ACCT_QUOTA_NOTIFY && q->action != ACCT_QUOTA_BLOCK)
+			return -EINVAL;
+		/* The usage as it was, whatever the counters: base is taken modulo 2^64. */
+		mq.limit = q->limit_bytes;
+		mq.base = total_bytes(&mc) - q->used_bytes;
+		mq.action = (__u32)q->action;
+		mq.over = q->over;
+	}
+	r = id_lookup(a, kind, name, &id);
+	if (r != -ENOENT)
+		return r < 0 ? r : -EEXIST;
+	/* A new id is unreachable by any program until something attaches under the name. */
+	r = id_get(a, kind, name, &id);
+	if (r < 0)
+		return r;
+	r = bpf_map_update_elem(a->counters_fd, &id.id, &mc, BPF_ANY);
+	if (r >= 0)
+		r = bpf_map_update_elem(a->quota_fd, &id.id, &mq, BPF_ANY);
+	return r;
 }
 
 /* ---- events ---- */

@@ -115,6 +115,25 @@ int acct_quota_state(struct acct *a, enum acct_kind kind, const char *name, stru
  * removed from the config, once its final counters are in the store. */
 int acct_forget(struct acct *a, enum acct_kind kind, const char *name);
 
+/* ---- Carrying counters over a reboot ----
+ * bpffs is empty after a reboot: the daemon keeps a copy of every name's counters and quota in
+ * its store and writes them back into maps acct_open() had to create. */
+
+/* Whether acct_open() created the maps (nothing was pinned under pin_dir: a first start, or a
+ * reboot emptied bpffs) instead of reusing pinned ones, which are then the live truth. */
+bool acct_maps_created(const struct acct *a);
+/* Calls fn for every name in the maps with its counters and quota (q NULL: none); fn returning
+ * non-zero stops. Returns the number of names visited or -errno. */
+int acct_foreach(struct acct *a,
+		 int (*fn)(void *userdata, enum acct_kind kind, const char *name,
+			   const struct acct_counters *c, const struct acct_quota *q),
+		 void *userdata);
+/* Creates name with counters c and quota q (NULL: none; used_bytes and over carried as they
+ * were), for a name no program counts yet: after acct_open() created the maps and before any
+ * attach. -EEXIST when the name exists: live counters are never overwritten. */
+int acct_restore(struct acct *a, enum acct_kind kind, const char *name,
+		 const struct acct_counters *c, const struct acct_quota *q);
+
 /* Quota events: a pollable fd (owned by a; watch it for input, e.g. with g_unix_fd_add()) that
  * becomes readable when a program flagged a quota as reached, once per crossing. fn is called
  * from acct_events_process(), which returns the number of events handled or -errno. Events

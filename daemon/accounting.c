@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "daemon/counters.h"
 #include "daemon/daemon.h"
 #include "daemon/relay.h"
 #include "daemon/session.h"
@@ -165,6 +166,8 @@ static void loaded(struct daemon *d)
 		d->acct_err = unavailable(d, r, "");
 		return;
 	}
+	/* Before anything attaches: a restored name must not have counted yet. */
+	dm_counters_restore(d);
 	fd = acct_events_fd(d->acct, on_quota_event, d);
 	if (fd >= 0)
 		d->acct_watch = g_unix_fd_add(fd, G_IO_IN, events_readable, d);
@@ -181,6 +184,7 @@ int dm_acct_open(struct daemon *d)
 	r = acct_probe(pin_dir(d), why, sizeof(why));
 	if (r < 0)
 		return unavailable(d, r, why);
+	dm_counters_load(d); /* a copy it cannot read is never saved over: no error here */
 	d->acct_loader = g_thread_new("acct-load", load_thread, d);
 	return 0;
 }
@@ -199,6 +203,7 @@ void dm_acct_close(struct daemon *d)
 	if (d->quota_timer)
 		g_source_remove(d->quota_timer);
 	d->acct_watch = d->quota_timer = 0;
+	dm_counters_close(d);
 	acct_close(d->acct);
 	d->acct = NULL;
 }
@@ -229,6 +234,7 @@ void dm_acct_apply_quotas(struct daemon *d)
 	for (size_t i = 0; i < d->n_sessions; i++)
 		apply_quota(d, ACCT_SESSION, d->sessions[i]->name, session_quota(d, d->sessions[i]));
 	periods_check(d);
+	dm_counters_rearm(d);
 }
 
 void dm_acct_uplink_attach(struct daemon *d, struct dm_uplink *du)
@@ -325,6 +331,8 @@ void dm_acct_session_detach(struct daemon *d, struct session *s)
 		return;
 	}
 	acct_forget(d->acct, ACCT_SESSION, s->name);
+	/* Out of the saved copy too, or a reboot before the next save would bring it back. */
+	dm_counters_save(d);
 }
 
 int dm_acct_removed_total(struct daemon *d, const char *uplink, struct store_removed_total *ret)

@@ -408,6 +408,17 @@ static int daemon_ctl_group(struct parser *p, int line, const char *key, const c
 	return 0;
 }
 
+static int daemon_counters_save(struct parser *p, int line, const char *key, const char *value)
+{
+	unsigned v;
+
+	if (parse_duration_ms(value, &v) < 0 || v < 1000 || v > 86400000)
+		return fail(p, line, "invalid counters_save_interval=%s (a duration from 1s to 24h)",
+			    value);
+	p->c->daemon.counters_save_ms = v;
+	return 0;
+}
+
 static const struct key_def daemon_keys[] = {
 	{ "cgroup", daemon_cgroup, 0 },
 	{ "ctl_socket", daemon_ctl_socket, 0 },
@@ -420,6 +431,7 @@ static const struct key_def daemon_keys[] = {
 	{ "outbox_session_max", daemon_queue_max, 0 },
 	{ "inbox_max", daemon_queue_max, 0 },
 	{ "uid_range", daemon_uid_range, 0 },
+	{ "counters_save_interval", daemon_counters_save, 0 },
 };
 
 /* ---- [backend] ---- */
@@ -1951,6 +1963,7 @@ int config_parse_string(const char *path, const char *text, struct cmx_config **
 		c->daemon.uid_min = CONFIG_DEFAULT_UID_MIN;
 		c->daemon.uid_max = CONFIG_DEFAULT_UID_MAX;
 		c->daemon.inbox_max = CONFIG_DEFAULT_INBOX_MAX;
+		c->daemon.counters_save_ms = CONFIG_DEFAULT_COUNTERS_SAVE_MS;
 	}
 	if (r >= 0)
 		r = ini_parse_string(text, &config_ini_ops, &p);

@@ -35,8 +35,12 @@ struct cfg_daemon {
 	char ctl_group[33];   /* group allowed on the admin socket besides root */
 	bool ctl_group_set;   /* false: the default group (cellmux) */
 	uint32_t uid_min, uid_max; /* dynamic session uids (uid_range=); see sandbox/identity.h */
+	/* How often counters and quota use are copied to the store (counters_save_interval=):
+	 * what a power cut can cost them. Default CONFIG_DEFAULT_COUNTERS_SAVE_MS. */
+	unsigned counters_save_ms;
 	int line;
 };
+#define CONFIG_DEFAULT_COUNTERS_SAVE_MS 60000
 
 /* quota=, quota_action=, quota_period= of an [uplink], [profile] or [session]: bpf/acct.h
  * enforces the limit, the daemon resets it by the period (bpf/quota_period.h). */

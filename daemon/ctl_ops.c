@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "daemon/adhoc.h"
 #include "daemon/daemon.h"
 #include "daemon/session.h"
 #include "daemon/status.h"
@@ -258,6 +259,13 @@ static int op_session_start(void *ctx, const struct ctl_session_start *req, stru
 			ctl_reply_set_error(r, "%s", err);
 		return rr;
 	}
+	/* Like the backend's sessions, it is started again after a daemon restart. */
+	rr = dm_adhoc_record(d, s, req->uplink);
+	if (rr < 0) {
+		ctl_reply_set_error(r, "session '%s' started, but recording it for restarts failed",
+				    s->name);
+		return rr;
+	}
 	return op_session_get(ctx, s->name, r);
 }
 
@@ -282,6 +290,9 @@ static int op_session_stop(void *ctx, const char *name, struct ctl_reply *r)
 	}
 	s->on_gone = stop_done;
 	s->on_gone_arg = ctl_reply_defer(r);
+	/* Now, not once the worker is gone: a daemon killed meanwhile must not bring it back. */
+	if (!s->from_config)
+		dm_adhoc_forget(d, name);
 	return daemon_session_stop(d, name);
 }
 

@@ -12,6 +12,8 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "daemon/accounting.h"
+#include "daemon/adhoc.h"
+#include "daemon/counters.h"
 #include "daemon/health.h"
 #include "daemon/status.h"
 #include "common/esource.h"
@@ -481,6 +483,9 @@ static void session_remove(struct daemon *d, struct session *s)
 	/* Removed for good (not a daemon stop, a move or a changed session restarting). */
 	if (s->remove_when_stopped)
 		state_blobs_forget(d->blobs, s->name);
+	/* Stopped for good (session stop, a reload): an admin's does not come back. */
+	if (s->remove_when_stopped && !s->from_config)
+		dm_adhoc_forget(d, s->name);
 	session_free(s);
 }
 
@@ -509,6 +514,8 @@ static bool sessions_all_stopped(const struct daemon *d)
 
 static void teardown(struct daemon *d)
 {
+	/* While the store is open (the relay's goes first): a clean stop loses no count. */
+	dm_counters_save(d);
 	if (d->replan_timer)
 		g_source_remove(d->replan_timer);
 	d->replan_timer = 0;
@@ -1034,6 +1041,7 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 	/* Hold-downs end and quotas change without an event: the router is asked each second. */
 	d->replan_timer = g_timeout_add_seconds(1, on_replan_timer, d);
 	relay_restore_sessions(d->relay);
+	dm_adhoc_restore(d);
 	/* What no session claimed belongs to none of this daemon's sessions. */
 	session_orphans_reap(d);
 	state_blobs_sweep(d->blobs);

@@ -58,6 +58,7 @@ struct daemon {
 	guint acct_watch, quota_timer;
 	struct relay *relay; /* the backend link and its store; NULL without [backend] */
 	struct store *store; /* without [backend]: the store of removed sessions' final counts */
+	struct dm_counters *counters; /* counters carried over a reboot (counters.h) */
 	struct state_blobs *blobs; /* workers' state blobs, in whichever store is open */
 	guint replan_timer;  /* asks the router again: hold-downs end, move_back, quotas */
 	bool replanning, replan_again;

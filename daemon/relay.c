@@ -884,6 +884,8 @@ static int collect_session(void *userdata, const struct store_session *ss)
 	GArray *a = userdata;
 	struct restore rs;
 
+	if (ss->origin != STORE_SESSION_BACKEND)
+		return 0; /* an admin's: adhoc.c restores those */
 	snprintf(rs.name, sizeof(rs.name), "%s", ss->name);
 	snprintf(rs.profile, sizeof(rs.profile), "%s", ss->profile);
 	snprintf(rs.uplink, sizeof(rs.uplink), "%s", ss->uplink);

@@ -56,9 +56,10 @@ static const char *const queries[Q_MAX] = {
     [Q_INBOX_DEL] = "DELETE FROM inbox WHERE id = ? RETURNING session",
     [Q_INBOX_LIST] = "SELECT seq, id, session, payload FROM inbox"
 		     " WHERE session = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-    [Q_SESSION_ADD] = "INSERT OR REPLACE INTO sessions(name, profile, uplink) VALUES (?, ?, ?)",
+    [Q_SESSION_ADD] = "INSERT OR REPLACE INTO sessions(name, profile, uplink, origin)"
+		      " VALUES (?, ?, ?, ?)",
     [Q_SESSION_DEL] = "DELETE FROM sessions WHERE name = ?",
-    [Q_SESSION_LIST] = "SELECT name, profile, uplink FROM sessions ORDER BY rowid",
+    [Q_SESSION_LIST] = "SELECT name, profile, uplink, origin FROM sessions ORDER BY rowid",
     [Q_INCARNATION_NEXT] = "INSERT INTO incarnations(session, last) VALUES (?, 1)"
 			   " ON CONFLICT(session) DO UPDATE SET last = last + 1 RETURNING last",
 };
@@ -131,11 +132,14 @@ struct store {
 	struct listener *listeners;
 	size_t n_listeners;
 	sqlite3_stmt *removed_add, *removed_total; /* the removed-sessions block at the end */
+	sqlite3_stmt *counters_add, *counters_clear, *counters_list; /* the counters block */
 	sqlite3_stmt *state_q[4];		   /* the state-blobs block at the end */
 };
 
 static int removed_open(struct store *st);
 static void removed_close(struct store *st);
+static int counters_open(struct store *st);
+static void counters_close(struct store *st);
 static int state_open(struct store *st);
 static void state_close(struct store *st);
 
@@ -647,6 +651,14 @@ int store_incarnation_current(struct store *st, const char *session, uint64_t *r
 int store_session_add(struct store *st, const char *name, const char *profile, const char *uplink,
 		      uint64_t *ret_batch)
 {
+	return store_session_add_origin(st, name, profile, uplink, STORE_SESSION_BACKEND,
+					ret_batch);
+}
+
+int store_session_add_origin(struct store *st, const char *name, const char *profile,
+			     const char *uplink, enum store_session_origin origin,
+			     uint64_t *ret_batch)
+{
 	sqlite3_stmt *s = st->q[Q_SESSION_ADD];
 	int r;
 
@@ -656,6 +668,7 @@ int store_session_add(struct store *st, const char *name, const char *profile, c
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, profile, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, uplink ? uplink : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, (int)origin);
 	r = step_done(st, Q_SESSION_ADD);
 	if (r < 0)
 		return r;
@@ -689,6 +702,7 @@ int store_sessions_foreach(struct store *st,
 		    .name = (const char *)sqlite3_column_text(s, 0),
 		    .profile = (const char *)sqlite3_column_text(s, 1),
 		    .uplink = (const char *)sqlite3_column_text(s, 2),
+		    .origin = (enum store_session_origin)sqlite3_column_int(s, 3),
 		};
 		n++;
 		if (fn(userdata, &ss))
@@ -849,6 +863,11 @@ int store_open(const char *dir, const struct store_params *p, struct store **ret
 		rc = migrate(st);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(st->db, schema, NULL, NULL, NULL);
+	/* Stores from before admin-started sessions were kept: every row is the backend's. */
+	if (rc == SQLITE_OK && !has_column(st, "sessions", "origin"))
+		rc = sqlite3_exec(st->db,
+				  "ALTER TABLE sessions ADD COLUMN origin INTEGER NOT NULL DEFAULT 0",
+				  NULL, NULL, NULL);
 	umask(umask_old);
 	if (rc != SQLITE_OK) {
 		r = sql_err(st, rc, "schema");
@@ -866,6 +885,9 @@ int store_open(const char *dir, const struct store_params *p, struct store **ret
 	if (r < 0)
 		goto fail;
 	r = removed_open(st);
+	if (r < 0)
+		goto fail;
+	r = counters_open(st);
 	if (r < 0)
 		goto fail;
 	r = state_open(st);
@@ -889,6 +911,7 @@ void store_free(struct store *st)
 	for (int i = 0; i < Q_MAX; i++)
 		sqlite3_finalize(st->q[i]);
 	removed_close(st);
+	counters_close(st);
 	state_close(st);
 	sqlite3_close(st->db);
 	if (st->outbox_by_session)
@@ -985,6 +1008,141 @@ int store_removed_total(struct store *st, const char *uplink, struct store_remov
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc == SQLITE_ROW ? 0 : sql_err(st, rc, "removed_sessions total");
+}
+
+/* ---- Counters carried over a reboot (store.h) ----
+ * Own schema and statements like the removed-sessions block. Values above INT64_MAX are kept
+ * as their two's complement and read back the same: quota_used may wrap like the maps' base. */
+static const char counters_schema[] =
+    "CREATE TABLE IF NOT EXISTS counters(kind INTEGER NOT NULL, name TEXT NOT NULL,"
+    " rx_bytes INTEGER NOT NULL, rx_packets INTEGER NOT NULL, tx_bytes INTEGER NOT NULL,"
+    " tx_packets INTEGER NOT NULL, rx_dropped INTEGER NOT NULL, tx_dropped INTEGER NOT NULL,"
+    " quota_action INTEGER NOT NULL, quota_limit INTEGER NOT NULL,"
+    " quota_used INTEGER NOT NULL, quota_over INTEGER NOT NULL, at_ms INTEGER NOT NULL,"
+    " PRIMARY KEY(kind, name)) WITHOUT ROWID;";
+
+static int counters_open(struct store *st)
+{
+	static const char add[] =
+	    "INSERT OR REPLACE INTO counters(kind, name, rx_bytes, rx_packets, tx_bytes,"
+	    " tx_packets, rx_dropped, tx_dropped, quota_action, quota_limit, quota_used,"
+	    " quota_over, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+	static const char clear[] = "DELETE FROM counters";
+	static const char list[] =
+	    "SELECT kind, name, rx_bytes, rx_packets, tx_bytes, tx_packets, rx_dropped,"
+	    " tx_dropped, quota_action, quota_limit, quota_used, quota_over FROM counters";
+	int rc;
+
+	rc = sqlite3_exec(st->db, counters_schema, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return sql_err(st, rc, "counters schema");
+	rc = sqlite3_prepare_v3(st->db, add, -1, SQLITE_PREPARE_PERSISTENT, &st->counters_add,
+				NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v3(st->db, clear, -1, SQLITE_PREPARE_PERSISTENT,
+					&st->counters_clear, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v3(st->db, list, -1, SQLITE_PREPARE_PERSISTENT,
+					&st->counters_list, NULL);
+	if (rc != SQLITE_OK)
+		return sql_err(st, rc, "counters statements");
+	return 0;
+}
+
+static void counters_close(struct store *st)
+{
+	sqlite3_finalize(st->counters_add);
+	sqlite3_finalize(st->counters_clear);
+	sqlite3_finalize(st->counters_list);
+}
+
+static int counters_put(struct store *st, const struct store_counters *c, int64_t at)
+{
+	sqlite3_stmt *s = st->counters_add;
+	int rc;
+
+	sqlite3_bind_int(s, 1, c->kind);
+	sqlite3_bind_text(s, 2, c->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (int64_t)c->rx_bytes);
+	sqlite3_bind_int64(s, 4, (int64_t)c->rx_packets);
+	sqlite3_bind_int64(s, 5, (int64_t)c->tx_bytes);
+	sqlite3_bind_int64(s, 6, (int64_t)c->tx_packets);
+	sqlite3_bind_int64(s, 7, (int64_t)c->rx_dropped);
+	sqlite3_bind_int64(s, 8, (int64_t)c->tx_dropped);
+	sqlite3_bind_int(s, 9, c->has_quota ? c->quota_action : 0);
+	sqlite3_bind_int64(s, 10, c->has_quota ? (int64_t)c->quota_limit : 0);
+	sqlite3_bind_int64(s, 11, c->has_quota ? (int64_t)c->quota_used : 0);
+	sqlite3_bind_int(s, 12, c->has_quota && c->quota_over);
+	sqlite3_bind_int64(s, 13, at);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_DONE ? 0 : sql_err(st, rc, "counters insert");
+}
+
+int store_counters_save(struct store *st, const struct store_counters *v, size_t n)
+{
+	int64_t at = now_ms();
+	int r, rc;
+
+	for (size_t i = 0; i < n; i++)
+		if (!v[i].name)
+			return -EINVAL;
+	/* One batch, whatever batch_max says: a size-triggered commit in the middle would leave
+	 * a copy that is half one save and half none. */
+	r = batch_join(st);
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(st->counters_clear);
+	sqlite3_reset(st->counters_clear);
+	if (rc != SQLITE_DONE)
+		r = sql_err(st, rc, "counters clear");
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		r = counters_put(st, &v[i], at);
+	if (r < 0) {
+		/* Nothing half-done may commit: the batch goes as a whole, as on a failed commit. */
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		st->in_tx = false;
+		st->batch_writes = 0;
+		notify(st, st->batch++, r);
+		reload_marks(st);
+		return r;
+	}
+	st->batch_writes++;
+	return store_flush(st);
+}
+
+int store_counters_foreach(struct store *st,
+			   int (*fn)(void *userdata, const struct store_counters *c),
+			   void *userdata)
+{
+	sqlite3_stmt *s = st->counters_list;
+	int n = 0, rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_counters c = {
+		    .kind = sqlite3_column_int(s, 0),
+		    .name = (const char *)sqlite3_column_text(s, 1),
+		    .rx_bytes = (uint64_t)sqlite3_column_int64(s, 2),
+		    .rx_packets = (uint64_t)sqlite3_column_int64(s, 3),
+		    .tx_bytes = (uint64_t)sqlite3_column_int64(s, 4),
+		    .tx_packets = (uint64_t)sqlite3_column_int64(s, 5),
+		    .rx_dropped = (uint64_t)sqlite3_column_int64(s, 6),
+		    .tx_dropped = (uint64_t)sqlite3_column_int64(s, 7),
+		    .quota_action = sqlite3_column_int(s, 8),
+		    .quota_limit = (uint64_t)sqlite3_column_int64(s, 9),
+		    .quota_used = (uint64_t)sqlite3_column_int64(s, 10),
+		    .quota_over = sqlite3_column_int(s, 11) != 0,
+		};
+		c.has_quota = c.quota_action != 0;
+		n++;
+		if (fn(userdata, &c))
+			break;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sql_err(st, rc, "counters list");
+	return n;
 }
 
 /* ---- Worker state blobs (store.h) ----

@@ -1,5 +1,5 @@
 /* store.h — cellmuxd's durable state in one SQLite database (WAL) under state_dir: sessions the
- * backend started, the outbox (worker events for the backend), the inbox (backend deliveries for
+ * backend or an admin started, a copy of the counters for after a reboot, the outbox (worker events for the backend), the inbox (backend deliveries for
  * workers) and the ids already seen, with group commit.
  *
  * Group commit: every write joins the open batch (one transaction); the batch commits when it
@@ -64,8 +64,16 @@ struct store_delivery {
 	size_t len;
 };
 
+/* Who started a session: the backend (relay.c restores those), or an admin with `cellmuxctl
+ * session start` (the daemon restores those, with or without a backend). */
+enum store_session_origin {
+	STORE_SESSION_BACKEND = 0,
+	STORE_SESSION_ADMIN = 1,
+};
+
 struct store_session {
 	const char *name, *profile, *uplink; /* uplink "" when the router placed it */
+	enum store_session_origin origin;
 };
 
 /* Creates dir if needed and makes it 0700, opens or creates dir/STORE_DB_NAME; the database and
@@ -121,9 +129,13 @@ int store_incarnation_next(struct store *st, const char *session, uint64_t *ret)
  * restarted daemon that adopts it keeps. */
 int store_incarnation_current(struct store *st, const char *session, uint64_t *ret);
 
-/* Sessions started by the backend, to start again after a restart. */
+/* Sessions started by the backend (store_session_add) or an admin (store_session_add_origin),
+ * to start again after a restart; one row per name, the last add wins. */
 int store_session_add(struct store *st, const char *name, const char *profile, const char *uplink,
 		      uint64_t *ret_batch);
+int store_session_add_origin(struct store *st, const char *name, const char *profile,
+			     const char *uplink, enum store_session_origin origin,
+			     uint64_t *ret_batch);
 int store_session_remove(struct store *st, const char *name, uint64_t *ret_batch);
 int store_sessions_foreach(struct store *st,
 			   int (*fn)(void *userdata, const struct store_session *s),
@@ -148,6 +160,29 @@ struct store_removed_total {
 int store_removed_add(struct store *st, const struct store_removed *r, uint64_t *ret_batch);
 /* The sums over uplink's removed sessions (zeros when none); sees uncommitted rows too. */
 int store_removed_total(struct store *st, const char *uplink, struct store_removed_total *ret);
+
+/* ---- Counters carried over a reboot ----
+ * A copy of every name's counters and quota from the pinned maps (bpf/acct.h), saved
+ * periodically and at a clean stop; after a reboot emptied bpffs the daemon writes them back
+ * into the new maps. Kinds are bpf/acct.h's enum acct_kind numbers. */
+struct store_counters {
+	int kind;
+	const char *name;
+	uint64_t rx_bytes, rx_packets, tx_bytes, tx_packets, rx_dropped, tx_dropped;
+	bool has_quota;
+	int quota_action; /* enum acct_quota_action */
+	uint64_t quota_limit, quota_used;
+	bool quota_over;
+};
+
+/* Replaces the whole saved copy with v[0..n) in one batch, committed before it returns (the
+ * open batch commits with it): after a crash the copy is one save or the one before, never a
+ * mix. */
+int store_counters_save(struct store *st, const struct store_counters *v, size_t n);
+/* The saved copy, in no particular order; fn returning non-zero stops. Visited count or -errno. */
+int store_counters_foreach(struct store *st,
+			   int (*fn)(void *userdata, const struct store_counters *c),
+			   void *userdata);
 
 /* ---- Worker state blobs ----
  * One blob per session name (sealed by the caller, daemon/seal.h: the store holds no worker's

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # bpf_counters.py — the accounting layer's own word, read with bpftool (a tool cellmux did not
-# write): prints {"session/NAME" | "uplink/NAME": {rx_bytes, rx_packets, tx_bytes, tx_packets}}
+# write): prints {"session/NAME" | "uplink/NAME": {rx_bytes, rx_packets, tx_bytes, tx_packets,
+# rx_dropped, tx_dropped}} (dropped: packets a blocking quota dropped)
 # as JSON, from the maps pinned in BPF_DIR (cmx_names: (kind, name) -> id; cmx_counters[id]).
 import json, struct, subprocess, sys
 
@@ -28,9 +29,10 @@ def main(pin_dir):
         c = raw(bpftool("map", "lookup", "pinned", pin_dir + "/cmx_counters", "key", "hex",
                         *[x[2:] for x in key]), "value")
         # struct acct_map_counters: rx {bytes, packets, drop_bytes, drop_packets}, tx {...}
-        rxb, rxp, _, _, txb, txp, _, _ = struct.unpack_from("<8Q", c)
+        rxb, rxp, _, rxd, txb, txp, _, txd = struct.unpack_from("<8Q", c)
         res[f"{KINDS.get(kind, kind)}/{name}"] = {
-            "rx_bytes": rxb, "rx_packets": rxp, "tx_bytes": txb, "tx_packets": txp}
+            "rx_bytes": rxb, "rx_packets": rxp, "tx_bytes": txb, "tx_packets": txp,
+            "rx_dropped": rxd, "tx_dropped": txd}
     json.dump(res, sys.stdout, sort_keys=True)
     print()
 

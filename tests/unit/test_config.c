@@ -277,6 +277,24 @@ static void test_uid_range_parses(void **state)
 	config_free(c);
 }
 
+static void test_counters_save_interval_defaults_to_60s_and_parses(void **state)
+{
+	struct cmx_config *c = parse_ok("");
+
+	assert_int_equal(c->daemon.counters_save_ms, 60000);
+	config_free(c);
+	c = parse_ok("[daemon]\ncounters_save_interval=5m\n");
+	assert_int_equal(c->daemon.counters_save_ms, 300000);
+	config_free(c);
+	c = parse_ok("[daemon]\ncounters_save_interval=1s\n");
+	assert_int_equal(c->daemon.counters_save_ms, 1000);
+	config_free(c);
+}
+
+ERROR_TEST(test_counters_save_interval_below_1s_is_refused,
+	   "[daemon]\ncounters_save_interval=500ms\n",
+	   "t.conf:2: invalid counters_save_interval=500ms (a duration from 1s to 24h)")
+
 static void test_addresses_accumulate_over_lines_and_commas_with_ipv6(void **state)
 {
 	char buf[IP_PREFIX_STRLEN];
@@ -1423,6 +1441,8 @@ int main(void)
 		cmocka_unit_test(test_cpu_weight_out_of_range_is_refused),
 		cmocka_unit_test(test_uid_range_must_stay_clear_of_system_accounts),
 		cmocka_unit_test(test_uid_range_parses),
+		cmocka_unit_test(test_counters_save_interval_defaults_to_60s_and_parses),
+		cmocka_unit_test(test_counters_save_interval_below_1s_is_refused),
 		cmocka_unit_test(test_bind_paths_are_word_lists),
 		cmocka_unit_test(test_log_rate_limit_defaults_and_keys),
 		cmocka_unit_test(test_bind_path_must_be_plain_and_absolute),

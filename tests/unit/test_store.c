@@ -1,7 +1,9 @@
 /* test_store.c — the durable store: dedup of ids already seen (keyed on the worker process's
  * incarnation), the outbox cap, its per-session share and the inbox cap, incarnations, the
  * migration of a store from before incarnations, readers never see an uncommitted batch, group
- * commit, and crash safety (a child killed with SIGKILL mid-batch loses nothing it acked). */
+ * commit, and crash safety (a child killed with SIGKILL mid-batch loses nothing it acked);
+ * admin-started sessions keep their origin; the saved copy of the counters is replaced whole,
+ * in one batch, durable when the save returns, and reads back bit for bit. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -550,6 +552,185 @@ static void removed_sessions_sum_per_uplink_and_survive_reopen(void **state)
 	assert_int_equal(t.sessions, 0);
 }
 
+/* ---- sessions by origin ---- */
+
+static int collect_origin(void *userdata, const struct store_session *ss)
+{
+	char *out = userdata;
+
+	strcat(out, ss->name);
+	strcat(out, ss->origin == STORE_SESSION_ADMIN ? "=admin;" : "=backend;");
+	return 0;
+}
+
+static void admin_sessions_keep_their_origin_across_reopen(void **state)
+{
+	struct ctx *c = *state;
+	char out[256] = "";
+
+	assert_int_equal(store_session_add(c->st, "b1", "echo", "", NULL), 0);
+	assert_int_equal(
+	    store_session_add_origin(c->st, "a1", "echo", "sim0", STORE_SESSION_ADMIN, NULL), 0);
+	assert_int_equal(
+	    store_session_add_origin(c->st, "a2", "probe", "", STORE_SESSION_ADMIN, NULL), 0);
+	assert_int_equal(store_session_remove(c->st, "a2", NULL), 0);
+	assert_int_equal(store_flush(c->st), 0);
+	reopen(c, 1000, 0);
+	assert_int_equal(store_sessions_foreach(c->st, collect_origin, out), 2);
+	assert_string_equal(out, "b1=backend;a1=admin;");
+}
+
+/* A store from before origins: its sessions table has no origin column; every row is the
+ * backend's, and admin rows can be added. */
+static void sessions_from_before_origins_are_the_backends(void **state)
+{
+	struct ctx *c = *state;
+	char path[128], out[256] = "";
+	sqlite3 *db;
+
+	store_free(c->st);
+	c->st = NULL;
+	snprintf(path, sizeof(path), "%s/" STORE_DB_NAME, c->dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "CREATE TABLE sessions(name TEXT PRIMARY KEY, profile TEXT"
+				      " NOT NULL, uplink TEXT NOT NULL DEFAULT '');"
+				      "INSERT INTO sessions VALUES ('old', 'echo', '');",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(open_store(c, 1000, 0), 0);
+	assert_int_equal(
+	    store_session_add_origin(c->st, "new", "echo", "", STORE_SESSION_ADMIN, NULL), 0);
+	assert_int_equal(store_sessions_foreach(c->st, collect_origin, out), 2);
+	assert_string_equal(out, "old=backend;new=admin;");
+}
+
+/* ---- counters carried over a reboot ---- */
+
+struct seen_counters {
+	struct store_counters c[8];
+	char name[8][16];
+	int n;
+};
+
+static int collect_counters(void *userdata, const struct store_counters *c)
+{
+	struct seen_counters *s = userdata;
+
+	snprintf(s->name[s->n], sizeof(s->name[0]), "%s", c->name);
+	s->c[s->n] = *c;
+	s->c[s->n].name = s->name[s->n];
+	s->n++;
+	return 0;
+}
+
+static const struct store_counters *find_counters(const struct seen_counters *s, int kind,
+						  const char *name)
+{
+	for (int i = 0; i < s->n; i++)
+		if (s->c[i].kind == kind && !strcmp(s->c[i].name, name))
+			return &s->c[i];
+	return NULL;
+}
+
+static void counters_copy_is_replaced_whole_and_survives_reopen(void **state)
+{
+	struct ctx *c = *state;
+	/* Values past INT64_MAX (a quota usage carried modulo 2^64) come back bit for bit. */
+	const struct store_counters v[] = {
+		{ .kind = 2, .name = "sim0", .rx_bytes = 1000000007, .rx_packets = 700,
+		  .tx_bytes = UINT64_MAX - 3, .tx_packets = 9, .rx_dropped = 1, .tx_dropped = 2 },
+		{ .kind = 1, .name = "s1", .rx_bytes = 5, .tx_bytes = 6, .has_quota = true,
+		  .quota_action = 2, .quota_limit = 1048576, .quota_used = 1048580,
+		  .quota_over = true },
+		{ .kind = 1, .name = "sim0", .rx_bytes = 42 }, /* same name, other kind */
+	};
+	struct seen_counters s = {0};
+	const struct store_counters *x;
+
+	assert_int_equal(store_counters_save(c->st, v, 3), 0);
+	reopen(c, 1000, 0);
+	assert_int_equal(store_counters_foreach(c->st, collect_counters, &s), 3);
+	x = find_counters(&s, 2, "sim0");
+	assert_non_null(x);
+	assert_int_equal(x->rx_bytes, 1000000007);
+	assert_int_equal(x->rx_packets, 700);
+	assert_true(x->tx_bytes == UINT64_MAX - 3);
+	assert_int_equal(x->tx_packets, 9);
+	assert_int_equal(x->rx_dropped, 1);
+	assert_int_equal(x->tx_dropped, 2);
+	assert_false(x->has_quota);
+	x = find_counters(&s, 1, "s1");
+	assert_non_null(x);
+	assert_true(x->has_quota);
+	assert_int_equal(x->quota_action, 2);
+	assert_int_equal(x->quota_limit, 1048576);
+	assert_int_equal(x->quota_used, 1048580);
+	assert_true(x->quota_over);
+	x = find_counters(&s, 1, "sim0");
+	assert_non_null(x);
+	assert_int_equal(x->rx_bytes, 42);
+	/* The next save is the whole copy: a name not in it is gone. */
+	assert_int_equal(store_counters_save(c->st, &v[1], 1), 0);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_counters_foreach(c->st, collect_counters, &s), 1);
+	assert_string_equal(s.c[0].name, "s1");
+	assert_int_equal(store_counters_save(c->st, NULL, 0), 0);
+	assert_int_equal(store_counters_foreach(c->st, collect_counters, &s), 0);
+}
+
+/* What another connection sees in the counters table at each commit of a save. */
+struct counters_peek {
+	char path[128];
+	int rows[16], n;
+};
+
+static void peek_counters(void *userdata, uint64_t batch, int result)
+{
+	struct counters_peek *p = userdata;
+	sqlite3_stmt *q;
+	sqlite3 *db;
+
+	if (p->n >= 16 || sqlite3_open(p->path, &db) != SQLITE_OK)
+		return;
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM counters", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		p->rows[p->n++] = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+}
+
+/* batch_max 1 commits every write at once; a save of many rows is still one commit, so another
+ * reader (or a crash) sees the old copy or the new one whole, never a part, and it is on disk
+ * when the save returns. */
+static void counters_save_is_one_commit_durable_on_return(void **state)
+{
+	struct ctx *c = *state;
+	struct counters_peek peek = {0};
+	struct store_counters v[6];
+	char names[6][8];
+
+	reopen(c, 1, 0);
+	snprintf(peek.path, sizeof(peek.path), "%s/" STORE_DB_NAME, c->dir);
+	for (int i = 0; i < 6; i++) {
+		snprintf(names[i], sizeof(names[i]), "u%d", i);
+		v[i] = (struct store_counters){ .kind = 2, .name = names[i], .tx_bytes = 100 + i };
+	}
+	assert_int_equal(store_counters_save(c->st, v, 6), 0);
+	assert_int_equal(store_add_commit_listener(c->st, peek_counters, &peek), 0);
+	assert_int_equal(store_counters_save(c->st, v, 5), 0);
+	assert_int_equal(peek.n, 1);
+	assert_int_equal(peek.rows[0], 5);
+	store_remove_commit_listener(c->st, peek_counters, &peek);
+	/* A row without a name is refused and changes nothing. */
+	v[3].name = NULL;
+	assert_int_equal(store_counters_save(c->st, v, 6), -EINVAL);
+	struct seen_counters s = {0};
+	assert_int_equal(store_counters_foreach(c->st, collect_counters, &s), 5);
+}
+
 static int count_blob(void *userdata, const char *session, const void *blob, size_t len)
 {
 	(*(int *)userdata)++;
@@ -611,6 +792,14 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(sessions_come_back_after_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(group_commit_batches_writes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sigkill_mid_batch_loses_nothing_acked, setup, teardown),
+	    cmocka_unit_test_setup_teardown(admin_sessions_keep_their_origin_across_reopen, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(sessions_from_before_origins_are_the_backends, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(counters_copy_is_replaced_whole_and_survives_reopen,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(counters_save_is_one_commit_durable_on_return, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(state_blobs_replace_delete_and_survive_reopen, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(removed_sessions_sum_per_uplink_and_survive_reopen, setup,
