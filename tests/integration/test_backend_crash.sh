@@ -17,7 +17,8 @@ make_certs
 uplink_up
 {
 	backend_section
-	echo_profile
+	# 2 ms a delivery: 10,000 take 20 s at least, so the stream outlasts 20 quick adoptions.
+	echo_profile --work 2
 	printf '[session e1]\nprofile=echo\n\n'
 } | write_config
 start_backend good --deliver "e1:$N"
