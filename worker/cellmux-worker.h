@@ -10,8 +10,8 @@
  * uses one struct cmxw.
  *
  * Sends block while the socket's buffer is full (the inherited socket is blocking): the daemon
- * is slow or restarting. A program that makes the fd non-blocking gets its events kept and sent
- * again from the retry timer instead. */
+ * is slow or restarting. A program that makes the fd non-blocking gets its events and state
+ * requests kept and sent from the retry timer instead (a Status is not kept: -EAGAIN). */
 #pragma once
 
 #include <stdbool.h>

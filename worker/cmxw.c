@@ -920,7 +920,8 @@ static void on_state(struct cmxw *w, const Cellmux__Worker__State *st)
 	if (q.put || !st->found || st->error)
 		w->cb.on_state(w, -st->error, st->found && !st->error, NULL, 0, q.put, w->userdata);
 	else
-		w->cb.on_state(w, 0, true, st->data.data, st->data.len, false, w->userdata);
+		w->cb.on_state(w, 0, true, st->data.len ? st->data.data : NULL, st->data.len, false,
+			       w->userdata);
 }
 
 static int handle(struct cmxw *w, const Cellmux__Worker__DaemonMessage *m)
