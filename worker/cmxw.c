@@ -903,8 +903,9 @@ static void on_state(struct cmxw *w, const Cellmux__Worker__State *st)
 {
 	struct sreq q;
 
-	if (!w->sreq_n) {
-		/* The second answer to a request resent after an adoption (see the header). */
+	if (!w->sreq_n || !sreq_at(w, 0)->once) {
+		/* The second answer to a request resent after an adoption (see the header), or
+		 * one before the oldest request ever left (they leave in order). */
 		w->stats.states_stray++;
 		return;
 	}

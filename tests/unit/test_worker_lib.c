@@ -858,6 +858,13 @@ static void test_full_socket_keeps_state_order(void **state)
 	assert_int_equal(cmxw_state_put(f->w, "p", 1), 0);
 	cmxw_get_stats(f->w, &st);
 	assert_int_equal(st.states_sent, 0); /* the put waits for room */
+	/* An answer now cannot be the put's: it has not left. */
+	d_state(f, 0, true, NULL);
+	assert_int_equal(cmxw_dispatch(f->w), 0);
+	cmxw_get_stats(f->w, &st);
+	assert_int_equal(st.states_stray, 1);
+	assert_int_equal(st.states_pending, 1);
+	assert_int_equal(f->n_states, 0);
 	/* Room again before the timer ran: the get must still wait behind the put. */
 	for (Cellmux__Worker__WorkerMessage *m = NULL; worker_msg_recv_worker(f->d, &m, NULL) == 0;) {
 		assert_int_equal(m->msg_case, CELLMUX__WORKER__WORKER_MESSAGE__MSG_EVENT);
