@@ -83,7 +83,9 @@ $(PYGEN): proto/backend.proto
 
 $(B)/cellmuxd: $(call obj,daemon/main.c) $(ALL_LIBS)
 $(B)/cellmux-sim: $(call obj,$(wildcard tools/sim/*.c)) $(B)/libnetns.a $(B)/libcommon.a
-$(B)/workers/cellmux-probe: $(call obj,tools/workers/probe.c) $(B)/libproto.a $(B)/libcommon.a
+# On libcellmux-worker for the protocol; libproto.a only for worker_msg_text_sanitize().
+$(B)/workers/cellmux-probe: $(call obj,tools/workers/probe.c) $(B)/libcellmux-worker.a \
+	$(B)/libproto.a $(B)/libcommon.a
 # Written against libcellmux-worker only, as a worker of someone else's would be.
 $(B)/workers/cellmux-echo: $(call obj,tools/workers/echo.c) $(B)/libcellmux-worker.a
 $(B)/workers/cellmux-echo: LDLIBS = $(call PKG_LIBS,libprotobuf-c)

@@ -1,6 +1,7 @@
 /* cmxw.c — libcellmux-worker (cellmux-worker.h): the worker's half of proto/worker.proto, with
  * the bookkeeping that makes it exactly-once across daemon restarts: unacked events are kept and
- * sent again, handed deliveries are remembered until the daemon confirms their ack. */
+ * sent again, handed deliveries are remembered until the daemon confirms their ack, state
+ * requests are kept in order until answered. */
 #include "worker/cellmux-worker.h"
 
 #include <errno.h>
@@ -16,6 +17,13 @@
 #include "proto/utf8.h"
 
 _Static_assert(CMXW_PAYLOAD_MAX == WORKER_MSG_PAYLOAD_MAX, "payload bound out of step");
+_Static_assert(CMXW_STATE_MAX == WORKER_MSG_STATE_MAX, "state bound out of step");
+_Static_assert(CMXW_STATUS_STATE_MAX == WORKER_STATUS_STATE_MAX &&
+		       CMXW_STATUS_MESSAGE_MAX == WORKER_STATUS_MESSAGE_MAX &&
+		       CMXW_STATUS_FIELDS_MAX == WORKER_STATUS_FIELDS_MAX &&
+		       CMXW_STATUS_KEY_MAX == WORKER_STATUS_KEY_MAX &&
+		       CMXW_STATUS_VALUE_MAX == WORKER_STATUS_VALUE_MAX,
+	       "status bounds out of step");
 
 #define NONE UINT32_MAX
 /* Packets read by one cmxw_dispatch(): a flooding daemon cannot starve the program. */
@@ -53,6 +61,15 @@ struct list {
 	uint32_t head, tail, n;
 };
 
+/* A StatePut or StateGet waiting for its answer; answers come in request order. */
+struct sreq {
+	bool put;
+	bool sent; /* false: waits for room on the socket, or for a resend */
+	bool once; /* sent at least once: later sends count as resends */
+	uint8_t *data; /* a put's blob, NULL when empty */
+	size_t len;
+};
+
 struct cmxw {
 	int fd;
 	struct cmxw_callbacks cb;
@@ -73,6 +90,9 @@ struct cmxw {
 	struct idtab dl_ids;
 	struct list dl_list;
 	uint32_t dl_free;
+
+	struct sreq sreqs[CMXW_STATE_PENDING_MAX]; /* ring, oldest at sreq_head */
+	unsigned sreq_head, sreq_n;
 
 	int64_t retry_at_ms; /* 0: nothing timed */
 	struct cmxw_stats stats;
@@ -392,6 +412,8 @@ void cmxw_close(struct cmxw *w)
 	for (uint32_t i = w->ev_list.head; i != NONE; i = w->evs[i].next)
 		free(w->evs[i].data);
 	free(w->evs);
+	for (unsigned i = 0; i < w->sreq_n; i++)
+		free(w->sreqs[(w->sreq_head + i) % CMXW_STATE_PENDING_MAX].data);
 	idtab_done(&w->ev_ids);
 	idtab_done(&w->dl_ids);
 	free(w->session);
@@ -534,6 +556,196 @@ int cmxw_ack_delivery(struct cmxw *w, uint64_t id)
 	return r < 0 ? r : 0;
 }
 
+/* --- public: status ------------------------------------------------------------------------ */
+
+/* The checks of proto/worker_msg.c (static there): 1..max bytes of [a-z0-9_], '-' too with
+ * dash. */
+static bool token_ok(const char *s, size_t max, bool dash)
+{
+	size_t n = s ? strnlen(s, max + 1) : 0;
+
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+		      (dash && c == '-')))
+			return false;
+	}
+	return true;
+}
+
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+static bool status_ok(const char *state, const char *message, const struct cmxw_field *fields,
+		      size_t n)
+{
+	if (!token_ok(state, CMXW_STATUS_STATE_MAX, true))
+		return false;
+	if (message && (!utf8_text_ok(message, CMXW_STATUS_MESSAGE_MAX) || has_control(message)))
+		return false;
+	if (n > CMXW_STATUS_FIELDS_MAX || (n && !fields))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!token_ok(fields[i].key, CMXW_STATUS_KEY_MAX, false) ||
+		    !utf8_text_ok(fields[i].value, CMXW_STATUS_VALUE_MAX))
+			return false;
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(fields[j].key, fields[i].key))
+				return false;
+	}
+	return true;
+}
+
+int cmxw_status_at(struct cmxw *w, uint64_t unix_time_ms, const char *state, const char *message,
+		   const struct cmxw_field *fields, size_t n)
+{
+	Cellmux__Worker__WorkerMessage m = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
+	Cellmux__Worker__Status st = CELLMUX__WORKER__STATUS__INIT;
+	Cellmux__Worker__Status__Field f[CMXW_STATUS_FIELDS_MAX];
+	Cellmux__Worker__Status__Field *fp[CMXW_STATUS_FIELDS_MAX];
+
+	if (!w || !status_ok(state, message, fields, n))
+		return -EINVAL;
+	if (!w->hello_sent)
+		return -ENOTCONN;
+	for (size_t i = 0; i < n; i++) {
+		cellmux__worker__status__field__init(&f[i]);
+		f[i].key = (char *)fields[i].key;
+		f[i].value = (char *)(fields[i].value ? fields[i].value : "");
+		fp[i] = &f[i];
+	}
+	st.state = (char *)state;
+	st.message = (char *)(message ? message : "");
+	st.fields = fp;
+	st.n_fields = n;
+	st.unix_time_ms = unix_time_ms;
+	m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATUS;
+	m.status = &st;
+	return worker_msg_send(w->fd, &m.base);
+}
+
+int cmxw_status(struct cmxw *w, const char *state, const char *message,
+		const struct cmxw_field *fields, size_t n)
+{
+	return cmxw_status_at(w, 0, state, message, fields, n);
+}
+
+/* --- public: state blobs ---------------------------------------------------------------------- */
+
+static struct sreq *sreq_at(struct cmxw *w, unsigned i)
+{
+	return &w->sreqs[(w->sreq_head + i) % CMXW_STATE_PENDING_MAX];
+}
+
+static int send_sreq(struct cmxw *w, struct sreq *q)
+{
+	Cellmux__Worker__WorkerMessage m = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
+	Cellmux__Worker__StatePut put = CELLMUX__WORKER__STATE_PUT__INIT;
+	Cellmux__Worker__StateGet get = CELLMUX__WORKER__STATE_GET__INIT;
+
+	if (q->put) {
+		put.data.data = q->data;
+		put.data.len = q->len;
+		m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATE_PUT;
+		m.state_put = &put;
+	} else {
+		m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATE_GET;
+		m.state_get = &get;
+	}
+	return worker_msg_send(w->fd, &m.base);
+}
+
+/* Sends the requests not sent yet, oldest first; stops at the first the socket has no room
+ * for, as the answers must come in the order the program asked. */
+static int send_sreqs(struct cmxw *w)
+{
+	for (unsigned i = 0; i < w->sreq_n; i++) {
+		struct sreq *q = sreq_at(w, i);
+		int r;
+
+		if (q->sent)
+			continue;
+		r = send_sreq(w, q);
+		if (is_again(r)) {
+			schedule(w, AGAIN_MS);
+			return 0;
+		}
+		if (r < 0)
+			return r;
+		q->sent = true;
+		w->stats.states_sent++;
+		if (q->once)
+			w->stats.states_resent++;
+		q->once = true;
+	}
+	return 0;
+}
+
+static int state_request(struct cmxw *w, bool put, const void *data, size_t len)
+{
+	struct sreq *q;
+	bool behind;
+	int r;
+
+	if (!w || (len && !data))
+		return -EINVAL;
+	if (len > CMXW_STATE_MAX)
+		return -EMSGSIZE;
+	if (!w->hello_sent)
+		return -ENOTCONN;
+	if (w->sreq_n == CMXW_STATE_PENDING_MAX)
+		return -ENOBUFS;
+	/* Behind one that waits for room: it goes from the timer, after that one. */
+	behind = w->sreq_n && !sreq_at(w, w->sreq_n - 1)->sent;
+	q = sreq_at(w, w->sreq_n);
+	*q = (struct sreq){ .put = put, .len = len };
+	if (len) {
+		q->data = malloc(len);
+		if (!q->data)
+			return -ENOMEM;
+		memcpy(q->data, data, len);
+	}
+	if (!behind) {
+		r = send_sreq(w, q);
+		if (is_again(r)) {
+			schedule(w, AGAIN_MS);
+		} else if (r < 0) {
+			/* Not taken: not answered either. */
+			free(q->data);
+			*q = (struct sreq){ 0 };
+			return r;
+		} else {
+			q->sent = q->once = true;
+			w->stats.states_sent++;
+		}
+	}
+	w->sreq_n++;
+	return 0;
+}
+
+int cmxw_state_put(struct cmxw *w, const void *data, size_t len)
+{
+	return state_request(w, true, data, len);
+}
+
+int cmxw_state_get(struct cmxw *w)
+{
+	return state_request(w, false, NULL, 0);
+}
+
+size_t cmxw_state_pending(const struct cmxw *w)
+{
+	return w ? w->sreq_n : 0;
+}
+
 /* --- dispatch ------------------------------------------------------------------------------ */
 
 static int replace_str(char **dst, const char *src)
@@ -569,6 +781,12 @@ static int on_welcome(struct cmxw *w, const Cellmux__Worker__Welcome *m)
 			info.resent++;
 		}
 		r = send_unsent_acks(w);
+		if (r < 0)
+			return r;
+		/* Unanswered state requests too, in order (see cmxw_state_put in the header). */
+		for (unsigned i = 0; i < w->sreq_n; i++)
+			sreq_at(w, i)->sent = false;
+		r = send_sreqs(w);
 		if (r < 0)
 			return r;
 	}
@@ -680,6 +898,33 @@ static void on_ack(struct cmxw *w, const Cellmux__Worker__Ack *a)
 		w->cb.on_events_acked(w, acked, n, w->userdata);
 }
 
+/* Pairs the answer with the oldest request: the daemon answers in request order. */
+static void on_state(struct cmxw *w, const Cellmux__Worker__State *st)
+{
+	struct sreq q;
+
+	if (!w->sreq_n || !sreq_at(w, 0)->once) {
+		/* The second answer to a request resent after an adoption (see the header), or
+		 * one before the oldest request ever left (they leave in order). */
+		w->stats.states_stray++;
+		return;
+	}
+	q = *sreq_at(w, 0);
+	*sreq_at(w, 0) = (struct sreq){ 0 };
+	w->sreq_head = (w->sreq_head + 1) % CMXW_STATE_PENDING_MAX;
+	w->sreq_n--;
+	free(q.data);
+	if (!w->cb.on_state)
+		return;
+	/* worker_msg_recv_daemon() let data through only with found and no error; a put's
+	 * answer carries none. */
+	if (q.put || !st->found || st->error)
+		w->cb.on_state(w, -st->error, st->found && !st->error, NULL, 0, q.put, w->userdata);
+	else
+		w->cb.on_state(w, 0, true, st->data.len ? st->data.data : NULL, st->data.len, false,
+			       w->userdata);
+}
+
 static int handle(struct cmxw *w, const Cellmux__Worker__DaemonMessage *m)
 {
 	switch (m->msg_case) {
@@ -695,7 +940,9 @@ static int handle(struct cmxw *w, const Cellmux__Worker__DaemonMessage *m)
 		if (w->cb.on_stop)
 			w->cb.on_stop(w, w->userdata);
 		return 0;
-	/* DaemonMessage State (5), the answer to StateGet, is handled here once it exists. */
+	case CELLMUX__WORKER__DAEMON_MESSAGE__MSG_STATE:
+		on_state(w, m->state);
+		return 0;
 	default:
 		/* worker_msg_recv_daemon() lets no other case through. */
 		return 0;
@@ -716,6 +963,9 @@ static int run_timers(struct cmxw *w)
 		if (r < 0)
 			return r;
 	}
+	r = send_sreqs(w);
+	if (r < 0)
+		return r;
 	return send_unsent_acks(w);
 }
 
@@ -789,4 +1039,5 @@ void cmxw_get_stats(const struct cmxw *w, struct cmxw_stats *ret)
 {
 	*ret = w->stats;
 	ret->unacked = w->ev_list.n;
+	ret->states_pending = w->sreq_n;
 }

@@ -1,8 +1,9 @@
 /* fuzz_worker_lib.c — libFuzzer target for libcellmux-worker's state machine (worker/cmxw.c,
  * included, with the framing it links): the input is a run of daemon packets (2-byte length,
  * bytes) fed over a SOCK_SEQPACKET pair into cmxw_dispatch(), with a program that echoes and acks
- * what it is handed. Checked: no crash or leak, the window holds, and no delivery id is handed
- * twice before the daemon confirmed it. */
+ * what it is handed and keeps state requests (puts and gets) in flight. Checked: no crash or
+ * leak, the window and the state FIFO hold, no delivery id is handed twice before the daemon
+ * confirmed it, and a State answer never hands data to a put or to a refusal. */
 #include "worker/cmxw.c"
 
 #include <fcntl.h>
@@ -42,6 +43,19 @@ static void f_delivered(struct cmxw *w, uint64_t id, void *u)
 		seen[id] = false;
 }
 
+static void f_state(struct cmxw *w, int error, bool found, const void *data, size_t len,
+		    bool was_put, void *u)
+{
+	if ((len && (was_put || error || !found)) || (!len && data) || error > 0 ||
+	    (error && found) || len > CMXW_STATE_MAX)
+		abort();
+	/* Keep the FIFO busy: every answer asks for one more, alternately put and get. */
+	if (was_put)
+		cmxw_state_get(w);
+	else
+		cmxw_state_put(w, "s", 1);
+}
+
 static void drain(int fd)
 {
 	char buf[WORKER_MSG_MAX];
@@ -56,6 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.on_delivery = f_delivery,
 		.on_events_acked = f_acked,
 		.on_delivered = f_delivered,
+		.on_state = f_state,
 	};
 	struct cmxw_stats st;
 	struct cmxw *w;
@@ -71,6 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	for (uint64_t i = 0; i < 4; i++)
 		cmxw_event(w, 0, "e", 1, 0, NULL);
+	cmxw_state_put(w, "st", 2);
+	cmxw_state_get(w);
 	while (size >= 2) {
 		size_t len = (size_t)data[0] << 8 | data[1];
 
@@ -86,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (cmxw_dispatch(w) < 0)
 			break;
 		cmxw_get_stats(w, &st);
-		if (st.unacked > 8)
+		if (st.unacked > 8 || st.states_pending > CMXW_STATE_PENDING_MAX)
 			abort();
 		drain(sp[1]);
 	}

@@ -1,6 +1,8 @@
 /* test_worker_lib.c — libcellmux-worker against a fake daemon on a SOCK_SEQPACKET socketpair:
  * hello, events kept and sent again on a second Welcome and after a refusal, deliveries handed
- * once and acked again when redelivered, the dedup released on confirmation, and every bound. */
+ * once and acked again when redelivered, the dedup released on confirmation, Status within the
+ * daemon's bounds, state requests answered in order and resent on a second Welcome, and every
+ * bound. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -37,6 +39,13 @@ struct fx {
 	size_t n_delivered;
 	int bad;
 	bool stopped;
+	struct {
+		int error;
+		bool found, was_put;
+		char data[64];
+		size_t len;
+	} states[64];
+	size_t n_states;
 };
 
 static void cb_welcome(struct cmxw *w, const struct cmxw_welcome *wl, void *u)
@@ -87,7 +96,23 @@ static void cb_bad(struct cmxw *w, int error, void *u)
 	((struct fx *)u)->bad = error;
 }
 
+static void cb_state(struct cmxw *w, int error, bool found, const void *data, size_t len,
+		     bool was_put, void *u)
+{
+	struct fx *f = u;
+
+	assert_true(f->n_states < sizeof(f->states) / sizeof(f->states[0]));
+	f->states[f->n_states].error = error;
+	f->states[f->n_states].found = found;
+	f->states[f->n_states].was_put = was_put;
+	f->states[f->n_states].len = len;
+	if (len)
+		memcpy(f->states[f->n_states].data, data, len < 64 ? len : 64);
+	f->n_states++;
+}
+
 static const struct cmxw_callbacks cbs = {
+	.on_state = cb_state,
 	.on_welcome = cb_welcome,
 	.on_delivery = cb_delivery,
 	.on_events_acked = cb_acked,
@@ -219,6 +244,37 @@ static void hello_welcome(struct fx *f)
 	d_welcome(f, 7);
 	assert_int_equal(cmxw_dispatch(f->w), 0);
 	assert_int_equal(f->welcomes, 1);
+}
+
+static void d_state(struct fx *f, int error, bool found, const char *data)
+{
+	Cellmux__Worker__DaemonMessage m = CELLMUX__WORKER__DAEMON_MESSAGE__INIT;
+	Cellmux__Worker__State st = CELLMUX__WORKER__STATE__INIT;
+
+	st.error = error;
+	st.found = found;
+	if (data) {
+		st.data.data = (uint8_t *)data;
+		st.data.len = strlen(data);
+	}
+	m.msg_case = CELLMUX__WORKER__DAEMON_MESSAGE__MSG_STATE;
+	m.state = &st;
+	d_send(f, &m);
+}
+
+/* Expects a StatePut of data (NULL: a StateGet). */
+static void d_recv_state_req(struct fx *f, const char *data)
+{
+	Cellmux__Worker__WorkerMessage *m = d_recv(f);
+
+	if (!data) {
+		assert_int_equal(m->msg_case, CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATE_GET);
+	} else {
+		assert_int_equal(m->msg_case, CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATE_PUT);
+		assert_int_equal(m->state_put->data.len, strlen(data));
+		assert_memory_equal(m->state_put->data.data, data, strlen(data));
+	}
+	worker_msg_free_worker(m);
 }
 
 /* --- tests ------------------------------------------------------------------------------------- */
@@ -560,6 +616,288 @@ static void test_open_env(void **state)
 	unsetenv("CELLMUX_SESSION");
 }
 
+/* A Status within the bounds arrives whole and passes the daemon's own checks (d_recv uses
+ * worker_msg_recv_worker, which rejects what the daemon would). */
+static void test_status_sent(void **state)
+{
+	struct fx *f = *state;
+	const struct cmxw_field fields[] = { { "round", "3" }, { "body", NULL } };
+	struct cmxw_field many[CMXW_STATUS_FIELDS_MAX];
+	char keys[CMXW_STATUS_FIELDS_MAX][8], value[CMXW_STATUS_VALUE_MAX + 1];
+	char token[CMXW_STATUS_STATE_MAX + 1], message[CMXW_STATUS_MESSAGE_MAX + 1];
+	Cellmux__Worker__WorkerMessage *m;
+
+	assert_int_equal(cmxw_status(f->w, "ok", "early", NULL, 0), -ENOTCONN);
+	hello_welcome(f);
+	assert_int_equal(cmxw_status_at(f->w, 1234, "ok", "HTTP 200 in 1.0 ms", fields, 2), 0);
+	m = d_recv(f);
+	assert_int_equal(m->msg_case, CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATUS);
+	assert_string_equal(m->status->state, "ok");
+	assert_string_equal(m->status->message, "HTTP 200 in 1.0 ms");
+	assert_int_equal(m->status->unix_time_ms, 1234);
+	assert_int_equal(m->status->n_fields, 2);
+	assert_string_equal(m->status->fields[0]->key, "round");
+	assert_string_equal(m->status->fields[0]->value, "3");
+	assert_string_equal(m->status->fields[1]->key, "body");
+	assert_string_equal(m->status->fields[1]->value, "");
+	worker_msg_free_worker(m);
+
+	/* Every bound at its limit is still in. */
+	memset(token, 'a', CMXW_STATUS_STATE_MAX);
+	token[CMXW_STATUS_STATE_MAX] = '\0';
+	memset(message, 'm', CMXW_STATUS_MESSAGE_MAX);
+	message[CMXW_STATUS_MESSAGE_MAX] = '\0';
+	memset(value, 'v', CMXW_STATUS_VALUE_MAX);
+	value[CMXW_STATUS_VALUE_MAX] = '\0';
+	for (int i = 0; i < CMXW_STATUS_FIELDS_MAX; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k_%d", i);
+		many[i] = (struct cmxw_field){ keys[i], value };
+	}
+	assert_int_equal(cmxw_status(f->w, token, message, many, CMXW_STATUS_FIELDS_MAX), 0);
+	m = d_recv(f);
+	assert_int_equal(m->status->n_fields, CMXW_STATUS_FIELDS_MAX);
+	assert_int_equal(m->status->unix_time_ms, 0);
+	worker_msg_free_worker(m);
+	d_nothing(f);
+}
+
+/* One past any bound: -EINVAL and nothing on the wire (the daemon would drop it whole). */
+static void test_status_bounds(void **state)
+{
+	struct fx *f = *state;
+	char token[CMXW_STATUS_STATE_MAX + 2], message[CMXW_STATUS_MESSAGE_MAX + 2];
+	char value[CMXW_STATUS_VALUE_MAX + 2], key[CMXW_STATUS_KEY_MAX + 2];
+	struct cmxw_field many[CMXW_STATUS_FIELDS_MAX + 1];
+	char keys[CMXW_STATUS_FIELDS_MAX + 1][8];
+	struct cmxw_field one;
+
+	hello_welcome(f);
+	memset(token, 'a', sizeof(token) - 1);
+	token[sizeof(token) - 1] = '\0';
+	memset(message, 'm', sizeof(message) - 1);
+	message[sizeof(message) - 1] = '\0';
+	memset(value, 'v', sizeof(value) - 1);
+	value[sizeof(value) - 1] = '\0';
+	memset(key, 'k', sizeof(key) - 1);
+	key[sizeof(key) - 1] = '\0';
+	for (int i = 0; i <= CMXW_STATUS_FIELDS_MAX; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k_%d", i);
+		many[i] = (struct cmxw_field){ keys[i], "v" };
+	}
+
+	assert_int_equal(cmxw_status(f->w, NULL, NULL, NULL, 0), -EINVAL);
+	assert_int_equal(cmxw_status(f->w, "", NULL, NULL, 0), -EINVAL);
+	assert_int_equal(cmxw_status(f->w, token, NULL, NULL, 0), -EINVAL);
+	assert_int_equal(cmxw_status(f->w, "OK", NULL, NULL, 0), -EINVAL);
+	assert_int_equal(cmxw_status(f->w, "o k", NULL, NULL, 0), -EINVAL);
+	assert_int_equal(cmxw_status(f->w, "ok", message, NULL, 0), -EINVAL);
+	assert_int_equal(cmxw_status(f->w, "ok", "two\nlines", NULL, 0), -EINVAL);
+	assert_int_equal(cmxw_status(f->w, "ok", "bad \xff", NULL, 0), -EINVAL);
+	assert_int_equal(cmxw_status(f->w, "ok", "", NULL, 1), -EINVAL);
+	assert_int_equal(cmxw_status(f->w, "ok", "", many, CMXW_STATUS_FIELDS_MAX + 1), -EINVAL);
+	one = (struct cmxw_field){ key, "v" };
+	assert_int_equal(cmxw_status(f->w, "ok", "", &one, 1), -EINVAL);
+	one = (struct cmxw_field){ "a-b", "v" }; /* '-' is for states only */
+	assert_int_equal(cmxw_status(f->w, "ok", "", &one, 1), -EINVAL);
+	one = (struct cmxw_field){ NULL, "v" };
+	assert_int_equal(cmxw_status(f->w, "ok", "", &one, 1), -EINVAL);
+	one = (struct cmxw_field){ "k", value };
+	assert_int_equal(cmxw_status(f->w, "ok", "", &one, 1), -EINVAL);
+	one = (struct cmxw_field){ "k", "\xc3" };
+	assert_int_equal(cmxw_status(f->w, "ok", "", &one, 1), -EINVAL);
+	many[1].key = many[0].key;
+	assert_int_equal(cmxw_status(f->w, "ok", "", many, 2), -EINVAL);
+	d_nothing(f);
+	/* Dashes in a state are fine. */
+	assert_int_equal(cmxw_status(f->w, "half-up_2", NULL, NULL, 0), 0);
+	worker_msg_free_worker(d_recv(f));
+}
+
+/* Each answer goes to the request it answers, by order: a put's has no data, a get's has the
+ * blob; errors come negative; an answer to nothing asked is dropped. */
+static void test_state_answers_in_order(void **state)
+{
+	struct fx *f = *state;
+	struct cmxw_stats st;
+
+	assert_int_equal(cmxw_state_get(f->w), -ENOTCONN);
+	hello_welcome(f);
+	assert_int_equal(cmxw_state_put(f->w, "abc", 3), 0);
+	assert_int_equal(cmxw_state_get(f->w), 0);
+	assert_int_equal(cmxw_state_put(f->w, NULL, 0), 0); /* delete */
+	assert_int_equal(cmxw_state_get(f->w), 0);
+	assert_int_equal(cmxw_state_get(f->w), 0);
+	assert_int_equal(cmxw_state_pending(f->w), 5);
+	d_recv_state_req(f, "abc");
+	d_recv_state_req(f, NULL);
+	d_recv_state_req(f, "");
+	d_recv_state_req(f, NULL);
+	d_recv_state_req(f, NULL);
+	d_nothing(f);
+
+	d_state(f, 0, true, NULL);
+	d_state(f, 0, true, "abc");
+	assert_int_equal(cmxw_dispatch(f->w), 0);
+	assert_int_equal(f->n_states, 2);
+	assert_true(f->states[0].was_put);
+	assert_true(f->states[0].found);
+	assert_int_equal(f->states[0].error, 0);
+	assert_false(f->states[1].was_put);
+	assert_true(f->states[1].found);
+	assert_int_equal(f->states[1].len, 3);
+	assert_memory_equal(f->states[1].data, "abc", 3);
+	assert_int_equal(cmxw_state_pending(f->w), 3);
+
+	d_state(f, 0, false, NULL);
+	d_state(f, 0, false, NULL);
+	d_state(f, EBADMSG, false, NULL);
+	d_state(f, 0, false, NULL); /* nobody asked */
+	assert_int_equal(cmxw_dispatch(f->w), 0);
+	assert_int_equal(f->n_states, 5);
+	assert_true(f->states[2].was_put);
+	assert_false(f->states[2].found);
+	assert_false(f->states[3].was_put);
+	assert_false(f->states[3].found);
+	assert_int_equal(f->states[3].len, 0);
+	assert_int_equal(f->states[3].error, 0);
+	assert_false(f->states[4].was_put);
+	assert_int_equal(f->states[4].error, -EBADMSG);
+	cmxw_get_stats(f->w, &st);
+	assert_int_equal(st.states_sent, 5);
+	assert_int_equal(st.states_stray, 1);
+	assert_int_equal(st.states_pending, 0);
+
+	/* A refusal of a put (no state_key=). */
+	assert_int_equal(cmxw_state_put(f->w, "x", 1), 0);
+	d_recv_state_req(f, "x");
+	d_state(f, ENOKEY, false, NULL);
+	assert_int_equal(cmxw_dispatch(f->w), 0);
+	assert_int_equal(f->n_states, 6);
+	assert_true(f->states[5].was_put);
+	assert_int_equal(f->states[5].error, -ENOKEY);
+}
+
+static void test_state_bounds(void **state)
+{
+	struct fx *f = *state;
+	static char big[CMXW_STATE_MAX + 1];
+	Cellmux__Worker__WorkerMessage *m;
+
+	hello_welcome(f);
+	assert_int_equal(cmxw_state_put(f->w, big, sizeof(big)), -EMSGSIZE);
+	assert_int_equal(cmxw_state_put(f->w, NULL, 1), -EINVAL);
+	assert_int_equal(cmxw_state_put(f->w, big, CMXW_STATE_MAX), 0);
+	m = d_recv(f);
+	assert_int_equal(m->state_put->data.len, CMXW_STATE_MAX);
+	worker_msg_free_worker(m);
+	for (int i = 1; i < CMXW_STATE_PENDING_MAX; i++)
+		assert_int_equal(cmxw_state_get(f->w), 0);
+	assert_int_equal(cmxw_state_get(f->w), -ENOBUFS);
+	assert_int_equal(cmxw_state_put(f->w, "x", 1), -ENOBUFS);
+	assert_int_equal(cmxw_state_pending(f->w), CMXW_STATE_PENDING_MAX);
+	/* One answer makes room for one request. */
+	d_state(f, 0, true, NULL);
+	assert_int_equal(cmxw_dispatch(f->w), 0);
+	assert_int_equal(cmxw_state_get(f->w), 0);
+	assert_int_equal(cmxw_state_get(f->w), -ENOBUFS);
+}
+
+/* A restarted daemon adopted us: the requests it has not answered go again, in order, a put
+ * with its blob; one answered before the Welcome does not. */
+static void test_second_welcome_resends_state_requests(void **state)
+{
+	struct fx *f = *state;
+	struct cmxw_stats st;
+
+	hello_welcome(f);
+	assert_int_equal(cmxw_state_put(f->w, "one", 3), 0);
+	assert_int_equal(cmxw_state_put(f->w, "two", 3), 0);
+	assert_int_equal(cmxw_state_get(f->w), 0);
+	d_recv_state_req(f, "one");
+	d_recv_state_req(f, "two");
+	d_recv_state_req(f, NULL);
+	d_state(f, 0, true, NULL);
+	d_welcome(f, 7);
+	assert_int_equal(cmxw_dispatch(f->w), 0);
+	assert_int_equal(f->welcomes, 2);
+	assert_int_equal(f->n_states, 1);
+	d_recv_state_req(f, "two");
+	d_recv_state_req(f, NULL);
+	d_nothing(f);
+	cmxw_get_stats(f->w, &st);
+	assert_int_equal(st.states_sent, 5);
+	assert_int_equal(st.states_resent, 2);
+	d_state(f, 0, true, NULL);
+	d_state(f, 0, true, "two");
+	assert_int_equal(cmxw_dispatch(f->w), 0);
+	assert_int_equal(f->n_states, 3);
+	assert_true(f->states[1].was_put);
+	assert_false(f->states[2].was_put);
+	assert_memory_equal(f->states[2].data, "two", 3);
+	assert_int_equal(cmxw_state_pending(f->w), 0);
+	/* Nothing left to resend on a third Welcome. */
+	d_welcome(f, 7);
+	assert_int_equal(cmxw_dispatch(f->w), 0);
+	d_nothing(f);
+}
+
+/* A non-blocking socket without room: state requests wait and go from the timer in the order
+ * asked; none is sent twice or lost. */
+static void test_full_socket_keeps_state_order(void **state)
+{
+	struct fx *f = *state;
+	static char big[CMXW_PAYLOAD_MAX];
+	struct cmxw_stats st;
+	int puts = 0, gets = 0;
+
+	hello_welcome(f);
+	assert_int_equal(fcntl(cmxw_fd(f->w), F_SETFL, O_NONBLOCK), 0);
+	/* Fill the socket with events until one has to wait. */
+	for (uint64_t id = 1; id <= 8; id++)
+		assert_int_equal(cmxw_event(f->w, id, big, sizeof(big), 0, NULL), 0);
+	assert_int_equal(cmxw_state_put(f->w, "p", 1), 0);
+	cmxw_get_stats(f->w, &st);
+	assert_int_equal(st.states_sent, 0); /* the put waits for room */
+	/* An answer now cannot be the put's: it has not left. */
+	d_state(f, 0, true, NULL);
+	assert_int_equal(cmxw_dispatch(f->w), 0);
+	cmxw_get_stats(f->w, &st);
+	assert_int_equal(st.states_stray, 1);
+	assert_int_equal(st.states_pending, 1);
+	assert_int_equal(f->n_states, 0);
+	/* Room again before the timer ran: the get must still wait behind the put. */
+	for (Cellmux__Worker__WorkerMessage *m = NULL; worker_msg_recv_worker(f->d, &m, NULL) == 0;) {
+		assert_int_equal(m->msg_case, CELLMUX__WORKER__WORKER_MESSAGE__MSG_EVENT);
+		worker_msg_free_worker(m);
+		m = NULL;
+	}
+	assert_int_equal(cmxw_state_get(f->w), 0);
+	cmxw_get_stats(f->w, &st);
+	assert_int_equal(st.states_pending, 2);
+	assert_int_equal(st.states_sent, 0);
+	for (int round = 0; round < 100 && puts + gets < 2; round++) {
+		Cellmux__Worker__WorkerMessage *m = NULL;
+
+		while (worker_msg_recv_worker(f->d, &m, NULL) == 0) {
+			if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATE_PUT) {
+				assert_int_equal(gets, 0); /* the put was asked first */
+				puts++;
+			} else if (m->msg_case == CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATE_GET) {
+				assert_int_equal(puts, 1);
+				gets++;
+			}
+			worker_msg_free_worker(m);
+		}
+		nanosleep(&(struct timespec){ 0, 25 * 1000000 }, NULL);
+		assert_int_equal(cmxw_dispatch(f->w), 0);
+	}
+	assert_int_equal(puts, 1);
+	assert_int_equal(gets, 1);
+	cmxw_get_stats(f->w, &st);
+	assert_int_equal(st.states_sent, 2);
+	assert_int_equal(st.states_resent, 0);
+}
+
 #define FX_TEST(t) cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
 
 int main(void)
@@ -574,6 +912,12 @@ int main(void)
 		FX_TEST(test_ack_of_id_zero_is_nothing),
 		FX_TEST(test_dedup_bounded),
 		FX_TEST(test_bad_packet_skipped_stop_and_close),
+		FX_TEST(test_status_sent),
+		FX_TEST(test_status_bounds),
+		FX_TEST(test_state_answers_in_order),
+		FX_TEST(test_state_bounds),
+		FX_TEST(test_second_welcome_resends_state_requests),
+		FX_TEST(test_full_socket_keeps_state_order),
 		cmocka_unit_test(test_open_env),
 	};
 

@@ -1,6 +1,7 @@
 /* probe.c — cellmux-probe, the example session worker: every few seconds it fetches a URL (and
  * optionally resolves a name) from inside its uplink and sends each round's outcome to cellmuxd as
- * a Status: state "ok" or "failed", a one-line message, the HTTP details as fields. */
+ * a Status: state "ok" or "failed", a one-line message, the HTTP details as fields. The control
+ * protocol is libcellmux-worker's (worker/cellmux-worker.h); the poll loop is the probe's own. */
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -25,6 +26,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "proto/worker_msg.h"
+#include "worker/cellmux-worker.h"
 
 #define PROBE_NAME "cellmux-probe"
 #define PROBE_VERSION "0.1"
@@ -43,7 +45,7 @@ struct probe {
 	double timeout;      /* seconds for one whole HTTP fetch */
 	unsigned long count; /* rounds before exiting; 0 = forever */
 
-	int ctl_fd; /* -1: standalone, rounds go to stdout */
+	struct cmxw *w; /* NULL: standalone, rounds go to stdout */
 	int sig_fd;
 	char *session; /* NULL when unknown */
 	char *uplink;
@@ -194,64 +196,63 @@ static int set_text(char **dst, const char *s)
 	return 0;
 }
 
-static int handle_daemon_message(struct probe *p, const Cellmux__Worker__DaemonMessage *m)
+static void on_welcome(struct cmxw *w, const struct cmxw_welcome *wl, void *userdata)
 {
-	const char *session;
+	struct probe *p = userdata;
+	const char *session = wl->session ?: "";
 	int r;
 
-	switch (m->msg_case) {
-	case CELLMUX__WORKER__DAEMON_MESSAGE__MSG_STOP:
-		log_info("daemon asked to stop");
-		p->stop = true;
-		return 0;
-	case CELLMUX__WORKER__DAEMON_MESSAGE__MSG_WELCOME:
-		session = m->welcome->session ?: "";
-		/* The daemon is the authority on names; the environment was only a first guess. */
-		if (session[0] && !header_safe(session)) {
-			log_warn("welcome: session name unfit for a header, ignoring it");
-		} else {
-			r = set_text(&p->session, session);
-			if (r < 0)
-				return r;
-		}
-		r = set_text(&p->uplink, m->welcome->uplink);
+	/* The daemon is the authority on names; the environment was only a first guess. */
+	if (session[0] && !header_safe(session)) {
+		log_warn("welcome: session name unfit for a header, ignoring it");
+	} else {
+		r = set_text(&p->session, session);
 		if (r < 0)
-			return r;
-		log_info("welcome: session '%s' on uplink '%s'", p->session ?: "", p->uplink ?: "");
-		return 0;
-	default:
-		return -EBADMSG; /* worker_msg_recv_daemon() lets no other case through */
+			goto fail;
 	}
+	r = set_text(&p->uplink, wl->uplink);
+	if (r < 0)
+		goto fail;
+	log_info("welcome: session '%s' on uplink '%s'", p->session ?: "", p->uplink ?: "");
+	return;
+fail:
+	p->fatal = log_error_errno(r, "cannot handle a daemon message: %m");
 }
 
-/* Drains the control socket. A broken message is dropped with a warning: the daemon's next
- * message may well be the Stop we must not miss. */
+static void on_stop(struct cmxw *w, void *userdata)
+{
+	struct probe *p = userdata;
+
+	log_info("daemon asked to stop");
+	p->stop = true;
+}
+
+/* A broken message is dropped with a warning: the daemon's next message may well be the Stop we
+ * must not miss. */
+static void on_bad_message(struct cmxw *w, int error, void *userdata)
+{
+	log_warn_errno(error, "dropped a bad message from the daemon: %m");
+}
+
+static bool daemon_gone(int r)
+{
+	return r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN;
+}
+
+/* Reads what the daemon sent; the library calls back for each message. */
 static int read_control(struct probe *p)
 {
-	for (;;) {
-		_cleanup_(worker_msg_free_daemonp) Cellmux__Worker__DaemonMessage *m = NULL;
-		int r;
+	int r;
 
-		r = worker_msg_recv_daemon(p->ctl_fd, &m);
-		if (r == -EAGAIN)
-			return 0;
-		if (r == -ECONNRESET || r == -ENOTCONN) {
-			log_info("daemon closed the control socket, exiting");
-			p->stop = true;
-			return 0;
-		}
-		if (r == -EBADMSG || r == -EMSGSIZE) {
-			log_warn_errno(r, "dropped a bad message from the daemon: %m");
-			continue;
-		}
-		if (r < 0)
-			return log_error_errno(r, "cannot read the control socket: %m");
-		r = handle_daemon_message(p, m);
-		if (r < 0)
-			return log_error_errno(r, "cannot handle a daemon message: %m");
-		if (p->stop)
-			return 0;
+	r = cmxw_dispatch(p->w);
+	if (daemon_gone(r)) {
+		log_info("daemon closed the control socket, exiting");
+		p->stop = true;
+		return 0;
 	}
+	if (r < 0)
+		return log_error_errno(r, "cannot read the control socket: %m");
+	return p->fatal;
 }
 
 static int read_signal(struct probe *p)
@@ -276,10 +277,13 @@ static int probe_poll(struct probe *p, int timeout_ms)
 {
 	struct pollfd pfd[2] = {
 		{ .fd = p->sig_fd, .events = POLLIN },
-		{ .fd = p->ctl_fd, .events = POLLIN }, /* poll() skips a negative fd */
+		{ .fd = p->w ? cmxw_fd(p->w) : -1, .events = POLLIN }, /* poll() skips a negative fd */
 	};
-	int r;
+	int lib_ms = p->w ? cmxw_timeout_ms(p->w) : -1, r;
 
+	/* The library's timed work (none while the probe sends no events) comes due too. */
+	if (lib_ms >= 0 && (timeout_ms < 0 || lib_ms < timeout_ms))
+		timeout_ms = lib_ms;
 	r = poll(pfd, ARRAY_SIZE(pfd), timeout_ms);
 	if (r < 0)
 		return errno == EINTR ? 0 : log_error_errno(negative_errno(), "poll: %m");
@@ -289,7 +293,7 @@ static int probe_poll(struct probe *p, int timeout_ms)
 			return r;
 	}
 	/* POLLHUP/POLLERR as well: the read then reports the closed socket. */
-	if (pfd[1].revents && !p->stop) {
+	if (p->w && (pfd[1].revents || cmxw_timeout_ms(p->w) == 0) && !p->stop) {
 		r = read_control(p);
 		if (r < 0)
 			return r;
@@ -508,31 +512,27 @@ static void round_print(const struct probe *p, const struct round *rd)
 /* The first bytes of src (valid UTF-8) that fit a Status value, cut on a character boundary. */
 static void fit(char *dst, const char *src)
 {
-	size_t n = strnlen(src, WORKER_STATUS_VALUE_MAX);
+	size_t n = strnlen(src, CMXW_STATUS_VALUE_MAX);
 
 	memcpy(dst, src, n);
 	worker_msg_text_sanitize(dst, n);
 }
 
 struct status_buf {
-	Cellmux__Worker__Status__Field field[WORKER_STATUS_FIELDS_MAX];
-	Cellmux__Worker__Status__Field *fields[WORKER_STATUS_FIELDS_MAX];
-	char value[WORKER_STATUS_FIELDS_MAX][WORKER_STATUS_VALUE_MAX + 1];
+	struct cmxw_field fields[CMXW_STATUS_FIELDS_MAX];
+	char value[CMXW_STATUS_FIELDS_MAX][CMXW_STATUS_VALUE_MAX + 1];
 	size_t n;
 };
 
-/* Keys are ours and fewer than WORKER_STATUS_FIELDS_MAX; an empty value is left out. */
+/* Keys are ours and fewer than CMXW_STATUS_FIELDS_MAX; an empty value is left out. */
 static void add_field(struct status_buf *sb, const char *key, const char *value)
 {
-	Cellmux__Worker__Status__Field *f = &sb->field[sb->n];
-
-	if (!value[0] || sb->n >= WORKER_STATUS_FIELDS_MAX)
+	if (!value[0] || sb->n >= CMXW_STATUS_FIELDS_MAX)
 		return;
-	cellmux__worker__status__field__init(f);
 	fit(sb->value[sb->n], value);
-	f->key = (char *)key;
-	f->value = sb->value[sb->n];
-	sb->fields[sb->n++] = f;
+	sb->fields[sb->n].key = key;
+	sb->fields[sb->n].value = sb->value[sb->n];
+	sb->n++;
 }
 
 /* The message goes into the daemon's log line: no control characters. */
@@ -551,11 +551,9 @@ static bool round_failed(const struct round *rd)
 
 static int round_send(const struct probe *p, struct round *rd)
 {
-	Cellmux__Worker__Status st = CELLMUX__WORKER__STATUS__INIT;
-	Cellmux__Worker__WorkerMessage m = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
 	_cleanup_free_ struct status_buf *sb = calloc(1, sizeof(*sb));
 	/* Room for the longest message we write; what is sent is cut to the bound below. */
-	char message[1024], num[32], addrs[WORKER_STATUS_VALUE_MAX + 1];
+	char message[1024], num[32], addrs[CMXW_STATUS_VALUE_MAX + 1];
 	size_t o = 0;
 
 	if (!sb)
@@ -569,7 +567,7 @@ static int round_send(const struct probe *p, struct round *rd)
 		snprintf(message, sizeof(message), "HTTP %ld in %.1f ms", rd->status,
 			 rd->latency_us / 1000.0);
 	/* Cut to the bound on a character boundary. */
-	worker_msg_text_sanitize(message, strnlen(message, WORKER_STATUS_MESSAGE_MAX));
+	worker_msg_text_sanitize(message, strnlen(message, CMXW_STATUS_MESSAGE_MAX));
 	one_line(message);
 
 	snprintf(num, sizeof(num), "%" PRIu64, p->seq);
@@ -587,7 +585,7 @@ static int round_send(const struct probe *p, struct round *rd)
 		for (size_t i = 0; i < rd->n_addrs; i++) {
 			size_t n = strlen(rd->addrs[i]) + (i ? 1 : 0);
 
-			if (o + n > WORKER_STATUS_VALUE_MAX)
+			if (o + n > CMXW_STATUS_VALUE_MAX)
 				break;
 			o += (size_t)snprintf(addrs + o, sizeof(addrs) - o, "%s%s", i ? "," : "",
 					      rd->addrs[i]);
@@ -597,19 +595,8 @@ static int round_send(const struct probe *p, struct round *rd)
 		add_field(sb, "resolve_error", rd->resolve_error);
 	}
 
-	st.state = round_failed(rd) ? "failed" : "ok";
-	st.message = message;
-	st.n_fields = sb->n;
-	st.fields = sb->fields;
-	st.unix_time_ms = rd->unix_time_ms;
-	m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATUS;
-	m.status = &st;
-	return worker_msg_send(p->ctl_fd, &m.base);
-}
-
-static bool daemon_gone(int r)
-{
-	return r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN;
+	return cmxw_status_at(p->w, rd->unix_time_ms, round_failed(rd) ? "failed" : "ok", message,
+			      sb->fields, sb->n);
 }
 
 static int probe_round(struct probe *p)
@@ -634,7 +621,7 @@ static int probe_round(struct probe *p)
 		return 0; /* the fetch was cut short for it: not a round worth reporting */
 
 	round_log(p, rd);
-	if (p->ctl_fd < 0) {
+	if (!p->w) {
 		round_print(p, rd);
 		return 0;
 	}
@@ -651,16 +638,9 @@ static int probe_round(struct probe *p)
 
 static int send_hello(struct probe *p)
 {
-	Cellmux__Worker__Hello hello = CELLMUX__WORKER__HELLO__INIT;
-	Cellmux__Worker__WorkerMessage m = CELLMUX__WORKER__WORKER_MESSAGE__INIT;
 	int r;
 
-	hello.worker = PROBE_NAME;
-	hello.version = PROBE_VERSION;
-	hello.pid = (uint32_t)getpid();
-	m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_HELLO;
-	m.hello = &hello;
-	r = worker_msg_send(p->ctl_fd, &m.base);
+	r = cmxw_hello(p->w, PROBE_NAME, PROBE_VERSION);
 	if (daemon_gone(r)) {
 		log_info("daemon closed the control socket, exiting");
 		p->stop = true;
@@ -776,9 +756,14 @@ static int parse_args(struct probe *p, int argc, char **argv)
 
 static int probe_setup(struct probe *p)
 {
+	static const struct cmxw_callbacks cb = {
+		.on_welcome = on_welcome,
+		.on_stop = on_stop,
+		.on_bad_message = on_bad_message,
+	};
 	const char *session = getenv(WORKER_ENV_SESSION), *uplink = getenv(WORKER_ENV_UPLINK);
 	sigset_t mask;
-	int r;
+	int r, fd = -1;
 
 	/* Signals arrive on a signalfd next to the control socket, so one poll() waits for both
 	 * without a race; libcurl's resolver threads inherit the blocked mask. */
@@ -791,9 +776,17 @@ static int probe_setup(struct probe *p)
 	if (p->sig_fd < 0)
 		return log_error_errno(negative_errno(), "signalfd: %m");
 
-	r = control_fd_from_env(&p->ctl_fd);
+	/* The probe's own checks, not cmxw_open_env(): they say what is wrong, and set CLOEXEC. */
+	r = control_fd_from_env(&fd);
 	if (r < 0)
 		return r;
+	if (fd >= 0) {
+		r = cmxw_open_fd(fd, &cb, p, &p->w);
+		if (r < 0) {
+			close(fd);
+			return log_error_errno(r, "%s=%d: %m", WORKER_ENV_CONTROL_FD, fd);
+		}
+	}
 	if (session && !header_safe(session)) {
 		log_warn("%s has characters unfit for a header, not sending it",
 			 WORKER_ENV_SESSION);
@@ -810,7 +803,6 @@ int main(int argc, char **argv)
 		.url = DEFAULT_URL,
 		.interval = DEFAULT_INTERVAL,
 		.timeout = DEFAULT_TIMEOUT,
-		.ctl_fd = -1,
 		.sig_fd = -1,
 	};
 	uint64_t next;
@@ -831,9 +823,9 @@ int main(int argc, char **argv)
 	}
 	log_info("probing %s every %gs%s%s, %s", p.url, p.interval,
 		 p.session ? " for session " : "", p.session ?: "",
-		 p.ctl_fd >= 0 ? "reporting to cellmuxd" : "standalone");
+		 p.w ? "reporting to cellmuxd" : "standalone");
 
-	if (p.ctl_fd >= 0) {
+	if (p.w) {
 		r = send_hello(&p);
 		if (r < 0)
 			goto out_curl;
@@ -860,7 +852,6 @@ out:
 	free(p.uplink);
 	if (p.sig_fd >= 0)
 		close(p.sig_fd);
-	if (p.ctl_fd >= 0)
-		close(p.ctl_fd);
+	cmxw_close(p.w);
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
