@@ -63,7 +63,7 @@ static bool has_control(const char *s)
 	return false;
 }
 
-static const char *status_check(const Cellmux__Worker__Status *st)
+const char *worker_status_check(const Cellmux__Worker__Status *st)
 {
 	if (!token_ok(st->state, WORKER_STATUS_STATE_MAX, true))
 		return "Status.state is not 1..32 bytes of [a-z0-9_-]";
@@ -115,7 +115,7 @@ static const char *worker_message_check(const Cellmux__Worker__WorkerMessage *m)
 	case CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATUS:
 		if (!m->status)
 			return "Status missing";
-		return status_check(m->status);
+		return worker_status_check(m->status);
 	case CELLMUX__WORKER__WORKER_MESSAGE__MSG_EVENT:
 		/* 0 is "no id": it could not be acked apart from nothing. */
 		if (!m->event || !m->event->id)

@@ -49,6 +49,9 @@ static inline void worker_msg_free_daemonp(Cellmux__Worker__DaemonMessage **m)
 }
 
 /* Copies a Status worker_msg_recv_worker() accepted (so within the bounds) into out, whole. */
+/* Why st breaks the bounds of worker_status.h (a fixed string), or NULL: the daemon's check
+ * on receive, and libcellmux-worker's before it sends. */
+const char *worker_status_check(const Cellmux__Worker__Status *st);
 void worker_status_copy(struct worker_status *out, const Cellmux__Worker__Status *st);
 
 /* Makes len bytes of untrusted text (an HTTP body, a library's error message) fit a string field:

@@ -144,32 +144,6 @@ int cgroup_remove(const char *dir)
 	return 0;
 }
 
-int cgroup_reap_children(const char *root)
-{
-	DIR *d = opendir(root);
-	struct dirent *de;
-	int r = 0;
-
-	if (!d)
-		return errno == ENOENT ? 0 : negative_errno();
-	while ((de = readdir(d))) {
-		char dir[PATH_MAX];
-
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		snprintf(dir, sizeof(dir), "%s/%s", root, de->d_name);
-		cgroup_kill(dir);
-		/* Killed processes leave the cgroup asynchronously; give them a moment. */
-		for (int i = 0; i < 200 && cgroup_populated(dir); i++)
-			usleep(5000);
-		if (cgroup_remove(dir) < 0)
-			r = negative_errno();
-	}
-	closedir(d);
-	return r;
-}
-
-
 /* ---- resource limits ---- */
 
 static const char *const cg_names[CG_N] = { [CG_MEMORY] = "memory", [CG_PIDS] = "pids",

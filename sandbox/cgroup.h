@@ -21,8 +21,6 @@ int cgroup_kill(const char *dir);
 bool cgroup_populated(const char *dir);
 /* rmdir; -EBUSY while processes remain. */
 int cgroup_remove(const char *dir);
-/* Kills and removes every child cgroup of root: workers orphaned by a killed daemon. */
-int cgroup_reap_children(const char *root);
 
 /* ---- resource limits: memory, pids, cpu ----
  * On a unified host the controllers are enabled down the v2 tree to the session root; on a

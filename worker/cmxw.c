@@ -558,52 +558,6 @@ int cmxw_ack_delivery(struct cmxw *w, uint64_t id)
 
 /* --- public: status ------------------------------------------------------------------------ */
 
-/* The checks of proto/worker_msg.c (static there): 1..max bytes of [a-z0-9_], '-' too with
- * dash. */
-static bool token_ok(const char *s, size_t max, bool dash)
-{
-	size_t n = s ? strnlen(s, max + 1) : 0;
-
-	if (n == 0 || n > max)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-		      (dash && c == '-')))
-			return false;
-	}
-	return true;
-}
-
-static bool has_control(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
-}
-
-static bool status_ok(const char *state, const char *message, const struct cmxw_field *fields,
-		      size_t n)
-{
-	if (!token_ok(state, CMXW_STATUS_STATE_MAX, true))
-		return false;
-	if (message && (!utf8_text_ok(message, CMXW_STATUS_MESSAGE_MAX) || has_control(message)))
-		return false;
-	if (n > CMXW_STATUS_FIELDS_MAX || (n && !fields))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (!token_ok(fields[i].key, CMXW_STATUS_KEY_MAX, false) ||
-		    !utf8_text_ok(fields[i].value, CMXW_STATUS_VALUE_MAX))
-			return false;
-		for (size_t j = 0; j < i; j++)
-			if (!strcmp(fields[j].key, fields[i].key))
-				return false;
-	}
-	return true;
-}
-
 int cmxw_status_at(struct cmxw *w, uint64_t unix_time_ms, const char *state, const char *message,
 		   const struct cmxw_field *fields, size_t n)
 {
@@ -612,10 +566,8 @@ int cmxw_status_at(struct cmxw *w, uint64_t unix_time_ms, const char *state, con
 	Cellmux__Worker__Status__Field f[CMXW_STATUS_FIELDS_MAX];
 	Cellmux__Worker__Status__Field *fp[CMXW_STATUS_FIELDS_MAX];
 
-	if (!w || !status_ok(state, message, fields, n))
+	if (!w || n > CMXW_STATUS_FIELDS_MAX || (n && !fields))
 		return -EINVAL;
-	if (!w->hello_sent)
-		return -ENOTCONN;
 	for (size_t i = 0; i < n; i++) {
 		cellmux__worker__status__field__init(&f[i]);
 		f[i].key = (char *)fields[i].key;
@@ -627,6 +579,11 @@ int cmxw_status_at(struct cmxw *w, uint64_t unix_time_ms, const char *state, con
 	st.fields = fp;
 	st.n_fields = n;
 	st.unix_time_ms = unix_time_ms;
+	/* The daemon's own check: what passes here is never refused there. */
+	if (worker_status_check(&st))
+		return -EINVAL;
+	if (!w->hello_sent)
+		return -ENOTCONN;
 	m.msg_case = CELLMUX__WORKER__WORKER_MESSAGE__MSG_STATUS;
 	m.status = &st;
 	return worker_msg_send(w->fd, &m.base);
