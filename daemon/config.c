@@ -973,6 +973,33 @@ static int uplink_interface(struct parser *p, int line, const char *key, const c
 	return 0;
 }
 
+static int uplink_match(struct parser *p, int line, const char *key, const char *value)
+{
+	struct cfg_uplink *u = cur_uplink(p);
+	struct ident_term t;
+	const char *why;
+	int r;
+
+	if (ident_term_parse(value, &t, &why) < 0)
+		return fail(p, line, "invalid match=%s: %s", value, why);
+	r = ident_match_add(&u->match, &t);
+	if (r == -EEXIST)
+		return fail(p, line, "match= names %s: twice (every term must hold; one %s can)",
+			    ident_kind_name(t.kind), ident_kind_name(t.kind));
+	if (r < 0)
+		return fail(p, line, "too many match= terms (at most %d)", IDENT_MAX_TERMS);
+	/* The same MAC, port, IMEI or ICCID in two uplinks: one device, two claims. */
+	for (size_t i = 0; i + 1 < p->c->n_uplinks; i++) {
+		const struct ident_match *o = &p->c->uplinks[i].match;
+
+		for (size_t k = 0; k < o->n; k++)
+			if (o->t[k].kind == t.kind && !strcmp(o->t[k].value, t.value))
+				return fail(p, line, "match=%s is already used by uplink '%s'",
+					    value, p->c->uplinks[i].p.name);
+	}
+	return 0;
+}
+
 static bool same_addr(const struct ip_prefix *a, const struct ip_prefix *b)
 {
 	return a->family == b->family && !memcmp(&a->addr, &b->addr, (size_t)ip_prefix_addrlen(a));
@@ -1254,14 +1281,24 @@ static int check_driver_keys(struct parser *p, const struct uplink_params *u)
 	static const char *const qmi_only[] = { "device",   "apn", "username", "password",
 						"auth",	    "ip_type", "pin", "qmi_proxy" };
 	bool qmi = !strcmp(u->driver, "qmi");
+	const struct ident_match *m = &cur_uplink(p)->match;
 	int line;
+
+	if (m->n && (line = seen_line(p, "interface")))
+		return fail(p, line, "interface= and match= exclude each other: match= finds the "
+				     "interface, whatever its name");
+	if (m->n && !qmi && ident_match_needs_modem(m))
+		return fail(p, seen_line(p, "match"), "match=imei: and match=iccid: ask the modem: "
+						      "only driver=qmi can (netdev: mac: or usb:)");
+	if (m->n && qmi)
+		return fail(p, seen_line(p, "match"), "match= is for driver=netdev only so far");
 
 	for (size_t i = 0; i < ARRAY_SIZE(qmi_only) && !qmi; i++)
 		if ((line = seen_line(p, qmi_only[i])))
 			return fail(p, line, "%s= is only for driver=qmi", qmi_only[i]);
 	if (!qmi) {
-		if (!seen_line(p, "interface"))
-			return fail(p, p->sec_line, "%s needs interface=", p->label);
+		if (!seen_line(p, "interface") && !m->n)
+			return fail(p, p->sec_line, "%s needs interface= or match=", p->label);
 		if (u->n_addrs == 0 && !u->dhcp)
 			return fail(p, p->sec_line, "%s needs address= (ADDRESS/PREFIXLEN or dhcp)",
 				    p->label);
@@ -1300,6 +1337,7 @@ static int uplink_end(struct parser *p)
 static const struct key_def uplink_keys[] = {
 	{ "driver", uplink_driver, KEY_REQUIRED },
 	{ "interface", uplink_interface, 0 }, /* netdev: required; qmi: found from device= */
+	{ "match", uplink_match, KEY_LIST }, /* instead of interface=: by identity */
 	{ "address", uplink_address, KEY_LIST },
 	{ "gateway", uplink_gateway, KEY_LIST },
 	{ "dns", uplink_dns, KEY_LIST },

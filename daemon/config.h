@@ -9,6 +9,7 @@
 #include "bpf/acct.h"
 #include "bpf/quota_period.h"
 #include "daemon/health.h"
+#include "netns/ident.h"
 #include "netns/uplink.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/cellmux/cellmux.conf"
@@ -71,6 +72,9 @@ struct cfg_uplink {
 	struct cfg_quota quota;
 	int priority; /* priority=: automatic placement fills the lowest first; default 0 */
 	struct health_cfg health; /* health_check=, health_interval=, health_fail=, health_ok= */
+	/* match=: the device is found by identity (netns/ident.h), at start and on hot-plug,
+	 * instead of by interface=; n == 0 without match=. */
+	struct ident_match match;
 };
 #define CONFIG_DEFAULT_CAPACITY 16
 

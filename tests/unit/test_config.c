@@ -654,7 +654,54 @@ ERROR_TEST(test_uplink_without_driver_is_rejected,
 	   "t.conf:1: [uplink a] needs driver=")
 ERROR_TEST(test_uplink_without_interface_is_rejected_at_its_header,
 	   PROFILE_P "\n\n\n[uplink a]\ndriver=netdev\naddress=10.0.0.2/24\n",
-	   "t.conf:6: [uplink a] needs interface=")
+	   "t.conf:6: [uplink a] needs interface= or match=")
+/* ---- match= ---- */
+
+#define MATCH_A "[uplink a]\ndriver=netdev\naddress=10.0.0.2/24\n" /* 3 lines */
+
+static void test_match_terms_accumulate_over_lines_and_commas(void **state)
+{
+	struct cmx_config *c = parse_ok(MATCH_A "match=mac:02:C3:4D:00:00:01,usb:1-1.2\n"
+						"[uplink b]\ndriver=netdev\naddress=10.0.1.2/24\n"
+						"match=usb:1-1.3\n");
+	const struct ident_match *m = &c->uplinks[0].match;
+
+	assert_int_equal(m->n, 2);
+	assert_int_equal(m->t[0].kind, IDENT_MAC);
+	assert_string_equal(m->t[0].value, "02:c3:4d:00:00:01");
+	assert_int_equal(m->t[1].kind, IDENT_USB);
+	assert_string_equal(c->uplinks[0].p.ifname, ""); /* found at run time */
+	assert_int_equal(c->uplinks[1].match.n, 1);
+	config_free(c);
+	/* Without match= nothing changes. */
+	c = parse_ok(UPLINK_A);
+	assert_int_equal(c->uplinks[0].match.n, 0);
+	config_free(c);
+}
+
+ERROR_TEST(test_match_with_a_bad_mac_is_rejected_at_its_line, MATCH_A "match=mac:02:c3:4d\n",
+	   "t.conf:4: invalid match=mac:02:c3:4d: a MAC is six hex bytes like 02:00:5e:10:00:01")
+ERROR_TEST(test_match_of_unknown_kind_is_rejected, MATCH_A "match=serial:42\n",
+	   "t.conf:4: invalid match=serial:42: want KIND:VALUE with KIND imei, iccid, mac or usb")
+ERROR_TEST(test_match_imei_with_a_bad_check_digit_is_rejected,
+	   "[uplink a]\ndriver=qmi\ndevice=/dev/cdc-wdm0\nmatch=imei:350000000000001\n",
+	   "t.conf:4: invalid match=imei:350000000000001: an IMEI is 15 digits with a valid Luhn "
+	   "check digit")
+ERROR_TEST(test_match_of_two_macs_is_rejected, MATCH_A "match=mac:02:00:00:00:00:01\n"
+						       "match=mac:02:00:00:00:00:02\n",
+	   "t.conf:5: match= names mac: twice (every term must hold; one mac can)")
+ERROR_TEST(test_match_and_interface_exclude_each_other,
+	   MATCH_A "interface=wwan0\nmatch=mac:02:00:00:00:00:01\n",
+	   "t.conf:4: interface= and match= exclude each other: match= finds the interface, "
+	   "whatever its name")
+ERROR_TEST(test_match_imei_on_netdev_is_rejected, MATCH_A "match=imei:350000000000006\n",
+	   "t.conf:4: match=imei: and match=iccid: ask the modem: only driver=qmi can (netdev: "
+	   "mac: or usb:)")
+ERROR_TEST(test_one_identity_in_two_uplinks_is_rejected,
+	   MATCH_A "match=usb:1-1.2\n[uplink b]\ndriver=netdev\naddress=10.0.1.2/24\n"
+		   "match=usb:1-1.2\n",
+	   "t.conf:8: match=usb:1-1.2 is already used by uplink 'a'")
+
 ERROR_TEST(test_netdev_uplink_without_address_is_rejected,
 	   "[uplink a]\ndriver=netdev\ninterface=wwan0\n[uplink b]\n",
 	   "t.conf:1: [uplink a] needs address= (ADDRESS/PREFIXLEN or dhcp)")
@@ -1637,6 +1684,14 @@ int main(void)
 		cmocka_unit_test(test_quota_period_without_quota_is_rejected),
 		cmocka_unit_test(test_quota_given_twice_is_rejected),
 		cmocka_unit_test(test_config_load_of_bad_quota_names_file_and_line),
+		cmocka_unit_test(test_match_terms_accumulate_over_lines_and_commas),
+		cmocka_unit_test(test_match_with_a_bad_mac_is_rejected_at_its_line),
+		cmocka_unit_test(test_match_of_unknown_kind_is_rejected),
+		cmocka_unit_test(test_match_imei_with_a_bad_check_digit_is_rejected),
+		cmocka_unit_test(test_match_of_two_macs_is_rejected),
+		cmocka_unit_test(test_match_and_interface_exclude_each_other),
+		cmocka_unit_test(test_match_imei_on_netdev_is_rejected),
+		cmocka_unit_test(test_one_identity_in_two_uplinks_is_rejected),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
