@@ -3,6 +3,7 @@
 #include "netns/ident.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -287,4 +288,33 @@ int ident_facts_sysfs(const char *root, const char *ifname, struct ident_facts *
 	if (ident_usb_of_class(root, "net", ifname, f->usb, sizeof(f->usb)) < 0)
 		f->usb[0] = '\0';
 	return 0;
+}
+
+int ident_find_netdev(const char *root, const struct ident_match *m, char *ifname, size_t len)
+{
+	char dir[PATH_MAX];
+	struct dirent *de;
+	struct ident_facts f;
+	DIR *d;
+	int r = -ENODEV;
+
+	snprintf(dir, sizeof(dir), "%s/class/net", root);
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || ident_facts_sysfs(root, de->d_name, &f) < 0)
+			continue;
+		if (ident_match_check(m, &f) != IDENT_YES)
+			continue;
+		if (strlen(de->d_name) >= len) {
+			r = -ENAMETOOLONG;
+			break;
+		}
+		strcpy(ifname, de->d_name);
+		r = 0;
+		break;
+	}
+	closedir(d);
+	return r;
 }

@@ -62,3 +62,5 @@ int ident_facts_sysfs(const char *root, const char *ifname, struct ident_facts *
 /* The USB path of a char device's class entry, /sys/class/usbmisc/cdc-wdmN. */
 int ident_usb_of_class(const char *root, const char *cls, const char *name, char *out,
 		       size_t len);
+/* The first interface under root/class/net whose facts satisfy m: -ENODEV when none does. */
+int ident_find_netdev(const char *root, const struct ident_match *m, char *ifname, size_t len);

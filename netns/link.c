@@ -85,6 +85,15 @@ int link_set_mtu(struct rtnl *nl, int ifindex, unsigned mtu)
 	return rtnl_talk(nl, h, NULL, NULL);
 }
 
+int link_set_address(struct rtnl *nl, int ifindex, const unsigned char mac[6])
+{
+	struct nlmsghdr *h = rtnl_msg(nl, RTM_NEWLINK, 0);
+
+	put_ifinfo(h, ifindex);
+	mnl_attr_put(h, IFLA_ADDRESS, 6, mac);
+	return rtnl_talk(nl, h, NULL, NULL);
+}
+
 int link_set_netns(struct rtnl *nl, int ifindex, int nsfd, const char *newname)
 {
 	struct nlmsghdr *h;

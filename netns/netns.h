@@ -40,6 +40,18 @@ int link_add_bridge(struct rtnl *nl, const char *name);
 int link_set_master(struct rtnl *nl, int ifindex, int master_ifindex);
 int link_delete(struct rtnl *nl, int ifindex);
 
+/* Sets a link's hardware address (6 bytes: Ethernet-like links). */
+int link_set_address(struct rtnl *nl, int ifindex, const unsigned char mac[6]);
+
+/* linkwatch.c — link events of one namespace (nsfd < 0: ours), as a pollable fd. */
+struct linkwatch;
+int linkwatch_open(int nsfd, struct linkwatch **ret);
+int linkwatch_fd(const struct linkwatch *w);
+/* Reads what is queued without blocking: 1 when a link came, went or changed (or events were
+ * lost), 0 when nothing did. */
+int linkwatch_drain(struct linkwatch *w);
+void linkwatch_free(struct linkwatch *w);
+
 /* addr.c */
 int addr_add(struct rtnl *nl, int ifindex, const struct ip_prefix *p);
 int addr_del(struct rtnl *nl, int ifindex, const struct ip_prefix *p); /* -EADDRNOTAVAIL if absent */

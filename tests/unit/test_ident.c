@@ -230,6 +230,18 @@ static void test_facts_from_sysfs(void **state)
 	assert_string_equal(f.mac, "02:c3:4d:00:00:02");
 	assert_string_equal(f.usb, "");
 	assert_int_equal(ident_facts_sysfs(root, "nosuch0", &f), -ENOENT);
+	{
+		struct ident_match m = match_of("mac:02:c3:4d:00:00:02", NULL);
+		char ifname[16] = "";
+
+		assert_int_equal(ident_find_netdev(root, &m, ifname, sizeof(ifname)), 0);
+		assert_string_equal(ifname, "veth0");
+		m = match_of("usb:1-1.2", NULL);
+		assert_int_equal(ident_find_netdev(root, &m, ifname, sizeof(ifname)), 0);
+		assert_string_equal(ifname, "wwan0");
+		m = match_of("usb:1-1.2", "mac:02:c3:4d:00:00:02");
+		assert_int_equal(ident_find_netdev(root, &m, ifname, sizeof(ifname)), -ENODEV);
+	}
 	assert_int_equal(ident_facts_sysfs(root, "../x", &f), -EINVAL);
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
