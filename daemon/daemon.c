@@ -15,6 +15,7 @@
 #include "daemon/adhoc.h"
 #include "daemon/counters.h"
 #include "daemon/health.h"
+#include "daemon/hotplug.h"
 #include "daemon/status.h"
 #include "common/esource.h"
 #include "sandbox/cgroup.h"
@@ -130,8 +131,12 @@ static void dm_health_start(struct dm_uplink *du)
 static gpointer uplink_up_thread(gpointer data)
 {
 	struct dm_uplink *du = data;
+	struct uplink_params p = du->cfg->p;
 
-	return GINT_TO_POINTER(uplink_up(&du->cfg->p, &du->u));
+	/* match=: the interface is whatever name hot-plug found the device under today. */
+	if (du->cfg->match.n)
+		memcpy(p.ifname, du->found_ifname, sizeof(p.ifname));
+	return GINT_TO_POINTER(uplink_up(&p, &du->u));
 }
 
 /* Brings up every listed uplink that is down; returns the first error. */
@@ -140,9 +145,20 @@ static int uplinks_up(struct daemon *d, struct dm_uplink **list, size_t n)
 	GThread **threads = g_new0(GThread *, n ? n : 1);
 	int first_err = 0;
 
-	for (size_t i = 0; i < n; i++)
-		if (!list[i]->u)
-			threads[i] = g_thread_new("uplink-up", uplink_up_thread, list[i]);
+	for (size_t i = 0; i < n; i++) {
+		struct dm_uplink *du = list[i];
+		char m[160];
+
+		if (du->u)
+			continue;
+		/* Not there (yet): not an error, hot-plug brings it up when it appears. */
+		if (du->cfg->match.n && hotplug_resolve(du) < 0) {
+			log_info("uplink %s: no device matches %s yet; waiting for it",
+				 du->cfg->p.name, ident_match_fmt(&du->cfg->match, m, sizeof(m)));
+			continue;
+		}
+		threads[i] = g_thread_new("uplink-up", uplink_up_thread, du);
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct dm_uplink *du = list[i];
 		int r;
@@ -152,7 +168,7 @@ static int uplinks_up(struct daemon *d, struct dm_uplink **list, size_t n)
 		r = GPOINTER_TO_INT(g_thread_join(threads[i]));
 		if (r < 0) {
 			log_error_errno(r, "uplink %s: bringing up %s: %m", du->cfg->p.name,
-					du->cfg->p.ifname);
+					du->cfg->match.n ? du->found_ifname : du->cfg->p.ifname);
 			if (!first_err)
 				first_err = r;
 			continue;
@@ -161,9 +177,13 @@ static int uplinks_up(struct daemon *d, struct dm_uplink **list, size_t n)
 		dm_acct_uplink_attach(d, du);
 		du->d = d;
 		dm_health_start(du);
+		r = hotplug_watch_uplink(d, du);
+		if (r < 0)
+			log_warn_errno(r, "uplink %s: watching for its modem to leave: %m",
+				       du->cfg->p.name);
 		log_info("uplink %s: %s in namespace %s via %s", du->cfg->p.name,
 			 uplink_connected(du->u) ? "up" : "connecting", uplink_ns_name(du->u),
-			 du->cfg->p.ifname);
+			 uplink_params(du->u)->ifname);
 	}
 	g_free(threads);
 	return first_err;
@@ -171,14 +191,19 @@ static int uplinks_up(struct daemon *d, struct dm_uplink **list, size_t n)
 
 static void uplink_take_down(struct daemon *d, struct dm_uplink *du)
 {
+	char ifname[16];
+
 	if (!du->u)
 		return;
+	/* First: the link leaving on the way down is not an unplug. */
+	hotplug_unwatch_uplink(du);
 	health_free(du->health);
 	du->health = NULL;
 	dm_acct_uplink_detach(d, du);
+	snprintf(ifname, sizeof(ifname), "%s", uplink_params(du->u)->ifname);
 	uplink_down(du->u);
 	du->u = NULL;
-	log_info("uplink %s: down, %s returned to the host", du->cfg->p.name, du->cfg->p.ifname);
+	log_info("uplink %s: down, %s returned to the host", du->cfg->p.name, ifname);
 }
 
 static struct dm_uplink *dm_uplink_add(struct daemon *d, const struct cfg_uplink *cfg)
@@ -527,6 +552,8 @@ static void teardown(struct daemon *d)
 	d->metrics = NULL;
 	while (d->n_sessions)
 		session_remove(d, d->sessions[d->n_sessions - 1]);
+	hotplug_free(d->hotplug); /* no uplink comes up while they go down */
+	d->hotplug = NULL;
 	while (d->n_uplinks)
 		dm_uplink_remove(d, d->uplinks[d->n_uplinks - 1]);
 	dm_acct_close(d);
@@ -808,6 +835,7 @@ int daemon_uplink_action(struct daemon *d, const char *name, enum uplink_action 
 		return 0;
 	case UPLINK_ACTION_DOWN:
 		du->draining = false;
+		du->held_down = true;
 		uplink_sessions_park(d, du);
 		uplink_take_down(d, du);
 		daemon_replan(d); /* its sessions move or wait, per their on_uplink_down= */
@@ -828,6 +856,10 @@ int daemon_uplink_action(struct daemon *d, const char *name, enum uplink_action 
 		/* fall through */
 	case UPLINK_ACTION_UP:
 		du->draining = false;
+		du->held_down = false;
+		if (!du->u && du->cfg->match.n && hotplug_resolve(du) < 0)
+			return errf(err, errlen, -ENODEV, "no device matches uplink '%s' now; it "
+							  "comes up when one appears", name);
 		if (!du->u) {
 			r = uplinks_up(d, &du, 1);
 			if (r < 0)
@@ -839,6 +871,15 @@ int daemon_uplink_action(struct daemon *d, const char *name, enum uplink_action 
 		return 0;
 	}
 	return -EINVAL;
+}
+
+void daemon_uplink_unplugged(struct daemon *d, struct dm_uplink *du)
+{
+	du->draining = false;
+	uplink_sessions_park(d, du);
+	uplink_take_down(d, du);
+	du->found_ifname[0] = '\0';
+	daemon_replan(d);
 }
 
 static bool strv_equal(char *const *a, char *const *b)
@@ -921,7 +962,8 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 		struct dm_uplink *du = d->uplinks[i];
 		int ui = config_find_uplink(nc, du->cfg->p.name);
 
-		if (ui >= 0 && uplink_params_equal(&nc->uplinks[ui].p, &du->cfg->p)) {
+		if (ui >= 0 && uplink_params_equal(&nc->uplinks[ui].p, &du->cfg->p) &&
+		    !memcmp(&nc->uplinks[ui].match, &du->cfg->match, sizeof(du->cfg->match))) {
 			/* The checker points into the old config: it starts again on the new. */
 			health_free(du->health);
 			du->health = NULL;
@@ -1020,6 +1062,12 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 	r = dm_acct_open(d);
 	if (r < 0)
 		goto fail;
+	/* Before the uplinks: a modem plugged in while they come up is not missed. */
+	r = hotplug_new(d, &d->hotplug);
+	if (r < 0) {
+		log_error_errno(r, "watching links for hot-plug: %m");
+		goto fail;
+	}
 	r = uplinks_up(d, d->uplinks, d->n_uplinks);
 	if (r < 0)
 		goto fail;

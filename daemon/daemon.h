@@ -18,6 +18,8 @@ struct esource;
 struct store;
 struct state_blobs;
 struct session_ops;
+struct hotplug;
+struct hotplug_watch;
 
 struct dm_uplink {
 	const struct cfg_uplink *cfg; /* into daemon->cfg; re-pointed on reload */
@@ -27,6 +29,10 @@ struct dm_uplink {
 	unsigned reconnects;
 	struct health *health;        /* its active checks; NULL without health_check= or down */
 	struct daemon *d;
+	/* match=: the interface hot-plug found ("" while none matches), and the watch on it */
+	char found_ifname[16];
+	struct hotplug_watch *hp;
+	bool held_down; /* taken down by the admin: hot-plug does not bring it back */
 };
 
 struct daemon {
@@ -68,6 +74,7 @@ struct daemon {
 	struct session_orphan *orphans;
 	size_t n_orphans;
 	unsigned adopted; /* how many sessions this daemon took over at start */
+	struct hotplug *hotplug; /* finds match= uplinks' devices (hotplug.h) */
 	bool reexec;      /* the loop quit for an exec of the binary on disk, not a stop */
 	const struct session_ops *session_ops; /* what sessions call back into (session.h) */
 };
@@ -107,6 +114,9 @@ int daemon_session_start(struct daemon *d, const char *profile, const char *upli
 /* Stops the worker and forgets the session once it is gone. */
 int daemon_session_stop(struct daemon *d, const char *name);
 int daemon_session_restart(struct daemon *d, const char *name);
+/* Hot-plug: du's interface left its namespace. Down like UPLINK_ACTION_DOWN (sessions per
+ * on_uplink_down=), but not held: it comes back up when its device is found again. */
+void daemon_uplink_unplugged(struct daemon *d, struct dm_uplink *du);
 int daemon_uplink_action(struct daemon *d, const char *name, enum uplink_action a, char *err,
 			 size_t errlen);
 /* Re-reads the config: added uplinks/profiles/sessions start, removed ones stop, changed ones

@@ -66,6 +66,34 @@ int link_index(struct rtnl *nl, const char *ifname)
 	return out.ifindex > 0 ? out.ifindex : -ENODEV;
 }
 
+struct link_names {
+	char (*names)[IFNAMSIZ];
+	size_t max, n;
+};
+
+static int link_names_cb(const struct nlmsghdr *h, void *data)
+{
+	struct link_names *ln = data;
+	struct link_reply one = {0};
+
+	link_reply_cb(h, &one);
+	if (one.ifindex > 0 && one.name[0] && ln->n < ln->max)
+		memcpy(ln->names[ln->n++], one.name, IFNAMSIZ);
+	return MNL_CB_OK;
+}
+
+int link_list(struct rtnl *nl, char (*names)[16], size_t max)
+{
+	struct link_names ln = {.names = names, .max = max};
+	struct nlmsghdr *h;
+	int r;
+
+	h = rtnl_msg(nl, RTM_GETLINK, NLM_F_DUMP);
+	put_ifinfo(h, 0);
+	r = rtnl_talk(nl, h, link_names_cb, &ln);
+	return r < 0 ? r : (int)ln.n;
+}
+
 int link_set_up(struct rtnl *nl, int ifindex, bool up)
 {
 	struct nlmsghdr *h = rtnl_msg(nl, RTM_NEWLINK, 0);

@@ -40,6 +40,8 @@ int link_add_bridge(struct rtnl *nl, const char *name);
 int link_set_master(struct rtnl *nl, int ifindex, int master_ifindex);
 int link_delete(struct rtnl *nl, int ifindex);
 
+/* Names of the links of nl's namespace, at most max of them; returns how many. */
+int link_list(struct rtnl *nl, char (*names)[16], size_t max);
 /* Sets a link's hardware address (6 bytes: Ethernet-like links). */
 int link_set_address(struct rtnl *nl, int ifindex, const unsigned char mac[6]);
 
