@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "netns/ident.h"
 #include "netns/netns.h"
 #include "tools/sim/sim.h"
 
@@ -37,6 +38,18 @@ void sim_carrier_init(struct sim_carrier *c, int index)
 	snprintf(c->subscriber, sizeof(c->subscriber), "100.64.%u.2", i % 256);
 	snprintf(c->dns_pid, sizeof(c->dns_pid), SIM_RUN_DIR "/dns%u.pid", i);
 	snprintf(c->dns_log, sizeof(c->dns_log), SIM_RUN_DIR "/dns%u.log", i);
+	snprintf(c->plug_file, sizeof(c->plug_file), SIM_RUN_DIR "/modem%u.if", i);
+	memcpy(c->mac, (unsigned char[6]){0x02, 0xc3, 0x4d, 0x00, (unsigned char)(i >> 8),
+					  (unsigned char)i},
+	       6);
+	snprintf(c->mac_str, sizeof(c->mac_str), "%02x:%02x:%02x:%02x:%02x:%02x", c->mac[0],
+		 c->mac[1], c->mac[2], c->mac[3], c->mac[4], c->mac[5]);
+	/* As tests/fakeqmi/fake-qmi-modem.c numbers its modems. */
+	char d[20];
+	snprintf(d, sizeof(d), "35000000%06u", i);
+	snprintf(c->imei, sizeof(c->imei), "%.14s%c", d, ident_luhn(d));
+	snprintf(d, sizeof(d), "899990000000%06u", i);
+	snprintf(c->iccid, sizeof(c->iccid), "%.18s%c", d, ident_luhn(d));
 }
 
 static int ns_ensure(const char *name, struct undo *u)
@@ -225,7 +238,7 @@ int carrier_ensure(const struct sim_carrier *c, int inet_nsfd, int host_nsfd, st
 {
 	_cleanup_rtnl_ struct rtnl *nl = NULL, *inl = NULL;
 	_cleanup_close_ int nsfd = -1;
-	int wan, sub, peer, br, r;
+	int wan, peer, br, r;
 
 	r = ns_ensure(c->ns, u);
 	if (r < 0)
@@ -264,16 +277,15 @@ int carrier_ensure(const struct sim_carrier *c, int inet_nsfd, int host_nsfd, st
 	if (r < 0)
 		return log_error_errno(r, "setting wan up in %s: %m", c->ns);
 
-	/* Downstream: sub in the carrier, its peer is the modem, left down in the host. */
-	sub = veth_ensure(nl, c->ns, "sub", c->host_if, host_nsfd, u);
-	if (sub < 0)
-		return sub;
-	r = addr_ensure(nl, sub, c->gateway, 24);
-	if (r < 0)
-		return log_error_errno(r, "adding %s to sub in %s: %m", c->gateway, c->ns);
-	r = link_set_up(nl, sub, true);
-	if (r < 0)
-		return log_error_errno(r, "setting sub up in %s: %m", c->ns);
+	/* Downstream: sub in the carrier, its peer is the modem, left down in the host. An
+	 * unplugged modem stays unplugged: `up` again repairs, it does not replug. */
+	char ifname[16];
+	sim_modem_ifname(c, ifname, sizeof(ifname));
+	if (ifname[0]) {
+		r = carrier_plug(c, host_nsfd, ifname, u);
+		if (r < 0 && r != -EEXIST)
+			return r;
+	}
 
 	r = sysctl_write_in(nsfd, "/proc/sys/net/ipv4/ip_forward", "1\n");
 	if (r < 0)
@@ -282,6 +294,73 @@ int carrier_ensure(const struct sim_carrier *c, int inet_nsfd, int host_nsfd, st
 	if (r < 0)
 		return r;
 	return carrier_dnsmasq(c, nsfd, u);
+}
+
+void sim_modem_ifname(const struct sim_carrier *c, char *buf, size_t len)
+{
+	_cleanup_fclose_ FILE *f = fopen(c->plug_file, "re");
+	char line[32];
+
+	snprintf(buf, len, "%s", c->host_if);
+	if (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(buf, len, "%s", strcmp(line, "-") ? line : "");
+	}
+}
+
+int carrier_plug(const struct sim_carrier *c, int host_nsfd, const char *ifname, struct undo *u)
+{
+	_cleanup_rtnl_ struct rtnl *nl = NULL, *host = NULL;
+	_cleanup_close_ int nsfd = -1;
+	int sub, idx, r;
+
+	nsfd = ns_open(c->ns);
+	if (nsfd < 0)
+		return log_error_errno(nsfd, "opening namespace %s: %m", c->ns);
+	r = rtnl_open(nsfd, &nl);
+	if (r >= 0)
+		r = rtnl_open(host_nsfd, &host);
+	if (r < 0)
+		return log_error_errno(r, "rtnetlink: %m");
+	sub = link_index(nl, "sub");
+	if (sub > 0)
+		return -EEXIST;
+	sub = veth_ensure(nl, c->ns, "sub", ifname, host_nsfd, u);
+	if (sub < 0)
+		return sub;
+	/* The modem's MAC is what match=mac: finds, whatever the name. */
+	idx = link_index(host, ifname);
+	r = idx < 0 ? idx : link_set_address(host, idx, c->mac);
+	if (r < 0)
+		return log_error_errno(r, "setting the MAC of %s: %m", ifname);
+	r = addr_ensure(nl, sub, c->gateway, 24);
+	if (r < 0)
+		return log_error_errno(r, "adding %s to sub in %s: %m", c->gateway, c->ns);
+	r = link_set_up(nl, sub, true);
+	if (r < 0)
+		return log_error_errno(r, "setting sub up in %s: %m", c->ns);
+	return 0;
+}
+
+int carrier_unplug(const struct sim_carrier *c)
+{
+	_cleanup_rtnl_ struct rtnl *nl = NULL;
+	_cleanup_close_ int nsfd = -1;
+	int sub, r;
+
+	nsfd = ns_open(c->ns);
+	if (nsfd < 0)
+		return log_error_errno(nsfd, "opening namespace %s: %m", c->ns);
+	r = rtnl_open(nsfd, &nl);
+	if (r < 0)
+		return log_error_errno(r, "rtnetlink in %s: %m", c->ns);
+	sub = link_index(nl, "sub");
+	if (sub < 0)
+		return sub;
+	r = link_delete(nl, sub);
+	if (r < 0)
+		return log_error_errno(r, "deleting sub in %s: %m", c->ns);
+	return 0;
 }
 
 int carrier_set_wan(const struct sim_carrier *c, bool up)

@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <net/if.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,8 +108,9 @@ int cmd_status(int argc, char **argv)
 	if (sim_qmi_running())
 		printf("qmi: fake modems /dev/cdc-wdm0..%d on @%s and on @qmi-proxy in %s; "
 		       "control %s\n", n - 1, SIM_QMI_PROXY, SIM_QMI_NS, SIM_QMI_CTL);
-	printf("%-4s %-10s %-16s %-16s %-17s %-12s %-5s %s\n", "IDX", "INTERFACE", "WHERE",
-	       "PUBLIC", "SUBSCRIBER", "GATEWAY", "WAN", "DNSMASQ");
+	printf("%-4s %-10s %-16s %-16s %-17s %-12s %-5s %-7s %-17s %-15s %s\n", "IDX",
+	       "INTERFACE", "WHERE", "PUBLIC", "SUBSCRIBER", "GATEWAY", "WAN", "DNSMASQ", "MAC",
+	       "IMEI", "ICCID");
 	for (int i = 0; i < n; i++) {
 		char where[256], whereup[300], sub[24], dns[32];
 		struct sim_carrier c;
@@ -115,10 +118,15 @@ int cmd_status(int argc, char **argv)
 		unsigned flags;
 		bool up;
 
+		char ifname[16];
+
 		sim_carrier_init(&c, i);
-		find_link(c.host_if, where, sizeof(where), &up);
+		sim_modem_ifname(&c, ifname, sizeof(ifname));
+		find_link(ifname[0] ? ifname : c.host_if, where, sizeof(where), &up);
 		snprintf(whereup, sizeof(whereup), "%s(%s)", where, up ? "up" : "down");
-		if (!strcmp(where, "-"))
+		if (!ifname[0])
+			snprintf(whereup, sizeof(whereup), "unplugged");
+		else if (!strcmp(where, "-"))
 			snprintf(whereup, sizeof(whereup), "gone?");
 		if (link_flags_in(c.ns, "wan", &flags) < 0)
 			wan = "gone";
@@ -129,8 +137,9 @@ int cmd_status(int argc, char **argv)
 			snprintf(dns, sizeof(dns), "%d", (int)pid);
 		else
 			snprintf(dns, sizeof(dns), "dead");
-		printf("%-4d %-10s %-16s %-16s %-17s %-12s %-5s %s\n", i, c.host_if, whereup,
-		       c.public_addr, sub, c.gateway, wan, dns);
+		printf("%-4d %-10s %-16s %-16s %-17s %-12s %-5s %-7s %-17s %-15s %s\n", i,
+		       ifname[0] ? ifname : "-", whereup, c.public_addr, sub, c.gateway, wan, dns,
+		       c.mac_str, c.imei, c.iccid);
 	}
 	return 0;
 }
@@ -180,15 +189,16 @@ int cmd_config(int argc, char **argv)
 	return 0;
 }
 
-static int cut_heal(int argc, char **argv, bool up)
+/* The modem index argv[1] of a running sim into c, or an exit status. */
+static int modem_arg(int argc, char **argv, int min_args, int max_args, const char *usage,
+		     struct sim_carrier *c)
 {
-	struct sim_carrier c;
 	char *end;
 	long i;
 	int n, r;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: cellmux-sim %s <modem index>\n", argv[0]);
+	if (argc < min_args || argc > max_args) {
+		fprintf(stderr, "usage: cellmux-sim %s %s\n", argv[0], usage);
 		return SIM_EXIT_USAGE;
 	}
 	errno = 0;
@@ -204,7 +214,18 @@ static int cut_heal(int argc, char **argv, bool up)
 		log_error("modem %ld does not exist; the sim has modems 0..%d", i, n - 1);
 		return SIM_EXIT_USAGE;
 	}
-	sim_carrier_init(&c, (int)i);
+	sim_carrier_init(c, (int)i);
+	return 0;
+}
+
+static int cut_heal(int argc, char **argv, bool up)
+{
+	struct sim_carrier c;
+	int r;
+
+	r = modem_arg(argc, argv, 2, 2, "<modem index>", &c);
+	if (r)
+		return r;
 	r = carrier_set_wan(&c, up);
 	if (r < 0)
 		return 1;
@@ -222,6 +243,113 @@ int cmd_heal(int argc, char **argv)
 	return cut_heal(argc, argv, true);
 }
 
+/* One command to the fake QMI modems' control socket; 0 when it answered "ok". */
+static int qmi_ctl(const char *cmd)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX, .sun_path = SIM_QMI_CTL};
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char buf[512];
+	size_t len = 0;
+	ssize_t n;
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return negative_errno();
+	if (write(fd, cmd, strlen(cmd)) < 0)
+		return negative_errno();
+	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	return len >= 3 && !strcmp(buf + len - 3, "ok\n") ? 0 : -EIO;
+}
+
+static int plug_note(const struct sim_carrier *c, const char *ifname)
+{
+	char line[32];
+	int r;
+
+	snprintf(line, sizeof(line), "%s\n", ifname);
+	r = write_file(c->plug_file, line);
+	if (r < 0)
+		log_error_errno(r, "writing %s: %m", c->plug_file);
+	return r;
+}
+
+/* The USB cable pulled: the modem's interface disappears wherever it is (the veth dies with
+ * its carrier end), and with --qmi its control port too. */
+int cmd_unplug(int argc, char **argv)
+{
+	struct sim_carrier c;
+	char cmd[32];
+	int r;
+
+	r = modem_arg(argc, argv, 2, 2, "<modem index>", &c);
+	if (r)
+		return r;
+	r = carrier_unplug(&c);
+	if (r == -ENODEV) {
+		log_error("modem %d is not plugged in", c.index);
+		return 1;
+	}
+	if (r < 0)
+		return 1;
+	if (sim_qmi_running()) {
+		snprintf(cmd, sizeof(cmd), "vanish %d\n", c.index);
+		r = qmi_ctl(cmd);
+		if (r < 0)
+			log_warn_errno(r, "the fake QMI modem did not take 'vanish %d': %m", c.index);
+	}
+	if (plug_note(&c, "-") < 0)
+		return 1;
+	log_info("unplug: modem %d is gone", c.index);
+	return 0;
+}
+
+/* Plugged back, maybe into another port: a new interface (new index; the name given, or the
+ * old one) with the same MAC, IMEI and ICCID. */
+int cmd_replug(int argc, char **argv)
+{
+	_cleanup_close_ int host_nsfd = -1;
+	struct sim_carrier c;
+	struct undo u;
+	char ifname[16], cmd[32];
+	int r;
+
+	r = modem_arg(argc, argv, 2, 3, "<modem index> [interface name]", &c);
+	if (r)
+		return r;
+	snprintf(ifname, sizeof(ifname), "%s", argc > 2 ? argv[2] : c.host_if);
+	if (argc > 2 && (strlen(argv[2]) >= IFNAMSIZ || !argv[2][0] || strchr(argv[2], '/'))) {
+		log_error("'%s' is not an interface name", argv[2]);
+		return SIM_EXIT_USAGE;
+	}
+	if (if_nametoindex(ifname) > 0) {
+		log_error("an interface %s exists already in the host namespace", ifname);
+		return 1;
+	}
+	host_nsfd = ns_open_current();
+	if (host_nsfd < 0 || undo_init(&u, 4) < 0)
+		return 1;
+	r = carrier_plug(&c, host_nsfd, ifname, &u);
+	if (r == -EEXIST)
+		log_error("modem %d is plugged in; unplug it first", c.index);
+	if (r < 0) {
+		undo_run(&u);
+		undo_done(&u);
+		return 1;
+	}
+	undo_done(&u);
+	if (sim_qmi_running()) {
+		snprintf(cmd, sizeof(cmd), "return %d\n", c.index);
+		r = qmi_ctl(cmd);
+		if (r < 0)
+			log_warn_errno(r, "the fake QMI modem did not take 'return %d': %m", c.index);
+	}
+	if (plug_note(&c, ifname) < 0)
+		return 1;
+	log_info("replug: modem %d is back as %s (MAC %s)", c.index, ifname, c.mac_str);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -234,6 +362,9 @@ static const struct {
     {"config", cmd_config, "             print cellmux.conf uplink sections for the modems"},
     {"cut", cmd_cut, "<i>          take carrier i's upstream (its wan link) down"},
     {"heal", cmd_heal, "<i>          bring carrier i's upstream back"},
+    {"unplug", cmd_unplug, "<i>          pull modem i out: its interface (and QMI port) vanish"},
+    {"replug", cmd_replug, "<i> [NAME]   plug modem i back, as a new interface NAME (default\n"
+			   "                  simwwanI) with the same MAC, IMEI and ICCID"},
     {"httpd", cmd_httpd, NULL},
 };
 

@@ -50,6 +50,13 @@ struct sim_carrier {
 	char subscriber[16];  /* 100.64.<i>.2, what the daemon puts on simwwan<i> */
 	char dns_pid[64];
 	char dns_log[64];
+	/* The modem's identity, for match=: the same IMEI and ICCID the fake QMI modem i reports,
+	 * and the MAC the host end carries (locally administered, 02:c3:4d:00:HI:LO). */
+	unsigned char mac[6];
+	char mac_str[18];
+	char imei[16];
+	char iccid[24];
+	char plug_file[64]; /* where unplug/replug note the modem's current interface name */
 };
 
 void sim_carrier_init(struct sim_carrier *c, int index);
@@ -85,6 +92,13 @@ int carrier_set_wan(const struct sim_carrier *c, bool up);
 /* Deletes the veths of a carrier namespace (so the host end disappears now, not when the
  * kernel gets round to freeing the namespace) and then the namespace. */
 int carrier_destroy(const char *ns);
+/* Creates the subscriber veth: sub (gateway address, up) in the carrier, its peer ifname in
+ * the host namespace carrying the modem's MAC; -EEXIST when the modem is plugged in already. */
+int carrier_plug(const struct sim_carrier *c, int host_nsfd, const char *ifname, struct undo *u);
+/* Deletes sub, which takes the modem's end with it wherever it is (cellmuxd's namespace). */
+int carrier_unplug(const struct sim_carrier *c);
+/* The modem's interface name now: host_if unless replugged under another; "" when unplugged. */
+void sim_modem_ifname(const struct sim_carrier *c, char *buf, size_t len);
 /* IFF_* flags of ifname inside the named namespace (NULL: ours). */
 int link_flags_in(const char *ns, const char *ifname, unsigned *ret_flags);
 
@@ -113,3 +127,5 @@ int cmd_config(int argc, char **argv);
 int cmd_cut(int argc, char **argv);
 int cmd_heal(int argc, char **argv);
 int cmd_httpd(int argc, char **argv);
+int cmd_unplug(int argc, char **argv);
+int cmd_replug(int argc, char **argv);
