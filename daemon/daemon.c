@@ -163,7 +163,7 @@ static int uplinks_up(struct daemon *d, struct dm_uplink **list, size_t n)
 		dm_health_start(du);
 		log_info("uplink %s: %s in namespace %s via %s", du->cfg->p.name,
 			 uplink_connected(du->u) ? "up" : "connecting", uplink_ns_name(du->u),
-			 du->cfg->p.ifname);
+			 uplink_live(du->u)->ifname);
 	}
 	g_free(threads);
 	return first_err;
@@ -171,14 +171,17 @@ static int uplinks_up(struct daemon *d, struct dm_uplink **list, size_t n)
 
 static void uplink_take_down(struct daemon *d, struct dm_uplink *du)
 {
+	char ifname[sizeof(((struct uplink_live *)0)->ifname)];
+
 	if (!du->u)
 		return;
 	health_free(du->health);
 	du->health = NULL;
+	snprintf(ifname, sizeof(ifname), "%s", uplink_live(du->u)->ifname);
 	dm_acct_uplink_detach(d, du);
 	uplink_down(du->u);
 	du->u = NULL;
-	log_info("uplink %s: down, %s returned to the host", du->cfg->p.name, du->cfg->p.ifname);
+	log_info("uplink %s: down, %s returned to the host", du->cfg->p.name, ifname);
 }
 
 static struct dm_uplink *dm_uplink_add(struct daemon *d, const struct cfg_uplink *cfg)

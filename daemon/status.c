@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/macro.h"
 #include "common/version.h"
 #include "daemon/accounting.h"
 #include "daemon/daemon.h"
@@ -58,6 +59,34 @@ static void fill_counters(struct daemon *d, enum acct_kind kind, const char *nam
 	*reached = q.over;
 }
 
+static void fmt_into(char *dst, size_t size, const struct ip_prefix *a, bool plen)
+{
+	char buf[IP_PREFIX_STRLEN];
+
+	snprintf(dst, size, "%s", ip_prefix_fmt(a, plen, buf));
+}
+
+static void fill_live(const struct uplink_live *l, struct status_uplink *out)
+{
+	if (l->ifname[0])
+		out->ifname = l->ifname;
+	for (size_t k = 0; k < l->n_addrs && k < STATUS_MAX_ADDRS; k++)
+		fmt_into(out->addresses[out->n_addresses++], sizeof(out->addresses[0]),
+			 &l->addrs[k], true);
+	if (l->gw4.family)
+		fmt_into(out->gateways[out->n_gateways++], sizeof(out->gateways[0]), &l->gw4,
+			 false);
+	if (l->gw6.family)
+		fmt_into(out->gateways[out->n_gateways++], sizeof(out->gateways[0]), &l->gw6,
+			 false);
+	for (size_t k = 0; k < l->n_dns && k < ARRAY_SIZE(out->dns); k++)
+		fmt_into(out->dns[out->n_dns++], sizeof(out->dns[0]), &l->dns[k], false);
+	if (l->last_error[0]) {
+		out->last_error = l->last_error;
+		out->last_error_unix_ms = l->last_error_unix_ms;
+	}
+}
+
 size_t status_n_uplinks(struct daemon *d)
 {
 	return d->n_uplinks;
@@ -77,13 +106,12 @@ int status_uplink(struct daemon *d, size_t i, struct status_uplink *out)
 	out->name = p->name;
 	out->driver = p->driver;
 	out->state = dm_uplink_state(du);
+	/* What the uplink has, never what the config says: a QMI uplink finds its interface
+	 * in sysfs, DHCP and QMI learn their addresses. Down, it has nothing but a name to
+	 * look for. */
 	out->ifname = p->ifname;
-	for (size_t k = 0; k < p->n_addrs && k < STATUS_MAX_ADDRS; k++) {
-		char buf[IP_PREFIX_STRLEN];
-		snprintf(out->addresses[k], sizeof(out->addresses[k]), "%s",
-			 ip_prefix_fmt(&p->addrs[k], true, buf));
-		out->n_addresses++;
-	}
+	if (du->u)
+		fill_live(uplink_live(du->u), out);
 	out->sessions = du->n_sessions;
 	out->capacity = du->cfg->capacity;
 	out->reconnects = du->reconnects;

@@ -44,6 +44,13 @@ struct status_uplink {
 	char radio_operator[64], radio_rat[16];
 	const char *health;        /* "healthy", "degraded", "failed" (health.h) */
 	const char *health_reason; /* why, as logged */
+	/* From the uplink's live state (uplink_live()), as its driver learned them. */
+	char gateways[2][48];
+	size_t n_gateways;
+	char dns[3][48];
+	size_t n_dns;
+	const char *last_error; /* NULL: none; with its reason (call-end reason, DHCP NAK ...) */
+	int64_t last_error_unix_ms;
 };
 
 struct status_session {

@@ -271,6 +271,28 @@ static void notify(struct qmi *q, enum uplink_event ev)
 
 /* ---- applying settings in the namespace ---- */
 
+/* What the bearers have applied, as the uplink's live state (uplink_live()). */
+static void publish(struct qmi *q, const struct ip_prefix *dns, size_t n_dns)
+{
+	struct ip_prefix addrs[MAX_BEARERS], gw4 = {0}, gw6 = {0};
+	const struct uplink_params *p = &q->u->p;
+	size_t n = 0;
+
+	for (int i = 0; i < q->n_b; i++) {
+		const struct bearer *b = &q->b[i];
+
+		if (!b->up || !b->addr.family)
+			continue;
+		addrs[n++] = b->addr;
+		if (b->family == AF_INET)
+			gw4 = b->gw;
+		else
+			gw6 = b->gw;
+	}
+	uplink_live_set(q->u, addrs, n, &gw4, &gw6, n && p->n_dns ? p->dns : dns,
+			n && p->n_dns ? p->n_dns : (n ? n_dns : 0));
+}
+
 static int apply_dns(struct qmi *q)
 {
 	struct ip_prefix dns[UPLINK_MAX_DNS];
@@ -280,6 +302,8 @@ static int apply_dns(struct qmi *q)
 		for (int k = 0; k < 2 && n < UPLINK_MAX_DNS; k++)
 			if (q->b[i].up && q->b[i].dns[k].family)
 				dns[n++] = q->b[i].dns[k];
+	/* The live state follows what is applied: every caller applies or takes back first. */
+	publish(q, dns, n);
 	/* The config's dns= wins over what the network says. */
 	if (q->u->p.n_dns)
 		return resolv_write(q->u->ns, q->u->p.dns, q->u->p.n_dns);
@@ -464,6 +488,10 @@ static void attempt_fail(struct qmi *q, const char *what, const GError *err)
 	if (q->stopping)
 		return;
 	log_debug("uplink %s: %s: %s", q->u->p.name, what, err ? err->message : "failed");
+	if (err)
+		uplink_live_error(q->u, "%s: %s", what, err->message);
+	else
+		uplink_live_error(q->u, "%s", what);
 	if (q->connected && g_get_monotonic_time() - q->connected_at > STABLE_MS * 1000LL)
 		q->backoff_ms = 0;
 	attempt_teardown(q);
