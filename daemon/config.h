@@ -9,6 +9,7 @@
 #include "bpf/acct.h"
 #include "bpf/quota_period.h"
 #include "daemon/health.h"
+#include "router/recovery.h"
 #include "netns/uplink.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/cellmux/cellmux.conf"
@@ -71,6 +72,7 @@ struct cfg_uplink {
 	struct cfg_quota quota;
 	int priority; /* priority=: automatic placement fills the lowest first; default 0 */
 	struct health_cfg health; /* health_check=, health_interval=, health_fail=, health_ok= */
+	struct recovery_cfg recovery; /* recover_after=, recover_max_per_hour= (can_reset unset) */
 };
 #define CONFIG_DEFAULT_CAPACITY 16
 

@@ -98,6 +98,67 @@ struct session *daemon_find_session(struct daemon *d, const char *name)
 	return NULL;
 }
 
+static void dm_recovery_check(struct dm_uplink *du);
+
+static gboolean on_recovery_timer(gpointer data)
+{
+	struct dm_uplink *du = data;
+
+	du->recovery_timer = 0;
+	dm_recovery_check(du);
+	return G_SOURCE_REMOVE;
+}
+
+/* The recovery ladder: router/recovery.c decides, this carries out the step it names. A step
+ * acts on the driver only; sessions stay where the router put them (the failure already moved
+ * the movable ones) and the health checks say when the uplink is back. */
+static void dm_recovery_check(struct dm_uplink *du)
+{
+	struct recovery_cfg c = du->cfg->recovery;
+	bool failed = du->u && du->health && health_state(du->health) == ROUTER_FAILED;
+	bool was_capped = du->recovery.capped;
+	int64_t now = g_get_monotonic_time() / 1000, wake;
+	enum recovery_step step;
+	const char *name = du->cfg->p.name;
+	int r = 0;
+
+	c.can_reset = du->u && uplink_can_reset(du->u);
+	step = recovery_next(&du->recovery, &c, failed, now, &wake);
+	if (step == RECOVERY_RESET) {
+		log_warn("uplink %s: recovery step %u: resetting the modem (health failed: %s)",
+			 name, du->recovery.rung, health_reason(du->health));
+		r = uplink_reset(du->u);
+		if (r < 0)
+			log_warn_errno(r, "uplink %s: modem reset: %m; reconnecting instead", name);
+	}
+	if (step == RECOVERY_RECONNECT || (step == RECOVERY_RESET && r < 0)) {
+		if (step == RECOVERY_RECONNECT)
+			log_warn("uplink %s: recovery step %u: redoing the data session (health "
+				 "failed: %s)",
+				 name, du->recovery.rung, health_reason(du->health));
+		r = uplink_reconnect(du->u);
+		if (r == -EOPNOTSUPP)
+			log_warn("uplink %s: recovery: a static link has no data session to redo",
+				 name);
+		else if (r < 0)
+			log_warn_errno(r, "uplink %s: recovery: reconnecting: %m", name);
+	}
+	if (step != RECOVERY_NONE && wake != INT64_MAX)
+		log_info("uplink %s: recovery: next step in %llds unless healthy again", name,
+			 (long long)((wake - now + 999) / 1000));
+	if (du->recovery.capped && !was_capped)
+		log_warn("uplink %s: recovery: %u steps in the last hour (recover_max_per_hour=%u); "
+			 "the next waits %llds",
+			 name, du->recovery.n_recent, c.max_per_hour,
+			 (long long)((wake - now + 999) / 1000));
+	if (du->recovery_timer)
+		g_source_remove(du->recovery_timer);
+	du->recovery_timer = 0;
+	if (wake != INT64_MAX)
+		du->recovery_timer = g_timeout_add((guint)MIN(wake - now, (int64_t)G_MAXINT32),
+						   on_recovery_timer, du);
+}
+
 static void on_health(void *userdata, enum router_health h, const char *reason)
 {
 	struct dm_uplink *du = userdata;
@@ -106,6 +167,7 @@ static void on_health(void *userdata, enum router_health h, const char *reason)
 		log_info("uplink %s: health %s (%s)", du->cfg->p.name, health_to_string(h), reason);
 	else
 		log_warn("uplink %s: health %s: %s", du->cfg->p.name, health_to_string(h), reason);
+	dm_recovery_check(du);
 	daemon_replan(du->d);
 }
 
@@ -177,6 +239,7 @@ static void uplink_take_down(struct daemon *d, struct dm_uplink *du)
 		return;
 	health_free(du->health);
 	du->health = NULL;
+	dm_recovery_check(du); /* not failed now: the ladder starts over, its timer goes */
 	snprintf(ifname, sizeof(ifname), "%s", uplink_live(du->u)->ifname);
 	dm_acct_uplink_detach(d, du);
 	uplink_down(du->u);

@@ -87,6 +87,27 @@ static void fill_live(const struct uplink_live *l, struct status_uplink *out)
 	}
 }
 
+static void fill_recovery(const struct dm_uplink *du, struct status_uplink *out)
+{
+	const struct recovery *r = &du->recovery;
+	int64_t now = g_get_monotonic_time() / 1000;
+	long long in_s = (r->next_at_ms - now + 999) / 1000;
+
+	for (size_t k = 0; k < __RECOVERY_STEP_MAX; k++)
+		out->recoveries[k] = r->taken[k];
+	out->recovery_last = recovery_step_to_string(r->last);
+	if (!r->failed)
+		return;
+	if (r->capped)
+		snprintf(out->recovery, sizeof(out->recovery),
+			 "capped: %u steps in the last hour (recover_max_per_hour)", r->n_recent);
+	else
+		snprintf(out->recovery, sizeof(out->recovery), "%s due in %llds",
+			 r->rung == 0 || !(du->u && uplink_can_reset(du->u)) ? "reconnect"
+									      : "reset",
+			 in_s > 0 ? in_s : 0);
+}
+
 size_t status_n_uplinks(struct daemon *d)
 {
 	return d->n_uplinks;
@@ -117,6 +138,7 @@ int status_uplink(struct daemon *d, size_t i, struct status_uplink *out)
 	out->reconnects = du->reconnects;
 	out->health = health_to_string(health_state(du->health));
 	out->health_reason = health_reason(du->health);
+	fill_recovery(du, out);
 	out->signal_dbm = INT_MIN;
 	if (du->u && uplink_radio_info(du->u, &radio) == 0) {
 		if (radio.signal_dbm)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "proto/worker_status.h"
+#include "router/recovery.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/inspect.h"
 
@@ -51,6 +52,11 @@ struct status_uplink {
 	size_t n_dns;
 	const char *last_error; /* NULL: none; with its reason (call-end reason, DHCP NAK ...) */
 	int64_t last_error_unix_ms;
+	/* The recovery ladder (router/recovery.h): steps taken since start, by kind; the last
+	 * one; and where it stands now ("": not failed), e.g. "reset due in 40s". */
+	unsigned recoveries[__RECOVERY_STEP_MAX];
+	const char *recovery_last;
+	char recovery[96];
 };
 
 struct status_session {

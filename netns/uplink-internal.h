@@ -19,6 +19,7 @@ struct uplink_driver {
 	void (*down)(struct uplink *u);
 	/* Optional, see uplink_reconnect() and uplink_radio_info(). */
 	int (*reconnect)(struct uplink *u);
+	int (*reset)(struct uplink *u); /* optional, see uplink_reset() */
 	int (*radio)(const struct uplink *u, struct uplink_radio *out);
 	/* up() can take over a namespace a killed daemon left with the interface configured
 	 * inside (u->resumed), without a moment off the air: sessions running in it are kept. */

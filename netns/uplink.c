@@ -192,6 +192,18 @@ int uplink_reconnect(struct uplink *u)
 	return u->drv->reconnect(u);
 }
 
+int uplink_reset(struct uplink *u)
+{
+	if (!u->drv->reset)
+		return -EOPNOTSUPP;
+	return u->drv->reset(u);
+}
+
+bool uplink_can_reset(const struct uplink *u)
+{
+	return u->drv->reset != NULL;
+}
+
 int uplink_radio_info(const struct uplink *u, struct uplink_radio *out)
 {
 	if (!u->drv->radio)

@@ -105,6 +105,11 @@ void uplink_down(struct uplink *u);
 /* Drops the data session (QMI) or the lease (DHCP) and starts over at once, as after a carrier
  * drop: DISCONNECTED now if connected, CONNECTED when back. -EOPNOTSUPP for static netdev. */
 int uplink_reconnect(struct uplink *u);
+/* Resets the modem behind the uplink (QMI: DMS operating mode offline, then reset): the call
+ * ends, the modem re-enumerates and the driver starts over as after a drop. -EOPNOTSUPP for
+ * drivers without a modem to reset (netdev), -EALREADY while one is under way. */
+int uplink_reset(struct uplink *u);
+bool uplink_can_reset(const struct uplink *u);
 /* The modem's identity and radio state as last read. -ENODATA for drivers without a modem
  * behind them (netdev), -EAGAIN before the modem has answered. */
 int uplink_radio_info(const struct uplink *u, struct uplink_radio *out);

@@ -75,6 +75,7 @@ struct qmi {
 	bool raw_ip_knob;
 	bool no_wda; /* learnt: this modem sets its data format through CTL */
 	bool pin_refused;
+	bool resetting; /* a modem reset is under way (qmi_reset()) */
 	struct uplink_radio radio;
 	bool radio_known;
 	bool radio_logged;
@@ -449,6 +450,7 @@ static void attempt_teardown(struct qmi *q)
 	}
 	q->starting = 0;
 	q->connected = false;
+	q->resetting = false; /* its requests were cancelled above */
 	unapply_all(q);
 	if (was)
 		notify(q, UPLINK_EVENT_DISCONNECTED);
@@ -510,7 +512,8 @@ static gboolean fail_cb(gpointer data)
 /* From inside libqmi's signal emissions nothing is torn down: libqmi is walking its clients. */
 static void fail_later(struct qmi *q, const char *why)
 {
-	if (q->fail_src || q->stopping)
+	/* A reset ends the call on purpose; reset_done() starts over once the modem answered. */
+	if (q->fail_src || q->stopping || q->resetting)
 		return;
 	snprintf(q->fail_why, sizeof(q->fail_why), "%s", why);
 	q->fail_src = ctx_timeout(q, 0, fail_cb);
@@ -1572,6 +1575,99 @@ static int qmi_reconnect(struct uplink *u)
 	return 0;
 }
 
+/* -- modem reset: DMS operating mode offline, then reset -- */
+
+static void reset_done(struct qmi *q, const char *what, GError *err)
+{
+	q->resetting = false;
+	if (err) {
+		uplink_live_error(q->u, "resetting the modem: %s: %s", what, err->message);
+		log_debug("uplink %s: reset: %s: %s", q->u->p.name, what, err->message);
+	}
+	/* The modem drops off the bus and enumerates again; until then opens fail and the
+	 * usual backoff retries. Either way the old session is gone: start over. */
+	q->backoff_ms = BACKOFF_MIN_MS;
+	attempt_fail(q, err ? "the modem reset failed" : "the modem was reset", NULL);
+}
+
+static void mode_reset_cb(GObject *src, GAsyncResult *res, gpointer data)
+{
+	QmiMessageDmsSetOperatingModeOutput *o;
+	struct qmi *q = data;
+	GError *err = NULL;
+
+	o = qmi_client_dms_set_operating_mode_finish(QMI_CLIENT_DMS(src), res, &err);
+	if (cancelled(err)) {
+		g_error_free(err);
+		return;
+	}
+	if (o)
+		qmi_message_dms_set_operating_mode_output_get_result(o, &err);
+	reset_done(q, "operating mode reset", err);
+	g_clear_error(&err);
+	if (o)
+		qmi_message_dms_set_operating_mode_output_unref(o);
+}
+
+static void set_mode(struct qmi *q, QmiDmsOperatingMode mode, GAsyncReadyCallback cb)
+{
+	QmiMessageDmsSetOperatingModeInput *in = qmi_message_dms_set_operating_mode_input_new();
+
+	qmi_message_dms_set_operating_mode_input_set_mode(in, mode, NULL);
+	qmi_client_dms_set_operating_mode(q->dms, in, REQ_TIMEOUT_S, q->cancel, cb, q);
+	qmi_message_dms_set_operating_mode_input_unref(in);
+}
+
+static void mode_offline_cb(GObject *src, GAsyncResult *res, gpointer data)
+{
+	QmiMessageDmsSetOperatingModeOutput *o;
+	struct qmi *q = data;
+	GError *err = NULL;
+
+	o = qmi_client_dms_set_operating_mode_finish(QMI_CLIENT_DMS(src), res, &err);
+	if (cancelled(err)) {
+		g_error_free(err);
+		return;
+	}
+	if (o && qmi_message_dms_set_operating_mode_output_get_result(o, &err))
+		set_mode(q, QMI_DMS_OPERATING_MODE_RESET, mode_reset_cb); /* only from offline */
+	else
+		reset_done(q, "operating mode offline", err);
+	g_clear_error(&err);
+	if (o)
+		qmi_message_dms_set_operating_mode_output_unref(o);
+}
+
+static gboolean reset_cb(gpointer data)
+{
+	struct qmi *q = data;
+
+	source_clear(&q->retry);
+	if (!q->dms) {
+		/* No DMS client: the attempt never got that far. A fresh start is all there is. */
+		reset_done(q, "no DMS client", NULL);
+		return G_SOURCE_REMOVE;
+	}
+	set_mode(q, QMI_DMS_OPERATING_MODE_OFFLINE, mode_offline_cb);
+	return G_SOURCE_REMOVE;
+}
+
+static int qmi_reset(struct uplink *u)
+{
+	struct qmi *q = u->drv_data;
+
+	if (!q)
+		return -ENOTCONN;
+	if (q->resetting)
+		return -EALREADY;
+	q->resetting = true;
+	/* The modem answers through the session's clients, so no retry may tear them down
+	 * first; the call ends when the radio goes offline. */
+	source_clear(&q->retry);
+	q->retry = ctx_timeout(q, 0, reset_cb);
+	return 0;
+}
+
 static int qmi_radio(const struct uplink *u, struct uplink_radio *out)
 {
 	const struct qmi *q = u->drv_data;
@@ -1588,5 +1684,6 @@ const struct uplink_driver uplink_driver_qmi = {
     .up = qmi_up,
     .down = qmi_down,
     .reconnect = qmi_reconnect,
+    .reset = qmi_reset,
     .radio = qmi_radio,
 };
