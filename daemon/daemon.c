@@ -57,6 +57,7 @@ static bool dm_uplink_usable(const struct dm_uplink *du)
 }
 
 static void uplink_sessions_unpark(struct daemon *d, struct dm_uplink *du);
+static void dm_recovery_check(struct dm_uplink *du);
 
 /* A driver lost or regained its data path. Running workers are left alone through a drop
  * (the kill switch keeps their traffic in; a short outage should not cost them their state);
@@ -77,6 +78,7 @@ static void on_uplink_event(struct uplink *u, enum uplink_event ev, void *userda
 			log_warn("uplink %s: disconnected; the driver reconnects", du->cfg->p.name);
 			du->reconnects++;
 		}
+		dm_recovery_check(du); /* no step while disconnected; time to judge after */
 		daemon_replan(d);
 		return;
 	}
@@ -97,8 +99,6 @@ struct session *daemon_find_session(struct daemon *d, const char *name)
 			return d->sessions[i];
 	return NULL;
 }
-
-static void dm_recovery_check(struct dm_uplink *du);
 
 static gboolean on_recovery_timer(gpointer data)
 {
@@ -123,7 +123,8 @@ static void dm_recovery_check(struct dm_uplink *du)
 	int r = 0;
 
 	c.can_reset = du->u && uplink_can_reset(du->u);
-	step = recovery_next(&du->recovery, &c, failed, now, &wake);
+	step = recovery_next(&du->recovery, &c, failed, du->u && uplink_connected(du->u), now,
+			     &wake);
 	if (step == RECOVERY_RESET) {
 		log_warn("uplink %s: recovery step %u: resetting the modem (health failed: %s)",
 			 name, du->recovery.rung, health_reason(du->health));

@@ -25,25 +25,33 @@ static void expire(struct recovery *r, int64_t now_ms)
 }
 
 enum recovery_step recovery_next(struct recovery *r, const struct recovery_cfg *c, bool failed,
-				 int64_t now_ms, int64_t *wake_ms)
+				 bool connected, int64_t now_ms, int64_t *wake_ms)
 {
 	unsigned cap = c->max_per_hour < RECOVERY_PER_HOUR_LIMIT ? c->max_per_hour
 								 : RECOVERY_PER_HOUR_LIMIT;
+	bool came_back = connected && !r->connected;
 	enum recovery_step step;
 
 	*wake_ms = INT64_MAX;
 	expire(r, now_ms);
 	r->capped = false;
+	r->connected = connected;
 	if (!failed || !c->after_ms || !cap) {
 		r->failed = false;
 		r->rung = 0;
 		return RECOVERY_NONE;
 	}
 	if (!r->failed) {
+		if (!connected)
+			return RECOVERY_NONE; /* still coming up: the driver's own retries */
 		r->failed = true;
 		r->rung = 0;
 		r->next_at_ms = now_ms + backoff_ms(c, 0);
 	}
+	if (!connected)
+		return RECOVERY_NONE; /* the last step is under way; asked again once back */
+	if (came_back && r->next_at_ms < now_ms + (int64_t)c->after_ms)
+		r->next_at_ms = now_ms + c->after_ms; /* the checks judge the new data path first */
 	if (now_ms < r->next_at_ms) {
 		*wake_ms = r->next_at_ms;
 		return RECOVERY_NONE;

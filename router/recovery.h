@@ -33,7 +33,8 @@ struct recovery_cfg {
 
 /* Where an uplink is on its ladder. Zeroed is "healthy, nothing done". */
 struct recovery {
-	bool failed;
+	bool failed;             /* in a failure (see recovery_next()) */
+	bool connected;          /* the driver had its data path at the last call */
 	int64_t next_at_ms;      /* when the next step is due (while failed) */
 	unsigned rung;           /* steps taken in this failure */
 	int64_t recent[RECOVERY_PER_HOUR_LIMIT]; /* when the steps of the last hour were taken */
@@ -43,13 +44,18 @@ struct recovery {
 	unsigned taken[__RECOVERY_STEP_MAX]; /* steps taken, by kind, since start */
 };
 
-/* The step to take now, given whether the uplink is failed at now_ms (any monotonic clock in
- * ms); *wake_ms gets when to ask again (INT64_MAX: not before the verdict changes). A failure
- * starts at the first failed call: the first step comes after_ms later, the next ones after
- * after_ms x 2, x 4 ... (at most RECOVERY_BACKOFF_MAX_MS); the first is a reconnect, every later
- * one a reset where the driver can. A step that would make more than max_per_hour in the last
- * hour waits until the oldest of them is an hour old. Healthy again: the ladder starts over
- * (the hour's record is kept). */
+/* The step to take now, given whether the uplink's health checks say failed and whether its
+ * driver has a data path (connected), at now_ms (any monotonic clock in ms); *wake_ms gets when
+ * to ask again (INT64_MAX: not before the health or the driver's state changes).
+ *
+ * A failure starts at the first call failed while connected: an uplink still coming up, or
+ * disconnected, is its driver's business (it retries by itself). The first step comes after_ms
+ * later, the next ones after after_ms x 2, x 4 ... (at most RECOVERY_BACKOFF_MAX_MS); the first
+ * is a reconnect, every later one a reset where the driver can. No step while disconnected (the
+ * last one is still taking effect), and after the data path is back the health checks get at
+ * least after_ms to judge it. A step that would make more than max_per_hour in the last hour
+ * waits until the oldest of them is an hour old. Not failed: the ladder starts over (the hour's
+ * record is kept, so a flapping uplink does not escape the cap). */
 enum recovery_step recovery_next(struct recovery *r, const struct recovery_cfg *c, bool failed,
-				 int64_t now_ms, int64_t *wake_ms);
+				 bool connected, int64_t now_ms, int64_t *wake_ms);
 const char *recovery_step_to_string(enum recovery_step s); /* "none", "reconnect", "reset" */

@@ -113,7 +113,7 @@ check "sim0 reconnects by itself" \
 check "the new address is applied" wait_for 5 has_addr sim0 simwwan0 100.64.0.7/24
 check "uplink show: the new address, learned from the modem" wait_for 5 jis sim0 'u["addresses"]' '["100.64.0.7/24"]'
 check "uplink show: the drop's call-end reason ($(jget sim0 'u["last_error"]'))" \
-	jis sim0 'u["last_error"]' '"the network ended the data session (no-service)"'
+	jis sim0 'u["last_error"]' '"the network ended the data session (generic-no-service)"'
 check "the old address is gone" sh -c "! ip -n cmx-sim0 addr show simwwan0 | grep -q 100.64.0.2/"
 check "the default route is back" sh -c "ip -n cmx-sim0 route show default | grep -q 'via 100.64.0.1'"
 before=$(http_log | wc -l)

@@ -19,9 +19,9 @@ static void test_healthy_does_nothing(void **state)
 	struct recovery r = {0};
 	int64_t wake;
 
-	assert_int_equal(recovery_next(&r, &qmi, false, 0, &wake), RECOVERY_NONE);
+	assert_int_equal(recovery_next(&r, &qmi, false, true, 0, &wake), RECOVERY_NONE);
 	assert_true(wake == INT64_MAX);
-	assert_int_equal(recovery_next(&r, &qmi, false, 999999, &wake), RECOVERY_NONE);
+	assert_int_equal(recovery_next(&r, &qmi, false, true, 999999, &wake), RECOVERY_NONE);
 	assert_int_equal(r.taken[RECOVERY_RECONNECT] + r.taken[RECOVERY_RESET], 0);
 }
 
@@ -30,9 +30,9 @@ static void test_nothing_before_recover_after(void **state)
 	struct recovery r = {0};
 	int64_t wake;
 
-	assert_int_equal(recovery_next(&r, &qmi, true, 5000, &wake), RECOVERY_NONE);
+	assert_int_equal(recovery_next(&r, &qmi, true, true, 5000, &wake), RECOVERY_NONE);
 	assert_int_equal(wake, 6000);
-	assert_int_equal(recovery_next(&r, &qmi, true, 5999, &wake), RECOVERY_NONE);
+	assert_int_equal(recovery_next(&r, &qmi, true, true, 5999, &wake), RECOVERY_NONE);
 	assert_int_equal(wake, 6000);
 }
 
@@ -41,13 +41,13 @@ static void test_reconnect_then_resets_with_doubling_backoff(void **state)
 	struct recovery r = {0};
 	int64_t wake;
 
-	recovery_next(&r, &qmi, true, 0, &wake);
-	assert_int_equal(recovery_next(&r, &qmi, true, 1000, &wake), RECOVERY_RECONNECT);
+	recovery_next(&r, &qmi, true, true, 0, &wake);
+	assert_int_equal(recovery_next(&r, &qmi, true, true, 1000, &wake), RECOVERY_RECONNECT);
 	assert_int_equal(wake, 3000); /* 2 x after */
-	assert_int_equal(recovery_next(&r, &qmi, true, 2999, &wake), RECOVERY_NONE);
-	assert_int_equal(recovery_next(&r, &qmi, true, 3000, &wake), RECOVERY_RESET);
+	assert_int_equal(recovery_next(&r, &qmi, true, true, 2999, &wake), RECOVERY_NONE);
+	assert_int_equal(recovery_next(&r, &qmi, true, true, 3000, &wake), RECOVERY_RESET);
 	assert_int_equal(wake, 7000); /* 4 x after */
-	assert_int_equal(recovery_next(&r, &qmi, true, 7000, &wake), RECOVERY_RESET);
+	assert_int_equal(recovery_next(&r, &qmi, true, true, 7000, &wake), RECOVERY_RESET);
 	assert_int_equal(wake, 15000);
 	assert_int_equal(r.taken[RECOVERY_RECONNECT], 1);
 	assert_int_equal(r.taken[RECOVERY_RESET], 2);
@@ -60,10 +60,10 @@ static void test_backoff_stops_growing_at_the_maximum(void **state)
 	struct recovery r = {0};
 	int64_t now = 0, wake;
 
-	recovery_next(&r, &c, true, now, &wake);
+	recovery_next(&r, &c, true, true, now, &wake);
 	for (int i = 0; i < 6; i++) {
 		now = wake;
-		assert_int_not_equal(recovery_next(&r, &c, true, now, &wake), RECOVERY_NONE);
+		assert_int_not_equal(recovery_next(&r, &c, true, true, now, &wake), RECOVERY_NONE);
 		assert_true(wake - now <= RECOVERY_BACKOFF_MAX_MS);
 	}
 	assert_int_equal(wake - now, RECOVERY_BACKOFF_MAX_MS);
@@ -76,9 +76,9 @@ static void test_without_reset_every_step_reconnects(void **state)
 	int64_t wake;
 
 	c.can_reset = false;
-	recovery_next(&r, &c, true, 0, &wake);
+	recovery_next(&r, &c, true, true, 0, &wake);
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(recovery_next(&r, &c, true, wake, &wake), RECOVERY_RECONNECT);
+		assert_int_equal(recovery_next(&r, &c, true, true, wake, &wake), RECOVERY_RECONNECT);
 	assert_int_equal(r.taken[RECOVERY_RESET], 0);
 }
 
@@ -88,18 +88,18 @@ static void test_cap_holds_and_resumes_when_the_oldest_step_is_an_hour_old(void 
 	struct recovery r = {0};
 	int64_t wake, first;
 
-	recovery_next(&r, &c, true, 0, &wake);
+	recovery_next(&r, &c, true, true, 0, &wake);
 	first = wake;
-	assert_int_equal(recovery_next(&r, &c, true, wake, &wake), RECOVERY_RECONNECT);
-	assert_int_equal(recovery_next(&r, &c, true, wake, &wake), RECOVERY_RESET);
-	assert_int_equal(recovery_next(&r, &c, true, wake, &wake), RECOVERY_RESET);
+	assert_int_equal(recovery_next(&r, &c, true, true, wake, &wake), RECOVERY_RECONNECT);
+	assert_int_equal(recovery_next(&r, &c, true, true, wake, &wake), RECOVERY_RESET);
+	assert_int_equal(recovery_next(&r, &c, true, true, wake, &wake), RECOVERY_RESET);
 	/* The fourth is due, but three were taken this hour. */
-	assert_int_equal(recovery_next(&r, &c, true, wake, &wake), RECOVERY_NONE);
+	assert_int_equal(recovery_next(&r, &c, true, true, wake, &wake), RECOVERY_NONE);
 	assert_true(r.capped);
 	assert_int_equal(wake, first + RECOVERY_HOUR_MS);
-	assert_int_equal(recovery_next(&r, &c, true, wake - 1, &wake), RECOVERY_NONE);
+	assert_int_equal(recovery_next(&r, &c, true, true, wake - 1, &wake), RECOVERY_NONE);
 	assert_true(r.capped);
-	assert_int_equal(recovery_next(&r, &c, true, first + RECOVERY_HOUR_MS, &wake),
+	assert_int_equal(recovery_next(&r, &c, true, true, first + RECOVERY_HOUR_MS, &wake),
 			 RECOVERY_RESET);
 	assert_false(r.capped);
 	assert_int_equal(r.taken[RECOVERY_RECONNECT] + r.taken[RECOVERY_RESET], 4);
@@ -111,18 +111,18 @@ static void test_healthy_again_starts_over_but_keeps_the_hour(void **state)
 	struct recovery r = {0};
 	int64_t wake;
 
-	recovery_next(&r, &c, true, 0, &wake);
-	assert_int_equal(recovery_next(&r, &c, true, 1000, &wake), RECOVERY_RECONNECT);
-	assert_int_equal(recovery_next(&r, &c, false, 2000, &wake), RECOVERY_NONE);
+	recovery_next(&r, &c, true, true, 0, &wake);
+	assert_int_equal(recovery_next(&r, &c, true, true, 1000, &wake), RECOVERY_RECONNECT);
+	assert_int_equal(recovery_next(&r, &c, false, true, 2000, &wake), RECOVERY_NONE);
 	assert_true(wake == INT64_MAX);
 	/* A new failure: reconnect first again, after recover_after again. */
-	assert_int_equal(recovery_next(&r, &c, true, 5000, &wake), RECOVERY_NONE);
+	assert_int_equal(recovery_next(&r, &c, true, true, 5000, &wake), RECOVERY_NONE);
 	assert_int_equal(wake, 6000);
-	assert_int_equal(recovery_next(&r, &c, true, 6000, &wake), RECOVERY_RECONNECT);
+	assert_int_equal(recovery_next(&r, &c, true, true, 6000, &wake), RECOVERY_RECONNECT);
 	/* A flapping uplink does not escape the cap by healing in between. */
-	recovery_next(&r, &c, false, 6500, &wake);
-	recovery_next(&r, &c, true, 7000, &wake);
-	assert_int_equal(recovery_next(&r, &c, true, 8000, &wake), RECOVERY_NONE);
+	recovery_next(&r, &c, false, true, 6500, &wake);
+	recovery_next(&r, &c, true, true, 7000, &wake);
+	assert_int_equal(recovery_next(&r, &c, true, true, 8000, &wake), RECOVERY_NONE);
 	assert_true(r.capped);
 	assert_int_equal(wake, 1000 + RECOVERY_HOUR_MS);
 }
@@ -135,10 +135,47 @@ static void test_switched_off(void **state)
 	int64_t wake;
 
 	for (int64_t t = 0; t < 100000; t += 1000) {
-		assert_int_equal(recovery_next(&r, &off1, true, t, &wake), RECOVERY_NONE);
-		assert_int_equal(recovery_next(&r, &off2, true, t, &wake), RECOVERY_NONE);
+		assert_int_equal(recovery_next(&r, &off1, true, true, t, &wake), RECOVERY_NONE);
+		assert_int_equal(recovery_next(&r, &off2, true, true, t, &wake), RECOVERY_NONE);
 	}
 	assert_true(wake == INT64_MAX);
+}
+
+static void test_not_before_the_driver_has_its_data_path(void **state)
+{
+	struct recovery r = {0};
+	int64_t wake;
+
+	/* Failed while still coming up: nothing, and no failure yet either. */
+	assert_int_equal(recovery_next(&r, &qmi, true, false, 0, &wake), RECOVERY_NONE);
+	assert_true(wake == INT64_MAX);
+	assert_int_equal(recovery_next(&r, &qmi, true, false, 50000, &wake), RECOVERY_NONE);
+	assert_false(r.failed);
+	/* Connected and still failed: the clock starts now. */
+	assert_int_equal(recovery_next(&r, &qmi, true, true, 60000, &wake), RECOVERY_NONE);
+	assert_int_equal(wake, 61000);
+}
+
+static void test_no_step_while_disconnected_and_time_to_judge_after(void **state)
+{
+	struct recovery r = {0};
+	int64_t wake;
+
+	recovery_next(&r, &qmi, true, true, 0, &wake);
+	assert_int_equal(recovery_next(&r, &qmi, true, true, 1000, &wake), RECOVERY_RECONNECT);
+	/* The reconnect takes the data path down: the step due at 3000 waits for it. */
+	assert_int_equal(recovery_next(&r, &qmi, true, false, 1100, &wake), RECOVERY_NONE);
+	assert_true(wake == INT64_MAX);
+	assert_int_equal(recovery_next(&r, &qmi, true, false, 9000, &wake), RECOVERY_NONE);
+	assert_true(r.failed); /* still the same failure: the ladder does not start over */
+	/* Back at 9000: the checks get after_ms before the next rung, a reset. */
+	assert_int_equal(recovery_next(&r, &qmi, true, true, 9000, &wake), RECOVERY_NONE);
+	assert_int_equal(wake, 10000);
+	assert_int_equal(recovery_next(&r, &qmi, true, true, 10000, &wake), RECOVERY_RESET);
+	/* Back quickly after a step: the backoff's due time stands. */
+	recovery_next(&r, &qmi, true, false, 10100, &wake);
+	assert_int_equal(recovery_next(&r, &qmi, true, true, 10200, &wake), RECOVERY_NONE);
+	assert_int_equal(wake, 14000);
 }
 
 static void test_step_names(void **state)
@@ -159,6 +196,8 @@ int main(void)
 		cmocka_unit_test(test_cap_holds_and_resumes_when_the_oldest_step_is_an_hour_old),
 		cmocka_unit_test(test_healthy_again_starts_over_but_keeps_the_hour),
 		cmocka_unit_test(test_switched_off),
+		cmocka_unit_test(test_not_before_the_driver_has_its_data_path),
+		cmocka_unit_test(test_no_step_while_disconnected_and_time_to_judge_after),
 		cmocka_unit_test(test_step_names),
 	};
 
