@@ -244,9 +244,9 @@ void dm_acct_uplink_attach(struct daemon *d, struct dm_uplink *du)
 	loaded(d);
 	if (!d->acct || !du->u)
 		return;
-	/* The live interface: with match= the config names none. */
+	/* The live interface: a QMI uplink without interface= finds its own in sysfs. */
 	r = acct_uplink_attach(d->acct, du->cfg->p.name, uplink_nsfd(du->u),
-			       uplink_params(du->u)->ifname);
+			       uplink_live(du->u)->ifname);
 	if (r < 0)
 		log_warn_errno(r, "uplink %s: attaching counters: %m", du->cfg->p.name);
 	else
@@ -261,7 +261,7 @@ void dm_acct_uplink_detach(struct daemon *d, struct dm_uplink *du)
 	if (!d->acct || !du->u)
 		return;
 	if (acct_uplink_detach(d->acct, du->cfg->p.name, uplink_nsfd(du->u),
-			       uplink_params(du->u)->ifname, &c) == 0)
+			       uplink_live(du->u)->ifname, &c) == 0)
 		log_info("uplink %s: counters rx %llu tx %llu bytes", du->cfg->p.name,
 			 (unsigned long long)c.rx_bytes, (unsigned long long)c.tx_bytes);
 }

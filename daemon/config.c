@@ -26,7 +26,7 @@
 #define CAPACITY_MAX 4096
 #define DEFAULT_RESTART_SEC_MS 1000
 #define DEFAULT_RESTART_MAX_MS 60000
-#define SECTION_KEYS_MAX 24
+#define SECTION_KEYS_MAX 64
 #define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
 
 struct parser;
@@ -940,6 +940,8 @@ static int uplink_begin(struct parser *p, int line, const char *name)
 	u->health.interval_ms = HEALTH_DEFAULT_INTERVAL_MS;
 	u->health.fail = HEALTH_DEFAULT_FAIL;
 	u->health.ok = HEALTH_DEFAULT_OK;
+	u->recovery.after_ms = RECOVERY_DEFAULT_AFTER_MS;
+	u->recovery.max_per_hour = RECOVERY_DEFAULT_MAX_PER_HOUR;
 	u->line = line;
 	return 0;
 }
@@ -1117,6 +1119,36 @@ static int uplink_health_count(struct parser *p, int line, const char *key, cons
 		h->fail = (unsigned)v;
 	else
 		h->ok = (unsigned)v;
+	return 0;
+}
+
+/* The recovery ladder (router/recovery.h): how long failed before the first step, "off" or 0
+ * for never; and how many steps an hour at most, 0 for none. */
+static int uplink_recover_after(struct parser *p, int line, const char *key, const char *value)
+{
+	unsigned *ms = &cur_uplink(p)->recovery.after_ms;
+
+	if (!strcmp(value, "off") || !strcmp(value, "no")) {
+		*ms = 0;
+		return 0;
+	}
+	if (parse_duration_ms(value, ms) < 0 || *ms > 86400000 || (*ms && *ms < 1000))
+		return fail(p, line,
+			    "invalid recover_after=%s (a duration from 1s to 24h, or off)", value);
+	return 0;
+}
+
+static int uplink_recover_max(struct parser *p, int line, const char *key, const char *value)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (errno || end == value || *end || value[0] == '-' || v > RECOVERY_PER_HOUR_LIMIT)
+		return fail(p, line, "invalid recover_max_per_hour=%s (0-%d steps, 0: none)", value,
+			    RECOVERY_PER_HOUR_LIMIT);
+	cur_uplink(p)->recovery.max_per_hour = (unsigned)v;
 	return 0;
 }
 
@@ -1347,6 +1379,8 @@ static const struct key_def uplink_keys[] = {
 	{ "health_interval", uplink_health_interval, 0 },
 	{ "health_fail", uplink_health_count, 0 },
 	{ "health_ok", uplink_health_count, 0 },
+	{ "recover_after", uplink_recover_after, 0 },
+	{ "recover_max_per_hour", uplink_recover_max, 0 },
 	{ "device", uplink_device, 0 },
 	{ "apn", uplink_apn, 0 },
 	{ "username", uplink_username, 0 },

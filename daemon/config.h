@@ -10,6 +10,7 @@
 #include "bpf/quota_period.h"
 #include "daemon/health.h"
 #include "netns/ident.h"
+#include "router/recovery.h"
 #include "netns/uplink.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/cellmux/cellmux.conf"
@@ -75,6 +76,7 @@ struct cfg_uplink {
 	/* match=: the device is found by identity (netns/ident.h), at start and on hot-plug,
 	 * instead of by interface=; n == 0 without match=. */
 	struct ident_match match;
+	struct recovery_cfg recovery; /* recover_after=, recover_max_per_hour= (can_reset unset) */
 };
 #define CONFIG_DEFAULT_CAPACITY 16
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/macro.h"
 #include "daemon/adhoc.h"
 #include "daemon/daemon.h"
 #include "daemon/session.h"
@@ -73,6 +74,16 @@ static void uplink_info(const struct status_uplink *su, struct ctl_uplink_info *
 	u->removed.tx_packets = su->removed_tx_packets;
 	COPY(u->health, su->health);
 	COPY(u->health_reason, su->health_reason);
+	for (size_t i = 0; i < su->n_gateways && i < ARRAY_SIZE(u->gateways); i++)
+		COPY(u->gateways[u->n_gateways++], su->gateways[i]);
+	for (size_t i = 0; i < su->n_dns && i < ARRAY_SIZE(u->dns); i++)
+		COPY(u->dns[u->n_dns++], su->dns[i]);
+	COPY(u->last_error, su->last_error);
+	u->last_error_at_ms = (uint64_t)su->last_error_unix_ms;
+	COPY(u->recovery, su->recovery);
+	COPY(u->recovery_last, su->recovery_last);
+	u->recoveries_reconnect = su->recoveries[RECOVERY_RECONNECT];
+	u->recoveries_reset = su->recoveries[RECOVERY_RESET];
 }
 
 /* The kernel's numbers as read; CGROUP_MAX (no limit) is sent as an absent limit. */

@@ -58,6 +58,7 @@ static bool dm_uplink_usable(const struct dm_uplink *du)
 }
 
 static void uplink_sessions_unpark(struct daemon *d, struct dm_uplink *du);
+static void dm_recovery_check(struct dm_uplink *du);
 
 /* A driver lost or regained its data path. Running workers are left alone through a drop
  * (the kill switch keeps their traffic in; a short outage should not cost them their state);
@@ -78,6 +79,7 @@ static void on_uplink_event(struct uplink *u, enum uplink_event ev, void *userda
 			log_warn("uplink %s: disconnected; the driver reconnects", du->cfg->p.name);
 			du->reconnects++;
 		}
+		dm_recovery_check(du); /* no step while disconnected; time to judge after */
 		daemon_replan(d);
 		return;
 	}
@@ -99,6 +101,66 @@ struct session *daemon_find_session(struct daemon *d, const char *name)
 	return NULL;
 }
 
+static gboolean on_recovery_timer(gpointer data)
+{
+	struct dm_uplink *du = data;
+
+	du->recovery_timer = 0;
+	dm_recovery_check(du);
+	return G_SOURCE_REMOVE;
+}
+
+/* The recovery ladder: router/recovery.c decides, this carries out the step it names. A step
+ * acts on the driver only; sessions stay where the router put them (the failure already moved
+ * the movable ones) and the health checks say when the uplink is back. */
+static void dm_recovery_check(struct dm_uplink *du)
+{
+	struct recovery_cfg c = du->cfg->recovery;
+	bool failed = du->u && du->health && health_state(du->health) == ROUTER_FAILED;
+	bool was_capped = du->recovery.capped;
+	int64_t now = g_get_monotonic_time() / 1000, wake;
+	enum recovery_step step;
+	const char *name = du->cfg->p.name;
+	int r = 0;
+
+	c.can_reset = du->u && uplink_can_reset(du->u);
+	step = recovery_next(&du->recovery, &c, failed, du->u && uplink_connected(du->u), now,
+			     &wake);
+	if (step == RECOVERY_RESET) {
+		log_warn("uplink %s: recovery step %u: resetting the modem (health failed: %s)",
+			 name, du->recovery.rung, health_reason(du->health));
+		r = uplink_reset(du->u);
+		if (r < 0)
+			log_warn_errno(r, "uplink %s: modem reset: %m; reconnecting instead", name);
+	}
+	if (step == RECOVERY_RECONNECT || (step == RECOVERY_RESET && r < 0)) {
+		if (step == RECOVERY_RECONNECT)
+			log_warn("uplink %s: recovery step %u: redoing the data session (health "
+				 "failed: %s)",
+				 name, du->recovery.rung, health_reason(du->health));
+		r = uplink_reconnect(du->u);
+		if (r == -EOPNOTSUPP)
+			log_warn("uplink %s: recovery: a static link has no data session to redo",
+				 name);
+		else if (r < 0)
+			log_warn_errno(r, "uplink %s: recovery: reconnecting: %m", name);
+	}
+	if (step != RECOVERY_NONE && wake != INT64_MAX)
+		log_info("uplink %s: recovery: next step in %llds unless healthy again", name,
+			 (long long)((wake - now + 999) / 1000));
+	if (du->recovery.capped && !was_capped)
+		log_warn("uplink %s: recovery: %u steps in the last hour (recover_max_per_hour=%u); "
+			 "the next waits %llds",
+			 name, du->recovery.n_recent, c.max_per_hour,
+			 (long long)((wake - now + 999) / 1000));
+	if (du->recovery_timer)
+		g_source_remove(du->recovery_timer);
+	du->recovery_timer = 0;
+	if (wake != INT64_MAX)
+		du->recovery_timer = g_timeout_add((guint)MIN(wake - now, (int64_t)G_MAXINT32),
+						   on_recovery_timer, du);
+}
+
 static void on_health(void *userdata, enum router_health h, const char *reason)
 {
 	struct dm_uplink *du = userdata;
@@ -107,6 +169,7 @@ static void on_health(void *userdata, enum router_health h, const char *reason)
 		log_info("uplink %s: health %s (%s)", du->cfg->p.name, health_to_string(h), reason);
 	else
 		log_warn("uplink %s: health %s: %s", du->cfg->p.name, health_to_string(h), reason);
+	dm_recovery_check(du);
 	daemon_replan(du->d);
 }
 
@@ -183,7 +246,7 @@ static int uplinks_up(struct daemon *d, struct dm_uplink **list, size_t n)
 				       du->cfg->p.name);
 		log_info("uplink %s: %s in namespace %s via %s", du->cfg->p.name,
 			 uplink_connected(du->u) ? "up" : "connecting", uplink_ns_name(du->u),
-			 uplink_params(du->u)->ifname);
+			 uplink_live(du->u)->ifname);
 	}
 	g_free(threads);
 	return first_err;
@@ -191,7 +254,7 @@ static int uplinks_up(struct daemon *d, struct dm_uplink **list, size_t n)
 
 static void uplink_take_down(struct daemon *d, struct dm_uplink *du)
 {
-	char ifname[16];
+	char ifname[sizeof(((struct uplink_live *)0)->ifname)];
 
 	if (!du->u)
 		return;
@@ -199,8 +262,9 @@ static void uplink_take_down(struct daemon *d, struct dm_uplink *du)
 	hotplug_unwatch_uplink(du);
 	health_free(du->health);
 	du->health = NULL;
+	dm_recovery_check(du); /* not failed now: the ladder starts over, its timer goes */
+	snprintf(ifname, sizeof(ifname), "%s", uplink_live(du->u)->ifname);
 	dm_acct_uplink_detach(d, du);
-	snprintf(ifname, sizeof(ifname), "%s", uplink_params(du->u)->ifname);
 	uplink_down(du->u);
 	du->u = NULL;
 	log_info("uplink %s: down, %s returned to the host", du->cfg->p.name, ifname);

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "daemon/config.h"
+#include "router/recovery.h"
 #include <linux/filter.h>
 #include "sandbox/cgroup.h"
 
@@ -28,6 +29,8 @@ struct dm_uplink {
 	unsigned n_sessions;          /* sessions placed here, whatever their state */
 	unsigned reconnects;
 	struct health *health;        /* its active checks; NULL without health_check= or down */
+	struct recovery recovery;     /* its recovery ladder (router/recovery.h) */
+	guint recovery_timer;         /* asks the ladder again when its next step is due */
 	struct daemon *d;
 	/* match=: the interface hot-plug found ("" while none matches), and the watch on it */
 	char found_ifname[16];

@@ -474,6 +474,66 @@ static void render_uplinks(const struct render *r)
 		if (u[i].health)
 			state_set(b, name, uplink_labels(r, i), health_states,
 				  ARRAY_SIZE(health_states), u[i].health);
+	/* The live state: what the driver learned (DHCP lease, QMI settings), never the
+	 * config's copy. One series per address, so a query can join on it. */
+	UPLINK_FAMILY("cellmux_uplink_address_info", "gauge",
+		      "Addresses, gateways and DNS servers the uplink has now, as its driver "
+		      "learned them; the value is always 1.");
+	for (size_t i = 0; i < n; i++) {
+		static const struct {
+			const char *kind;
+			size_t arr, n, size, max;
+		} lists[] = {
+			{ "address", offsetof(struct status_uplink, addresses),
+			  offsetof(struct status_uplink, n_addresses), 48, STATUS_MAX_ADDRS },
+			{ "gateway", offsetof(struct status_uplink, gateways),
+			  offsetof(struct status_uplink, n_gateways), 48, 2 },
+			{ "dns", offsetof(struct status_uplink, dns),
+			  offsetof(struct status_uplink, n_dns), 48, 3 },
+		};
+		struct text l = uplink_labels(r, i);
+
+		for (size_t k = 0; k < ARRAY_SIZE(lists); k++) {
+			size_t cnt;
+
+			memcpy(&cnt, (const char *)&u[i] + lists[k].n, sizeof(cnt));
+			for (size_t a = 0; a < cnt && a < lists[k].max; a++) {
+				mbuf_put(b, name.s, name.n);
+				mbuf_put(b, l.s, l.n);
+				label(b, ",", "kind", lists[k].kind);
+				label(b, ",", "address",
+				      (const char *)&u[i] + lists[k].arr + a * lists[k].size);
+				mbuf_put(b, "} 1\n", 4);
+			}
+		}
+	}
+	UPLINK_FAMILY("cellmux_uplink_last_error_timestamp_seconds", "gauge",
+		      "When the uplink's driver last reported an error (cellmuxctl uplink show "
+		      "has its reason), for uplinks that had one.");
+	for (size_t i = 0; i < n; i++)
+		if (u[i].last_error) {
+			struct text l = uplink_labels(r, i);
+
+			mbuf_put(b, name.s, name.n);
+			mbuf_put(b, l.s, l.n);
+			mbuf_put(b, "} ", 2);
+			mbuf_put_milli(b, u[i].last_error_unix_ms);
+			mbuf_put(b, "\n", 1);
+		}
+	UPLINK_FAMILY("cellmux_uplink_recoveries_total", "counter",
+		      "Steps of the recovery ladder taken on the uplink while it stayed failed: "
+		      "reconnect (the data session redone), reset (the modem reset).");
+	for (size_t i = 0; i < n; i++) {
+		static const struct text steps[] = {
+			{ ",step=\"reconnect\"", sizeof(",step=\"reconnect\"") - 1 },
+			{ ",step=\"reset\"", sizeof(",step=\"reset\"") - 1 },
+		};
+
+		SERIES(b, name, uplink_labels(r, i), steps[0], fmt_u64,
+		       u[i].recoveries[RECOVERY_RECONNECT]);
+		SERIES(b, name, uplink_labels(r, i), steps[1], fmt_u64,
+		       u[i].recoveries[RECOVERY_RESET]);
+	}
 #undef UPLINK_FAMILY
 }
 

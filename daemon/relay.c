@@ -611,8 +611,16 @@ static void on_message(void *userdata, const Cellmux__Backend__BackendMessage *m
 
 /* ---- status ---- */
 
-static void fill_uplink(Cellmux__Backend__Uplink *u, const struct status_uplink *su, char **addrs)
+/* The string arrays an Uplink message points into, next to the status it was filled from. */
+struct uplink_ptrs {
+	char *addrs[STATUS_MAX_ADDRS], *gws[2], *dns[3];
+};
+
+static void fill_uplink(Cellmux__Backend__Uplink *u, const struct status_uplink *su,
+			struct uplink_ptrs *ptrs)
 {
+	char **addrs = ptrs->addrs;
+
 	u->name = (char *)su->name;
 	u->state = (char *)su->state;
 	u->driver = (char *)(su->driver ? su->driver : "");
@@ -624,6 +632,24 @@ static void fill_uplink(Cellmux__Backend__Uplink *u, const struct status_uplink 
 		addrs[k] = (char *)su->addresses[k];
 	u->addresses = addrs;
 	u->n_addresses = MIN(su->n_addresses, (size_t)STATUS_MAX_ADDRS);
+	for (size_t k = 0; k < su->n_gateways && k < G_N_ELEMENTS(ptrs->gws); k++)
+		ptrs->gws[u->n_gateways++] = (char *)su->gateways[k];
+	u->gateways = ptrs->gws;
+	for (size_t k = 0; k < su->n_dns && k < G_N_ELEMENTS(ptrs->dns); k++)
+		ptrs->dns[u->n_dns++] = (char *)su->dns[k];
+	u->dns = ptrs->dns;
+	u->last_error = (char *)(su->last_error ? su->last_error : "");
+	u->recovery = (char *)su->recovery;
+	u->recoveries = su->recoveries[RECOVERY_RECONNECT] + su->recoveries[RECOVERY_RESET];
+}
+
+/* What makes an uplink's status news to the backend: its state, health, first address (a
+ * new lease or QMI settings under a live session) and recovery steps. */
+static char *status_key(const struct status_uplink *su)
+{
+	return g_strdup_printf("%s/%s/%s/%u/%u", su->state, su->health ? su->health : "",
+			       su->n_addresses ? su->addresses[0] : "",
+			       su->recoveries[RECOVERY_RECONNECT], su->recoveries[RECOVERY_RESET]);
 }
 
 static void fill_session(struct relay *r, Cellmux__Backend__Session *s,
@@ -655,7 +681,7 @@ static void on_connected(void *userdata)
 	Cellmux__Backend__Uplink **up = g_new0(Cellmux__Backend__Uplink *, nu + 1);
 	Cellmux__Backend__Session *s = g_new0(Cellmux__Backend__Session, ns + 1);
 	Cellmux__Backend__Session **sp = g_new0(Cellmux__Backend__Session *, ns + 1);
-	char *(*addrs)[STATUS_MAX_ADDRS] = g_malloc0((nu + 1) * sizeof(*addrs));
+	struct uplink_ptrs *addrs = g_new0(struct uplink_ptrs, nu + 1);
 
 	h.gateway_id = (char *)backend_link_gateway_id(r->link);
 	h.version = CELLMUX_VERSION;
@@ -665,11 +691,9 @@ static void on_connected(void *userdata)
 		cellmux__backend__uplink__init(&u[i]);
 		if (status_uplink(r->d, i, &su[i]) < 0)
 			break;
-		fill_uplink(&u[i], &su[i], addrs[i]);
+		fill_uplink(&u[i], &su[i], &addrs[i]);
 		up[h.n_uplinks++] = &u[i];
-		g_hash_table_insert(r->uplink_status, g_strdup(su[i].name),
-				    g_strdup_printf("%s/%s", su[i].state,
-						    su[i].health ? su[i].health : ""));
+		g_hash_table_insert(r->uplink_status, g_strdup(su[i].name), status_key(&su[i]));
 	}
 	for (size_t i = 0; i < ns; i++) {
 		struct relay_worker *w;
@@ -767,18 +791,18 @@ static gboolean status_tick(gpointer data)
 	for (size_t i = 0; i < status_n_uplinks(r->d); i++) {
 		struct status_uplink su;
 		Cellmux__Backend__Uplink u = CELLMUX__BACKEND__UPLINK__INIT;
-		char *addrs[STATUS_MAX_ADDRS];
+		struct uplink_ptrs addrs = { 0 };
 		const char *last;
 
 		if (status_uplink(r->d, i, &su) < 0)
 			break;
 		/* A change of health is news to the backend as much as one of state. */
-		g_autofree char *now = g_strdup_printf("%s/%s", su.state, su.health ? su.health : "");
+		g_autofree char *now = status_key(&su);
 		last = g_hash_table_lookup(r->uplink_status, su.name);
 		if (last && !strcmp(last, now))
 			continue;
 		g_hash_table_insert(r->uplink_status, g_strdup(su.name), g_steal_pointer(&now));
-		fill_uplink(&u, &su, addrs);
+		fill_uplink(&u, &su, &addrs);
 		m.msg_case = CELLMUX__BACKEND__GATEWAY_MESSAGE__MSG_UPLINK_STATUS;
 		m.uplink_status = &u;
 		send_to_backend(r, &m);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/macro.h"
 #include "common/version.h"
 #include "daemon/accounting.h"
 #include "daemon/daemon.h"
@@ -58,6 +59,55 @@ static void fill_counters(struct daemon *d, enum acct_kind kind, const char *nam
 	*reached = q.over;
 }
 
+static void fmt_into(char *dst, size_t size, const struct ip_prefix *a, bool plen)
+{
+	char buf[IP_PREFIX_STRLEN];
+
+	snprintf(dst, size, "%s", ip_prefix_fmt(a, plen, buf));
+}
+
+static void fill_live(const struct uplink_live *l, struct status_uplink *out)
+{
+	if (l->ifname[0])
+		out->ifname = l->ifname;
+	for (size_t k = 0; k < l->n_addrs && k < STATUS_MAX_ADDRS; k++)
+		fmt_into(out->addresses[out->n_addresses++], sizeof(out->addresses[0]),
+			 &l->addrs[k], true);
+	if (l->gw4.family)
+		fmt_into(out->gateways[out->n_gateways++], sizeof(out->gateways[0]), &l->gw4,
+			 false);
+	if (l->gw6.family)
+		fmt_into(out->gateways[out->n_gateways++], sizeof(out->gateways[0]), &l->gw6,
+			 false);
+	for (size_t k = 0; k < l->n_dns && k < ARRAY_SIZE(out->dns); k++)
+		fmt_into(out->dns[out->n_dns++], sizeof(out->dns[0]), &l->dns[k], false);
+	if (l->last_error[0]) {
+		out->last_error = l->last_error;
+		out->last_error_unix_ms = l->last_error_unix_ms;
+	}
+}
+
+static void fill_recovery(const struct dm_uplink *du, struct status_uplink *out)
+{
+	const struct recovery *r = &du->recovery;
+	int64_t now = g_get_monotonic_time() / 1000;
+	long long in_s = (r->next_at_ms - now + 999) / 1000;
+
+	for (size_t k = 0; k < __RECOVERY_STEP_MAX; k++)
+		out->recoveries[k] = r->taken[k];
+	out->recovery_last = recovery_step_to_string(r->last);
+	if (!r->failed)
+		return;
+	if (r->capped)
+		snprintf(out->recovery, sizeof(out->recovery),
+			 "capped: %u steps in the last hour (recover_max_per_hour)", r->n_recent);
+	else
+		snprintf(out->recovery, sizeof(out->recovery), "%s due in %llds",
+			 r->rung == 0 || !(du->u && uplink_can_reset(du->u)) ? "reconnect"
+									      : "reset",
+			 in_s > 0 ? in_s : 0);
+}
+
 size_t status_n_uplinks(struct daemon *d)
 {
 	return d->n_uplinks;
@@ -77,18 +127,18 @@ int status_uplink(struct daemon *d, size_t i, struct status_uplink *out)
 	out->name = p->name;
 	out->driver = p->driver;
 	out->state = dm_uplink_state(du);
+	/* What the uplink has, never what the config says: a QMI uplink finds its interface
+	 * in sysfs, DHCP and QMI learn their addresses. Down, it has nothing but a name to
+	 * look for. */
 	out->ifname = p->ifname;
-	for (size_t k = 0; k < p->n_addrs && k < STATUS_MAX_ADDRS; k++) {
-		char buf[IP_PREFIX_STRLEN];
-		snprintf(out->addresses[k], sizeof(out->addresses[k]), "%s",
-			 ip_prefix_fmt(&p->addrs[k], true, buf));
-		out->n_addresses++;
-	}
+	if (du->u)
+		fill_live(uplink_live(du->u), out);
 	out->sessions = du->n_sessions;
 	out->capacity = du->cfg->capacity;
 	out->reconnects = du->reconnects;
 	out->health = health_to_string(health_state(du->health));
 	out->health_reason = health_reason(du->health);
+	fill_recovery(du, out);
 	out->signal_dbm = INT_MIN;
 	if (du->u && uplink_radio_info(du->u, &radio) == 0) {
 		if (radio.signal_dbm)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "proto/worker_status.h"
+#include "router/recovery.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/inspect.h"
 
@@ -44,6 +45,18 @@ struct status_uplink {
 	char radio_operator[64], radio_rat[16];
 	const char *health;        /* "healthy", "degraded", "failed" (health.h) */
 	const char *health_reason; /* why, as logged */
+	/* From the uplink's live state (uplink_live()), as its driver learned them. */
+	char gateways[2][48];
+	size_t n_gateways;
+	char dns[3][48];
+	size_t n_dns;
+	const char *last_error; /* NULL: none; with its reason (call-end reason, DHCP NAK ...) */
+	int64_t last_error_unix_ms;
+	/* The recovery ladder (router/recovery.h): steps taken since start, by kind; the last
+	 * one; and where it stands now ("": not failed), e.g. "reset due in 40s". */
+	unsigned recoveries[__RECOVERY_STEP_MAX];
+	const char *recovery_last;
+	char recovery[96];
 };
 
 struct status_session {

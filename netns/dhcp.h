@@ -83,5 +83,8 @@ int dhcp_client_new(int nsfd, const char *ifname, dhcp_event_fn fn, void *userda
 void dhcp_client_start(struct dhcp_client *c);
 /* Forgets the lease (LOST if there was one) and discovers again at once. */
 void dhcp_client_restart(struct dhcp_client *c);
+/* Why the last lease was lost: "NAK from the server", "the lease expired"...; NULL when it was
+ * dropped on request (dhcp_client_restart()). */
+const char *dhcp_client_lost_reason(const struct dhcp_client *c);
 /* Releases a held lease to the server and closes everything. NULL is a no-op. */
 void dhcp_client_free(struct dhcp_client *c);

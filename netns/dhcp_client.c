@@ -42,6 +42,7 @@ struct dhcp_client {
 	struct dhcp_reply offer, lease;
 	bool have_lease;
 	gint64 bound_at; /* monotonic µs when the lease was (re)acknowledged */
+	const char *lost_why; /* a static string, see dhcp_client_lost_reason() */
 	dhcp_event_fn fn;
 	void *userdata;
 };
@@ -123,11 +124,12 @@ static int send_msg(struct dhcp_client *c, enum dhcp_type type, bool unicast)
 
 static gboolean retransmit_cb(gpointer data);
 
-static void lost(struct dhcp_client *c)
+static void lost(struct dhcp_client *c, const char *why)
 {
 	bool had = c->have_lease;
 
 	c->have_lease = false;
+	c->lost_why = why;
 	if (had)
 		c->fn(c, DHCP_EVENT_LOST, &c->lease, c->userdata);
 }
@@ -146,7 +148,7 @@ static gboolean lease_timer_cb(gpointer data)
 	timer_clear(c);
 	if (c->lease.lease_s != DHCP_INFINITE && ms_until(c, c->lease.lease_s) == 0) {
 		log_debug("dhcp %s: lease expired", c->ifname);
-		lost(c);
+		lost(c, "the lease expired");
 		enter(c, SELECTING);
 	} else if (c->st == BOUND) {
 		enter(c, RENEWING);
@@ -251,14 +253,14 @@ static void on_reply(struct dhcp_client *c, const struct dhcp_reply *r, const ui
 	}
 	if (r->type == DHCP_NAK) {
 		log_debug("dhcp %s: NAK from the server", c->ifname);
-		lost(c);
+		lost(c, "NAK from the server");
 		enter(c, SELECTING);
 		return;
 	}
 	if (r->type != DHCP_ACK || !r->yiaddr.s_addr)
 		return;
 	if (c->have_lease && r->yiaddr.s_addr != c->lease.yiaddr.s_addr)
-		lost(c); /* a new address is a new lease */
+		lost(c, "the server gave another address"); /* a new address is a new lease */
 	c->lease = *r;
 	if (!c->lease.server_id.s_addr)
 		c->lease.server_id = c->st == REQUESTING ? c->offer.server_id : c->lease.server_id;
@@ -436,8 +438,13 @@ void dhcp_client_restart(struct dhcp_client *c)
 {
 	if (!c->watch)
 		return; /* not started yet: it is about to discover anyway */
-	lost(c);
+	lost(c, NULL); /* asked for: not an error */
 	enter(c, SELECTING);
+}
+
+const char *dhcp_client_lost_reason(const struct dhcp_client *c)
+{
+	return c->lost_why;
 }
 
 void dhcp_client_free(struct dhcp_client *c)

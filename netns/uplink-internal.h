@@ -19,6 +19,7 @@ struct uplink_driver {
 	void (*down)(struct uplink *u);
 	/* Optional, see uplink_reconnect() and uplink_radio_info(). */
 	int (*reconnect)(struct uplink *u);
+	int (*reset)(struct uplink *u); /* optional, see uplink_reset() */
 	int (*radio)(const struct uplink *u, struct uplink_radio *out);
 	/* up() can take over a namespace a killed daemon left with the interface configured
 	 * inside (u->resumed), without a moment off the air: sessions running in it are kept. */
@@ -34,6 +35,7 @@ struct uplink {
 	bool ns_created, resolv_written, adopted;
 	bool resumed; /* the namespace was a killed daemon's, taken over as it was */
 	bool connected; /* set by the driver; see uplink_event() */
+	struct uplink_live live; /* kept current by the driver; see uplink_live() */
 	uplink_event_fn event_fn;
 	void *event_userdata;
 	void *drv_data; /* the driver's own state; the driver's down() frees it */
@@ -43,6 +45,13 @@ struct uplink {
  * and brings it and lo up (returns its ifindex there); and back to the host, link down. */
 int uplink_link_adopt(struct uplink *u);
 void uplink_link_return(struct uplink *u);
+
+/* Drivers record what went wrong, with its reason (a QMI call-end reason, a DHCP NAK). */
+void uplink_live_error(struct uplink *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Drivers publish the addresses, gateways and DNS servers now in force (n 0: none). */
+void uplink_live_set(struct uplink *u, const struct ip_prefix *addrs, size_t n_addrs,
+		     const struct ip_prefix *gw4, const struct ip_prefix *gw6,
+		     const struct ip_prefix *dns, size_t n_dns);
 
 /* Drivers call this when the data path comes or goes; it updates u->connected. */
 void uplink_event(struct uplink *u, enum uplink_event ev);

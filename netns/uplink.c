@@ -1,9 +1,11 @@
 /* uplink.c — an uplink's life: namespace cmx-<name>, the driver that brings its one data
  * interface, the per-namespace resolv.conf and egress table; and undoing all of it. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -190,6 +192,18 @@ int uplink_reconnect(struct uplink *u)
 	return u->drv->reconnect(u);
 }
 
+int uplink_reset(struct uplink *u)
+{
+	if (!u->drv->reset)
+		return -EOPNOTSUPP;
+	return u->drv->reset(u);
+}
+
+bool uplink_can_reset(const struct uplink *u)
+{
+	return u->drv->reset != NULL;
+}
+
 int uplink_radio_info(const struct uplink *u, struct uplink_radio *out)
 {
 	if (!u->drv->radio)
@@ -210,4 +224,37 @@ const char *uplink_ns_name(const struct uplink *u)
 const struct uplink_params *uplink_params(const struct uplink *u)
 {
 	return &u->p;
+}
+
+const struct uplink_live *uplink_live(const struct uplink *u)
+{
+	return &u->live;
+}
+
+void uplink_live_error(struct uplink *u, const char *fmt, ...)
+{
+	struct timespec ts;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(u->live.last_error, sizeof(u->live.last_error), fmt, ap);
+	va_end(ap);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	u->live.last_error_unix_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void uplink_live_set(struct uplink *u, const struct ip_prefix *addrs, size_t n_addrs,
+		     const struct ip_prefix *gw4, const struct ip_prefix *gw6,
+		     const struct ip_prefix *dns, size_t n_dns)
+{
+	struct uplink_live *l = &u->live;
+
+	l->n_addrs = n_addrs < UPLINK_MAX_ADDRS ? n_addrs : UPLINK_MAX_ADDRS;
+	for (size_t i = 0; i < l->n_addrs; i++)
+		l->addrs[i] = addrs[i];
+	l->gw4 = gw4 ? *gw4 : (struct ip_prefix){0};
+	l->gw6 = gw6 ? *gw6 : (struct ip_prefix){0};
+	l->n_dns = n_dns < UPLINK_MAX_DNS ? n_dns : UPLINK_MAX_DNS;
+	for (size_t i = 0; i < l->n_dns; i++)
+		l->dns[i] = dns[i];
 }

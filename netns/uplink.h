@@ -62,6 +62,22 @@ struct uplink_radio {
 	bool registered, roaming;
 };
 
+/* What an uplink has now, as its driver found or learned it: the data interface (qmi: found in
+ * sysfs), the addresses, gateways and DNS servers in force (the static config, a DHCP lease, a
+ * QMI session's settings; empty while disconnected) and the last error with its reason. The
+ * one read model: status, metrics and accounting read this, never the config's copy. */
+struct uplink_live {
+	char ifname[16];
+	int ifindex; /* inside the namespace; 0 until the interface is there */
+	struct ip_prefix addrs[UPLINK_MAX_ADDRS];
+	size_t n_addrs;
+	struct ip_prefix gw4, gw6; /* family 0: none */
+	struct ip_prefix dns[UPLINK_MAX_DNS];
+	size_t n_dns;
+	char last_error[192]; /* "": none since up; kept after a recovery, for the operator */
+	long long last_error_unix_ms;
+};
+
 struct uplink;
 
 /* Drivers whose link comes and goes on its own (QMI data sessions, DHCP leases) report it;
@@ -89,6 +105,11 @@ void uplink_down(struct uplink *u);
 /* Drops the data session (QMI) or the lease (DHCP) and starts over at once, as after a carrier
  * drop: DISCONNECTED now if connected, CONNECTED when back. -EOPNOTSUPP for static netdev. */
 int uplink_reconnect(struct uplink *u);
+/* Resets the modem behind the uplink (QMI: DMS operating mode offline, then reset): the call
+ * ends, the modem re-enumerates and the driver starts over as after a drop. -EOPNOTSUPP for
+ * drivers without a modem to reset (netdev), -EALREADY while one is under way. */
+int uplink_reset(struct uplink *u);
+bool uplink_can_reset(const struct uplink *u);
 /* The modem's identity and radio state as last read. -ENODATA for drivers without a modem
  * behind them (netdev), -EAGAIN before the modem has answered. */
 int uplink_radio_info(const struct uplink *u, struct uplink_radio *out);
@@ -98,5 +119,7 @@ int uplink_nsfd(const struct uplink *u);
 bool uplink_resumed(const struct uplink *u);
 const char *uplink_ns_name(const struct uplink *u); /* "cmx-<name>" */
 const struct uplink_params *uplink_params(const struct uplink *u);
+/* The live state (see struct uplink_live); valid until the next return to the main loop. */
+const struct uplink_live *uplink_live(const struct uplink *u);
 /* "cmx-<name>" into buf. */
 int uplink_ns_name_of(const char *name, char *buf, size_t len);

@@ -2,7 +2,9 @@
  * (USB-ethernet modem, ModemManager's wwan0, a simulator veth) is moved in and configured
  * statically, or by DHCP (address=dhcp) for modems that hand out their address that way. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "common/log.h"
@@ -74,8 +76,12 @@ inside:
 		goto out;
 	idx = link_index(nl, u->p.ifname);
 	r = idx < 0 ? idx : link_set_up(nl, idx, true);
-	if (r >= 0)
+	if (r >= 0) {
 		r = idx;
+		/* Whatever found the interface (interface=, sysfs), this is the one in use. */
+		snprintf(u->live.ifname, sizeof(u->live.ifname), "%s", u->p.ifname);
+		u->live.ifindex = idx;
+	}
 out:
 	rtnl_close(nl);
 	rtnl_close(host);
@@ -101,6 +107,8 @@ void uplink_link_return(struct uplink *u)
 	if (r < 0)
 		goto fail;
 	u->adopted = false;
+	u->live.ifindex = 0;
+	uplink_live_set(u, NULL, 0, NULL, NULL, NULL, 0);
 	rtnl_close(nl);
 	return;
 fail:
@@ -168,6 +176,9 @@ static int lease_apply(struct uplink *u, struct netdev_dhcp *d, const struct dhc
 	} else {
 		r = 0;
 	}
+	if (r == 0)
+		uplink_live_set(u, &addr, 1, &gw, NULL, u->p.n_dns ? u->p.dns : dns,
+				u->p.n_dns ? u->p.n_dns : l->n_dns);
 out:
 	rtnl_close(nl);
 	return r;
@@ -186,6 +197,7 @@ static void on_dhcp(struct dhcp_client *c, enum dhcp_event ev, const struct dhcp
 		r = lease_apply(u, d, lease);
 		if (r < 0) {
 			log_debug("uplink %s: applying the lease: %d", u->p.name, r);
+			uplink_live_error(u, "DHCP: applying the lease: %s", strerror(-r));
 			dhcp_client_restart(c);
 			return;
 		}
@@ -200,6 +212,9 @@ static void on_dhcp(struct dhcp_client *c, enum dhcp_event ev, const struct dhcp
 				lease_unapply(u, d, nl, idx);
 			rtnl_close(nl);
 		}
+		uplink_live_set(u, NULL, 0, NULL, NULL, NULL, 0);
+		if (dhcp_client_lost_reason(c))
+			uplink_live_error(u, "DHCP: %s", dhcp_client_lost_reason(c));
 		if (u->connected)
 			uplink_event(u, UPLINK_EVENT_DISCONNECTED);
 		break;
@@ -235,6 +250,11 @@ static int netdev_up(struct uplink *u)
 	r = configure(u, nl, idx);
 	/* Static addressing: the data path is there as soon as it is configured. */
 	u->connected = r == 0;
+	if (r == 0)
+		uplink_live_set(u, u->p.addrs, u->p.n_addrs, &u->p.gw4, &u->p.gw6, u->p.dns,
+				u->p.n_dns);
+	else
+		uplink_live_error(u, "configuring %s: %s", u->p.ifname, strerror(-r));
 	rtnl_close(nl);
 	return r;
 }

@@ -75,6 +75,7 @@ struct qmi {
 	bool raw_ip_knob;
 	bool no_wda; /* learnt: this modem sets its data format through CTL */
 	bool pin_refused;
+	bool resetting; /* a modem reset is under way (qmi_reset()) */
 	struct uplink_radio radio;
 	bool radio_known;
 	bool radio_logged;
@@ -271,6 +272,28 @@ static void notify(struct qmi *q, enum uplink_event ev)
 
 /* ---- applying settings in the namespace ---- */
 
+/* What the bearers have applied, as the uplink's live state (uplink_live()). */
+static void publish(struct qmi *q, const struct ip_prefix *dns, size_t n_dns)
+{
+	struct ip_prefix addrs[MAX_BEARERS], gw4 = {0}, gw6 = {0};
+	const struct uplink_params *p = &q->u->p;
+	size_t n = 0;
+
+	for (int i = 0; i < q->n_b; i++) {
+		const struct bearer *b = &q->b[i];
+
+		if (!b->up || !b->addr.family)
+			continue;
+		addrs[n++] = b->addr;
+		if (b->family == AF_INET)
+			gw4 = b->gw;
+		else
+			gw6 = b->gw;
+	}
+	uplink_live_set(q->u, addrs, n, &gw4, &gw6, n && p->n_dns ? p->dns : dns,
+			n && p->n_dns ? p->n_dns : (n ? n_dns : 0));
+}
+
 static int apply_dns(struct qmi *q)
 {
 	struct ip_prefix dns[UPLINK_MAX_DNS];
@@ -280,6 +303,8 @@ static int apply_dns(struct qmi *q)
 		for (int k = 0; k < 2 && n < UPLINK_MAX_DNS; k++)
 			if (q->b[i].up && q->b[i].dns[k].family)
 				dns[n++] = q->b[i].dns[k];
+	/* The live state follows what is applied: every caller applies or takes back first. */
+	publish(q, dns, n);
 	/* The config's dns= wins over what the network says. */
 	if (q->u->p.n_dns)
 		return resolv_write(q->u->ns, q->u->p.dns, q->u->p.n_dns);
@@ -425,6 +450,7 @@ static void attempt_teardown(struct qmi *q)
 	}
 	q->starting = 0;
 	q->connected = false;
+	q->resetting = false; /* its requests were cancelled above */
 	unapply_all(q);
 	if (was)
 		notify(q, UPLINK_EVENT_DISCONNECTED);
@@ -464,6 +490,10 @@ static void attempt_fail(struct qmi *q, const char *what, const GError *err)
 	if (q->stopping)
 		return;
 	log_debug("uplink %s: %s: %s", q->u->p.name, what, err ? err->message : "failed");
+	if (err)
+		uplink_live_error(q->u, "%s: %s", what, err->message);
+	else
+		uplink_live_error(q->u, "%s", what);
 	if (q->connected && g_get_monotonic_time() - q->connected_at > STABLE_MS * 1000LL)
 		q->backoff_ms = 0;
 	attempt_teardown(q);
@@ -482,7 +512,8 @@ static gboolean fail_cb(gpointer data)
 /* From inside libqmi's signal emissions nothing is torn down: libqmi is walking its clients. */
 static void fail_later(struct qmi *q, const char *why)
 {
-	if (q->fail_src || q->stopping)
+	/* A reset ends the call on purpose; reset_done() starts over once the modem answered. */
+	if (q->fail_src || q->stopping || q->resetting)
 		return;
 	snprintf(q->fail_why, sizeof(q->fail_why), "%s", why);
 	q->fail_src = ctx_timeout(q, 0, fail_cb);
@@ -1544,6 +1575,99 @@ static int qmi_reconnect(struct uplink *u)
 	return 0;
 }
 
+/* -- modem reset: DMS operating mode offline, then reset -- */
+
+static void reset_done(struct qmi *q, const char *what, GError *err)
+{
+	q->resetting = false;
+	if (err) {
+		uplink_live_error(q->u, "resetting the modem: %s: %s", what, err->message);
+		log_debug("uplink %s: reset: %s: %s", q->u->p.name, what, err->message);
+	}
+	/* The modem drops off the bus and enumerates again; until then opens fail and the
+	 * usual backoff retries. Either way the old session is gone: start over. */
+	q->backoff_ms = BACKOFF_MIN_MS;
+	attempt_fail(q, err ? "the modem reset failed" : "the modem was reset", NULL);
+}
+
+static void mode_reset_cb(GObject *src, GAsyncResult *res, gpointer data)
+{
+	QmiMessageDmsSetOperatingModeOutput *o;
+	struct qmi *q = data;
+	GError *err = NULL;
+
+	o = qmi_client_dms_set_operating_mode_finish(QMI_CLIENT_DMS(src), res, &err);
+	if (cancelled(err)) {
+		g_error_free(err);
+		return;
+	}
+	if (o)
+		qmi_message_dms_set_operating_mode_output_get_result(o, &err);
+	reset_done(q, "operating mode reset", err);
+	g_clear_error(&err);
+	if (o)
+		qmi_message_dms_set_operating_mode_output_unref(o);
+}
+
+static void set_mode(struct qmi *q, QmiDmsOperatingMode mode, GAsyncReadyCallback cb)
+{
+	QmiMessageDmsSetOperatingModeInput *in = qmi_message_dms_set_operating_mode_input_new();
+
+	qmi_message_dms_set_operating_mode_input_set_mode(in, mode, NULL);
+	qmi_client_dms_set_operating_mode(q->dms, in, REQ_TIMEOUT_S, q->cancel, cb, q);
+	qmi_message_dms_set_operating_mode_input_unref(in);
+}
+
+static void mode_offline_cb(GObject *src, GAsyncResult *res, gpointer data)
+{
+	QmiMessageDmsSetOperatingModeOutput *o;
+	struct qmi *q = data;
+	GError *err = NULL;
+
+	o = qmi_client_dms_set_operating_mode_finish(QMI_CLIENT_DMS(src), res, &err);
+	if (cancelled(err)) {
+		g_error_free(err);
+		return;
+	}
+	if (o && qmi_message_dms_set_operating_mode_output_get_result(o, &err))
+		set_mode(q, QMI_DMS_OPERATING_MODE_RESET, mode_reset_cb); /* only from offline */
+	else
+		reset_done(q, "operating mode offline", err);
+	g_clear_error(&err);
+	if (o)
+		qmi_message_dms_set_operating_mode_output_unref(o);
+}
+
+static gboolean reset_cb(gpointer data)
+{
+	struct qmi *q = data;
+
+	source_clear(&q->retry);
+	if (!q->dms) {
+		/* No DMS client: the attempt never got that far. A fresh start is all there is. */
+		reset_done(q, "no DMS client", NULL);
+		return G_SOURCE_REMOVE;
+	}
+	set_mode(q, QMI_DMS_OPERATING_MODE_OFFLINE, mode_offline_cb);
+	return G_SOURCE_REMOVE;
+}
+
+static int qmi_reset(struct uplink *u)
+{
+	struct qmi *q = u->drv_data;
+
+	if (!q)
+		return -ENOTCONN;
+	if (q->resetting)
+		return -EALREADY;
+	q->resetting = true;
+	/* The modem answers through the session's clients, so no retry may tear them down
+	 * first; the call ends when the radio goes offline. */
+	source_clear(&q->retry);
+	q->retry = ctx_timeout(q, 0, reset_cb);
+	return 0;
+}
+
 static int qmi_radio(const struct uplink *u, struct uplink_radio *out)
 {
 	const struct qmi *q = u->drv_data;
@@ -1560,5 +1684,6 @@ const struct uplink_driver uplink_driver_qmi = {
     .up = qmi_up,
     .down = qmi_down,
     .reconnect = qmi_reconnect,
+    .reset = qmi_reset,
     .radio = qmi_radio,
 };

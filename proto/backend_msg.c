@@ -98,6 +98,14 @@ static bool uplink_ok(const Cellmux__Backend__Uplink *u)
 	for (size_t i = 0; i < u->n_addresses; i++)
 		if (!backend_msg_text_ok(u->addresses[i], BACKEND_MSG_TEXT_MAX))
 			return false;
+	if (u->n_gateways > 64 || u->n_dns > 64)
+		return false;
+	for (size_t i = 0; i < u->n_gateways; i++)
+		if (!backend_msg_text_ok(u->gateways[i], BACKEND_MSG_TEXT_MAX))
+			return false;
+	for (size_t i = 0; i < u->n_dns; i++)
+		if (!backend_msg_text_ok(u->dns[i], BACKEND_MSG_TEXT_MAX))
+			return false;
 	return true;
 }
 

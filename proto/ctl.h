@@ -168,6 +168,16 @@ enum ctl_uplink_attr {
 	CTL_UPLINK_A_REMOVED_TX_PACKETS, /* u64 */
 	CTL_UPLINK_A_HEALTH,             /* string: "healthy", "degraded", "failed" */
 	CTL_UPLINK_A_HEALTH_REASON,      /* string: why, as logged */
+	/* The uplink's live state, as its driver learned it (DHCP lease, QMI settings). */
+	CTL_UPLINK_A_GATEWAYS,           /* nested list: CTL_ADDRESS_A_ADDRESS, repeated */
+	CTL_UPLINK_A_DNS,                /* nested list: CTL_ADDRESS_A_ADDRESS, repeated */
+	CTL_UPLINK_A_LAST_ERROR,         /* string: with its reason; absent: none */
+	CTL_UPLINK_A_LAST_ERROR_AT_MS,   /* u64: Unix time of it */
+	/* The recovery ladder. */
+	CTL_UPLINK_A_RECOVERY,           /* string: where it stands, absent when not failed */
+	CTL_UPLINK_A_RECOVERY_LAST,      /* string: "none", "reconnect", "reset" */
+	CTL_UPLINK_A_RECOVERIES_RECONNECT, /* u32: reconnect steps since start */
+	CTL_UPLINK_A_RECOVERIES_RESET,   /* u32: modem resets since start */
 	__CTL_UPLINK_A_MAX,
 };
 #define CTL_UPLINK_A_MAX (__CTL_UPLINK_A_MAX - 1)
@@ -378,6 +388,14 @@ static const struct ctl_policy ctl_uplink_policy[] = {
 	[CTL_UPLINK_A_REMOVED_TX_PACKETS] = CTL_POLICY_U64("removed_tx_packets"),
 	[CTL_UPLINK_A_HEALTH] = CTL_POLICY_STR("health", CTL_SHORT_SIZE),
 	[CTL_UPLINK_A_HEALTH_REASON] = CTL_POLICY_STR("health_reason", CTL_TEXT_SIZE),
+	[CTL_UPLINK_A_GATEWAYS] = CTL_POLICY_NEST("gateways", &ctl_address_set),
+	[CTL_UPLINK_A_DNS] = CTL_POLICY_NEST("dns", &ctl_address_set),
+	[CTL_UPLINK_A_LAST_ERROR] = CTL_POLICY_STR("last_error", CTL_TEXT_SIZE),
+	[CTL_UPLINK_A_LAST_ERROR_AT_MS] = CTL_POLICY_U64("last_error_at_ms"),
+	[CTL_UPLINK_A_RECOVERY] = CTL_POLICY_STR("recovery", CTL_TEXT_SIZE),
+	[CTL_UPLINK_A_RECOVERY_LAST] = CTL_POLICY_STR("recovery_last", CTL_SHORT_SIZE),
+	[CTL_UPLINK_A_RECOVERIES_RECONNECT] = CTL_POLICY_U32("recoveries_reconnect"),
+	[CTL_UPLINK_A_RECOVERIES_RESET] = CTL_POLICY_U32("recoveries_reset"),
 };
 
 static const struct ctl_policy ctl_report_policy[] = {

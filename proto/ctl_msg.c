@@ -557,6 +557,16 @@ void ctl_status_encode(struct ctl_msg *m, const struct ctl_status_info *s)
 	ctl_msg_nest_end(m, n);
 }
 
+static void put_addr_list(struct ctl_msg *m, uint16_t type, const char (*a)[CTL_ADDR_SIZE],
+			  size_t n)
+{
+	struct nlattr *nest = ctl_msg_nest_start(m, type);
+
+	for (size_t i = 0; i < n; i++)
+		ctl_msg_put_strn(m, CTL_ADDRESS_A_ADDRESS, a[i], CTL_ADDR_SIZE);
+	ctl_msg_nest_end(m, nest);
+}
+
 void ctl_uplink_encode(struct ctl_msg *m, const struct ctl_uplink_info *u)
 {
 	struct nlattr *n = ctl_msg_nest_start(m, CTL_A_UPLINK), *addrs;
@@ -591,6 +601,16 @@ void ctl_uplink_encode(struct ctl_msg *m, const struct ctl_uplink_info *u)
 		     CTL_UPLINK_A_REMOVED_RX_PACKETS, CTL_UPLINK_A_REMOVED_TX_PACKETS);
 	PUT_TEXT(m, CTL_UPLINK_A_HEALTH, u->health);
 	PUT_TEXT(m, CTL_UPLINK_A_HEALTH_REASON, u->health_reason);
+	put_addr_list(m, CTL_UPLINK_A_GATEWAYS, u->gateways, u->n_gateways);
+	put_addr_list(m, CTL_UPLINK_A_DNS, u->dns, u->n_dns);
+	if (u->last_error[0]) {
+		PUT_TEXT(m, CTL_UPLINK_A_LAST_ERROR, u->last_error);
+		ctl_msg_put_u64(m, CTL_UPLINK_A_LAST_ERROR_AT_MS, u->last_error_at_ms);
+	}
+	PUT_TEXT(m, CTL_UPLINK_A_RECOVERY, u->recovery);
+	PUT_TEXT(m, CTL_UPLINK_A_RECOVERY_LAST, u->recovery_last);
+	ctl_msg_put_u32(m, CTL_UPLINK_A_RECOVERIES_RECONNECT, u->recoveries_reconnect);
+	ctl_msg_put_u32(m, CTL_UPLINK_A_RECOVERIES_RESET, u->recoveries_reset);
 	ctl_msg_nest_end(m, n);
 }
 
@@ -750,6 +770,21 @@ void ctl_status_decode(const struct nlattr *nest, struct ctl_status_info *ret)
 	}
 }
 
+static size_t get_addr_list(const struct nlattr *nest, char (*a)[CTL_ADDR_SIZE], size_t max)
+{
+	const struct nlattr *x;
+	size_t n = 0;
+
+	if (!nest)
+		return 0;
+	mnl_attr_for_each_nested(x, nest) {
+		if (mnl_attr_get_type(x) != CTL_ADDRESS_A_ADDRESS || n >= max)
+			continue;
+		get_text(a[n++], CTL_ADDR_SIZE, x);
+	}
+	return n;
+}
+
 void ctl_uplink_decode(const struct nlattr *nest, struct ctl_uplink_info *ret)
 {
 	const struct nlattr *tb[CTL_UPLINK_A_MAX + 1], *a;
@@ -787,6 +822,15 @@ void ctl_uplink_decode(const struct nlattr *nest, struct ctl_uplink_info *ret)
 	ret->removed.valid |= tb[CTL_UPLINK_A_REMOVED_SESSIONS] != NULL;
 	get_text(ret->health, sizeof(ret->health), tb[CTL_UPLINK_A_HEALTH]);
 	get_text(ret->health_reason, sizeof(ret->health_reason), tb[CTL_UPLINK_A_HEALTH_REASON]);
+	ret->n_gateways = get_addr_list(tb[CTL_UPLINK_A_GATEWAYS], ret->gateways,
+					ARRAY_SIZE(ret->gateways));
+	ret->n_dns = get_addr_list(tb[CTL_UPLINK_A_DNS], ret->dns, ARRAY_SIZE(ret->dns));
+	get_text(ret->last_error, sizeof(ret->last_error), tb[CTL_UPLINK_A_LAST_ERROR]);
+	ret->last_error_at_ms = get_u64(tb[CTL_UPLINK_A_LAST_ERROR_AT_MS]);
+	get_text(ret->recovery, sizeof(ret->recovery), tb[CTL_UPLINK_A_RECOVERY]);
+	get_text(ret->recovery_last, sizeof(ret->recovery_last), tb[CTL_UPLINK_A_RECOVERY_LAST]);
+	ret->recoveries_reconnect = get_u32(tb[CTL_UPLINK_A_RECOVERIES_RECONNECT]);
+	ret->recoveries_reset = get_u32(tb[CTL_UPLINK_A_RECOVERIES_RESET]);
 }
 
 static void get_sandbox(const struct nlattr *const *tb, struct ctl_session_info *ret)

@@ -51,7 +51,7 @@ struct ctl_err {
 };
 
 /* Room for the attributes of any object nest (status, uplink, session). */
-#define CTL_OBJ_TB_SIZE 32
+#define CTL_OBJ_TB_SIZE 48
 
 struct ctl_parsed {
 	const struct nlmsghdr *nlh;
@@ -128,6 +128,15 @@ struct ctl_uplink_info {
 	struct ctl_counters removed;
 	char health[CTL_SHORT_SIZE];        /* "": an older daemon */
 	char health_reason[CTL_TEXT_SIZE];
+	char gateways[2][CTL_ADDR_SIZE];
+	size_t n_gateways;
+	char dns[3][CTL_ADDR_SIZE];
+	size_t n_dns;
+	char last_error[CTL_TEXT_SIZE]; /* "": none */
+	uint64_t last_error_at_ms;
+	char recovery[CTL_TEXT_SIZE];   /* "": not failed */
+	char recovery_last[CTL_SHORT_SIZE];
+	uint32_t recoveries_reconnect, recoveries_reset;
 };
 
 /* A worker's last Status: what it sent (unix_time_ms 0: no time of its own), and when. */

@@ -49,6 +49,7 @@ enum {
 	DMS_UIM_VERIFY_PIN = 0x0028,
 	DMS_UIM_GET_PIN_STATUS = 0x002b,
 	DMS_GET_OPERATING_MODE = 0x002d,
+	DMS_SET_OPERATING_MODE = 0x002e,
 	DMS_UIM_GET_ICCID = 0x003c,
 	DMS_UIM_GET_IMSI = 0x0043,
 	NAS_REGISTER_INDICATIONS = 0x0003,
@@ -70,6 +71,7 @@ enum {
 	ERR_OUT_OF_CALL = 15,
 	ERR_MISSING_ARGUMENT = 17,
 	ERR_NO_EFFECT = 26,
+	ERR_INVALID_TRANSITION = 60,
 	ERR_INVALID_SERVICE_TYPE = 31,
 	ERR_INVALID_QMI_COMMAND = 71,
 };
@@ -81,6 +83,12 @@ enum {
 #define CALL_END_NO_SERVICE 3
 #define CALL_END_CLIENT_END 2
 #define RADIO_LTE 8
+/* DMS operating modes */
+#define MODE_ONLINE 0
+#define MODE_LOW_POWER 1
+#define MODE_OFFLINE 3
+#define MODE_RESET 4
+#define RESET_MS 1000 /* how long a reset modem is gone before it enumerates again */
 #define LLP_802_3 1
 #define LLP_RAW_IP 2
 
@@ -124,6 +132,12 @@ struct modem {
 	char apn[101], user[65];
 	int auth, family;
 	unsigned starts, stops, drops, opens, refused;
+	/* DMS operating mode; a reset takes the modem away (as a USB re-enumeration does) and
+	 * brings it back online RESET_MS later */
+	uint8_t mode;
+	unsigned resets, offlines;
+	bool reset_due;
+	int64_t back_at_ms; /* 0: not resetting */
 };
 
 static struct modem modems[MAX_MODEMS];
@@ -441,7 +455,7 @@ static void handle_wds(struct conn *c, struct modem *m, struct cid_ref *cl,
 			qmux_put_result(b, ERR_NO_EFFECT);
 			break;
 		}
-		if (m->fail_starts > 0 || m->family == WDS_FAMILY_V6) {
+		if (m->fail_starts > 0 || m->family == WDS_FAMILY_V6 || m->mode != MODE_ONLINE) {
 			if (m->fail_starts > 0)
 				m->fail_starts--;
 			qmux_put_result(b, ERR_CALL_FAILED);
@@ -555,8 +569,39 @@ static void handle_dms(struct modem *m, const struct qmux_msg *q, struct qmux_bu
 	}
 	case DMS_GET_OPERATING_MODE:
 		qmux_put_result(b, ERR_NONE);
-		qmux_put_u8(b, 0x01, 0); /* online */
+		qmux_put_u8(b, 0x01, m->mode);
 		break;
+	case DMS_SET_OPERATING_MODE: {
+		uint8_t mode;
+
+		if (qmux_tlv_u8(q, 0x01, &mode) < 0) {
+			qmux_put_result(b, ERR_MISSING_ARGUMENT);
+			break;
+		}
+		/* As on hardware: RF off ends the call; a reset is accepted only from offline,
+		 * and the reply goes out before the modem drops off the bus (serve()). */
+		if (mode == MODE_RESET && m->mode != MODE_OFFLINE) {
+			qmux_put_result(b, ERR_INVALID_TRANSITION);
+			break;
+		}
+		if (mode != MODE_ONLINE && mode != MODE_LOW_POWER && mode != MODE_OFFLINE &&
+		    mode != MODE_RESET) {
+			qmux_put_result(b, ERR_INVALID_TRANSITION);
+			break;
+		}
+		if (mode == MODE_OFFLINE || mode == MODE_LOW_POWER) {
+			call_end(m, CALL_END_NO_SERVICE, true);
+			m->offlines++;
+		}
+		if (mode == MODE_RESET) {
+			m->reset_due = true;
+			m->resets++;
+		}
+		log_info("modem %s: operating mode %u -> %u", m->path, m->mode, mode);
+		m->mode = mode;
+		qmux_put_result(b, ERR_NONE);
+		break;
+	}
 	default:
 		qmux_put_result(b, ERR_INVALID_QMI_COMMAND);
 	}
@@ -808,10 +853,11 @@ static void status_line(FILE *out, int i)
 	    out,
 	    "modem %d path=%s present=%d connected=%d handle=0x%08x address=%s/%u gateway=%s "
 	    "mtu=%u starts=%u stops=%u drops=%u opens=%u refused=%u connections=%d apn=%s auth=%d "
-	    "user=%s family=%d llp=%u pin_verified=%d\n",
+	    "user=%s family=%d llp=%u pin_verified=%d mode=%u resets=%u offlines=%u\n",
 	    i, m->path, m->present, m->connected, m->handle, a, m->plen, g, m->mtu, m->starts,
 	    m->stops, m->drops, m->opens, m->refused, clients, m->apn[0] ? m->apn : "-", m->auth,
-	    m->user[0] ? m->user : "-", m->family, m->llp, m->pin_verified);
+	    m->user[0] ? m->user : "-", m->family, m->llp, m->pin_verified, m->mode, m->resets,
+	    m->offlines);
 }
 
 static int set_key(struct modem *m, const char *key, const char *val)
@@ -1053,6 +1099,43 @@ static void conn_accept(int lfd)
 	conns[slot] = c;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Resets in progress: a modem told to reset leaves (its clients cut off, its port gone) and
+ * comes back online RESET_MS later. Returns the poll timeout until the next one is due. */
+static int resets_tick(void)
+{
+	int64_t now = now_ms(), next = -1;
+
+	for (int i = 0; i < n_modems; i++) {
+		struct modem *m = &modems[i];
+
+		if (m->reset_due) {
+			m->reset_due = false;
+			m->present = false;
+			call_end(m, CALL_END_NO_SERVICE, false);
+			for_each_conn(i, conn_drop);
+			m->back_at_ms = now + RESET_MS;
+			log_info("modem %s: resetting", m->path);
+		}
+		if (m->back_at_ms && now >= m->back_at_ms) {
+			m->back_at_ms = 0;
+			m->present = true;
+			m->mode = MODE_ONLINE;
+			log_info("modem %s: back after reset, online", m->path);
+		}
+		if (m->back_at_ms && (next < 0 || m->back_at_ms - now < next))
+			next = m->back_at_ms - now;
+	}
+	return next < 0 ? -1 : (int)next;
+}
+
 static volatile sig_atomic_t quit;
 
 static void on_signal(int sig)
@@ -1077,7 +1160,7 @@ static int serve(void)
 				polled[np++] = conns[i];
 				pfd[n++] = (struct pollfd){.fd = conns[i]->fd, .events = POLLIN};
 			}
-		if (poll(pfd, (nfds_t)n, -1) < 0) {
+		if (poll(pfd, (nfds_t)n, resets_tick()) < 0) {
 			if (errno == EINTR)
 				continue;
 			return log_error_errno(negative_errno(), "poll: %m");

@@ -22,6 +22,11 @@ field() { # modem key: one value of the fake's status line
 count() { grep -c -- "$1" "$T/daemon.log"; }
 addr_in() { ip -n "cmx-$1" -4 -o addr show dev "$2" | awk '{ print $4 }'; }
 has_addr() { [ "$(addr_in "$1" "$2")" = "$3" ]; }
+jget() { # uplink, python expression over u (its `uplink show --json`): the value as JSON
+	ctl --json uplink show "$1" >"$T/show.json" 2>/dev/null &&
+		python3 -c 'import json,sys; print(json.dumps(eval(sys.argv[1], {"u": json.load(open(sys.argv[2]))})))' "$2" "$T/show.json"
+}
+jis() { [ "$(jget "$1" "$2")" = "$3" ]; }
 
 "$SIM" up --modems 2 --qmi >"$T/sim.log" 2>&1 || { cat "$T/sim.log"; die "cellmux-sim up --qmi"; }
 CLEANUP_EXTRA+=('[ $FAILS -eq 0 ] || { echo "--- fake-qmi-modem log (tail) ---"; tail -30 /run/cellmux-sim/qmi.log; }')
@@ -37,6 +42,10 @@ check "qmicli --wds-get-packet-service-status: disconnected before cellmuxd runs
 	sh -c "\"$QMICLI_LAB\" cmxsim-qmi -p -d /dev/cdc-wdm0 --wds-get-packet-service-status | grep -q \"Connection status: 'disconnected'\""
 check "qmicli --dms-uim-get-iccid reads an ICCID" \
 	sh -c "\"$QMICLI_LAB\" cmxsim-qmi -p -d /dev/cdc-wdm1 --dms-uim-get-iccid | grep -q \"ICCID: '8999\""
+check "qmicli --dms-get-operating-mode: online" \
+	sh -c "\"$QMICLI_LAB\" cmxsim-qmi -p -d /dev/cdc-wdm1 --dms-get-operating-mode | grep -q \"Mode: 'online'\""
+check "qmicli: a reset straight from online is refused (InvalidTransition), as on hardware" \
+	sh -c "\"$QMICLI_LAB\" cmxsim-qmi -p -d /dev/cdc-wdm1 --dms-set-operating-mode=reset 2>&1 | grep -q InvalidTransition"
 check "qmicli on an unknown port is refused, as qmi-proxy refuses it" \
 	sh -c "! \"$QMICLI_LAB\" cmxsim-qmi -p -d /dev/cdc-wdm7 --dms-get-ids >/dev/null 2>&1"
 
@@ -86,6 +95,8 @@ check "qmicli sees the data session cellmuxd started" \
 reached() { [ "$(egress_of "$1")" = "$2" ]; }
 check "s1 on sim0 reaches the internet from carrier 0's address" wait_for 20 reached s1 198.18.1.1
 check "s3 on sim1 reaches the internet from carrier 1's address" wait_for 20 reached s3 198.18.1.2
+check "uplink show: the address, gateway and DNS the modem reported" \
+	jis sim0 '[u["addresses"], u["gateways"], u["dns"]]' '[["100.64.0.2/24"], ["100.64.0.1"], ["100.64.0.1"]]'
 check "cellmuxctl shows sim0 up" sh -c "\"$BUILD/cellmuxctl\" --socket '$T/ctl.sock' --json uplink show sim0 | grep -q '\"state\": *\"up\"'"
 
 # A drop: the modem ends the session and will hand out another address next time.
@@ -100,6 +111,9 @@ check "an injected drop takes sim0 down within 1 s ($ms ms)" [ "$ms" -lt 1000 ]
 check "sim0 reconnects by itself" \
 	wait_for 10 sh -c "[ \$(grep -c 'uplink sim0: connected' '$T/daemon.log') -gt $ups ]"
 check "the new address is applied" wait_for 5 has_addr sim0 simwwan0 100.64.0.7/24
+check "uplink show: the new address, learned from the modem" wait_for 5 jis sim0 'u["addresses"]' '["100.64.0.7/24"]'
+check "uplink show: the drop's call-end reason ($(jget sim0 'u["last_error"]'))" \
+	jis sim0 'u["last_error"]' '"the network ended the data session (generic-no-service)"'
 check "the old address is gone" sh -c "! ip -n cmx-sim0 addr show simwwan0 | grep -q 100.64.0.2/"
 check "the default route is back" sh -c "ip -n cmx-sim0 route show default | grep -q 'via 100.64.0.1'"
 before=$(http_log | wc -l)
@@ -115,6 +129,7 @@ check "cellmuxctl shows the reconnect count risen (${n:-none})" [ "${n:-0}" -ge 
 fq set 0 address=100.64.0.9/24 >/dev/null
 fq reconfigure 0 >/dev/null
 check "a reconfiguration indication applies the new address" wait_for 5 has_addr sim0 simwwan0 100.64.0.9/24
+check "uplink show follows it" wait_for 5 jis sim0 'u["addresses"]' '["100.64.0.9/24"]'
 
 # The modem vanishes (USB reset): down, retried with backoff, up again when it returns.
 drops=$(count "uplink sim0: disconnected")
@@ -126,6 +141,7 @@ refused=$(field 0 refused)
 check "cellmuxd keeps retrying the vanished modem (refused opens grow)" \
 	wait_for 10 sh -c "[ \$(\"$FQ\" --ctl /run/cellmux-sim/qmi.ctl status 0 | tr ' ' '\n' | sed -n 's/^refused=//p') -ge $((refused + 2)) ]"
 check "and sim0 has no address meanwhile" sh -c "[ -z \"\$(ip -n cmx-sim0 -4 -o addr show dev simwwan0)\" ]"
+check "uplink show: no address, no gateway while it is gone" jis sim0 '[u["addresses"], u["gateways"]]' '[[], []]'
 check "sim1 is untouched by sim0's trouble" sh -c "ip -n cmx-sim1 -4 addr show simwwan1 | grep -q 100.64.1.2/24"
 check "the daemon keeps running" kill -0 "$DAEMON_PID"
 fq return 0 >/dev/null

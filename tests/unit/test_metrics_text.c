@@ -51,6 +51,15 @@ static const struct status_uplink uplinks[] = {
 		.operator_name = "Tele \"2\"\nback\\slash",
 		.rat = "lte",
 		.health = "healthy",
+		.addresses = { "100.64.0.2/24" },
+		.n_addresses = 1,
+		.gateways = { "100.64.0.1" },
+		.n_gateways = 1,
+		.dns = { "100.64.0.1", "9.9.9.9" },
+		.n_dns = 2,
+		.last_error = "the network ended the data session (no-service)",
+		.last_error_unix_ms = 1700000090123,
+		.recoveries = { [RECOVERY_RECONNECT] = 2, [RECOVERY_RESET] = 1 },
 	},
 	{
 		.name = "hilink",
@@ -235,6 +244,24 @@ static const char golden[] =
 	"cellmux_uplink_health{uplink=\"hilink\",state=\"healthy\"} 0\n"
 	"cellmux_uplink_health{uplink=\"hilink\",state=\"degraded\"} 0\n"
 	"cellmux_uplink_health{uplink=\"hilink\",state=\"failed\"} 1\n"
+	"# HELP cellmux_uplink_address_info Addresses, gateways and DNS servers the uplink has "
+	"now, as its driver learned them; the value is always 1.\n"
+	"# TYPE cellmux_uplink_address_info gauge\n"
+	"cellmux_uplink_address_info{uplink=\"lte1\",kind=\"address\",address=\"100.64.0.2/24\"} 1\n"
+	"cellmux_uplink_address_info{uplink=\"lte1\",kind=\"gateway\",address=\"100.64.0.1\"} 1\n"
+	"cellmux_uplink_address_info{uplink=\"lte1\",kind=\"dns\",address=\"100.64.0.1\"} 1\n"
+	"cellmux_uplink_address_info{uplink=\"lte1\",kind=\"dns\",address=\"9.9.9.9\"} 1\n"
+	"# HELP cellmux_uplink_last_error_timestamp_seconds When the uplink's driver last reported "
+	"an error (cellmuxctl uplink show has its reason), for uplinks that had one.\n"
+	"# TYPE cellmux_uplink_last_error_timestamp_seconds gauge\n"
+	"cellmux_uplink_last_error_timestamp_seconds{uplink=\"lte1\"} 1700000090.123\n"
+	"# HELP cellmux_uplink_recoveries_total Steps of the recovery ladder taken on the uplink "
+	"while it stayed failed: reconnect (the data session redone), reset (the modem reset).\n"
+	"# TYPE cellmux_uplink_recoveries_total counter\n"
+	"cellmux_uplink_recoveries_total{uplink=\"lte1\",step=\"reconnect\"} 2\n"
+	"cellmux_uplink_recoveries_total{uplink=\"lte1\",step=\"reset\"} 1\n"
+	"cellmux_uplink_recoveries_total{uplink=\"hilink\",step=\"reconnect\"} 0\n"
+	"cellmux_uplink_recoveries_total{uplink=\"hilink\",step=\"reset\"} 0\n"
 	"# HELP cellmux_session_info Session description: the profile its worker runs; the value "
 	"is always 1.\n"
 	"# TYPE cellmux_session_info gauge\n"
@@ -664,10 +691,10 @@ static void test_a_large_gateway_renders_every_series(void **state)
 	assert_int_equal(metrics_render(&in, &b), 0);
 	for (size_t i = 0; i < b.len; i++)
 		lines += b.data[i] == '\n';
-	/* build_info, 42 families' HELP and TYPE, 13 series per uplink (no accounting, store,
-	 * quota or signal; health 1 + 3) and 22 per session (counters, quota, a status and its
+	/* build_info, 45 families' HELP and TYPE, 15 series per uplink (no accounting, store,
+	 * quota, signal, addresses or error; health 1 + 3; recoveries 2) and 22 per session (counters, quota, a status and its
 	 * time, moves, and cgroup use with a memory but no tasks limit). */
-	assert_int_equal(lines, 1 + 2 * 42 + 64 * 13 + 1024 * 22);
+	assert_int_equal(lines, 1 + 2 * 45 + 64 * 15 + 1024 * 22);
 	check_grouping(b.data);
 	mbuf_free(&b);
 	free(names);

@@ -14,7 +14,11 @@
  *                  "quota_used_bytes", "quota_reached", "reconnects", "signal_dbm",
  *                  "operator", "rat", "removed": null | {"sessions", "rx_bytes",
  *                  "tx_bytes", "rx_packets", "tx_packets"},
- *                  "health": null|"healthy"|"degraded"|"failed", "health_reason"}
+ *                  "health": null|"healthy"|"degraded"|"failed", "health_reason",
+ *                  "gateways": ["ADDR"...], "dns": ["ADDR"...] (live: as the driver learned
+ *                  them), "last_error": null|"...", "last_error_at_ms": null|N,
+ *                  "recovery": null|"...", "recovery_last": "none"|"reconnect"|"reset",
+ *                  "recoveries": {"reconnect": N, "reset": N}}
  *   session list  [session...]; session show NAME, session start: session
  *     session     {"name", "profile", "uplink", "pid", "state": "running"|"backoff"|"stopped"|
  *                  "stopping", "restarts", "moves", "wait_reason": null|"...", "uptime_ms", "rx_bytes", "tx_bytes", "rx_packets",

@@ -62,7 +62,35 @@ static void json_uplink(struct json *j, const struct ctl_uplink_info *u)
 	}
 	json_str_or_null(j, "health", u->health);
 	json_str_or_null(j, "health_reason", u->health_reason);
+	json_open(j, "gateways", '[');
+	for (size_t i = 0; i < u->n_gateways; i++)
+		json_str(j, NULL, u->gateways[i]);
+	json_close(j, ']');
+	json_open(j, "dns", '[');
+	for (size_t i = 0; i < u->n_dns; i++)
+		json_str(j, NULL, u->dns[i]);
+	json_close(j, ']');
+	json_str_or_null(j, "last_error", u->last_error);
+	if (u->last_error[0])
+		json_u64(j, "last_error_at_ms", u->last_error_at_ms);
+	else
+		json_null(j, "last_error_at_ms");
+	json_str_or_null(j, "recovery", u->recovery);
+	json_str(j, "recovery_last", u->recovery_last[0] ? u->recovery_last : "none");
+	json_open(j, "recoveries", '{');
+	json_u64(j, "reconnect", u->recoveries_reconnect);
+	json_u64(j, "reset", u->recoveries_reset);
 	json_close(j, '}');
+	json_close(j, '}');
+}
+
+static void join_list(const char (*a)[CTL_ADDR_SIZE], size_t n, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	snprintf(buf, size, "-");
+	for (size_t i = 0; i < n && off < size; i++)
+		off += (size_t)snprintf(buf + off, size - off, "%s%s", i ? ", " : "", a[i]);
 }
 
 static void join_addresses(const struct ctl_uplink_info *u, char *buf, size_t size)
@@ -200,6 +228,18 @@ static int show_one(const struct ctl_parsed *p, void *data)
 		snprintf(buf, sizeof(buf), "%s (%.200s)", u.health, u.health_reason);
 		show_field("health", buf);
 	}
+	join_list(u.gateways, u.n_gateways, buf, sizeof(buf));
+	show_field("gateways", buf);
+	join_list(u.dns, u.n_dns, buf, sizeof(buf));
+	show_field("dns", buf);
+	if (u.last_error[0]) {
+		snprintf(buf, sizeof(buf), "%.240s", u.last_error);
+		show_field("last error", buf);
+	}
+	snprintf(buf, sizeof(buf), "%" PRIu32 " reconnects, %" PRIu32 " modem resets%s%.160s",
+		 u.recoveries_reconnect, u.recoveries_reset, u.recovery[0] ? "; " : "",
+		 u.recovery);
+	show_field("recovery", buf);
 	return 0;
 }
 
