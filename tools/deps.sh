@@ -16,7 +16,7 @@ libsqlite3-dev libwebsockets-dev libssl-dev openssl
 python3-websockets python3-protobuf protobuf-compiler mosquitto mosquitto-clients
 libwebsockets-evlib-glib prometheus wrk
 libseccomp-dev bubblewrap
-libc-ares-dev libcrypt-dev dante-server
+libc-ares-dev libcrypt-dev dante-server chromium
 systemd man-db libcap2-bin debhelper dpkg-dev lintian git systemd-container debootstrap
 clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iperf3 strace
 "
