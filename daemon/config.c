@@ -949,8 +949,8 @@ static int uplink_begin(struct parser *p, int line, const char *name)
 static int uplink_driver(struct parser *p, int line, const char *key, const char *value)
 {
 	/* The config stays pure: the names of netns/'s drivers, not a call into it. */
-	if (strcmp(value, "netdev") && strcmp(value, "qmi"))
-		return fail(p, line, "unknown driver '%s' (known: netdev, qmi)", value);
+	if (strcmp(value, "netdev") && strcmp(value, "qmi") && strcmp(value, "host"))
+		return fail(p, line, "unknown driver '%s' (known: netdev, qmi, host)", value);
 	strcpy(cur_uplink(p)->p.driver, value);
 	return 0;
 }
@@ -1328,6 +1328,8 @@ static int check_driver_keys(struct parser *p, const struct uplink_params *u)
 	for (size_t i = 0; i < ARRAY_SIZE(qmi_only) && !qmi; i++)
 		if ((line = seen_line(p, qmi_only[i])))
 			return fail(p, line, "%s= is only for driver=qmi", qmi_only[i]);
+	if (!strcmp(u->driver, "host"))
+		return 0; /* host_defaults() checked and filled it */
 	if (!qmi) {
 		if (!seen_line(p, "interface") && !m->n)
 			return fail(p, p->sec_line, "%s needs interface= or match=", p->label);
@@ -1352,11 +1354,77 @@ static int check_driver_keys(struct parser *p, const struct uplink_params *u)
 	return 0;
 }
 
+/* driver=host: a veth pair to the host namespace, which NATs it out through the host's own
+ * connection. Everything has a default, so "[uplink host]\ndriver=host" is a whole section:
+ * the veth is cmxh-NAME, the namespace's end CONFIG_HOST_ADDRESS (the host's the other address
+ * of the /30), and the uplink a backup (CONFIG_DEFAULT_HOST_PRIORITY) unless priority= says. */
+static int host_defaults(struct parser *p, struct cfg_uplink *cu)
+{
+	struct uplink_params *u = &cu->p;
+	struct ip_prefix *a = &u->addrs[0];
+	uint32_t h, net;
+	int line;
+
+	for (size_t i = 0; i + 1 < p->c->n_uplinks; i++)
+		if (!strcmp(p->c->uplinks[i].p.driver, "host"))
+			return fail(p, p->sec_line, "a second driver=host uplink (the first is '%s', "
+				    "line %d)", p->c->uplinks[i].p.name, p->c->uplinks[i].line);
+	if (u->dhcp)
+		return fail(p, seen_line(p, "address"), "driver=host takes no address=dhcp: cellmux "
+			    "numbers both ends of its veth");
+	if ((line = seen_line(p, "address")) &&
+	    (u->n_addrs != 1 || u->addrs[0].family != AF_INET || u->addrs[0].plen > 31))
+		return fail(p, line, "driver=host takes one IPv4 address= with a prefix of at most "
+			    "/31 (the namespace's end of the veth, like " CONFIG_HOST_ADDRESS ")");
+	if (p->gw_line[1])
+		return fail(p, p->gw_line[1], "driver=host is IPv4 only: no IPv6 gateway=");
+	if (!u->n_addrs) {
+		if (p->gw_line[0])
+			return fail(p, p->gw_line[0], "gateway= without address= (driver=host)");
+		ip_prefix_parse(CONFIG_HOST_ADDRESS, a);
+		u->n_addrs = 1;
+	}
+	if (!u->gw4.family) {
+		/* The host's end: in a /31 the other address, in a /30 the other usable one. */
+		h = ntohl(a->addr.v4.s_addr);
+		net = h & ~(uint32_t)3;
+		if (a->plen == 31)
+			h ^= 1;
+		else if (a->plen == 30 && h != net && h != (net | 3))
+			h = net + 1 + (h == net + 1);
+		else
+			return fail(p, seen_line(p, "address"), "%s needs gateway= (the host's end of "
+				    "the veth): only a /30 or /31 address= has an obvious one", p->label);
+		u->gw4 = (struct ip_prefix){.family = AF_INET, .plen = 32};
+		u->gw4.addr.v4.s_addr = htonl(h);
+		p->gw_line[0] = seen_line(p, "address");
+	}
+	if (!u->ifname[0]) {
+		if (snprintf(u->ifname, sizeof(u->ifname), "cmxh-%s", u->name) >=
+		    (int)sizeof(u->ifname))
+			return fail(p, p->sec_line, "%s needs interface= (the veth's name): cmxh-%s is "
+				    "longer than 15 characters", p->label, u->name);
+		for (size_t i = 0; i + 1 < p->c->n_uplinks; i++)
+			if (!strcmp(p->c->uplinks[i].p.ifname, u->ifname))
+				return fail(p, p->sec_line, "interface '%s' is already used by uplink "
+					    "'%s'", u->ifname, p->c->uplinks[i].p.name);
+		cu->iface_line = p->sec_line;
+	}
+	if (!seen_line(p, "priority"))
+		cu->priority = CONFIG_DEFAULT_HOST_PRIORITY;
+	return 0;
+}
+
 static int uplink_end(struct parser *p)
 {
 	const struct uplink_params *u = &cur_uplink(p)->p;
 	int r;
 
+	if (!strcmp(u->driver, "host")) {
+		r = host_defaults(p, cur_uplink(p));
+		if (r < 0)
+			return r;
+	}
 	r = check_driver_keys(p, u);
 	if (r < 0)
 		return r;

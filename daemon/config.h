@@ -79,6 +79,11 @@ struct cfg_uplink {
 	struct recovery_cfg recovery; /* recover_after=, recover_max_per_hour= (can_reset unset) */
 };
 #define CONFIG_DEFAULT_CAPACITY 16
+/* driver=host: the last resort by default, behind every modem (lower priority is preferred). */
+#define CONFIG_DEFAULT_HOST_PRIORITY 100
+/* driver=host's default veth addressing: the namespace's end; the host's is 10.231.255.1. Apart
+ * from cellmux-sim's 100.64.0.0/10 and 198.18.0.0/15, and rarely a LAN's. */
+#define CONFIG_HOST_ADDRESS "10.231.255.2/30"
 
 /* on_uplink_down=, move_back=, move_hold_down=: per profile, overridable per session. */
 enum cfg_on_down { CFG_ON_DOWN_UNSET, CFG_ON_DOWN_MOVE, CFG_ON_DOWN_WAIT };

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/log.h"
 #include "common/macro.h"
@@ -578,17 +579,54 @@ static void session_remove(struct daemon *d, struct session *s)
 	session_free(s);
 }
 
+/* The uplink whose namespace the worker a killed daemon left for cs runs in, when cs may use
+ * it and it has room: after a failover that is not where the config's placement puts it, and
+ * adopting it there keeps it running instead of bouncing it back to a dead carrier. */
+static struct dm_uplink *orphan_uplink(struct daemon *d, const struct cfg_session *cs)
+{
+	char path[64];
+	struct stat a, b;
+
+	for (size_t i = 0; i < d->n_orphans; i++) {
+		const struct session_orphan *o = &d->orphans[i];
+
+		if (o->claimed || strcmp(o->name, cs->name))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)o->pid);
+		if (stat(path, &a) < 0)
+			return NULL;
+		for (size_t k = 0; k < d->n_uplinks; k++) {
+			struct dm_uplink *du = d->uplinks[k];
+			bool listed = !cs->n_prefs;
+
+			for (size_t j = 0; j < cs->n_prefs && !listed; j++)
+				listed = !strcmp(cs->prefs[j], du->cfg->p.name);
+			if (listed && du->u && du->n_sessions < du->cfg->capacity &&
+			    fstat(uplink_nsfd(du->u), &b) == 0 && a.st_ino == b.st_ino &&
+			    a.st_dev == b.st_dev)
+				return du;
+		}
+		return NULL;
+	}
+	return NULL;
+}
+
 static int sessions_start(struct daemon *d)
 {
 	const struct cmx_config *c = d->cfg;
 
-	/* Placement was decided when the config was validated (router_pick_uplink). */
+	/* Placement was decided when the config was validated (router_pick_uplink), unless a
+	 * worker that outlived the last daemon says where it runs now. */
 	for (size_t i = 0; i < c->n_sessions; i++) {
 		const struct cfg_session *cs = &c->sessions[i];
-		int r = session_add(d, cs->name, &c->profiles[cs->profile_idx],
-				    d->uplinks[cs->uplink_idx], true, NULL);
+		struct dm_uplink *home = d->uplinks[cs->uplink_idx], *at = orphan_uplink(d, cs);
+		struct session *s = NULL;
+		int r = session_add(d, cs->name, &c->profiles[cs->profile_idx], at ? at : home,
+				    true, &s);
 		if (r < 0)
 			return r;
+		/* move_back= still means the config's uplink. */
+		s->home = home;
 	}
 	return 0;
 }

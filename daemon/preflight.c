@@ -55,6 +55,30 @@ static bool interface_present(const struct uplink_params *p)
 	return found;
 }
 
+static bool host_name_taken(const struct uplink_params *p)
+{
+	struct rtnl *nl = NULL;
+	char ns[64];
+	bool in_host = false, in_ns = false;
+	int nsfd;
+
+	if (rtnl_open(-1, &nl) == 0) {
+		in_host = link_index(nl, p->ifname) > 0;
+		rtnl_close(nl);
+		nl = NULL;
+	}
+	if (!in_host || uplink_ns_name_of(p->name, ns, sizeof(ns)) < 0 || !ns_exists(ns))
+		return in_host;
+	nsfd = ns_open(ns);
+	if (nsfd >= 0 && rtnl_open(nsfd, &nl) == 0) {
+		in_ns = link_index(nl, p->ifname) > 0;
+		rtnl_close(nl);
+	}
+	if (nsfd >= 0)
+		close(nsfd);
+	return !in_ns;
+}
+
 /* A SIM PIN or APN password in the config makes the file root's alone: workers run under other
  * uids on the same host and must not read it (nor must any local user). */
 static int check_secret_file(const struct cmx_config *c, char *err, size_t errlen)
@@ -165,6 +189,18 @@ int preflight_check(const struct cmx_config *c, char *err, size_t errlen)
 		/* A qmi uplink without interface= finds it from its device once that is there. */
 		if (!u->p.ifname[0])
 			continue;
+		if (!strcmp(u->p.driver, "host")) {
+			/* cellmux makes this veth: a name already taken in the host namespace is
+			 * someone else's interface, unless its peer sits in a namespace a killed
+			 * daemon left (uplink_up() takes that over). */
+			if (host_name_taken(&u->p))
+				return fail(err, errlen, c, u->iface_line,
+					    "uplink '%s': interface '%s' already exists in the host "
+					    "namespace (driver=host creates it; choose another "
+					    "interface=)",
+					    u->p.name, u->p.ifname);
+			continue;
+		}
 		if (!interface_present(&u->p))
 			return fail(err, errlen, c, u->iface_line,
 				    "uplink '%s': interface '%s' not found", u->p.name, u->p.ifname);

@@ -58,3 +58,4 @@ void uplink_event(struct uplink *u, enum uplink_event ev);
 
 extern const struct uplink_driver uplink_driver_netdev;
 extern const struct uplink_driver uplink_driver_qmi;
+extern const struct uplink_driver uplink_driver_host;

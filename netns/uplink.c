@@ -16,6 +16,7 @@
 static const struct uplink_driver *const drivers[] = {
 	&uplink_driver_netdev,
 	&uplink_driver_qmi,
+	&uplink_driver_host,
 };
 
 static const struct uplink_driver *driver_find(const char *name)

@@ -706,7 +706,7 @@ ERROR_TEST(test_netdev_uplink_without_address_is_rejected,
 	   "[uplink a]\ndriver=netdev\ninterface=wwan0\n[uplink b]\n",
 	   "t.conf:1: [uplink a] needs address= (ADDRESS/PREFIXLEN or dhcp)")
 ERROR_TEST(test_unknown_driver_is_rejected, "[uplink a]\ndriver=mbim\n",
-	   "t.conf:2: unknown driver 'mbim' (known: netdev, qmi)")
+	   "t.conf:2: unknown driver 'mbim' (known: netdev, qmi, host)")
 ERROR_TEST(test_interface_name_of_16_chars_is_rejected,
 	   "[uplink a]\ninterface=abcdefghijklmnop\n",
 	   "t.conf:2: invalid interface name 'abcdefghijklmnop' (1-15 characters, no '/', ':' or "
@@ -1389,6 +1389,84 @@ static void test_priority_backup_uplink_fills_last(void **state)
 	config_free(c);
 }
 
+/* ---- driver=host ---- */
+
+static void test_host_uplink_defaults(void **state)
+{
+	struct cmx_config *c = parse_ok("[uplink wired]\ndriver=host\n");
+	const struct uplink_params *u = &c->uplinks[0].p;
+	char a[IP_PREFIX_STRLEN];
+
+	assert_string_equal(u->ifname, "cmxh-wired");
+	assert_int_equal(u->n_addrs, 1);
+	assert_string_equal(ip_prefix_fmt(&u->addrs[0], true, a), "10.231.255.2/30");
+	assert_string_equal(ip_prefix_fmt(&u->gw4, false, a), "10.231.255.1");
+	assert_int_equal(c->uplinks[0].priority, CONFIG_DEFAULT_HOST_PRIORITY);
+	config_free(c);
+}
+
+static void test_host_uplink_is_placed_last(void **state)
+{
+	struct cmx_config *c = parse_ok(
+		"[uplink wired]\ndriver=host\n"
+		"[uplink a]\ndriver=netdev\ninterface=wwan0\naddress=10.0.0.2/24\ncapacity=1\n"
+		PROFILE_P "[session s1]\nprofile=p\n[session s2]\nprofile=p\n");
+
+	/* a first (priority 0), the host uplink only when a is full. */
+	assert_placement(c, "aw");
+	config_free(c);
+}
+
+static void test_host_uplink_address_gateway_and_priority(void **state)
+{
+	struct cmx_config *c = parse_ok("[uplink h]\ndriver=host\ninterface=up0\n"
+					"address=192.168.250.1/31\npriority=7\n");
+	const struct uplink_params *u = &c->uplinks[0].p;
+	char a[IP_PREFIX_STRLEN];
+
+	assert_string_equal(u->ifname, "up0");
+	assert_string_equal(ip_prefix_fmt(&u->gw4, false, a), "192.168.250.0");
+	assert_int_equal(c->uplinks[0].priority, 7);
+	config_free(c);
+	c = parse_ok("[uplink h]\ndriver=host\naddress=10.9.0.1/30\n");
+	assert_string_equal(ip_prefix_fmt(&c->uplinks[0].p.gw4, false, a), "10.9.0.2");
+	config_free(c);
+	c = parse_ok("[uplink h]\ndriver=host\naddress=10.9.0.5/24\ngateway=10.9.0.9\n");
+	assert_string_equal(ip_prefix_fmt(&c->uplinks[0].p.gw4, false, a), "10.9.0.9");
+	config_free(c);
+}
+
+ERROR_TEST(test_host_uplink_dhcp_is_rejected, "[uplink h]\ndriver=host\naddress=dhcp\n",
+	   "t.conf:3: driver=host takes no address=dhcp: cellmux numbers both ends of its veth")
+ERROR_TEST(test_host_uplink_ipv6_address_is_rejected,
+	   "[uplink h]\ndriver=host\naddress=fd00::2/64\n",
+	   "t.conf:3: driver=host takes one IPv4 address= with a prefix of at most /31 (the "
+	   "namespace's end of the veth, like 10.231.255.2/30)")
+ERROR_TEST(test_host_uplink_wide_subnet_needs_gateway,
+	   "[uplink h]\ndriver=host\naddress=10.9.0.5/24\n",
+	   "t.conf:3: [uplink h] needs gateway= (the host's end of the veth): only a /30 or /31 "
+	   "address= has an obvious one")
+ERROR_TEST(test_host_uplink_network_address_of_a_30_is_rejected,
+	   "[uplink h]\ndriver=host\naddress=10.9.0.4/30\n",
+	   "t.conf:3: [uplink h] needs gateway= (the host's end of the veth): only a /30 or /31 "
+	   "address= has an obvious one")
+ERROR_TEST(test_host_uplink_gateway_without_address_is_rejected,
+	   "[uplink h]\ndriver=host\ngateway=10.9.0.1\n",
+	   "t.conf:3: gateway= without address= (driver=host)")
+ERROR_TEST(test_host_uplink_long_name_needs_interface,
+	   "[uplink wiredlineone]\ndriver=host\n",
+	   "t.conf:1: [uplink wiredlineone] needs interface= (the veth's name): cmxh-wiredlineone is "
+	   "longer than 15 characters")
+ERROR_TEST(test_second_host_uplink_is_rejected,
+	   "[uplink h]\ndriver=host\n[uplink g]\ndriver=host\ninterface=g0\naddress=10.1.1.2/30\n",
+	   "t.conf:3: a second driver=host uplink (the first is 'h', line 1)")
+ERROR_TEST(test_host_uplink_qmi_keys_are_rejected, "[uplink h]\ndriver=host\napn=x\n",
+	   "t.conf:3: apn= is only for driver=qmi")
+ERROR_TEST(test_host_uplink_name_clash_is_rejected,
+	   "[uplink a]\ndriver=netdev\ninterface=cmxh-h\naddress=10.0.0.2/24\n"
+	   "[uplink h]\ndriver=host\n",
+	   "t.conf:5: interface 'cmxh-h' is already used by uplink 'a'")
+
 static void test_failover_defaults_profile_and_session_override(void **state)
 {
 	struct cmx_config *c = parse_ok(UPLINK_A "[profile p]\nexec=/bin/true\n"
@@ -1520,6 +1598,18 @@ int main(void)
 		cmocka_unit_test(test_health_fail_zero_is_rejected),
 		cmocka_unit_test(test_preference_list_parses_in_order_and_places_first_with_room),
 		cmocka_unit_test(test_priority_backup_uplink_fills_last),
+		cmocka_unit_test(test_host_uplink_defaults),
+		cmocka_unit_test(test_host_uplink_is_placed_last),
+		cmocka_unit_test(test_host_uplink_address_gateway_and_priority),
+		cmocka_unit_test(test_host_uplink_dhcp_is_rejected),
+		cmocka_unit_test(test_host_uplink_ipv6_address_is_rejected),
+		cmocka_unit_test(test_host_uplink_wide_subnet_needs_gateway),
+		cmocka_unit_test(test_host_uplink_network_address_of_a_30_is_rejected),
+		cmocka_unit_test(test_host_uplink_gateway_without_address_is_rejected),
+		cmocka_unit_test(test_host_uplink_long_name_needs_interface),
+		cmocka_unit_test(test_second_host_uplink_is_rejected),
+		cmocka_unit_test(test_host_uplink_qmi_keys_are_rejected),
+		cmocka_unit_test(test_host_uplink_name_clash_is_rejected),
 		cmocka_unit_test(test_failover_defaults_profile_and_session_override),
 		cmocka_unit_test(test_preference_list_with_unknown_uplink_is_rejected_at_its_line),
 		cmocka_unit_test(test_preference_list_naming_an_uplink_twice_is_rejected),
