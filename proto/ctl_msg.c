@@ -826,7 +826,9 @@ void ctl_uplink_decode(const struct nlattr *nest, struct ctl_uplink_info *ret)
 					ARRAY_SIZE(ret->gateways));
 	ret->n_dns = get_addr_list(tb[CTL_UPLINK_A_DNS], ret->dns, ARRAY_SIZE(ret->dns));
 	get_text(ret->last_error, sizeof(ret->last_error), tb[CTL_UPLINK_A_LAST_ERROR]);
-	ret->last_error_at_ms = get_u64(tb[CTL_UPLINK_A_LAST_ERROR_AT_MS]);
+	/* The time travels with its error: alone it would mean nothing. */
+	if (ret->last_error[0])
+		ret->last_error_at_ms = get_u64(tb[CTL_UPLINK_A_LAST_ERROR_AT_MS]);
 	get_text(ret->recovery, sizeof(ret->recovery), tb[CTL_UPLINK_A_RECOVERY]);
 	get_text(ret->recovery_last, sizeof(ret->recovery_last), tb[CTL_UPLINK_A_RECOVERY_LAST]);
 	ret->recoveries_reconnect = get_u32(tb[CTL_UPLINK_A_RECOVERIES_RECONNECT]);
