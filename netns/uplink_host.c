@@ -335,6 +335,9 @@ static int host_up(struct uplink *u)
 	r = idx < 0 ? idx : link_set_up(nl, idx, true);
 	if (r < 0)
 		goto out;
+	/* The live record: accounting and status read the interface from there. */
+	snprintf(u->live.ifname, sizeof(u->live.ifname), "%s", p->ifname);
+	u->live.ifindex = idx;
 	/* EEXIST: a resumed namespace has them already. */
 	r = addr_add(nl, idx, &p->addrs[0]);
 	if (r < 0 && r != -EEXIST)
@@ -363,6 +366,7 @@ static int host_up(struct uplink *u)
 	r = host_dns(u);
 	if (r < 0)
 		goto out;
+	uplink_live_set(u, p->addrs, 1, &p->gw4, NULL, p->dns, p->n_dns);
 	u->connected = true;
 out:
 	rtnl_close(nl);
