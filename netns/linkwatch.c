@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 
 #include "common/macro.h"
-#include "netns/netns.h"
+#include "netns/rtnl-internal.h"
 
 struct linkwatch {
 	struct mnl_socket *sock;
@@ -18,34 +18,17 @@ struct linkwatch {
 int linkwatch_open(int nsfd, struct linkwatch **ret)
 {
 	struct linkwatch *w = calloc(1, sizeof(*w));
-	int saved = -1, r;
+	int r;
 
 	if (!w)
 		return -ENOMEM;
-	/* The socket hears the namespace it is created in, for its whole life. */
-	if (nsfd >= 0) {
-		r = ns_enter(nsfd, &saved);
-		if (r < 0)
-			goto fail;
-	}
-	w->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	r = w->sock ? 0 : negative_errno();
-	if (saved >= 0) {
-		int q = ns_leave(saved);
-		if (r == 0 && q < 0)
-			r = q;
-	}
-	if (r < 0)
-		goto fail;
-	if (mnl_socket_bind(w->sock, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
-		r = negative_errno();
-		goto fail;
+	r = rtnl_socket_in(nsfd, SOCK_NONBLOCK, RTMGRP_LINK, &w->sock);
+	if (r < 0) {
+		free(w);
+		return r;
 	}
 	*ret = w;
 	return 0;
-fail:
-	linkwatch_free(w);
-	return r;
 }
 
 int linkwatch_fd(const struct linkwatch *w)

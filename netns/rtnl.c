@@ -19,40 +19,53 @@ struct rtnl {
 	char buf[32768];
 };
 
-int rtnl_open(int nsfd, struct rtnl **ret)
+int rtnl_socket_in(int nsfd, int flags, unsigned int groups, struct mnl_socket **ret)
 {
+	struct mnl_socket *sock;
 	int saved = -1, r;
-	struct rtnl *nl;
 
-	nl = calloc(1, sizeof(*nl));
-	if (!nl)
-		return -ENOMEM;
-	/* A netlink socket belongs to the namespace it was created in, for its whole life. */
+	/* A netlink socket belongs to the namespace it was created in, for its whole life: enter
+	 * it for the socket(2) only. */
 	if (nsfd >= 0) {
 		r = ns_enter(nsfd, &saved);
 		if (r < 0)
-			goto fail;
+			return r;
 	}
-	nl->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	r = nl->sock ? 0 : negative_errno();
+	sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | flags);
+	r = sock ? 0 : negative_errno();
 	if (saved >= 0) {
 		int q = ns_leave(saved);
 		if (r == 0 && q < 0)
 			r = q;
 	}
-	if (r < 0)
-		goto fail;
-	if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) < 0) {
+	if (r == 0 && mnl_socket_bind(sock, groups, MNL_SOCKET_AUTOPID) < 0)
 		r = negative_errno();
-		goto fail;
+	if (r < 0) {
+		if (sock)
+			mnl_socket_close(sock);
+		return r;
+	}
+	*ret = sock;
+	return 0;
+}
+
+int rtnl_open(int nsfd, struct rtnl **ret)
+{
+	struct rtnl *nl;
+	int r;
+
+	nl = calloc(1, sizeof(*nl));
+	if (!nl)
+		return -ENOMEM;
+	r = rtnl_socket_in(nsfd, 0, 0, &nl->sock);
+	if (r < 0) {
+		free(nl);
+		return r;
 	}
 	nl->portid = mnl_socket_get_portid(nl->sock);
 	nl->seq = (unsigned int)time(NULL);
 	*ret = nl;
 	return 0;
-fail:
-	rtnl_close(nl);
-	return r;
 }
 
 void rtnl_close(struct rtnl *nl)
