@@ -3,7 +3,9 @@
 # (`cellmux-sim cut 0`) is found failed by the health checks made inside its namespace; its
 # move sessions run elsewhere and leave from the new carrier's address, wait sessions and pins
 # wait and come back after `heal`, a move_back=yes session returns after its hold-down, and no
-# uplink ever holds more sessions than its capacity (the overflow waits, with its reason).
+# uplink ever holds more sessions than its capacity (the overflow waits, with its reason); a
+# sampler watches placement and capacity all along, and every request a session made left from
+# an uplink it was placed on.
 #
 #   sessions ── cmx-sim0 (cap 5) ─┐  health: tcp:198.18.0.1:80 every 500 ms, 3 fails, 2 oks
 #               cmx-sim1 (cap 2) ─┼─ carriers cmxsim-c<i> (NAT 198.18.1.<i+1>) ── httpd 198.18.0.1
@@ -104,6 +106,30 @@ all_on() { for s in mv1 mv2 wt1 pin ov1; do on $s sim0 || return 1; done; on f1 
 metric() { curl -sf --max-time 5 "http://127.0.0.1:$PORT/metrics" | grep -F "$1" | awk '{ print $NF }'; }
 
 check "every session starts where its list says (5 on sim0, f1 on sim1)" wait_for 30 all_on
+
+# The kernel's view, sampled all along (every few hundred ms until the end): where each session's
+# worker is, and whether an uplink ever held more workers than its capacity. Two looks (after
+# the cut, after the heal) would miss a moment in between.
+SESSIONS="mv1 mv2 wt1 pin ov1 f1"
+sampler() {
+	local s u line
+	while :; do
+		line=
+		for s in $SESSIONS; do
+			u=$(uplink_of $s)
+			echo "at $s $u"
+			line+=" $u"
+		done
+		for i in 0 1 2; do
+			n=$(echo $line | tr ' ' '\n' | grep -cx "sim$i")
+			[ "$n" -le "${caps[$i]}" ] || echo "over sim$i holds $n > ${caps[$i]}"
+		done
+		sleep 0.1
+	done >>"$T/samples"
+}
+sampler &
+SAMPLER=$!
+CLEANUP_EXTRA+=("kill $SAMPLER 2>/dev/null")
 check "sim0 is healthy to start with" [ "$(json_field uplink sim0 health)" = healthy ]
 check "/metrics says sim0 is healthy" [ "$(metric 'cellmux_uplink_healthy{uplink="sim0"}')" = 1 ]
 
@@ -162,6 +188,24 @@ check "mv1 (move_back=no) stays on sim1" on mv1 sim1
 check "mv1 moved exactly once" [ "$(json_field session mv1 moves)" = 1 ]
 check "mv2 moved exactly twice (away and back)" [ "$(json_field session mv2 moves)" = 2 ]
 check "no uplink holds more workers than its capacity after heal" within_capacity
+
+kill $SAMPLER 2>/dev/null; wait $SAMPLER 2>/dev/null
+echo "figure: $(grep -c '^at ' "$T/samples") placement samples"
+check "the sampler saw the moves (mv1 on sim0 and on sim1)" \
+	eval 'grep -qx "at mv1 sim0" "$T/samples" && grep -qx "at mv1 sim1" "$T/samples"'
+over=$(grep -m3 '^over ' "$T/samples")
+check "no sample ever saw an uplink over its capacity (${over:-none})" [ -z "$over" ]
+# Every request a session made reached the server from the carrier address of an uplink its
+# worker was seen in: no packet of a session left through an uplink it was not placed on.
+strays=
+for s in $SESSIONS; do
+	for a in $(egress_of $s); do
+		i=${a##*.}
+		grep -qx "at $s sim$((i - 1))" "$T/samples" || strays+=" $s@$a"
+	done
+done
+check "each session's traffic left only through uplinks it was placed on (strays:${strays:- none})" \
+	[ -z "$strays" ]
 
 check "SIGTERM stops the daemon with status 0" stop_daemon
 check "no namespace, cgroup or /etc/netns entry left" nothing_left
