@@ -102,7 +102,8 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 wait_until 60 all_on 0 || { echo "the sessions did not start on sim0" >&2; tail -20 "$LOG" >&2; exit 1; }
 # The first round of checks must have passed: a cut before it would time the start instead.
 sleep 3
-: >"$T/failed" >"$T/moved"
+: >"$T/failed"
+: >"$T/moved"
 on=0
 for r in $(seq "$ROUNDS"); do
 	other=$((1 - on))
