@@ -388,8 +388,8 @@ static int dm_plan_build(struct daemon *d, struct dm_plan *p)
 			config_session_failover(s->profile, ci >= 0 ? &d->cfg->sessions[ci] : NULL);
 
 		/* A session on its way to another uplink counts there already. */
-		rs->uplink = dm_uplink_index(d, s->move_to ? s->move_to : s->uplink);
-		rs->running = s->move_to || !s->parked;
+		rs->uplink = s->unplaced ? -1 : dm_uplink_index(d, s->move_to ? s->move_to : s->uplink);
+		rs->running = !s->unplaced && (s->move_to || !s->parked);
 		rs->home = dm_uplink_index(d, s->home);
 		rs->on_down = f.on_down == CFG_ON_DOWN_WAIT ? ROUTER_ON_DOWN_WAIT
 							    : ROUTER_ON_DOWN_MOVE;
@@ -416,22 +416,36 @@ static int dm_plan_run(struct daemon *d, struct dm_plan *p, size_t n_sessions)
 
 /* Where a new session goes: the router's choice given every session placed now, with the
  * uplinks' health, drain, quota and priority; NULL when it fits nowhere. */
-static struct dm_uplink *place(struct daemon *d)
+static struct dm_uplink *place_listed(struct daemon *d, const struct cfg_session *cs)
 {
 	struct dm_plan p;
 	struct dm_uplink *du = NULL;
+	struct router_session *rs;
 	int n;
 
 	if (dm_plan_build(d, &p) < 0)
 		return NULL;
-	p.rs[p.n_sessions] = (struct router_session){ .uplink = -1, .home = -1,
-						      .last_move = ROUTER_NEVER };
+	rs = &p.rs[p.n_sessions];
+	*rs = (struct router_session){ .uplink = -1, .home = -1, .last_move = ROUTER_NEVER };
+	/* Its uplink= list, so that the quota, drain and health of each count as they will once
+	 * it runs: taking the first name as written would put it on a quota-reached uplink. */
+	for (size_t k = 0; cs && k < cs->n_prefs && rs->n_prefs < ROUTER_PREFS_MAX; k++) {
+		int ui = dm_uplink_index(d, daemon_find_uplink(d, cs->prefs[k]));
+
+		if (ui >= 0)
+			rs->prefs[rs->n_prefs++] = ui;
+	}
 	n = dm_plan_run(d, &p, p.n_sessions + 1);
 	for (int k = 0; k < n; k++)
 		if (p.acts[k].session == p.n_sessions && p.acts[k].verb == ROUTER_PLACE)
 			du = d->uplinks[p.acts[k].to];
 	dm_plan_free(&p);
 	return du;
+}
+
+static struct dm_uplink *place(struct daemon *d)
+{
+	return place_listed(d, NULL);
 }
 
 /* The worker is gone: the session changes uplink (cgroup and counters stay) and starts. */
@@ -493,6 +507,20 @@ static void replan_once(struct daemon *d)
 			}
 			break;
 		case ROUTER_PLACE:
+			if (s->unplaced) {
+				struct dm_uplink *to = d->uplinks[a->to];
+
+				log_info("session %s: placed on uplink %s, starting", s->name,
+					 to->cfg->p.name);
+				s->uplink->n_sessions--;
+				s->uplink = to;
+				to->n_sessions++;
+				s->unplaced = false;
+				s->parked = false;
+				s->wait_reason = ROUTER_REASON_NONE;
+				session_start(s);
+				break;
+			}
 			/* Back on its own uplink; one still connecting starts it on CONNECTED. */
 			if (!s->parked || s->state != SESSION_STOPPED || !s->uplink->u ||
 			    !uplink_connected(s->uplink->u))
@@ -533,8 +561,8 @@ static gboolean on_replan_timer(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
-static int session_add(struct daemon *d, const char *name, const struct cfg_profile *p,
-		       struct dm_uplink *du, bool from_config, struct session **ret)
+static int session_add_at(struct daemon *d, const char *name, const struct cfg_profile *p,
+			  struct dm_uplink *du, bool from_config, bool start, struct session **ret)
 {
 	struct session **n;
 	struct session *s;
@@ -553,10 +581,28 @@ static int session_add(struct daemon *d, const char *name, const struct cfg_prof
 	d->sessions[d->n_sessions++] = s;
 	/* Counted from its first packet: attached to the cgroup before the worker exists. */
 	dm_acct_session_attach(d, s);
-	session_start(s);
+	if (start) {
+		session_start(s);
+	} else {
+		s->parked = true;
+		s->unplaced = true;
+	}
 	if (ret)
 		*ret = s;
 	return 0;
+}
+
+static int session_add(struct daemon *d, const char *name, const struct cfg_profile *p,
+		       struct dm_uplink *du, bool from_config, struct session **ret)
+{
+	return session_add_at(d, name, p, du, from_config, true, ret);
+}
+
+/* A configured session the router cannot place now: parked on its first choice, unplaced. */
+static int session_add_waiting(struct daemon *d, const char *name, const struct cfg_profile *p,
+			       struct dm_uplink *du)
+{
+	return session_add_at(d, name, p, du, true, false, NULL);
 }
 
 static void session_remove(struct daemon *d, struct session *s)
@@ -914,7 +960,7 @@ static void uplink_sessions_unpark(struct daemon *d, struct dm_uplink *du)
 	for (size_t i = 0; i < d->n_sessions; i++) {
 		struct session *s = d->sessions[i];
 
-		if (s->uplink == du && s->parked && s->state == SESSION_STOPPED &&
+		if (s->uplink == du && s->parked && !s->unplaced && s->state == SESSION_STOPPED &&
 		    uplink_connected(du->u) && health_state(du->health) != ROUTER_FAILED)
 			session_start(s);
 	}
@@ -1098,12 +1144,19 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 
 		if (daemon_find_session(d, cs->name))
 			continue;
-		du = cs->uplink[0] ? daemon_find_uplink(d, cs->uplink) : place(d);
-		if (!du || du->n_sessions >= du->cfg->capacity) {
+		du = place_listed(d, cs);
+		if (du) {
+			session_add(d, cs->name, &nc->profiles[cs->profile_idx], du, true, NULL);
+			continue;
+		}
+		/* A listed session that fits nowhere now waits, shown with the router's reason,
+		 * and starts where the router places it once one of its uplinks opens. */
+		du = cs->uplink[0] ? daemon_find_uplink(d, cs->uplink) : NULL;
+		if (!du) {
 			log_warn("reload: session %s does not fit on any uplink now", cs->name);
 			continue;
 		}
-		session_add(d, cs->name, &nc->profiles[cs->profile_idx], du, true, NULL);
+		session_add_waiting(d, cs->name, &nc->profiles[cs->profile_idx], du);
 	}
 	dm_acct_apply_quotas(d);
 	log_info("reload: %zu uplinks, %zu sessions", d->n_uplinks, d->n_sessions);

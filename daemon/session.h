@@ -68,6 +68,9 @@ struct session {
 	bool remove_when_stopped; /* `session stop`: forget it once the worker is gone */
 	bool restart_when_stopped;
 	bool parked;              /* waiting for its uplink to come (back) up */
+	/* Added by a reload where none of its uplinks would take it (quota, capacity): it waits
+	 * for the router to place it, and .uplink is only its first choice until then. */
+	bool unplaced;
 	/* listen=: bound at the first start, kept across restarts, closed by session_free(). */
 	bool listen_ready;
 	struct cfg_listens listen;

@@ -56,6 +56,13 @@ static bool open_but_full(const struct plan *p, int i)
 	       p->load[i] >= p->l[i].capacity;
 }
 
+/* Would be open but for its quota: names the quota in a wait's reason, so an operator knows
+ * that raising it (not fixing a modem) is what brings the session back. */
+static bool open_but_quota(const struct plan *p, int i)
+{
+	return alive(p, i) && !p->l[i].draining && p->l[i].quota_reached;
+}
+
 /* Is i a better automatic choice than best? Priority, then health, then load, then order. */
 static bool auto_better(const struct plan *p, int i, int best)
 {
@@ -90,20 +97,28 @@ static int pick(const struct plan *p, const struct router_session *s, int exclud
 static enum router_reason why_not(const struct plan *p, const struct router_session *s,
 				  int exclude)
 {
-	bool full = false;
+	bool full = false, quota = false;
 
 	if (!p->n)
 		return ROUTER_REASON_NO_UPLINK;
 	if (s->n_prefs) {
-		for (size_t k = 0; k < s->n_prefs; k++)
+		for (size_t k = 0; k < s->n_prefs; k++) {
 			full |= s->prefs[k] != exclude && open_but_full(p, s->prefs[k]);
+			quota |= s->prefs[k] != exclude && open_but_quota(p, s->prefs[k]);
+		}
 		if (full)
 			return s->n_prefs == 1 ? ROUTER_REASON_PIN_FULL : ROUTER_REASON_FULL;
+		if (quota)
+			return s->n_prefs == 1 ? ROUTER_REASON_PIN_QUOTA : ROUTER_REASON_QUOTA;
 		return ROUTER_REASON_UNAVAILABLE;
 	}
-	for (size_t i = 0; i < p->n; i++)
+	for (size_t i = 0; i < p->n; i++) {
 		full |= (int)i != exclude && open_but_full(p, (int)i);
-	return full ? ROUTER_REASON_FULL : ROUTER_REASON_UNAVAILABLE;
+		quota |= (int)i != exclude && open_but_quota(p, (int)i);
+	}
+	if (full)
+		return ROUTER_REASON_FULL;
+	return quota ? ROUTER_REASON_QUOTA : ROUTER_REASON_UNAVAILABLE;
 }
 
 static bool held(const struct router_session *s, const struct router_plan_params *prm)
@@ -247,6 +262,10 @@ const char *router_reason_str(enum router_reason r)
 		return "its uplink is down (on_uplink_down=wait)";
 	case ROUTER_REASON_HOLD_DOWN:
 		return "moved too recently (move_hold_down)";
+	case ROUTER_REASON_PIN_QUOTA:
+		return "its uplink has reached its quota";
+	case ROUTER_REASON_QUOTA:
+		return "every open uplink it may use has reached its quota";
 	}
 	return "unknown";
 }

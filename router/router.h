@@ -73,6 +73,8 @@ enum router_reason {
 	ROUTER_REASON_UNAVAILABLE, /* no uplink it may use is up, healthy enough and open */
 	ROUTER_REASON_POLICY_WAIT, /* its uplink is down or failed and on_uplink_down=wait */
 	ROUTER_REASON_HOLD_DOWN,  /* it moved less than hold_down seconds ago */
+	ROUTER_REASON_PIN_QUOTA,  /* its only uplink is open but has reached its quota */
+	ROUTER_REASON_QUOTA,      /* every uplink it may use that is open has reached its quota */
 };
 
 struct router_action {

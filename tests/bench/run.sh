@@ -13,5 +13,6 @@ python3 tests/bench/acct_iperf.py $quick
 bash tests/bench/spawn_bwrap.sh $quick
 bash tests/bench/adopt_reexec.sh $quick
 bash tests/bench/proxy_dante.sh $quick
+bash tests/bench/failover.sh $quick
 # Durable backend messaging against mosquitto QoS 1; --quick: one round instead of three.
 bash tests/bench/backend_bench.sh "$([ -n "$quick" ] && echo 1 || echo 3)"

@@ -228,6 +228,31 @@ static void test_plan_pin_over_capacity_waits_with_reason(void **state)
 	assert_string_equal(router_reason_str(a[1].reason), "its uplink is at capacity");
 }
 
+static void test_plan_quota_reached_waits_with_the_quota_reason(void **state)
+{
+	struct router_session pin = { .uplink = -1, .home = -1, .prefs = { 0 }, .n_prefs = 1,
+				      .last_move = ROUTER_NEVER };
+	struct router_session list = { .uplink = -1, .home = -1, .prefs = { 0, 1 }, .n_prefs = 2,
+				       .last_move = ROUTER_NEVER };
+	struct router_link l[] = { UP(5), UP(5) };
+	struct router_session s[] = { pin, list, NEW };
+	struct router_action a[3];
+
+	l[0].quota_reached = true;
+	l[1].quota_reached = true;
+	assert_int_equal(plan(l, N(l), s, N(s), a), 3);
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(a[k].verb, ROUTER_WAIT);
+	assert_int_equal(a[0].reason, ROUTER_REASON_PIN_QUOTA);
+	assert_string_equal(router_reason_str(a[0].reason), "its uplink has reached its quota");
+	assert_int_equal(a[1].reason, ROUTER_REASON_QUOTA);
+	assert_int_equal(a[2].reason, ROUTER_REASON_QUOTA);
+	/* Down beats quota: a failed uplink's quota is not what the operator must fix. */
+	l[0].up = false;
+	assert_int_equal(plan(l, N(l), s, 1, a), 1);
+	assert_int_equal(a[0].reason, ROUTER_REASON_UNAVAILABLE);
+}
+
 static void test_plan_overflow_waits_full_and_capacity_holds(void **state)
 {
 	struct router_link l[] = { UP(1), UP(2) };
@@ -297,7 +322,7 @@ static void test_plan_quota_reached_takes_no_new_but_keeps_its_own(void **state)
 	assert_int_equal(plan(l, N(l), s, N(s), a), 1);
 	assert_int_equal(a[0].session, 1);
 	assert_int_equal(a[0].verb, ROUTER_WAIT);
-	assert_int_equal(a[0].reason, ROUTER_REASON_UNAVAILABLE);
+	assert_int_equal(a[0].reason, ROUTER_REASON_QUOTA);
 	/* Raising the quota makes it eligible again. */
 	l[1].quota_reached = false;
 	assert_int_equal(plan(l, N(l), s, N(s), a), 1);
@@ -577,6 +602,7 @@ int main(void)
 		cmocka_unit_test(test_plan_move_back_not_onto_a_draining_or_quota_uplink),
 		cmocka_unit_test(test_plan_flapping_uplink_moves_once_per_hold_down),
 		cmocka_unit_test(test_plan_rejects_bad_indexes),
+		cmocka_unit_test(test_plan_quota_reached_waits_with_the_quota_reason),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
