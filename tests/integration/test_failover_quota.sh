@@ -16,6 +16,7 @@
 sim_up 2
 cat >"$T/send.py" <<'EOF2'
 import socket, sys, time
+time.sleep(float(sys.argv[2]))  # room for the test to see the quota not yet reached
 s = socket.create_connection(("198.18.0.1", 9), timeout=5)
 s.sendall(b"x" * int(sys.argv[1]))
 s.close()
@@ -31,7 +32,7 @@ exec=/bin/sleep 100000
 user=nobody
 
 [profile sender]
-exec=/usr/bin/python3 $T/send.py 2000000
+exec=/usr/bin/python3 $T/send.py 2000000 4
 bind_ro=$T/send.py
 user=nobody
 restart=no
@@ -80,7 +81,7 @@ for s in json.load(sys.stdin):
 }
 
 check "fill runs on sim0" wait_for 20 on fill sim0
-check "sim0's quota is not reached before the upload" [ "$(field uplink sim0 quota_reached)" = false ]
+check "sim0's quota is not reached before the upload (fill waits 4 s)" [ "$(field uplink sim0 quota_reached)" = false ]
 check "sim0's quota is reached after fill's 2 MB" wait_for 30 eval '[ "$(field uplink sim0 quota_reached)" = true ]'
 check "the quota event is logged, notify only" grep -q "uplink sim0: quota of 1048576 bytes reached .*notify only" "$T/daemon.log"
 check "fill stays on sim0 (the quota only stops new placements)" on fill sim0
