@@ -82,6 +82,10 @@ $(PYGEN): proto/backend.proto
 	protoc -Iproto --python_out=$(@D) $<
 
 $(B)/cellmuxd: $(call obj,daemon/main.c) $(ALL_LIBS)
+# Every symbol bound at load (BIND_NOW): the spawn child, between clone3 and exec, must not run
+# the dynamic linker's lazy resolver (it takes locks and may allocate); test_spawn_syscalls.sh
+# checks the flag.
+$(B)/cellmuxd: LDFLAGS += -Wl,-z,now
 $(B)/cellmux-sim: $(call obj,$(wildcard tools/sim/*.c)) $(B)/libnetns.a $(B)/libcommon.a
 # On libcellmux-worker for the protocol; libproto.a only for worker_msg_text_sanitize().
 $(B)/workers/cellmux-probe: $(call obj,tools/workers/probe.c) $(B)/libcellmux-worker.a \

@@ -9,6 +9,10 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v strace >/dev/null || die "strace is missing (make deps installs it)"
+# Lazy binding would run the dynamic linker's resolver in the child at its first call of each
+# library function: cellmuxd is linked with -z now, so every symbol is bound before main().
+check "cellmuxd is linked BIND_NOW (no lazy symbol resolution in the spawn child)" \
+	sh -c "readelf -d '$CELLMUXD' | grep -Eq '\(FLAGS\).*BIND_NOW|\(FLAGS_1\).* NOW'"
 sim_up 1
 # Two listen= sockets, so the child's fd shuffle (listeners to 3.., the control socket after
 # them) is inside the traced window too.
