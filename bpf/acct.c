@@ -42,6 +42,11 @@ struct acct {
 	int names_fd, counters_fd, quota_fd, cgroups_fd;
 	/* Uplink threads may create names in parallel; an id is chosen and claimed under it. */
 	pthread_mutex_t id_lock;
+	/* The ids names hold (under id_lock), read from the names map once at open and kept since:
+	 * this process is the only writer of its pin directory, and a walk of the map per new name
+	 * made a cold start with N sessions O(N^2) system calls. Bit 0 is set: id 0 is never
+	 * handed out. */
+	unsigned char used[ACCT_MAX_KEYS / 8];
 
 	struct ring_buffer *rb;
 	acct_event_fn event_fn;
@@ -116,23 +121,40 @@ static int id_lookup(struct acct *a, enum acct_kind kind, const char *name, stru
 	return bpf_map_lookup_elem(a->names_fd, &key, ret);
 }
 
-/* The lowest id no name holds: ids index the counter and quota arrays, so they are reused. */
-static int id_free(struct acct *a, __u32 *ret)
+static_assert(ACCT_MAX_KEYS % 8 == 0, "bitmap of whole bytes");
+
+static void id_mark(struct acct *a, __u32 id, bool used)
 {
-	static_assert(ACCT_MAX_KEYS % 8 == 0, "bitmap of whole bytes");
-	unsigned char used[ACCT_MAX_KEYS / 8] = { 1 }; /* id 0 is never handed out */
+	if (id >= ACCT_MAX_KEYS)
+		return;
+	if (used)
+		a->used[id / 8] |= (unsigned char)(1u << (id % 8));
+	else
+		a->used[id / 8] &= (unsigned char)~(1u << (id % 8));
+}
+
+/* Once, at open: the ids of the names already pinned (a restarted daemon's). */
+static void id_used_load(struct acct *a)
+{
 	struct acct_map_name key, next;
 	struct acct_map_id v;
 	void *prev = NULL;
 
+	memset(a->used, 0, sizeof(a->used));
+	id_mark(a, 0, true);
 	while (bpf_map_get_next_key(a->names_fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(a->names_fd, &key, &v) == 0 && v.id < ACCT_MAX_KEYS)
-			used[v.id / 8] |= (unsigned char)(1u << (v.id % 8));
+		if (bpf_map_lookup_elem(a->names_fd, &key, &v) == 0)
+			id_mark(a, v.id, true);
 	}
+}
+
+/* The lowest id no name holds: ids index the counter and quota arrays, so they are reused. */
+static int id_free(struct acct *a, __u32 *ret)
+{
 	for (__u32 id = 1; id < ACCT_MAX_KEYS; id++)
-		if (!(used[id / 8] & (1u << (id % 8)))) {
+		if (!(a->used[id / 8] & (1u << (id % 8)))) {
 			*ret = id;
 			return 0;
 		}
@@ -141,7 +163,8 @@ static int id_free(struct acct *a, __u32 *ret)
 
 /* The id of a name, made on first use. Its counters and quota are zeroed before the name points
  * at them: no program can reach a free id, so nothing races with the zeroing. */
-static int id_get(struct acct *a, enum acct_kind kind, const char *name, struct acct_map_id *ret)
+static int id_get(struct acct *a, enum acct_kind kind, const char *name, struct acct_map_id *ret,
+		  bool *created)
 {
 	const struct acct_map_counters zero = {};
 	const struct acct_map_quota no_quota = {};
@@ -151,6 +174,8 @@ static int id_get(struct acct *a, enum acct_kind kind, const char *name, struct 
 
 	if (r < 0)
 		return r;
+	if (created)
+		*created = false;
 	r = bpf_map_lookup_elem(a->names_fd, &key, ret);
 	if (r != -ENOENT)
 		return r;
@@ -165,8 +190,12 @@ static int id_get(struct acct *a, enum acct_kind kind, const char *name, struct 
 		r = bpf_map_update_elem(a->quota_fd, &v.id, &no_quota, BPF_ANY);
 	if (r >= 0)
 		r = bpf_map_update_elem(a->names_fd, &key, &v, BPF_NOEXIST);
-	if (r >= 0)
+	if (r >= 0) {
+		id_mark(a, v.id, true);
 		*ret = v;
+		if (created)
+			*created = true;
+	}
 out:
 	pthread_mutex_unlock(&a->id_lock);
 	return r;
@@ -449,6 +478,7 @@ int acct_open(const char *pin_dir, struct acct **ret)
 	a->counters_fd = bpf_map__fd(a->skel->maps.cmx_counters);
 	a->quota_fd = bpf_map__fd(a->skel->maps.cmx_quota);
 	a->cgroups_fd = bpf_map__fd(a->skel->maps.cmx_cgroups);
+	id_used_load(a);
 	*ret = a;
 	return 0;
 fail:
@@ -581,12 +611,12 @@ int acct_session_attach(struct acct *a, const char *session, const char *cgroup_
 	_cleanup_close_ int cgfd = -1;
 	char path[PATH_MAX];
 	struct acct_map_id id;
-	bool unmapped = false;
+	bool unmapped = false, created;
 	__u64 cgid;
 	__u32 known;
 	int r;
 
-	r = id_get(a, ACCT_SESSION, session, &id);
+	r = id_get(a, ACCT_SESSION, session, &id, &created);
 	if (r < 0)
 		return r;
 	r = cgroup_id(cgroup_dir, &cgid);
@@ -598,8 +628,8 @@ int acct_session_attach(struct acct *a, const char *session, const char *cgroup_
 	/* Already this session's (a restarted daemon re-attaching, an adopted worker): mapping it
 	 * the first time unmapped every other cgroup of the id, so there is nothing to walk. The
 	 * walk is O(sessions) per session: 1,024 adoptions spent seconds in it. */
-	if (bpf_map_lookup_elem(a->cgroups_fd, &cgid, &known) == 0 && known == id.id)
-		unmapped = true;
+	if (created || (bpf_map_lookup_elem(a->cgroups_fd, &cgid, &known) == 0 && known == id.id))
+		unmapped = true; /* a new id: acct_forget() unmapped every cgroup of its last holder */
 	/* The key first: the programs count from their first packet on. */
 	r = bpf_map_update_elem(a->cgroups_fd, &cgid, &id.id, BPF_ANY);
 	if (r < 0)
@@ -864,7 +894,7 @@ int acct_uplink_attach(struct acct *a, const char *uplink, int nsfd, const char 
 	bool eth = false;
 	__u32 flags;
 
-	r = id_get(a, ACCT_UPLINK, uplink, &id);
+	r = id_get(a, ACCT_UPLINK, uplink, &id, NULL);
 	if (r < 0)
 		return r;
 	r = ns_enter(nsfd, &saved);
@@ -989,7 +1019,7 @@ int acct_set_quota(struct acct *a, enum acct_kind kind, const char *name, uint64
 	}
 	if (action != ACCT_QUOTA_NOTIFY && action != ACCT_QUOTA_BLOCK)
 		return -EINVAL;
-	r = id_get(a, kind, name, &id);
+	r = id_get(a, kind, name, &id, NULL);
 	if (r < 0)
 		return r;
 	r = bpf_map_lookup_elem(a->counters_fd, &id.id, &c);
@@ -1075,7 +1105,13 @@ int acct_forget(struct acct *a, enum acct_kind kind, const char *name)
 	r = cgroups_unmap(a, id.id, 0);
 	if (r < 0)
 		return r;
-	return bpf_map_delete_elem(a->names_fd, &key);
+	r = bpf_map_delete_elem(a->names_fd, &key);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&a->id_lock);
+	id_mark(a, id.id, false);
+	pthread_mutex_unlock(&a->id_lock);
+	return 0;
 }
 
 /* ---- carrying counters over a reboot ---- */
@@ -1151,7 +1187,7 @@ int acct_restore(struct acct *a, enum acct_kind kind, const char *name,
 	if (r != -ENOENT)
 		return r < 0 ? r : -EEXIST;
 	/* A new id is unreachable by any program until something attaches under the name. */
-	r = id_get(a, kind, name, &id);
+	r = id_get(a, kind, name, &id, NULL);
 	if (r < 0)
 		return r;
 	r = bpf_map_update_elem(a->counters_fd, &id.id, &mc, BPF_ANY);
