@@ -1,11 +1,14 @@
 #!/bin/bash
-# spawn_bwrap.sh — one session start with cellmux's sandbox against `ip netns exec NS bwrap
-# <equivalent flags> true` (Debian's bubblewrap), measured in the same run, interleaved: medians
-# and ratios, printed, never asserted. --quick: a smoke pass of 3 starts each.
-#
-#   cellmuxd --debug ── cmx-sim0 ── sessions b1..bN (profile idle: /bin/sleep), started one at a
-#   time with `cellmuxctl session start`: "spawn took N us" (clone to exec, from the daemon's
-#   log) and the wall time of the request; then, for each, one bwrap in the same namespace.
+# spawn_bwrap.sh — one session start, like for like: from the request to the worker's first
+# instruction, for all three sides, the same worker (build/helpers/start-stamp, which prints its
+# CLOCK_MONOTONIC start first thing):
+#   cellmux   `cellmuxctl session start` of a session whose worker is start-stamp (its stamp
+#             reaches the daemon's log), through the whole sandbox;
+#   netns     `ip netns exec cmx-sim0 start-stamp`;
+#   bwrap     `ip netns exec cmx-sim0 bwrap <the sandbox's equivalent> start-stamp`.
+# Each side: one tool exec'd by the same driver (python, CLOCK_MONOTONIC before the exec),
+# interleaved rounds, medians and ratios printed, never asserted. --quick: 3 rounds.
+# The daemon's "spawn took" (clone to exec) is printed as context.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/lablock.sh
@@ -27,10 +30,12 @@ trap cleanup EXIT
 {
 	printf '[uplink sim0]\ndriver=netdev\ninterface=simwwan0\naddress=100.64.0.2/24\ngateway=100.64.0.1\ndns=100.64.0.1\ncapacity=%d\n\n' $((2 * N + 1))
 	printf '[daemon]\ncgroup=/cellmux-bench-spawn\nctl_socket=%s/ctl.sock\nbpf_dir=/sys/fs/bpf/cellmux-bench-spawn\nstate_dir=%s/state\n\n' "$T" "$T"
-	printf '[metrics]\nlisten=off\n\n[profile idle]\nexec=/bin/sleep 100000\nrestart=no\n\n'
-	# The same without a task limit: no cgroup controller to join, like bwrap, which makes none.
-	printf '[profile bare]\nexec=/bin/sleep 100000\nrestart=no\npids_max=infinity\n'
+	printf '[metrics]\nlisten=off\n\n'
+	# The stamp worker exits at once; restart=no leaves the session stopped, and stopped sessions
+	# are removed after each round so capacity never runs out.
+	printf '[profile stamp]\nexec=%s/start-stamp s 0\nrestart=no\n' "$T"
 } >"$T/cellmux.conf"
+cp "$B/helpers/start-stamp" "$T/start-stamp"
 "$B/cellmuxd" --debug -c "$T/cellmux.conf" >"$T/daemon.log" 2>&1 &
 PID=$!
 for _ in $(seq 600); do grep -q "ready:" "$T/daemon.log" && break; sleep 0.1; done
@@ -47,43 +52,71 @@ BWRAP=(bwrap --unshare-user --uid 65534 --gid 65534 --unshare-pid --unshare-ipc 
 	--die-with-parent --new-session --cap-drop ALL --seccomp 9
 	--ro-bind / / --dev /dev --proc /proc --tmpfs /tmp --tmpfs /var/tmp --tmpfs /dev/shm
 	--tmpfs /run --tmpfs /home --tmpfs /root --tmpfs /sys/fs/cgroup
-	--ro-bind /etc/netns/cmx-sim0/resolv.conf /etc/resolv.conf true)
-[ -e /etc/netns/cmx-sim0/resolv.conf ] || BWRAP=("${BWRAP[@]:0:${#BWRAP[@]}-4}" true)
-ip netns exec cmx-sim0 "${BWRAP[@]}" 9<"$T/filter.bpf" || { echo "FAIL: bwrap does not run here"; exit 1; }
+	--ro-bind "$T/start-stamp" "$T/start-stamp"
+	--ro-bind /etc/netns/cmx-sim0/resolv.conf /etc/resolv.conf)
+[ -e /etc/netns/cmx-sim0/resolv.conf ] || BWRAP=("${BWRAP[@]:0:${#BWRAP[@]}-3}")
+ip netns exec cmx-sim0 "${BWRAP[@]}" true 9<"$T/filter.bpf" || { echo "FAIL: bwrap does not run here"; exit 1; }
 
-now_us() { echo "${EPOCHREALTIME/./}"; }
-ctl_us=() bwrap_us=()
-for i in $(seq 1 $N); do
-	t0=$(now_us)
-	"$B/cellmuxctl" --socket "$T/ctl.sock" session start --profile idle --name "b$i" >/dev/null
-	ctl_us+=($(($(now_us) - t0)))
-	"$B/cellmuxctl" --socket "$T/ctl.sock" session start --profile bare --name "n$i" >/dev/null
-	t0=$(now_us)
-	ip netns exec cmx-sim0 "${BWRAP[@]}" 9<"$T/filter.bpf"
-	bwrap_us+=($(($(now_us) - t0)))
-done
-for _ in $(seq 50); do
-	[ "$(grep -c 'spawn took' "$T/daemon.log")" -ge $((2 * N)) ] && break
-	sleep 0.1
-done
+# The driver: N interleaved rounds; prints "side microseconds" per start.
+N="$N" B="$B" T="$T" python3 - "${BWRAP[@]}" >"$T/times" <<'PY'
+import os, re, subprocess, sys, time
+n, b, t = int(os.environ["N"]), os.environ["B"], os.environ["T"]
+bwrap = sys.argv[1:]
+stamp = t + "/start-stamp"
+log = t + "/daemon.log"
+ctl = [b + "/cellmuxctl", "--socket", t + "/ctl.sock"]
+def stamp_of(out, tag):
+    m = re.search(r"cmx-start (\d+) " + re.escape(tag) + r"\b", out)
+    return int(m.group(1)) if m else None
+def logged_stamp(session):  # the daemon logs the worker's line as "session NAME: ..."
+    m = re.search(r"session " + re.escape(session) + r": cmx-start (\d+) s\b",
+                  open(log, errors="replace").read())
+    return int(m.group(1)) if m else None
+# bwrap reads the seccomp filter from fd 9: the same open file for every round.
+f = os.open(t + "/filter.bpf", os.O_RDONLY)
+os.dup2(f, 9)
+def direct(cmd, tag):
+    os.lseek(9, 0, os.SEEK_SET)
+    t0 = time.monotonic_ns()
+    out = subprocess.run(cmd + [stamp, tag, "0"], stdout=subprocess.PIPE, pass_fds=(9,),
+                         stdin=subprocess.DEVNULL, check=True).stdout.decode()
+    return (stamp_of(out, tag) - t0) / 1000
+for i in range(1, n + 1):
+    tag = "b%d" % i
+    t0 = time.monotonic_ns()
+    subprocess.run(ctl + ["session", "start", "--profile", "stamp", "--name", tag],
+                   stdout=subprocess.DEVNULL, check=True)
+    for _ in range(500):
+        s = logged_stamp(tag)
+        if s:
+            break
+        time.sleep(0.01)
+    else:
+        sys.exit("no stamp of session %s in the daemon log" % tag)
+    print("cellmux", (s - t0) / 1000)
+    subprocess.run(ctl + ["session", "stop", tag], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    print("netns", direct(["ip", "netns", "exec", "cmx-sim0"], "n%d" % i))
+    print("bwrap", direct(["ip", "netns", "exec", "cmx-sim0"] + bwrap, "w%d" % i))
+PY
+cmx_us=($(awk '$1 == "cellmux" { print $2 }' "$T/times"))
+nse_us=($(awk '$1 == "netns" { print $2 }' "$T/times"))
+bwrap_us=($(awk '$1 == "bwrap" { print $2 }' "$T/times"))
+[ "${#cmx_us[@]}" -eq "$N" ] && [ "${#nse_us[@]}" -eq "$N" ] && [ "${#bwrap_us[@]}" -eq "$N" ] ||
+	{ echo "FAIL: ${#cmx_us[@]}/${#nse_us[@]}/${#bwrap_us[@]} of $N starts measured"; exit 1; }
 spawn_us=($(sed -n 's/.*session b[0-9]*: spawn took \([0-9]*\) us.*/\1/p' "$T/daemon.log"))
-bare_us=($(sed -n 's/.*session n[0-9]*: spawn took \([0-9]*\) us.*/\1/p' "$T/daemon.log"))
-[ "${#spawn_us[@]}" -ge "$N" ] && [ "${#bare_us[@]}" -ge "$N" ] ||
-	{ echo "FAIL: ${#spawn_us[@]}+${#bare_us[@]} of 2x$N 'spawn took' lines in the daemon's log"; exit 1; }
 
 median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 ms() { awk -v u="$1" 'BEGIN { printf "%9.3f ms", u / 1000 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%9.2f x", b ? a / b : 0 }'; }
-m_spawn=$(median "${spawn_us[@]}")
-m_ctl=$(median "${ctl_us[@]}")
+m_cmx=$(median "${cmx_us[@]}")
+m_nse=$(median "${nse_us[@]}")
 m_bwrap=$(median "${bwrap_us[@]}")
-m_bare=$(median "${bare_us[@]}")
-v1=$(findmnt -n -t cgroup -o TARGET | grep -c 'pids\|memory' || true)
-echo "session start with the sandbox vs. bwrap, one uplink, median of $N, interleaved:"
-echo "  cellmuxd spawn (clone to exec)       $(ms "$m_spawn")   (default pids_max=256$([ "$v1" -gt 0 ] && echo ': this host has pids on cgroup v1, joined by a cgroup.procs write'))"
-echo "  cellmuxd spawn, no limits            $(ms "$m_bare")   (pids_max=infinity: born in its v2 cgroup only)"
-echo "  cellmuxctl session start (wall)      $(ms "$m_ctl")"
-echo "  ip netns exec NS bwrap ... true      $(ms "$m_bwrap")   (with --seccomp)"
-echo "  ratio bwrap / cellmuxd spawn         $(ratio "$m_bwrap" "$m_spawn")   (aim: >= 1)"
-echo "  ratio bwrap / cellmuxd spawn, no limits $(ratio "$m_bwrap" "$m_bare")   (like for like: bwrap joins no cgroup)"
-echo "  ratio bwrap / session start (wall)   $(ratio "$m_bwrap" "$m_ctl")"
+m_spawn=$(median "${spawn_us[@]:-0}")
+echo "session start, request to the worker's first instruction, one uplink, median of $N, interleaved:"
+echo "  cellmuxctl session start (sandbox)   $(ms "$m_cmx")"
+echo "  ip netns exec NS start-stamp         $(ms "$m_nse")   (no sandbox)"
+echo "  ip netns exec NS bwrap ... stamp     $(ms "$m_bwrap")   (the sandbox's equivalent, with --seccomp)"
+echo "  ratio netns-exec / cellmux           $(ratio "$m_nse" "$m_cmx")   (aim: >= 1)"
+echo "  ratio bwrap / cellmux                $(ratio "$m_bwrap" "$m_cmx")   (aim: >= 1)"
+echo "  context: cellmuxd spawn (clone to exec) $(ms "$m_spawn")   (daemon's log)"

@@ -19,7 +19,8 @@ bash tests/bench/spawn_bwrap.sh --quick >"$T/spawn.out" 2>&1
 rc=$?
 cat "$T/spawn.out"
 check "spawn_bwrap.sh --quick ran (exit $rc)" [ $rc -eq 0 ]
-check "it printed the bwrap ratio" grep -q 'ratio bwrap / cellmuxd spawn' "$T/spawn.out"
+check "it printed the bwrap ratio" grep -q 'ratio bwrap / cellmux ' "$T/spawn.out"
+check "it printed the netns-exec ratio" grep -q 'ratio netns-exec / cellmux ' "$T/spawn.out"
 bash tests/bench/adopt_reexec.sh --quick >"$T/adopt.out" 2>&1
 rc=$?
 cat "$T/adopt.out"
