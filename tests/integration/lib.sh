@@ -117,6 +117,18 @@ worker_pid() {
 	[ -n "$init" ] && awk '{ print $1 }' "/proc/$init/task/$init/children" 2>/dev/null
 }
 netns_inode() { stat -L -c %i "$1"; }
+# The uplink a session's worker is in, by netns inode: the kernel's view, not the daemon's
+# (none: no worker; host: a namespace that is no uplink's).
+uplink_of() {
+	local pid ino ns
+	pid=$(worker_pid "$1")
+	[ -n "$pid" ] || { echo none; return; }
+	ino=$(netns_inode "/proc/$pid/ns/net") || { echo none; return; }
+	for ns in /run/netns/cmx-*; do
+		[ "$(netns_inode "$ns")" = "$ino" ] && { basename "$ns" | sed 's/^cmx-//'; return; }
+	done
+	echo host
+}
 http_log() { cat /run/cellmux-sim/http.log 2>/dev/null; }
 # The client addresses the sim's web server saw for a session's requests.
 egress_of() { http_log | awk -v s="session=$1" '$NF == s && $5 == 200 { print $2 }' | sort -u; }

@@ -70,17 +70,6 @@ awk -v iv="$INTERVAL_MS" -v fl="$FAIL" -v c0="${caps[0]}" -v c1="${caps[1]}" -v 
 grep -q '^health_check=tcp:198.18.0.1:80$' "$T/cellmux.conf" || die "config has no health checks"
 start_daemon
 
-# The uplink a session's worker is in, by netns inode: the kernel's view, not the daemon's.
-uplink_of() {
-	local pid ino ns
-	pid=$(worker_pid "$1")
-	[ -n "$pid" ] || { echo none; return; }
-	ino=$(netns_inode "/proc/$pid/ns/net") || { echo none; return; }
-	for ns in /run/netns/cmx-*; do
-		[ "$(netns_inode "$ns")" = "$ino" ] && { basename "$ns" | sed 's/^cmx-//'; return; }
-	done
-	echo host
-}
 on() { [ "$(uplink_of "$1")" = "$2" ]; }
 no_worker() { [ -z "$(worker_pid "$1")" ]; }
 logged() { grep -q -- "$1" "$T/daemon.log"; }

@@ -58,17 +58,6 @@ field() { # uplink|session NAME FIELD
 v=v[0] if isinstance(v, list) else v
 x=v.get(sys.argv[1]); print(str(x).lower() if isinstance(x, bool) else x)' "$3"
 }
-# The uplink a session's worker is in, by netns inode: the kernel's view, not the daemon's.
-uplink_of() {
-	local pid ino ns
-	pid=$(worker_pid "$1")
-	[ -n "$pid" ] || { echo none; return; }
-	ino=$(netns_inode "/proc/$pid/ns/net") || { echo none; return; }
-	for ns in /run/netns/cmx-*; do
-		[ "$(netns_inode "$ns")" = "$ino" ] && { basename "$ns" | sed 's/^cmx-//'; return; }
-	done
-	echo host
-}
 on() { [ "$(uplink_of "$1")" = "$2" ]; }
 no_worker() { [ -z "$(worker_pid "$1")" ]; }
 reload() { ctl reload; }

@@ -44,16 +44,6 @@ sed -i 's/^interface=simwwan\([0-9]\)$/match=mac:02:c3:4d:00:00:0\1/' "$T/cellmu
 [ "$(grep -c '^match=mac:' "$T/cellmux.conf")" = 3 ] || die "config has no match= lines"
 grep -q '^interface=' "$T/cellmux.conf" && die "config still names interfaces"
 
-uplink_of() { # the uplink a session's worker is in, by netns inode
-	local pid ino ns
-	pid=$(worker_pid "$1")
-	[ -n "$pid" ] || { echo none; return; }
-	ino=$(netns_inode "/proc/$pid/ns/net") || { echo none; return; }
-	for ns in /run/netns/cmx-*; do
-		[ "$(netns_inode "$ns")" = "$ino" ] && { basename "$ns" | sed 's/^cmx-//'; return; }
-	done
-	echo host
-}
 on() { [ "$(uplink_of "$1")" = "$2" ]; }
 no_worker() { [ -z "$(worker_pid "$1")" ]; }
 logged() { grep -q -- "$1" "$T/daemon.log"; }
