@@ -118,7 +118,7 @@ worker_pid() {
 }
 netns_inode() { stat -L -c %i "$1"; }
 # The uplink a session's worker is in, by netns inode: the kernel's view, not the daemon's
-# (none: no worker; host: a namespace that is no uplink's).
+# (none: no worker; host-namespace: a namespace that is no uplink's, a name no test gives an uplink).
 uplink_of() {
 	local pid ino ns
 	pid=$(worker_pid "$1")
@@ -127,7 +127,7 @@ uplink_of() {
 	for ns in /run/netns/cmx-*; do
 		[ "$(netns_inode "$ns")" = "$ino" ] && { basename "$ns" | sed 's/^cmx-//'; return; }
 	done
-	echo host
+	echo host-namespace
 }
 http_log() { cat /run/cellmux-sim/http.log 2>/dev/null; }
 # The client addresses the sim's web server saw for a session's requests.

@@ -115,16 +115,6 @@ awk -v iv="$INTERVAL_MS" -v fl="$FAIL" '
 	{ print }' "$T/cellmux.conf" >"$T/c2" && mv "$T/c2" "$T/cellmux.conf"
 start_daemon
 
-uplink_of() {
-	local pid ino ns
-	pid=$(worker_pid "$1")
-	[ -n "$pid" ] || { echo none; return; }
-	ino=$(netns_inode "/proc/$pid/ns/net") || { echo none; return; }
-	for ns in /run/netns/cmx-*; do
-		[ "$(netns_inode "$ns")" = "$ino" ] && { basename "$ns" | sed 's/^cmx-//'; return; }
-	done
-	echo host-namespace
-}
 on() { [ "$(uplink_of "$1")" = "$2" ]; }
 on_sim() { case $(uplink_of "$1") in sim*) return 0 ;; esac; return 1; }
 json_field() {
