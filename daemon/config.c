@@ -1322,8 +1322,9 @@ static int check_driver_keys(struct parser *p, const struct uplink_params *u)
 	if (m->n && !qmi && ident_match_needs_modem(m))
 		return fail(p, seen_line(p, "match"), "match=imei: and match=iccid: ask the modem: "
 						      "only driver=qmi can (netdev: mac: or usb:)");
-	if (m->n && qmi)
-		return fail(p, seen_line(p, "match"), "match= is for driver=netdev only so far");
+	if (m->n && qmi && (line = seen_line(p, "device")))
+		return fail(p, line, "device= and match= exclude each other: match= finds the QMI "
+				     "port, whatever its number");
 
 	for (size_t i = 0; i < ARRAY_SIZE(qmi_only) && !qmi; i++)
 		if ((line = seen_line(p, qmi_only[i])))
@@ -1344,9 +1345,9 @@ static int check_driver_keys(struct parser *p, const struct uplink_params *u)
 					    "address=dhcp and a static IPv4 address exclude each other");
 		return 0;
 	}
-	if (!u->device[0])
-		return fail(p, p->sec_line, "%s needs device= (the QMI port, like /dev/cdc-wdm0)",
-			    p->label);
+	if (!u->device[0] && !m->n)
+		return fail(p, p->sec_line, "%s needs device= (the QMI port, like /dev/cdc-wdm0) "
+				     "or match=", p->label);
 	if ((line = seen_line(p, "address")) || (line = seen_line(p, "gateway")))
 		return fail(p, line, "driver=qmi takes address and gateway from the modem");
 	if (u->password[0] && !u->username[0])

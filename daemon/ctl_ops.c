@@ -47,6 +47,7 @@ static void uplink_info(const struct status_uplink *su, struct ctl_uplink_info *
 	COPY(u->driver, su->driver);
 	u->state = uplink_state(su->state);
 	COPY(u->interface, su->ifname);
+	COPY(u->device, su->device);
 	uplink_ns_name_of(su->name, u->netns, sizeof(u->netns));
 	for (size_t i = 0; i < su->n_addresses && i < CTL_ADDRS_MAX; i++)
 		COPY(u->addresses[u->n_addresses++], su->addresses[i]);

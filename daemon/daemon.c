@@ -198,8 +198,11 @@ static gpointer uplink_up_thread(gpointer data)
 	struct uplink_params p = du->cfg->p;
 
 	/* match=: the interface is whatever name hot-plug found the device under today. */
-	if (du->cfg->match.n)
+	if (du->cfg->match.n) {
 		memcpy(p.ifname, du->found_ifname, sizeof(p.ifname));
+		if (du->found_device[0])
+			memcpy(p.device, du->found_device, sizeof(p.device));
+	}
 	return GINT_TO_POINTER(uplink_up(&p, &du->u));
 }
 
@@ -284,6 +287,7 @@ static struct dm_uplink *dm_uplink_add(struct daemon *d, const struct cfg_uplink
 		return NULL;
 	}
 	du->cfg = cfg;
+	du->d = d;
 	d->uplinks = n;
 	d->uplinks[d->n_uplinks++] = du;
 	return du;
@@ -1027,6 +1031,7 @@ void daemon_uplink_unplugged(struct daemon *d, struct dm_uplink *du)
 	uplink_sessions_park(d, du);
 	uplink_take_down(d, du);
 	du->found_ifname[0] = '\0';
+	du->found_device[0] = '\0';
 	daemon_replan(d);
 }
 

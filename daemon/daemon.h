@@ -34,6 +34,7 @@ struct dm_uplink {
 	struct daemon *d;
 	/* match=: the interface hot-plug found ("" while none matches), and the watch on it */
 	char found_ifname[16];
+	char found_device[64]; /* qmi: its control port, /dev/cdc-wdmN */
 	struct hotplug_watch *hp;
 	bool held_down; /* taken down by the admin: hot-plug does not bring it back */
 };

@@ -18,11 +18,15 @@
 #include "daemon/daemon.h"
 #include "netns/ident.h"
 #include "netns/netns.h"
+#include "netns/qmi_ident.h"
 #include "netns/uplink.h"
 
 /* Long enough for udev to rename a new interface, short against a modem's own boot. */
 #define SETTLE_MS 200
 #define SYSFS "/sys"
+/* How long a modem may take to say who it is (DMS Get IDs, UIM Get ICCID); the daemon's loop
+ * waits that long at most per port that sysfs could not rule out. */
+#define QMI_ASK_MS 2000
 
 struct hotplug {
 	struct daemon *d;
@@ -64,6 +68,43 @@ static int resolve_in_stale_ns(struct dm_uplink *du)
 	return r;
 }
 
+/* A port another QMI uplink has (by device=, or found by its match= and not unplugged since) is
+ * that uplink's modem: not asked. Read from the config and the main thread's own fields only:
+ * uplink_up() threads may still be filling in other uplinks' du->u. */
+static bool port_taken(const char *device, void *data)
+{
+	const struct dm_uplink *self = data;
+	const struct daemon *d = self->d;
+
+	for (size_t i = 0; d && i < d->n_uplinks; i++) {
+		const struct dm_uplink *o = d->uplinks[i];
+		const char *has = o->cfg->match.n ? o->found_device : o->cfg->p.device;
+
+		if (o != self && !strcmp(o->cfg->p.driver, "qmi") && !strcmp(has, device))
+			return true;
+	}
+	return false;
+}
+
+/* driver=qmi: the port whose modem says it is the one; its data interface from sysfs, or,
+ * after a killed daemon, from the namespace that still holds it. */
+static int resolve_qmi(struct dm_uplink *du)
+{
+	char device[sizeof(du->found_device)], ifname[16] = "";
+	int r;
+
+	r = qmi_ident_find(SYSFS, &du->cfg->match, du->cfg->p.qmi_proxy, QMI_ASK_MS, port_taken,
+			   du, device, sizeof(device), ifname, sizeof(ifname));
+	if (r < 0)
+		return r;
+	memcpy(du->found_device, device, sizeof(device));
+	if (ifname[0]) {
+		memcpy(du->found_ifname, ifname, sizeof(ifname));
+		return 0;
+	}
+	return resolve_in_stale_ns(du);
+}
+
 int hotplug_resolve(struct dm_uplink *du)
 {
 	const struct ident_match *m = &du->cfg->match;
@@ -72,6 +113,8 @@ int hotplug_resolve(struct dm_uplink *du)
 
 	if (!m->n)
 		return 0;
+	if (!strcmp(du->cfg->p.driver, "qmi"))
+		return resolve_qmi(du);
 	r = ident_find_netdev(SYSFS, m, ifname, sizeof(ifname));
 	if (r == 0) {
 		memcpy(du->found_ifname, ifname, sizeof(ifname));

@@ -131,6 +131,11 @@ int status_uplink(struct daemon *d, size_t i, struct status_uplink *out)
 	 * in sysfs, DHCP and QMI learn their addresses. Down, it has nothing but a name to
 	 * look for. */
 	out->ifname = p->ifname;
+	out->device = p->device;
+	if (du->cfg->match.n && du->found_device[0])
+		out->device = du->found_device;
+	if (du->u)
+		out->device = uplink_params(du->u)->device;
 	if (du->u)
 		fill_live(uplink_live(du->u), out);
 	out->sessions = du->n_sessions;

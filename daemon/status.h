@@ -27,6 +27,7 @@ struct status_daemon {
 struct status_uplink {
 	const char *name, *driver, *state; /* "up", "down", "connecting", "draining" */
 	const char *ifname;
+	const char *device; /* qmi: the control port in use (or, down, to look for); "" else */
 	char addresses[STATUS_MAX_ADDRS][48];
 	size_t n_addresses;
 	unsigned sessions, capacity, reconnects;

@@ -1,7 +1,6 @@
 /* uplink_qmi.c — the qmi driver: a QMI modem's control port driven with libqmi-glib through
  * qmi-proxy; its data interface moved into the namespace once, the data session started, watched,
  * re-applied and brought back with backoff and jitter whenever the carrier or the device drops. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libqmi-glib.h>
@@ -15,6 +14,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "netns/netns.h"
+#include "netns/qmi_ident.h"
 #include "netns/uplink-internal.h"
 
 #define DEFAULT_PROXY "qmi-proxy"
@@ -1333,42 +1333,15 @@ static gboolean first_attempt_cb(gpointer data)
 
 /* ---- the driver ---- */
 
-/* The data interface of a QMI port is the net device of the same USB interface. */
-static int find_data_interface(const char *device, char *ifname, size_t len)
-{
-	static const char *const classes[] = {"usbmisc", "usb"};
-	const char *base = strrchr(device, '/');
-	char dir[256];
-	struct dirent *de;
-	DIR *d = NULL;
-	int r = -ENODEV;
-
-	base = base ? base + 1 : device;
-	for (size_t i = 0; i < ARRAY_SIZE(classes) && !d; i++) {
-		snprintf(dir, sizeof(dir), "/sys/class/%s/%s/device/net", classes[i], base);
-		d = opendir(dir);
-	}
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (strlen(de->d_name) >= len) {
-			r = -ENAMETOOLONG;
-			break;
-		}
-		strcpy(ifname, de->d_name);
-		r = 0;
-		break;
-	}
-	if (d)
-		closedir(d);
-	return r;
-}
-
 static int qmi_prepare(struct uplink *u)
 {
 	if (u->p.ifname[0])
 		return 0;
-	return find_data_interface(u->p.device, u->p.ifname, sizeof(u->p.ifname));
+	const char *port = strrchr(u->p.device, '/');
+
+	/* The data interface of a QMI port is the net device of the same USB interface. */
+	return qmi_ident_netdev("/sys", port ? port + 1 : u->p.device, u->p.ifname,
+				sizeof(u->p.ifname));
 }
 
 static void qmi_free(struct qmi *q)

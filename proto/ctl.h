@@ -178,6 +178,7 @@ enum ctl_uplink_attr {
 	CTL_UPLINK_A_RECOVERY_LAST,      /* string: "none", "reconnect", "reset" */
 	CTL_UPLINK_A_RECOVERIES_RECONNECT, /* u32: reconnect steps since start */
 	CTL_UPLINK_A_RECOVERIES_RESET,   /* u32: modem resets since start */
+	CTL_UPLINK_A_DEVICE,             /* string: qmi: the control port in use or matched */
 	__CTL_UPLINK_A_MAX,
 };
 #define CTL_UPLINK_A_MAX (__CTL_UPLINK_A_MAX - 1)
@@ -396,6 +397,7 @@ static const struct ctl_policy ctl_uplink_policy[] = {
 	[CTL_UPLINK_A_RECOVERY_LAST] = CTL_POLICY_STR("recovery_last", CTL_SHORT_SIZE),
 	[CTL_UPLINK_A_RECOVERIES_RECONNECT] = CTL_POLICY_U32("recoveries_reconnect"),
 	[CTL_UPLINK_A_RECOVERIES_RESET] = CTL_POLICY_U32("recoveries_reset"),
+	[CTL_UPLINK_A_DEVICE] = CTL_POLICY_STR("device", CTL_NAME_SIZE),
 };
 
 static const struct ctl_policy ctl_report_policy[] = {

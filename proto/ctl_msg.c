@@ -575,6 +575,7 @@ void ctl_uplink_encode(struct ctl_msg *m, const struct ctl_uplink_info *u)
 	PUT_TEXT(m, CTL_UPLINK_A_DRIVER, u->driver);
 	ctl_msg_put_u8(m, CTL_UPLINK_A_STATE, u->state);
 	PUT_TEXT(m, CTL_UPLINK_A_INTERFACE, u->interface);
+	PUT_TEXT(m, CTL_UPLINK_A_DEVICE, u->device);
 	PUT_TEXT(m, CTL_UPLINK_A_NETNS, u->netns);
 	addrs = ctl_msg_nest_start(m, CTL_UPLINK_A_ADDRESSES);
 	for (size_t i = 0; i < u->n_addresses && i < CTL_ADDRS_MAX; i++)
@@ -795,6 +796,7 @@ void ctl_uplink_decode(const struct nlattr *nest, struct ctl_uplink_info *ret)
 	get_text(ret->driver, sizeof(ret->driver), tb[CTL_UPLINK_A_DRIVER]);
 	ret->state = tb[CTL_UPLINK_A_STATE] ? ctl_attr_u8(tb[CTL_UPLINK_A_STATE]) : 0;
 	get_text(ret->interface, sizeof(ret->interface), tb[CTL_UPLINK_A_INTERFACE]);
+	get_text(ret->device, sizeof(ret->device), tb[CTL_UPLINK_A_DEVICE]);
 	get_text(ret->netns, sizeof(ret->netns), tb[CTL_UPLINK_A_NETNS]);
 	if (tb[CTL_UPLINK_A_ADDRESSES]) {
 		mnl_attr_for_each_nested(a, tb[CTL_UPLINK_A_ADDRESSES]) {

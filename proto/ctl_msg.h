@@ -110,6 +110,7 @@ struct ctl_uplink_info {
 	char driver[CTL_SHORT_SIZE];
 	uint8_t state; /* enum ctl_uplink_state */
 	char interface[CTL_SHORT_SIZE];
+	char device[CTL_NAME_SIZE]; /* qmi: the control port; "" otherwise */
 	char netns[CTL_NAME_SIZE];
 	char addresses[CTL_ADDRS_MAX][CTL_ADDR_SIZE];
 	size_t n_addresses;

@@ -196,12 +196,21 @@ static void modem_init(struct modem *m, int i)
 		m->next_cid[s] = 1;
 }
 
+/* A port number freed by an unplugged modem may be given to another one (as the kernel does):
+ * the modem present there wins over one that left it. */
 static int modem_by_path(const char *path)
 {
-	for (int i = 0; i < n_modems; i++)
-		if (!strcmp(modems[i].path, path))
+	int gone = -1;
+
+	for (int i = 0; i < n_modems; i++) {
+		if (strcmp(modems[i].path, path))
+			continue;
+		if (modems[i].present)
 			return i;
-	return -1;
+		if (gone < 0)
+			gone = i;
+	}
+	return gone;
 }
 
 /* ---- connections ---- */

@@ -79,6 +79,28 @@ start_daemon() { # extra args...
 	fi
 }
 
+# The daemon in a mount namespace of its own whose /sys/class/usbmisc is the sim's fake QMI
+# modems' sysfs (tools/sim/fakesys.c: their cdc-wdm ports, USB paths and data interfaces, as a
+# qmi_wwan modem shows them); /sys/class/net stays the kernel's (bound back through an fd opened
+# before the tmpfs hides it) and /run/netns stays shared, so `ip netns` sees its namespaces.
+start_daemon_fakesys() { # extra args...
+	[ -d /run/cellmux-sim/sys/class/usbmisc ] || die "no fake sysfs: cellmux-sim up --qmi first"
+	unshare --mount --propagation unchanged sh -c '
+		set -e
+		mount --make-rprivate /sys
+		exec 3</sys/class/net
+		mount -t tmpfs -o mode=755 cmx-fakesys /sys/class
+		mkdir /sys/class/net /sys/class/usbmisc
+		mount --no-canonicalize --bind /proc/self/fd/3 /sys/class/net
+		exec 3<&-
+		mount --bind /run/cellmux-sim/sys/class/usbmisc /sys/class/usbmisc
+		exec "$@"' sh "$CELLMUXD" -c "$T/cellmux.conf" "$@" >"$T/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	wait_for 20 grep -q "ready:" "$T/daemon.log" || { cat "$T/daemon.log"; die "daemon not ready"; }
+	grep -q "accounting unavailable" "$T/daemon.log" && die "accounting did not load"
+	return 0
+}
+
 # A daemon started under `strace -f`: DAEMON_PID is strace's, the daemon its child; strace
 # passes on the daemon's exit status.
 stop_traced() {

@@ -9,7 +9,7 @@
 #    and stops at recover_max_per_hour; `heal` makes it healthy again.
 #
 #   worker s1 ── cmx-sim0 (simwwan0, found as /sys/class/usbmisc/cdc-wdm0/device/net/simwwan0
-#        in the daemon's own mount namespace) ── carrier cmxsim-c0 (NAT 198.18.1.1) ── httpd
+#        in the daemon's own mount namespace, from the sim's fake sysfs) ── carrier cmxsim-c0 (NAT 198.18.1.1) ── httpd
 #   cellmuxd ──@cellmux-sim-qmi── fake-qmi-modem (/dev/cdc-wdm0)
 #   health tcp:198.18.0.1:80 every 500 ms, 2 fails; recover_after=2s, recover_max_per_hour=3:
 #   failed at ~1 s, reconnect at +2 s, reset at +4 s more, reset at +8 s more, then the cap.
@@ -46,16 +46,8 @@ sed -i '/^\[uplink sim0\]/a health_check=tcp:198.18.0.1:80\nhealth_interval=500m
 sed -n '/^\[uplink sim0\]/,/^$/p' "$T/cellmux.conf" | grep -q '^interface=' && die "sim0 still has interface="
 grep -q '^recover_max_per_hour=3$' "$T/cellmux.conf" || die "config has no ladder settings"
 
-# sysfs as a qmi_wwan modem shows it, in a mount namespace of the daemon's own: /sys/class is
-# a tmpfs there, /run/netns stays shared so `ip netns` sees the daemon's namespaces.
-unshare --mount --propagation unchanged sh -c '
-	mount --make-rprivate /sys &&
-	mount -t tmpfs -o mode=755 cmx-fakesys /sys/class &&
-	mkdir -p /sys/class/usbmisc/cdc-wdm0/device/net/simwwan0 &&
-	exec "$0" "$@"' "$CELLMUXD" -c "$T/cellmux.conf" >"$T/daemon.log" 2>&1 &
-DAEMON_PID=$!
-wait_for 20 grep -q "ready:" "$T/daemon.log" || { cat "$T/daemon.log"; die "daemon not ready"; }
-grep -q "accounting unavailable" "$T/daemon.log" && die "accounting did not load"
+# sysfs as a qmi_wwan modem shows it (the sim's), in a mount namespace of the daemon's own.
+start_daemon_fakesys
 check "sim0 comes up through the interface found in sysfs" \
 	wait_for 15 grep -q "uplink sim0: connected" "$T/daemon.log"
 check "the interface found is simwwan0" grep -q "uplink sim0: .* via simwwan0" "$T/daemon.log"

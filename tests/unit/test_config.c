@@ -697,6 +697,32 @@ ERROR_TEST(test_match_and_interface_exclude_each_other,
 ERROR_TEST(test_match_imei_on_netdev_is_rejected, MATCH_A "match=imei:350000000000006\n",
 	   "t.conf:4: match=imei: and match=iccid: ask the modem: only driver=qmi can (netdev: "
 	   "mac: or usb:)")
+/* driver=qmi: match= finds the port by what the modem says of itself. */
+static void test_qmi_match_by_imei_and_iccid_is_accepted(void **state)
+{
+	struct cmx_config *c =
+	    parse_ok("[uplink q]\ndriver=qmi\napn=internet\nmatch=imei:350000000000006\n"
+		     "[uplink r]\ndriver=qmi\nmatch=iccid:8999900000000000014,usb:1-1.3\n");
+
+	assert_int_equal(c->uplinks[0].match.n, 1);
+	assert_int_equal(c->uplinks[0].match.t[0].kind, IDENT_IMEI);
+	assert_string_equal(c->uplinks[0].p.device, ""); /* found at run time */
+	assert_int_equal(c->uplinks[1].match.n, 2);
+	assert_int_equal(c->uplinks[1].match.t[0].kind, IDENT_ICCID);
+	config_free(c);
+}
+ERROR_TEST(test_qmi_match_and_device_exclude_each_other,
+	   "[uplink q]\ndriver=qmi\nmatch=imei:350000000000006\ndevice=/dev/cdc-wdm0\n",
+	   "t.conf:4: device= and match= exclude each other: match= finds the QMI port, whatever "
+	   "its number")
+ERROR_TEST(test_qmi_match_and_interface_exclude_each_other,
+	   "[uplink q]\ndriver=qmi\ninterface=wwan0\nmatch=imei:350000000000006\n",
+	   "t.conf:3: interface= and match= exclude each other: match= finds the interface, "
+	   "whatever its name")
+ERROR_TEST(test_qmi_same_imei_twice_is_rejected,
+	   "[uplink q]\ndriver=qmi\nmatch=imei:350000000000006\n"
+	   "[uplink r]\ndriver=qmi\nmatch=imei:350000000000006\n",
+	   "t.conf:6: match=imei:350000000000006 is already used by uplink 'q'")
 ERROR_TEST(test_one_identity_in_two_uplinks_is_rejected,
 	   MATCH_A "match=usb:1-1.2\n[uplink b]\ndriver=netdev\naddress=10.0.1.2/24\n"
 		   "match=usb:1-1.2\n",
@@ -726,7 +752,7 @@ ERROR_TEST(test_ipv6_address_with_plen_129_is_rejected, UPLINK_A "address=::1/12
 	   "t.conf:5: invalid address '::1/129' (want ADDRESS/PREFIXLEN or dhcp)")
 /* driver=qmi and address=dhcp */
 ERROR_TEST(test_qmi_uplink_without_device_is_rejected, "[uplink q]\ndriver=qmi\napn=internet\n",
-	   "t.conf:1: [uplink q] needs device= (the QMI port, like /dev/cdc-wdm0)")
+	   "t.conf:1: [uplink q] needs device= (the QMI port, like /dev/cdc-wdm0) or match=")
 ERROR_TEST(test_qmi_uplink_with_static_address_is_rejected,
 	   "[uplink q]\ndriver=qmi\ndevice=/dev/cdc-wdm0\naddress=10.0.0.2/24\n",
 	   "t.conf:4: driver=qmi takes address and gateway from the modem")
@@ -1775,6 +1801,10 @@ int main(void)
 		cmocka_unit_test(test_quota_given_twice_is_rejected),
 		cmocka_unit_test(test_config_load_of_bad_quota_names_file_and_line),
 		cmocka_unit_test(test_match_terms_accumulate_over_lines_and_commas),
+		cmocka_unit_test(test_qmi_match_by_imei_and_iccid_is_accepted),
+		cmocka_unit_test(test_qmi_match_and_device_exclude_each_other),
+		cmocka_unit_test(test_qmi_match_and_interface_exclude_each_other),
+		cmocka_unit_test(test_qmi_same_imei_twice_is_rejected),
 		cmocka_unit_test(test_match_with_a_bad_mac_is_rejected_at_its_line),
 		cmocka_unit_test(test_match_of_unknown_kind_is_rejected),
 		cmocka_unit_test(test_match_imei_with_a_bad_check_digit_is_rejected),

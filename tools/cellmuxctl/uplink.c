@@ -15,6 +15,7 @@ static void json_uplink(struct json *j, const struct ctl_uplink_info *u)
 	json_str_or_null(j, "driver", u->driver);
 	json_str(j, "state", ctl_uplink_state_to_string(u->state));
 	json_str_or_null(j, "interface", u->interface);
+	json_str_or_null(j, "device", u->device);
 	json_str_or_null(j, "netns", u->netns);
 	json_open(j, "addresses", '[');
 	for (size_t i = 0; i < u->n_addresses; i++)
@@ -183,6 +184,8 @@ static int show_one(const struct ctl_parsed *p, void *data)
 	snprintf(buf, sizeof(buf), "%s (namespace %s)", u.interface[0] ? u.interface : "-",
 		 u.netns[0] ? u.netns : "-");
 	show_field("interface", buf);
+	if (u.device[0])
+		show_field("device", u.device);
 	join_addresses(&u, addrs, sizeof(addrs));
 	show_field("addresses", addrs);
 	snprintf(buf, sizeof(buf), "%" PRIu32 " of %" PRIu32, u.sessions, u.capacity);

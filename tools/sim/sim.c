@@ -297,10 +297,50 @@ int cmd_unplug(int argc, char **argv)
 		r = qmi_ctl(cmd);
 		if (r < 0)
 			log_warn_errno(r, "the fake QMI modem did not take 'vanish %d': %m", c.index);
+		if (fakesys_unplug(c.index) < 0)
+			return 1;
 	}
 	if (plug_note(&c, "-") < 0)
 		return 1;
 	log_info("unplug: modem %d is gone", c.index);
+	return 0;
+}
+
+/* With --qmi: the modem's QMI port comes back as the lowest free /dev/cdc-wdmK, on hub port
+ * `port` (0: the one it had), before its interface does, so whoever sees the new link finds
+ * the port in place. */
+static int qmi_replug(const struct sim_carrier *c, unsigned port, const char *ifname)
+{
+	unsigned old_port, wdm;
+	char cmd[64];
+	int n, r;
+
+	r = need_up(&n);
+	if (r)
+		return -EINVAL;
+	if (fakesys_where(c->index, &old_port, &wdm) == 0)
+		return log_error_errno(-EEXIST, "modem %d is plugged in; unplug it first", c->index);
+	if (!port)
+		port = (unsigned)c->index + 1;
+	for (int i = 0; i < n; i++) {
+		unsigned p, w;
+
+		if (fakesys_where(i, &p, &w) == 0 && p == port)
+			return log_error_errno(-EBUSY, "hub port %u holds modem %d", port, i);
+	}
+	r = fakesys_free_wdm(n, &wdm);
+	if (r < 0)
+		return log_error_errno(r, "no cdc-wdm number free: %m");
+	snprintf(cmd, sizeof(cmd), "set %d path=/dev/cdc-wdm%u\n", c->index, wdm);
+	if ((r = qmi_ctl(cmd)) < 0 ||
+	    (snprintf(cmd, sizeof(cmd), "return %d\n", c->index), r = qmi_ctl(cmd)) < 0)
+		return log_error_errno(r, "the fake QMI modem did not take '%.*s': %m",
+				       (int)strcspn(cmd, "\n"), cmd);
+	r = fakesys_plug(c->index, port, wdm, ifname);
+	if (r < 0)
+		return r;
+	log_info("replug: modem %d's QMI port is /dev/cdc-wdm%u on USB 1-1.%u", c->index, wdm,
+		 port);
 	return 0;
 }
 
@@ -311,12 +351,34 @@ int cmd_replug(int argc, char **argv)
 	_cleanup_close_ int host_nsfd = -1;
 	struct sim_carrier c;
 	struct undo u;
-	char ifname[16], cmd[32];
+	char ifname[16];
+	unsigned port = 0;
 	int r;
 
-	r = modem_arg(argc, argv, 2, 3, "<modem index> [interface name]", &c);
+	/* --port P: into hub port P (a QMI modem's USB path 1-1.P), anywhere in the line. */
+	for (int i = 1; i < argc; i++) {
+		char *end;
+		unsigned long v;
+
+		if (strcmp(argv[i], "--port"))
+			continue;
+		v = i + 1 < argc ? strtoul(argv[i + 1], &end, 10) : 0;
+		if (i + 1 >= argc || *end || v < 1 || v > 255) {
+			log_error("--port wants a hub port number 1..255");
+			return SIM_EXIT_USAGE;
+		}
+		port = (unsigned)v;
+		memmove(&argv[i], &argv[i + 2], (size_t)(argc - i - 2) * sizeof(*argv));
+		argc -= 2;
+		break;
+	}
+	r = modem_arg(argc, argv, 2, 3, "<modem index> [interface name] [--port P]", &c);
 	if (r)
 		return r;
+	if (port && !sim_qmi_running()) {
+		log_error("--port is for fake QMI modems (up --qmi)");
+		return SIM_EXIT_USAGE;
+	}
 	snprintf(ifname, sizeof(ifname), "%s", argc > 2 ? argv[2] : c.host_if);
 	if (argc > 2 && (strlen(argv[2]) >= IFNAMSIZ || !argv[2][0] || strchr(argv[2], '/'))) {
 		log_error("'%s' is not an interface name", argv[2]);
@@ -326,6 +388,8 @@ int cmd_replug(int argc, char **argv)
 		log_error("an interface %s exists already in the host namespace", ifname);
 		return 1;
 	}
+	if (sim_qmi_running() && qmi_replug(&c, port, ifname) < 0)
+		return 1;
 	host_nsfd = ns_open_current();
 	if (host_nsfd < 0 || undo_init(&u, 4) < 0)
 		return 1;
@@ -338,12 +402,6 @@ int cmd_replug(int argc, char **argv)
 		return 1;
 	}
 	undo_done(&u);
-	if (sim_qmi_running()) {
-		snprintf(cmd, sizeof(cmd), "return %d\n", c.index);
-		r = qmi_ctl(cmd);
-		if (r < 0)
-			log_warn_errno(r, "the fake QMI modem did not take 'return %d': %m", c.index);
-	}
 	if (plug_note(&c, ifname) < 0)
 		return 1;
 	log_info("replug: modem %d is back as %s (MAC %s)", c.index, ifname, c.mac_str);
@@ -363,8 +421,10 @@ static const struct {
     {"cut", cmd_cut, "<i>          take carrier i's upstream (its wan link) down"},
     {"heal", cmd_heal, "<i>          bring carrier i's upstream back"},
     {"unplug", cmd_unplug, "<i>          pull modem i out: its interface (and QMI port) vanish"},
-    {"replug", cmd_replug, "<i> [NAME]   plug modem i back, as a new interface NAME (default\n"
-			   "                  simwwanI) with the same MAC, IMEI and ICCID"},
+    {"replug", cmd_replug, "<i> [NAME] [--port P]  plug modem i back, as a new interface NAME\n"
+			   "                  (default simwwanI) with the same MAC, IMEI and ICCID;\n"
+			   "                  --qmi: its port is the lowest free /dev/cdc-wdmK, on\n"
+			   "                  USB hub port P (1-1.P; default i+1)"},
     {"httpd", cmd_httpd, NULL},
 };
 

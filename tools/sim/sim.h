@@ -99,6 +99,18 @@ int carrier_plug(const struct sim_carrier *c, int host_nsfd, const char *ifname,
 int carrier_unplug(const struct sim_carrier *c);
 /* The modem's interface name now: host_if unless replugged under another; "" when unplugged. */
 void sim_modem_ifname(const struct sim_carrier *c, char *buf, size_t len);
+
+/* fakesys.c — the sysfs of the fake QMI modems (`up --qmi`), for match=: a modem plugged into
+ * port P of the sim's hub is /dev/cdc-wdmK with its data interface beside it. A test mounts
+ * SIM_SYS_DIR/class/usbmisc over /sys/class/usbmisc in the daemon's mount namespace. */
+#define SIM_SYS_DIR SIM_RUN_DIR "/sys"
+int fakesys_plug(int modem, unsigned port, unsigned wdm, const char *ifname);
+int fakesys_unplug(int modem); /* 0 when it was not plugged */
+/* Where modem is plugged: -ENODEV when it is not. */
+int fakesys_where(int modem, unsigned *port, unsigned *wdm);
+/* The lowest cdc-wdm number no modem has, as the kernel gives them out. */
+int fakesys_free_wdm(int n_modems, unsigned *wdm);
+int fakesys_remove(void);
 /* IFF_* flags of ifname inside the named namespace (NULL: ours). */
 int link_flags_in(const char *ns, const char *ifname, unsigned *ret_flags);
 

@@ -308,6 +308,15 @@ int cmd_up(int argc, char **argv)
 		r = qmi_ensure(host_nsfd, n, &u);
 		if (r < 0)
 			goto fail;
+		/* Modem i on hub port i+1 as /dev/cdc-wdmi: what a first enumeration gives. */
+		for (int i = 0; i < n && r == 0; i++) {
+			struct sim_carrier c;
+
+			sim_carrier_init(&c, i);
+			r = fakesys_plug(i, (unsigned)i + 1, (unsigned)i, c.host_if);
+		}
+		if (r < 0)
+			goto fail;
 	}
 	r = state_write(n);
 	if (r < 0) {
@@ -329,6 +338,7 @@ fail:
 	if (made_dir) {
 		/* Nothing else ran here before us, so whatever is inside is ours (logs, pid files).
 		 */
+		fakesys_remove();
 		DIR *d = opendir(SIM_RUN_DIR);
 		struct dirent *de;
 
@@ -529,6 +539,9 @@ int cmd_down(int argc, char **argv)
 	if (d)
 		closedir(d);
 
+	r = fakesys_remove();
+	if (r < 0)
+		log_warn_errno(r, "removing %s: %m", SIM_SYS_DIR);
 	r = rm_run_dir();
 	if (r < 0) {
 		log_error_errno(r, "removing %s: %m", SIM_RUN_DIR);
