@@ -58,7 +58,7 @@ trap 'exit 130' INT TERM
 		printf 'health_check=tcp:198.18.0.1:80\n\n'
 	done
 	printf '[daemon]\ncgroup=%s\nbpf_dir=/sys/fs/bpf/cellmux-bench-%s\n' "$CG" $$
-	printf 'state_dir=%s/state\nctl_socket=%s/ctl.sock\n\n' "$T" "$T"
+	printf 'state_dir=%s/state\nctl_socket=%s/ctl.sock\n\n[metrics]\nlisten=off\n\n' "$T" "$T"
 	printf '[profile idle]\nexec=/bin/sleep 100000\nmove_hold_down=2s\n'
 	for s in $(seq 0 $((SESSIONS - 1))); do printf '\n[session b%d]\nprofile=idle\nuplink=sim0,sim1\n' "$s"; done
 } >"$T/bench.conf"
@@ -72,12 +72,12 @@ until grep -q "ready:" "$LOG"; do
 	sleep 0.05
 done
 
-# Every session's worker in uplink $1's namespace: the worker is the child of the session's
+# Every session's worker in uplink sim$1's namespace: the worker is the child of the session's
 # init (PID 1 of its PID namespace), both in the session's cgroup.
 CG2=$(findmnt -n -t cgroup2 -o TARGET | head -1)
 all_on() {
 	local want s p w
-	want=$(stat -L -c %i "/run/netns/cmx-$1") || return 1
+	want=$(stat -L -c %i "/run/netns/cmx-sim$1") || return 1
 	for s in $(seq 0 $((SESSIONS - 1))); do
 		w=
 		for p in $(cat "$CG2$CG/b$s/cgroup.procs" 2>/dev/null); do
@@ -110,12 +110,12 @@ for r in $(seq "$ROUNDS"); do
 	f0=$(failed_count $on)
 	h0=$(healthy_count $on)
 	t0=$(now_ms)
-	"$SIM" cut $on >/dev/null
+	"$SIM" cut $on >/dev/null 2>>"$T/sim.log"
 	wait_until 120 eval '[ "$(failed_count '$on')" -gt '$f0' ]' || { echo "round $r: sim$on never failed" >&2; tail -20 "$LOG" >&2; exit 1; }
 	echo $(($(now_ms) - t0)) >>"$T/failed"
 	wait_until 120 all_on $other || { echo "round $r: the sessions did not move to sim$other" >&2; tail -20 "$LOG" >&2; exit 1; }
 	echo $(($(now_ms) - t0)) >>"$T/moved"
-	"$SIM" heal $on >/dev/null
+	"$SIM" heal $on >/dev/null 2>>"$T/sim.log"
 	wait_until 120 eval '[ "$(healthy_count '$on')" -gt '$h0' ]' || { echo "round $r: sim$on never healed" >&2; exit 1; }
 	# The healed uplink's checks run their own phase: a random start within one interval keeps
 	# the rounds from all cutting at the same point of it.

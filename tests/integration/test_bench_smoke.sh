@@ -27,4 +27,10 @@ cat "$T/adopt.out"
 check "adopt_reexec.sh --quick ran (exit $rc)" [ $rc -eq 0 ]
 check "it printed the re-exec gap and the adoption ratio" \
 	sh -c "grep -q 're-exec gap: admin socket' '$T/adopt.out' && grep -q 'ratio cold start / adoption' '$T/adopt.out'"
+bash tests/bench/failover.sh --quick >"$T/failover.out" 2>&1
+rc=$?
+cat "$T/failover.out"
+check "failover.sh --quick ran (exit $rc)" [ $rc -eq 0 ]
+check "it printed cut-to-failed, cut-to-moved and the mwan3 ratios" \
+	sh -c "grep -q 'cut -> uplink failed ' '$T/failover.out' && grep -q 'cut -> every session elsewhere ' '$T/failover.out' && grep -q 'ratio mwan3 / cellmuxd moved ' '$T/failover.out'"
 check "nothing left" nothing_left
