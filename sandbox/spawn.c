@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -140,7 +141,7 @@ static int exec_worker(void *arg)
  * fork) — on memory the parent prepared: every path, the mount plan, the groups, the seccomp
  * program. tests/integration/test_spawn_syscalls.sh holds it to an allow-list under strace. */
 static _Noreturn void child(const struct spawn_params *sp, int pipefd, const int status[2],
-			    const char *cgroup_procs)
+			    const char *cgroup_procs, int joined_fd)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t all, none;
@@ -158,15 +159,21 @@ static _Noreturn void child(const struct spawn_params *sp, int pipefd, const int
 
 	if (cgroup_procs && (r = write_str(cgroup_procs, "0")) < 0)
 		child_fail(pipefd, STEP_CGROUP, -r, cgroup_procs);
-	for (const char *const *v = sp->v1_procs; v && *v; v++)
-		if ((r = write_str(*v, "0")) < 0)
-			child_fail(pipefd, STEP_CGROUP, -r, *v);
 
 	if (setns(sp->nsfd, CLONE_NEWNET) < 0)
 		child_fail(pipefd, STEP_NETNS, errno, NULL);
 	/* After setns: sysfs shows the namespace of whoever mounts it. */
 	if (sp->fs && (r = fs_apply(sp->fs, &what)) < 0)
 		child_fail(pipefd, STEP_FS, -r, what);
+	/* The parent moves us into the v1 hierarchies meanwhile (see spawn_worker()); nothing
+	 * runs that could fork before it says it has. EOF: it could not, and reports why. */
+	if (joined_fd >= 0) {
+		char ok;
+
+		if (read(joined_fd, &ok, 1) != 1)
+			_exit(127);
+		close(joined_fd);
+	}
 	/* No controlling terminal: nothing to TIOCSTI into, no SIGHUP from the daemon's tty. */
 	if (setsid() < 0)
 		child_fail(pipefd, STEP_SETSID, errno, NULL);
@@ -300,11 +307,38 @@ static pid_t clone_sandboxed(int cgroup_fd, int *pidfd)
 	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
+static int failure_of(const struct failure *f, struct spawn_result *ret)
+{
+	ret->step = f->step >= 0 && (size_t)f->step < ARRAY_SIZE(step_names) ? step_names[f->step]
+									      : "?";
+	ret->detail = f->what;
+	return -f->err;
+}
+
+/* Moves pid into every v1 hierarchy's session cgroup. Each cgroup.procs write waits out an RCU
+ * grace period (the cgroup threadgroup lock taken for writing; measured 10-15 ms here), the
+ * largest cost of a start on a host with v1 controllers: done by the parent while the child
+ * builds its filesystem, the two overlap. */
+static int join_v1(const struct spawn_params *sp, pid_t pid, const char **failed)
+{
+	char buf[16];
+	int r;
+
+	snprintf(buf, sizeof(buf), "%d", (int)pid);
+	for (const char *const *v = sp->v1_procs; v && *v; v++)
+		if ((r = write_str(*v, buf)) < 0) {
+			*failed = *v;
+			return r;
+		}
+	return 0;
+}
+
 int spawn_worker(const struct spawn_params *sp, struct spawn_result *ret)
 {
 	char procs[PATH_MAX];
 	struct failure f;
-	int p[2], status[2], r, cgroup_fd, pidfd = -1;
+	int p[2], status[2], joined[2] = { -1, -1 }, r, cgroup_fd, pidfd = -1;
+	const char *v1_failed = NULL;
 	ssize_t n;
 	pid_t pid;
 
@@ -319,6 +353,17 @@ int spawn_worker(const struct spawn_params *sp, struct spawn_result *ret)
 		close(p[1]);
 		return r;
 	}
+	/* A socket, not a pipe: send(MSG_NOSIGNAL) to a child gone already is EPIPE, not a
+	 * SIGPIPE for the caller. */
+	if (sp->v1_procs && sp->v1_procs[0] &&
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, joined) < 0) {
+		r = negative_errno();
+		close(p[0]);
+		close(p[1]);
+		close(status[0]);
+		close(status[1]);
+		return r;
+	}
 	/* Writing cgroup.procs takes the cgroup threadgroup lock for writing, which waits out an
 	 * RCU grace period (measured: 5-25 ms here); a child born in the cgroup does not. */
 	cgroup_fd = open(sp->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -331,7 +376,7 @@ int spawn_worker(const struct spawn_params *sp, struct spawn_result *ret)
 	}
 	pid = clone_sandboxed(cgroup_fd, &pidfd);
 	/* Linux 5.3-5.6 have clone3 without CLONE_INTO_CGROUP: join by writing cgroup.procs. */
-	bool joined = pid >= 0;
+	bool in_cgroup = pid >= 0;
 	if (pid < 0 && (errno == EINVAL || errno == E2BIG))
 		pid = clone_sandboxed(-1, &pidfd);
 	close(cgroup_fd);
@@ -339,15 +384,44 @@ int spawn_worker(const struct spawn_params *sp, struct spawn_result *ret)
 		r = negative_errno();
 		close(p[0]);
 		close(p[1]);
+		if (joined[0] >= 0) {
+			close(joined[0]);
+			close(joined[1]);
+		}
 		ret->step = r == -ENOSYS ? "clone3 (needs Linux 5.3 or later)" : "clone3";
 		return r;
 	}
 	if (pid == 0) {
 		close(p[0]);
-		child(sp, p[1], status, joined ? NULL : procs);
+		if (joined[1] >= 0)
+			close(joined[1]);
+		child(sp, p[1], status, in_cgroup ? NULL : procs, joined[0]);
 	}
 	close(p[1]);
 	close(status[1]);
+	if (joined[0] >= 0) {
+		close(joined[0]);
+		r = join_v1(sp, pid, &v1_failed);
+		/* Told, the child goes on; not told (EOF), it exits before anything forks. */
+		if (r == 0 && send(joined[1], "j", 1, MSG_NOSIGNAL) != 1)
+			r = negative_errno();
+		close(joined[1]);
+		if (r < 0) {
+			do
+				n = read(p[0], &f, sizeof(f));
+			while (n < 0 && errno == EINTR);
+			close(p[0]);
+			ret->pid = pid;
+			ret->pidfd = pidfd;
+			ret->status_fd = status[0];
+			/* A child that failed first (and so is gone: ESRCH, EPIPE) said why. */
+			if (n == (ssize_t)sizeof(f))
+				return failure_of(&f, ret);
+			ret->step = step_names[STEP_CGROUP];
+			ret->detail = v1_failed;
+			return r;
+		}
+	}
 	do
 		n = read(p[0], &f, sizeof(f));
 	while (n < 0 && errno == EINTR);
@@ -355,11 +429,7 @@ int spawn_worker(const struct spawn_params *sp, struct spawn_result *ret)
 	ret->pid = pid;
 	ret->pidfd = pidfd;
 	ret->status_fd = status[0];
-	if (n == (ssize_t)sizeof(f)) {
-		ret->step = f.step >= 0 && (size_t)f.step < ARRAY_SIZE(step_names) ? step_names[f.step]
-										 : "?";
-		ret->detail = f.what;
-		return -f.err;
-	}
+	if (n == (ssize_t)sizeof(f))
+		return failure_of(&f, ret);
 	return 0;
 }

@@ -40,7 +40,7 @@ check "the worker's exec was traced" [ -n "$worker_tr" ]
 # System calls the spawn child may make (sandbox/spawn.c, sandbox/fs.c say why each).
 ALLOW="rt_sigprocmask rt_sigaction openat write close setns mount mount_setattr mkdir lstat
 newfstatat fstat symlink chdir pivot_root umount2 setsid dup2 dup3 fcntl close_range prctl
-setgroups setresgid setresuid setuid geteuid poll seccomp clone clone3 rt_sigtimedwait
+setgroups setresgid setresuid setuid geteuid poll seccomp clone clone3 rt_sigtimedwait read
 wait4 kill exit_group execve"
 calls() { # trace file, last syscall to include -> the names of the calls up to it
 	awk -v stop="$2" '/^[a-z_0-9]+\(/ { n = $0; sub(/\(.*/, "", n); print n; if (n == stop) exit }' "$1"
