@@ -19,6 +19,7 @@
 #include "daemon/config.h"
 #include "daemon/ctl_ops.h"
 #include "daemon/daemon.h"
+#include "daemon/instance.h"
 #include "daemon/notify.h"
 #include "daemon/preflight.h"
 
@@ -168,6 +169,8 @@ int main(int argc, char **argv)
 	const char *path = CONFIG_DEFAULT_PATH;
 	char err[CONFIG_ERR_MAX], mnt[256];
 	struct cmx_config *cfg = NULL;
+	int lock_fds[2] = { -1, -1 };
+	const char *locked_dir = NULL;
 	struct daemon *d = NULL;
 	struct ctl_server *ctl = NULL;
 	bool check_only = false;
@@ -236,6 +239,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	r = instance_lock(cfg, lock_fds, &locked_dir);
+	if (r < 0) {
+		log_error_errno(r, "%s is in use%s: %m", locked_dir,
+				r == -EBUSY ? " by another cellmuxd (one per state_dir and bpf_dir)"
+					    : "");
+		config_free(cfg);
+		return 1;
+	}
 	r = cgroup_leave_unit_root(cfg, mnt);
 	if (r < 0) {
 		log_error_errno(r, "moving out of the unit's cgroup: %m");
@@ -284,5 +295,6 @@ again:
 	status = d->exit_status;
 	ctl_server_free(ctl);
 	daemon_free(d);
+	instance_unlock(lock_fds); /* last: everything the lock guards is gone */
 	return status;
 }
