@@ -5,7 +5,8 @@
 #  * per worker message: a stream of EVENTS events from one session's cellmux-echo
 #    (--on-signal: each SIGUSR1 starts another EVENTS), every one committed to the store, acked
 #    to the worker and relayed over TLS to the reference backend on loopback; the stream ends
-#    when the backend has logged every one of them; the other sessions idle (/bin/sleep).
+#    when the backend has logged every one of them; the other sessions idle: cellmux-echo
+#    without --emit, connected (it said hello) and silent, as a real worker between messages.
 # Daemon CPU is usage_usec of a cgroup v2 holding cellmuxd alone (its workers live in the
 # session cgroups elsewhere): microseconds, every thread, exited ones too. Each round first
 # measures the idle rate (IDLE_S seconds of nothing) and subtracts it over each measurement's
@@ -92,7 +93,7 @@ run_config() { # uplinks per-uplink
 		printf '[backend]\nurl=wss://localhost:%s/gw\nca=%s\ntoken_file=%s\ngateway_id=gw-bench-%d\n\n' \
 			"$BACKEND_PORT" "$T/pki/ca.pem" "$T/token" "$n"
 		printf '[profile echo]\nexec=%s --emit %d --on-signal\nuser=nobody\nrestart=no\n\n' "$ECHO" "$EVENTS"
-		printf '[profile idle]\nexec=/bin/sleep 100000\nuser=nobody\nrestart=no\n\n'
+		printf '[profile idle]\nexec=%s\nuser=nobody\nrestart=no\n\n' "$ECHO"
 		for s in $(seq 1 $((n - 1))); do printf '[session b%d]\nprofile=idle\n\n' "$s"; done
 		# Last: where a walk of the daemon's session list finds it latest.
 		printf '[session b0]\nprofile=echo\n'
