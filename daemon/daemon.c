@@ -96,10 +96,7 @@ struct dm_uplink *daemon_find_uplink(struct daemon *d, const char *name)
 
 struct session *daemon_find_session(struct daemon *d, const char *name)
 {
-	for (size_t i = 0; i < d->n_sessions; i++)
-		if (!strcmp(d->sessions[i]->name, name))
-			return d->sessions[i];
-	return NULL;
+	return g_hash_table_lookup(d->session_names, name);
 }
 
 static gboolean on_recovery_timer(gpointer data)
@@ -583,6 +580,7 @@ static int session_add_at(struct daemon *d, const char *name, const struct cfg_p
 	s->from_config = from_config;
 	s->home = du;
 	d->sessions[d->n_sessions++] = s;
+	g_hash_table_replace(d->session_names, s->name, s);
 	/* Counted from its first packet: attached to the cgroup before the worker exists. */
 	dm_acct_session_attach(d, s);
 	if (start) {
@@ -619,6 +617,8 @@ static void session_remove(struct daemon *d, struct session *s)
 		d->n_sessions--;
 		break;
 	}
+	if (g_hash_table_lookup(d->session_names, s->name) == s)
+		g_hash_table_remove(d->session_names, s->name);
 	dm_acct_session_detach(d, s);
 	/* Removed for good (not a daemon stop, a move or a changed session restarting). */
 	if (s->remove_when_stopped)
@@ -1181,6 +1181,7 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 	}
 	d->cfg = cfg;
 	d->session_ops = &dm_session_ops;
+	d->session_names = g_hash_table_new(g_str_hash, g_str_equal);
 	d->loop = g_main_loop_new(NULL, FALSE);
 	d->started_us = g_get_monotonic_time();
 	d->started_unix = g_get_real_time() / G_USEC_PER_SEC;
@@ -1276,6 +1277,8 @@ void daemon_free(struct daemon *d)
 	teardown(d);
 	free(d->orphans);
 	free(d->sessions);
+	if (d->session_names)
+		g_hash_table_destroy(d->session_names);
 	free(d->uplinks);
 	config_free(d->cfg);
 	if (d->loop)

@@ -54,6 +54,10 @@ struct daemon {
 	size_t n_uplinks;
 	struct session **sessions;
 	size_t n_sessions;
+	/* Name -> session of the same array (keys are the sessions' own names, which are unique):
+	 * the relay resolves each commit's acks and each delivery by name, and a walk of the array
+	 * made that O(sessions) per message. */
+	GHashTable *session_names;
 	bool stopping;
 	bool finished; /* workers gone, uplinks down, loop told to quit */
 	int exit_status;

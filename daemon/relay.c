@@ -32,6 +32,8 @@
 /* Per session: the worker process we talk to and how far its deliveries went. */
 struct relay_worker {
 	struct delivery_worker dl;
+	uint64_t pump_batch; /* in pump_due: its deliveries are all visible once this commits */
+	unsigned pump_gen;   /* the last pump_due() pass that found the session */
 	char status[96]; /* last SessionStatus sent: "state/pid/uplink" */
 };
 
@@ -62,6 +64,12 @@ struct relay {
 	GHashTable *workers;	   /* session name -> struct relay_worker */
 	GHashTable *ours;	   /* names of sessions the backend started */
 	GHashTable *uplink_status; /* uplink name -> last state sent */
+	/* Names of sessions with deliveries that may not have reached their worker yet: new
+	 * in the inbox, or refused by a full socket. Only these are pumped after a commit, so a
+	 * commit of events costs nothing per session (one inbox query per session was most of an
+	 * event's price at 1,024 sessions). */
+	GHashTable *pump_due;
+	unsigned pump_gen;
 	guint status_timer, usage_timer, retry_timer;
 };
 
@@ -159,6 +167,19 @@ static int pump_one_delivery(void *userdata, const struct store_delivery *dl)
 
 static gboolean retry_pump(gpointer data);
 
+/* batch: the store batch that makes the session's new deliveries visible (0: they are). */
+static void pump_mark(struct relay *r, const char *name, uint64_t batch)
+{
+	struct relay_worker *w = worker_of(r, name);
+
+	if (g_hash_table_contains(r->pump_due, name))
+		w->pump_batch = MAX(w->pump_batch, batch);
+	else {
+		w->pump_batch = batch;
+		g_hash_table_add(r->pump_due, g_strdup(name));
+	}
+}
+
 static void pump_worker(struct relay *r, struct session *s)
 {
 	struct relay_worker *w = worker_of(r, s->name);
@@ -171,6 +192,7 @@ static void pump_worker(struct relay *r, struct session *s)
 	store_deliveries_foreach(r->st, s->name, delivery_cursor(&w->dl), room, pump_one_delivery,
 				 &c);
 	if (c.err == -EAGAIN) {
+		pump_mark(r, s->name, 0);
 		if (!r->retry_timer)
 			r->retry_timer = g_timeout_add(20, retry_pump, r);
 	} else if (c.err < 0) {
@@ -178,10 +200,38 @@ static void pump_worker(struct relay *r, struct session *s)
 	}
 }
 
-static void pump_workers(struct relay *r)
+/* The sessions in pump_due, once batch has committed. Pumping one early does no harm: the store
+ * lists committed deliveries only; it stays due until its last batch is in. */
+static void pump_due(struct relay *r, uint64_t batch)
 {
-	for (size_t i = 0; i < r->d->n_sessions; i++)
-		pump_worker(r, r->d->sessions[i]);
+	guint due = g_hash_table_size(r->pump_due), seen = 0;
+	GHashTableIter it;
+	gpointer name;
+
+	if (!due)
+		return;
+	/* By the daemon's list: what is due holds names, and a session may be gone. */
+	r->pump_gen++;
+	for (size_t i = 0; i < r->d->n_sessions; i++) {
+		struct session *s = r->d->sessions[i];
+		struct relay_worker *w;
+
+		if (!g_hash_table_contains(r->pump_due, s->name))
+			continue;
+		w = worker_of(r, s->name);
+		w->pump_gen = r->pump_gen;
+		seen++;
+		if (w->pump_batch <= batch)
+			g_hash_table_remove(r->pump_due, s->name);
+		pump_worker(r, s); /* marks it again if its socket is full */
+	}
+	if (seen == due)
+		return;
+	/* Sessions removed with deliveries still due: their worker asks again at its hello. */
+	g_hash_table_iter_init(&it, r->pump_due);
+	while (g_hash_table_iter_next(&it, &name, NULL))
+		if (worker_of(r, name)->pump_gen != r->pump_gen)
+			g_hash_table_iter_remove(&it);
 }
 
 static gboolean retry_pump(gpointer data)
@@ -189,7 +239,7 @@ static gboolean retry_pump(gpointer data)
 	struct relay *r = data;
 
 	r->retry_timer = 0;
-	pump_workers(r);
+	pump_due(r, store_committed(r->st));
 	return G_SOURCE_REMOVE;
 }
 
@@ -447,7 +497,7 @@ static void on_commit(void *userdata, uint64_t batch, int result)
 
 	if (result == 0) {
 		pump_backend(r);
-		pump_workers(r);
+		pump_due(r, batch);
 	}
 }
 
@@ -494,6 +544,8 @@ static void on_delivery(struct relay *r, const Cellmux__Backend__Delivery *dl)
 		send_result(r, dl->id, -e, "storing it failed", dl->session);
 		return;
 	}
+	/* Its worker gets it once the batch holding it has committed. */
+	pump_mark(r, dl->session, pa.batch);
 	if (pa.batch <= store_committed(r->st)) {
 		Cellmux__Backend__GatewayMessage m = CELLMUX__BACKEND__GATEWAY_MESSAGE__INIT;
 		Cellmux__Backend__Ack ack = CELLMUX__BACKEND__ACK__INIT;
@@ -965,6 +1017,7 @@ int relay_new(struct daemon *d, struct relay **ret)
 	r->workers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	r->ours = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	r->uplink_status = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	r->pump_due = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	e = store_open(c->daemon.state_dir, &sp, &r->st);
 	if (e < 0) {
 		log_error_errno(e, "opening the store in %s: %m", c->daemon.state_dir);
@@ -1010,6 +1063,7 @@ void relay_free(struct relay *r)
 	g_hash_table_destroy(r->workers);
 	g_hash_table_destroy(r->ours);
 	g_hash_table_destroy(r->uplink_status);
+	g_hash_table_destroy(r->pump_due);
 	free(r);
 }
 

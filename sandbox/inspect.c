@@ -265,6 +265,26 @@ static int pidns_inode(const char *path, uint64_t *ret)
 	return 0;
 }
 
+/* The reader's own PID namespace: fixed for a process's life (unshare changes its children's),
+ * so read once, not once per session a /metrics scrape inspects. Per thread, so no lock; keyed
+ * on the pid for a child cloned into a namespace of its own. */
+static int self_pidns_inode(uint64_t *ret)
+{
+	static _Thread_local pid_t at;
+	static _Thread_local uint64_t ino;
+	pid_t me = getpid();
+
+	if (at != me) {
+		int r = pidns_inode("/proc/self/ns/pid", &ino);
+
+		if (r < 0)
+			return r;
+		at = me;
+	}
+	*ret = ino;
+	return 0;
+}
+
 static int first_child(pid_t pid, pid_t *ret)
 {
 	char path[64], buf[64];
@@ -303,7 +323,7 @@ static int read_one(pid_t pid, struct sandbox_view *ret)
 	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
 	r = pidns_inode(path, &ret->pidns_inode);
 	if (r == 0)
-		r = pidns_inode("/proc/self/ns/pid", &self);
+		r = self_pidns_inode(&self);
 	if (r < 0)
 		return r == -ENOENT ? -ESRCH : r;
 	ret->pid = pid;

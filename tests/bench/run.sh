@@ -8,6 +8,7 @@ quick=
 for a in "$@"; do [ "$a" = --quick ] && quick=--quick; done
 bash tests/bench/ctl_list.sh $quick
 bash tests/bench/metrics_wrk.sh $quick
+bash tests/bench/loop_cost.sh $quick
 bash tests/bench/qmi_bringup.sh $quick
 python3 tests/bench/acct_iperf.py $quick
 bash tests/bench/spawn_bwrap.sh $quick

@@ -15,6 +15,12 @@ cat "$T/metrics.out"
 check "metrics_wrk.sh --quick ran (exit $rc)" [ $rc -eq 0 ]
 check "it printed wrk's median latency and cellmuxd's RSS" \
 	sh -c "grep -q 'wrk 1 connection: median' '$T/metrics.out' && grep -q 'cellmuxd RSS' '$T/metrics.out'"
+bash tests/bench/loop_cost.sh --quick >"$T/loop.out" 2>&1
+rc=$?
+cat "$T/loop.out"
+check "loop_cost.sh --quick ran (exit $rc)" [ $rc -eq 0 ]
+check "it printed the per-scrape and per-message ratios" \
+	sh -c "grep -Eq 'ratio [0-9]+ / [0-9]+ per scrape +[0-9.]+ ' '$T/loop.out' && grep -Eq 'ratio [0-9]+ / [0-9]+ per message +[0-9.]+ ' '$T/loop.out'"
 bash tests/bench/spawn_bwrap.sh --quick >"$T/spawn.out" 2>&1
 rc=$?
 cat "$T/spawn.out"

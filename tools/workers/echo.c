@@ -1,6 +1,7 @@
 /* echo.c — cellmux-echo, the example worker of the delivery protocol: every delivery comes back
  * as an event with the same payload and id, and is acked once the daemon has the event on disk;
- * with --emit it also sends a numbered stream of events (tests, benchmarks).
+ * with --emit it also sends a numbered stream of events (tests, benchmarks); with --on-signal,
+ * another N of them on each SIGUSR1 instead (a benchmark times the stream alone).
  *
  * With --facts, what it observes goes to stdout, one line per fact, each starting with a marker,
  * so a test can find them in the daemon's log: "cmx-welcome pid=P incarnation=N", then, with
@@ -20,6 +21,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,7 +58,15 @@ struct echo {
 	bool facts;	  /* print the cmx- lines */
 	unsigned welcomes; /* 2 and up: adopted by a restarted daemon */
 	bool stop;
+	uint64_t emit_per_signal; /* --on-signal: N more events on each SIGUSR1; 0: once, at start */
 };
+
+static volatile sig_atomic_t signalled;
+
+static void on_usr1(int sig)
+{
+	signalled = 1;
+}
 
 static uint64_t now_us(void)
 {
@@ -76,6 +86,24 @@ static void die(const char *what, int r)
 {
 	fprintf(stderr, ECHO_NAME ": %s: %s\n", what, strerror(r < 0 ? -r : r));
 	exit(1);
+}
+
+/* Another round of --emit N: the arrays grow by N, and the rate and latency printed when it is
+ * acked are this round's. */
+static void emit_round(struct echo *e)
+{
+	uint64_t total = e->emit_total + e->emit_per_signal;
+
+	e->sent_us = realloc(e->sent_us, total * sizeof(uint64_t));
+	e->lat_us = realloc(e->lat_us, total * sizeof(uint64_t));
+	e->emit_done = realloc(e->emit_done, total * sizeof(bool));
+	if (!e->sent_us || !e->lat_us || !e->emit_done)
+		die("allocating", ENOMEM);
+	memset(e->emit_done + e->emit_total, 0, e->emit_per_signal * sizeof(bool));
+	e->emit_total = total;
+	e->n_lat = 0;
+	e->emit_start_us = now_us();
+	e->next_emit_us = now_us();
 }
 
 static void emit_payload(struct echo *e, uint64_t k, char *buf, size_t *len)
@@ -251,6 +279,7 @@ static void usage(FILE *f)
 		   "  --interval MS one emitted event every MS milliseconds (default: no pause)\n"
 		   "  --delay MS    start emitting MS milliseconds after hello (default 0)\n"
 		   "  --then-exit CODE  exit with CODE once every emitted event is acked\n"
+		   "  --on-signal   emit nothing at start, another N events on each SIGUSR1\n"
 		   "  --work MS     spend MS milliseconds on each delivery before echoing it\n"
 		   "  --facts       print what it observes on stdout as cmx- lines (tests)\n"
 		   "  --log FILE    append 'PID ID' for every delivery received\n"
@@ -269,6 +298,7 @@ int main(int argc, char **argv)
 		{ "then-exit", required_argument, NULL, 'x' },
 		{ "work", required_argument, NULL, 'k' },
 		{ "facts", no_argument, NULL, 'f' },
+		{ "on-signal", no_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -284,6 +314,8 @@ int main(int argc, char **argv)
 	};
 	struct echo e = { .log_fd = -1, .window = 64, .then_exit = -1 };
 	unsigned long delay_ms = 0;
+	bool on_signal = false;
+	sigset_t usr1, unblocked;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -307,6 +339,9 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			e.facts = true;
+			break;
+		case 'g':
+			on_signal = true;
 			break;
 		case 'k':
 			e.work_ms = (unsigned)strtoul(optarg, NULL, 10);
@@ -341,6 +376,17 @@ int main(int argc, char **argv)
 		die("setting the window", r);
 	/* Line by line: a fact printed is in the log even if we are killed right after. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* SIGUSR1 is blocked but inside ppoll(), so one sent while a round is being handled is
+	 * not lost; installed before hello: whoever signals waits for it. */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, &unblocked);
+	sigdelset(&unblocked, SIGUSR1);
+	if (on_signal) {
+		sigaction(SIGUSR1, &(struct sigaction){ .sa_handler = on_usr1 }, NULL);
+		e.emit_per_signal = e.emit_total;
+		e.emit_total = 0;
+	}
 	if (e.emit_total) {
 		e.sent_us = calloc(e.emit_total, sizeof(uint64_t));
 		e.lat_us = calloc(e.emit_total, sizeof(uint64_t));
@@ -368,9 +414,17 @@ int main(int argc, char **argv)
 			if (timeout < 0 || left < timeout)
 				timeout = (int)left;
 		}
-		r = poll(&p, 1, timeout);
+		r = ppoll(&p, 1,
+			  timeout < 0 ? NULL
+				      : &(struct timespec){ timeout / 1000, (timeout % 1000) * 1000000L },
+			  &unblocked);
 		if (r < 0 && errno != EINTR)
 			die("poll", errno);
+		if (signalled) {
+			signalled = 0;
+			if (e.emit_per_signal)
+				emit_round(&e);
+		}
 		r = cmxw_dispatch(e.w);
 		if (r == -ECONNRESET)
 			break; /* the daemon is gone; so are we */
