@@ -70,6 +70,8 @@ enum dhcp_event {
 	DHCP_EVENT_BOUND,   /* a lease: apply it */
 	DHCP_EVENT_RENEWED, /* the same address, extended */
 	DHCP_EVENT_LOST,    /* expired or refused (NAK): take the address away */
+	DHCP_EVENT_STALLED, /* no lease, and none coming for now (no offer, a NAK, no ACK): the
+			     * reason is dhcp_client_lost_reason(); the client keeps trying */
 };
 
 struct dhcp_client;
@@ -83,8 +85,8 @@ int dhcp_client_new(int nsfd, const char *ifname, dhcp_event_fn fn, void *userda
 void dhcp_client_start(struct dhcp_client *c);
 /* Forgets the lease (LOST if there was one) and discovers again at once. */
 void dhcp_client_restart(struct dhcp_client *c);
-/* Why the last lease was lost: "NAK from the server", "the lease expired"...; NULL when it was
- * dropped on request (dhcp_client_restart()). */
+/* Why the last lease was lost, or why none comes: "NAK from the server", "the lease expired",
+ * "no offer after 3 DISCOVERs"...; NULL when it was dropped on request (dhcp_client_restart()). */
 const char *dhcp_client_lost_reason(const struct dhcp_client *c);
 /* Releases a held lease to the server and closes everything. NULL is a no-op. */
 void dhcp_client_free(struct dhcp_client *c);

@@ -25,6 +25,7 @@
 #define RETRANSMIT_MIN_MS 1000
 #define RETRANSMIT_MAX_MS 32000
 #define REQUEST_TRIES 4	  /* REQUESTING gives up and discovers again after these */
+#define NO_OFFER_TRIES 3  /* DISCOVERs unanswered (1 + 2 + 4 s) before it is said */
 #define RENEW_MIN_MS 1000 /* RFC 2131 says 60 s; short test leases need less */
 
 enum state { INIT, SELECTING, REQUESTING, BOUND, RENEWING, REBINDING };
@@ -132,6 +133,8 @@ static void lost(struct dhcp_client *c, const char *why)
 	c->lost_why = why;
 	if (had)
 		c->fn(c, DHCP_EVENT_LOST, &c->lease, c->userdata);
+	else if (why) /* refused before there was a lease: said all the same */
+		c->fn(c, DHCP_EVENT_STALLED, NULL, c->userdata);
 }
 
 static guint ms_until(const struct dhcp_client *c, uint32_t s)
@@ -176,11 +179,17 @@ static gboolean retransmit_cb(gpointer data)
 	timer_clear(c);
 	switch (c->st) {
 	case SELECTING:
+		/* A modem whose server never answers would leave the uplink "connecting" with
+		 * nothing said: the operator gets the reason, once per round of discovery. */
+		if (c->tries++ == NO_OFFER_TRIES && !c->have_lease)
+			lost(c, "no offer after " G_STRINGIFY(NO_OFFER_TRIES) " DISCOVERs");
 		send_msg(c, DHCP_DISCOVER, false);
 		timer_arm(c, next_delay(c), retransmit_cb);
 		break;
 	case REQUESTING:
 		if (++c->tries > REQUEST_TRIES) {
+			if (!c->have_lease)
+				lost(c, "no ACK to " G_STRINGIFY(REQUEST_TRIES) " REQUESTs");
 			enter(c, SELECTING);
 			break;
 		}

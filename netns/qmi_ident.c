@@ -201,7 +201,7 @@ static void new_cb(GObject *src, GAsyncResult *res, gpointer data)
 
 /* libqmi would start qmi-proxy when nothing listens on the name: right for its own (it opens
  * the real port), useless for any other. */
-static bool listening(const char *name)
+bool qmi_proxy_listening(const char *name)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	size_t n = strlen(name);
@@ -248,7 +248,7 @@ int qmi_ident_ask(const char *device, const char *proxy, bool iccid, unsigned ti
 	GFile *file;
 	int r;
 
-	if (proxy[0] && !listening(proxy))
+	if (proxy[0] && !qmi_proxy_listening(proxy))
 		return -ENODEV;
 	a = calloc(1, sizeof(*a));
 	if (!a)

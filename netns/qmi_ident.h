@@ -18,6 +18,10 @@ int qmi_ident_netdev(const char *root, const char *port, char *ifname, size_t le
 int qmi_ident_ask(const char *device, const char *proxy, bool iccid, unsigned timeout_ms,
 		  struct ident_facts *f);
 
+/* Whether something listens on the qmi-proxy abstract socket name. libqmi would start qmi-proxy
+ * when nothing does: right for its own (that opens the real port), useless for any other. */
+bool qmi_proxy_listening(const char *name);
+
 /* Whether port ("/dev/cdc-wdm0") is taken already (another uplink runs on it): not asked. */
 typedef bool (*qmi_ident_taken_fn)(const char *device, void *data);
 

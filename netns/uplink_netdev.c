@@ -218,6 +218,10 @@ static void on_dhcp(struct dhcp_client *c, enum dhcp_event ev, const struct dhcp
 		if (u->connected)
 			uplink_event(u, UPLINK_EVENT_DISCONNECTED);
 		break;
+	case DHCP_EVENT_STALLED:
+		log_info("uplink %s: DHCP: %s", u->p.name, dhcp_client_lost_reason(c));
+		uplink_live_error(u, "DHCP: %s", dhcp_client_lost_reason(c));
+		break;
 	}
 }
 

@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -1285,22 +1283,6 @@ static void device_new_cb(GObject *src, GAsyncResult *res, gpointer data)
 			OPEN_TIMEOUT_S, q->cancel, open_cb, q);
 }
 
-/* Whether something listens on the proxy's abstract socket. libqmi would spawn qmi-proxy when
- * nothing does: right for the real one (it opens the real port), useless for a test proxy. */
-static bool proxy_listening(const char *name)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	size_t n = strlen(name);
-	_cleanup_close_ int fd = -1;
-
-	if (n + 1 >= sizeof(sa.sun_path))
-		return false;
-	memcpy(sa.sun_path + 1, name, n);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	return fd >= 0 && connect(fd, (struct sockaddr *)&sa,
-				  (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) == 0;
-}
-
 static void attempt_start(struct qmi *q)
 {
 	const struct uplink_params *p = &q->u->p;
@@ -1309,7 +1291,7 @@ static void attempt_start(struct qmi *q)
 	if (q->stopping)
 		return;
 	/* A modem that vanished comes back as a new device node; until then, wait. */
-	if (p->qmi_proxy[0] ? !proxy_listening(p->qmi_proxy) : access(p->device, F_OK) < 0) {
+	if (p->qmi_proxy[0] ? !qmi_proxy_listening(p->qmi_proxy) : access(p->device, F_OK) < 0) {
 		attempt_fail(q, p->qmi_proxy[0] ? "the proxy is not there" : "no device node",
 			     NULL);
 		return;

@@ -3,8 +3,8 @@
 # from the modem's DHCP server (dnsmasq in the carrier) is applied inside the namespace and a
 # session reaches the internet through it; the lease renews at T1 without a blip; a lease the
 # server withdraws (NAK) takes the uplink down, and a new lease brings it back; stop releases it.
-# What the lease gave (address, router, DNS) and why it was lost (the NAK) show in `cellmuxctl
-# --json uplink show` and /metrics; a carrier cut for good makes the recovery ladder redo the
+# What the lease gave (address, router, DNS) and why it was lost (the NAK), or why none comes (a
+# server that never offers), show in `cellmuxctl --json uplink show` and /metrics; a carrier cut for good makes the recovery ladder redo the
 # lease (a netdev uplink has no modem to reset) until recover_max_per_hour.
 #
 #   worker s1 ── cmx-h0 (simwwan0, DHCP client) ── sub: carrier cmxsim-c0, dnsmasq DHCP
@@ -127,6 +127,17 @@ healthy=$(grep -c "uplink h0: health healthy" "$T/daemon.log")
 "$SIM" heal 0 >/dev/null || die "cellmux-sim heal 0"
 check "healed, h0 is healthy again" wait_for 15 logs "uplink h0: health healthy" $((healthy + 1))
 check "and the ladder is at rest" jis '[u["health"], u["recovery"]]' '["healthy", null]'
+
+# A modem whose DHCP server never answers: the reason is said, not left at "connecting".
+dhcp_stop
+check "cellmuxctl uplink reconnect h0 (the server gone)" ctl uplink reconnect h0
+check "uplink show: no offer, and why" \
+	wait_for 20 jis 'u["last_error"]' '"DHCP: no offer after 3 DISCOVERs"'
+check "the log says it too" logs "uplink h0: DHCP: no offer after 3 DISCOVERs" 1
+check "h0 holds no address meanwhile" jis 'u["addresses"]' '[]'
+dhcp_server 100.64.0.70 100.64.0.79 || die "dnsmasq again"
+check "cellmuxctl uplink reconnect h0 (the server back)" ctl uplink reconnect h0
+check "a lease from the server brings h0 back" wait_for 15 in_range 7
 
 check "SIGTERM stops the daemon with status 0" stop_daemon
 check "stop released the lease" wait_for 5 grep -q "DHCPRELEASE(sub)" "$DHCP_LOG"
