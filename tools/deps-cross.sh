@@ -21,7 +21,9 @@ DEVS="
 libmnl-dev libnftables-dev libglib2.0-dev libprotobuf-c-dev libcurl4-openssl-dev
 libcmocka-dev libqmi-glib-dev libmbim-glib-dev libsqlite3-dev libwebsockets-dev libssl-dev
 libseccomp-dev libc-ares-dev libcrypt-dev libbpf-dev libelf-dev zlib1g-dev
+libc6-dev libc6
 "
+# libc6:arm64 by name: its /lib/ld-linux-aarch64.so.1 is what qemu-user runs the tests with.
 # The cross pkg-config wrapper, /usr/bin/aarch64-linux-gnu-pkg-config, comes with pkgconf:arm64.
 DEVS="$DEVS pkgconf"
 
