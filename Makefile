@@ -340,12 +340,14 @@ uninstall:
 	-rmdir $(DESTDIR)$(sysconfdir)/cellmux 2>/dev/null
 
 # The heavy checks of the Debian package (root; they install and purge it): not in `make check`.
-# test_nspawn.sh boots a debootstrapped Debian 12 (network, ~240 MB, a few minutes).
+# test_nspawn.sh boots a debootstrapped Debian 12 (network, ~240 MB, a few minutes);
+# test_arm64.sh cross-builds the arm64 package and runs its unit tests under qemu (~2 min).
 DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
-distcheck: deps
+distcheck: deps deps-cross
 	rm -rf $(B)/deb
 	KEEP_DEB=$(CURDIR)/$(B)/deb tests/dist/test_deb.sh
 	tests/dist/test_nspawn.sh $(B)/deb/cellmux_*_$(DEB_ARCH).deb
+	KEEP_DEB=$(CURDIR)/$(B)/deb tests/dist/test_arm64.sh
 
 # libcellmux-worker for building workers elsewhere: apart from install, so the service package
 # carries no development files.

@@ -56,6 +56,7 @@ if [ -n "$WRAPPER" ] && ! command -v "${WRAPPER%% *}" >/dev/null; then
 	echo "CELLMUX_TEST_WRAPPER: no ${WRAPPER%% *} (make deps-cross installs qemu-user-static)" >&2
 	exit 1
 fi
+[ -n "$WRAPPER" ] && echo "unit tests run under: $WRAPPER"
 if [ "$what" = unit ] || [ "$what" = all ]; then
 	for t in "$BUILD"/tests/test_*; do
 		[ -x "$t" ] || continue
