@@ -8,13 +8,35 @@
 
 CC      ?= gcc
 B       := build
+# Cross builds: CROSS_COMPILE=aarch64-linux-gnu- (Debian's cross toolchain, make deps-cross), or
+# just CC=aarch64-linux-gnu-gcc, names the compiler, binutils and pkg-config; anything named on
+# the command line or in the environment stays as given. Build into a tree of its own:
+# make B=build-arm64 CROSS_COMPILE=aarch64-linux-gnu- (make cross does that).
+ifeq ($(origin CROSS_COMPILE),undefined)
+CROSS_COMPILE := $(patsubst %gcc,%,$(filter %-gcc,$(CC)))
+endif
+ifneq ($(CROSS_COMPILE),)
+$(foreach t,CC:gcc AR:ar LD:ld,$(if $(filter default undefined,$(origin $(word 1,$(subst :, ,$(t))))),\
+	$(eval $(word 1,$(subst :, ,$(t))) := $(CROSS_COMPILE)$(word 2,$(subst :, ,$(t))))))
+endif
+OBJCOPY    ?= $(CROSS_COMPILE)objcopy
+PKG_CONFIG ?= $(CROSS_COMPILE)pkg-config
+# The machine the programs are for, as a GNU triplet; a native build is one for this machine,
+# the only kind that may take vmlinux.h from the running kernel or run what it built.
+TARGET  := $(shell $(CC) -dumpmachine)
+NATIVE  := $(filter $(shell uname -m)-%,$(TARGET))
+# -dev packages that cannot be co-installed for the target sit in deps-cross.sh's private
+# sysroot (its .pc files point into it).
+CROSS_ROOT ?= /var/cache/cellmux-cross/root
+CROSS_PC   := $(if $(NATIVE),,$(wildcard $(CROSS_ROOT)/usr/lib/$(TARGET)/pkgconfig))
+PKG_CONFIG_RUN := $(if $(CROSS_PC),PKG_CONFIG_PATH=$(CROSS_PC)$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH)) )$(PKG_CONFIG)
 PKGS    := libmnl libnftables glib-2.0 libprotobuf-c libcurl sqlite3 libwebsockets openssl libbpf \
            qmi-glib libseccomp
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
            -fno-strict-aliasing -I. -I$(B)/gen
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(1) 2>/dev/null)
+PKG_CFLAGS := $(shell $(PKG_CONFIG_RUN) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell $(PKG_CONFIG_RUN) --libs $(1) 2>/dev/null)
 
 # One static library per folder, as DESIGN.md lays out; main programs stay out of them.
 PROTO_SRC  := $(wildcard proto/*.proto)
@@ -31,21 +53,28 @@ LIB_sandbox := $(wildcard sandbox/*.c)
 LIB_acct   := $(filter-out %.bpf.c,$(wildcard bpf/*.c))
 LIBS       := daemon sandbox acct router netns proto common
 
-# eBPF, the libbpf-bootstrap way: bpf/*.bpf.c -> clang -target bpf -> bpftool gen object ->
-# bpftool gen skeleton. vmlinux.h comes from the running kernel's BTF; bpf/vmlinux-fallback.h
-# (trimmed to what the programs use) only when the build machine has none.
+# eBPF, the libbpf-bootstrap way: bpf/*.bpf.c -> clang -target bpfel -> bpftool gen object ->
+# bpftool gen skeleton. vmlinux.h comes from the running kernel's BTF in a native build;
+# bpf/vmlinux-fallback.h (trimmed to what the programs use, generic types only) in a cross build
+# or when the build machine has none. The byte order and __TARGET_ARCH_* are the target's
+# (bpf_tracing.h would need the latter; "bpf" alone means the build machine's byte order).
 CLANG       ?= clang
 BPFTOOL     ?= bpftool
-VMLINUX_BTF ?= $(wildcard /sys/kernel/btf/vmlinux)
+VMLINUX_BTF ?= $(if $(NATIVE),$(wildcard /sys/kernel/btf/vmlinux))
 BPF_SRC     := $(wildcard bpf/*.bpf.c)
 BPF_SKEL    := $(patsubst bpf/%.bpf.c,$(B)/gen/bpf/%.skel.h,$(BPF_SRC))
-BPF_CFLAGS  := -g -O2 -target bpf -mcpu=v3 -Wall -Werror -I. -I$(B)/gen/bpf
+BPF_ENDIAN  := $(if $(filter s390% powerpc-% powerpc64-% mips-% mips64-% sparc% aarch64_be-% \
+		armeb-%,$(TARGET)),bpfeb,bpfel)
+BPF_ARCH    := $(patsubst x86_64,x86,$(patsubst i%86,x86,$(patsubst aarch64,arm64,\
+		$(patsubst riscv64,riscv,$(patsubst powerpc%,powerpc,$(firstword $(subst -, ,$(TARGET))))))))
+BPF_CFLAGS  := -g -O2 -target $(BPF_ENDIAN) -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Werror \
+	       -I. -I$(B)/gen/bpf
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(patsubst $(B)/%,%,$(1)))
 $(foreach l,$(LIBS),$(eval $(B)/lib$(l).a: $(call obj,$(LIB_$(l)))))
 $(B)/lib%.a:
 	@mkdir -p $(@D)
-	rm -f $@ && ar rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 ALL_LIBS  := $(foreach l,$(LIBS),$(B)/lib$(l).a)
 
@@ -58,8 +87,7 @@ $(B)/obj/worker/cellmux-worker.o: $(call obj,$(LIB_worker))
 	$(OBJCOPY) -w --keep-global-symbol='cmxw_*' $@.tmp $@
 	rm -f $@.tmp
 $(B)/libcellmux-worker.a: $(B)/obj/worker/cellmux-worker.o
-	rm -f $@ && ar rcs $@ $^
-OBJCOPY   ?= objcopy
+	rm -f $@ && $(AR) rcs $@ $^
 LDLIBS    := $(call PKG_LIBS,$(PKGS)) -lelf -lz
 
 PROGRAMS  := $(B)/cellmuxd $(B)/cellmux-sim $(B)/workers/cellmux-probe $(B)/cellmuxctl \
@@ -135,7 +163,7 @@ $(B)/obj/gen/%.o: $(B)/gen/%.c
 $(B)/gen/proto/%.pb-c.c $(B)/gen/proto/%.pb-c.h: proto/%.proto
 	@mkdir -p $(@D)
 	protoc-c --c_out=$(B)/gen $<
-$(B)/gen/bpf/vmlinux.h: $(VMLINUX_BTF)
+$(B)/gen/bpf/vmlinux.h: $(or $(VMLINUX_BTF),bpf/vmlinux-fallback.h)
 	@mkdir -p $(@D)
 	$(if $(VMLINUX_BTF),$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c >$@,cp bpf/vmlinux-fallback.h $@)
 $(B)/gen/bpf/%.bpf.o: bpf/%.bpf.c bpf/acct_abi.h $(B)/gen/bpf/vmlinux.h
@@ -213,7 +241,27 @@ deps:
 	@tools/deps.sh
 
 unit: $(UNIT_BIN)
-	@tests/run.sh unit
+	@BUILD=$(B) CELLMUX_TEST_WRAPPER="$(TEST_WRAPPER)" tests/run.sh unit
+
+# arm64 from this machine: Debian's cross toolchain and arm64 multiarch -dev packages
+# (deps-cross), a tree of its own (cross), its unit tests under qemu-user (unit-cross); the
+# arm64 .deb is dpkg-buildpackage -aarm64 (debian/rules). Anything but a native build runs its
+# tests through TEST_WRAPPER, which cellmux's tests also put before a program they start.
+CROSS_B       ?= build-arm64
+CROSS_TRIPLET ?= aarch64-linux-gnu
+QEMU          ?= qemu-$(firstword $(subst -, ,$(TARGET)))-static
+# No -L /usr/aarch64-linux-gnu: that is libc6-arm64-cross (2.36-8cross1 on Debian 12), older
+# than the multiarch libc6:arm64 the programs link against, and a forked child spun forever in
+# it (test_cellmuxctl); the multiarch loader, /lib/ld-linux-aarch64.so.1, is found as it is.
+TEST_WRAPPER  ?= $(if $(NATIVE),,$(QEMU))
+deps-cross:
+	@tools/deps-cross.sh
+
+cross:
+	$(MAKE) B=$(CROSS_B) CROSS_COMPILE=$(CROSS_TRIPLET)- all
+
+unit-cross:
+	$(MAKE) B=$(CROSS_B) CROSS_COMPILE=$(CROSS_TRIPLET)- unit
 
 # Strict: every dependency is installed by now, so a test that can only skip here fails.
 check: deps
@@ -292,12 +340,14 @@ uninstall:
 	-rmdir $(DESTDIR)$(sysconfdir)/cellmux 2>/dev/null
 
 # The heavy checks of the Debian package (root; they install and purge it): not in `make check`.
-# test_nspawn.sh boots a debootstrapped Debian 12 (network, ~240 MB, a few minutes).
+# test_nspawn.sh boots a debootstrapped Debian 12 (network, ~240 MB, a few minutes);
+# test_arm64.sh cross-builds the arm64 package and runs its unit tests under qemu (~2 min).
 DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
-distcheck: deps
+distcheck: deps deps-cross
 	rm -rf $(B)/deb
 	KEEP_DEB=$(CURDIR)/$(B)/deb tests/dist/test_deb.sh
 	tests/dist/test_nspawn.sh $(B)/deb/cellmux_*_$(DEB_ARCH).deb
+	KEEP_DEB=$(CURDIR)/$(B)/deb tests/dist/test_arm64.sh
 
 # libcellmux-worker for building workers elsewhere: apart from install, so the service package
 # carries no development files.
@@ -325,4 +375,4 @@ uninstall-worker-lib:
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps unit check demo bench clean fuzz fuzz-smoke
+.PHONY: all deps unit check demo bench clean fuzz fuzz-smoke deps-cross cross unit-cross

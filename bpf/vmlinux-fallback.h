@@ -1,6 +1,9 @@
-/* vmlinux-fallback.h — used as vmlinux.h only on build machines without /sys/kernel/btf/vmlinux:
- * the few kernel types acct.bpf.c needs, as bpftool dumps them (Linux 6.18), so CO-RE still
- * relocates every field access against the running kernel's BTF at load time. */
+/* vmlinux-fallback.h — used as vmlinux.h in cross builds and on build machines without
+ * /sys/kernel/btf/vmlinux: the few kernel types acct.bpf.c needs, as bpftool dumps them
+ * (Linux 6.18), so CO-RE still relocates every field access against the running kernel's BTF
+ * at load time. Only types every architecture shares (UAPI: __sk_buff, the map types), nothing
+ * of one machine's (pt_regs and the like): the same object loads on x86-64 and arm64.
+ * tests/dist/test_arm64.sh builds the programs with it. */
 #ifndef __VMLINUX_H__
 #define __VMLINUX_H__
 
@@ -35,6 +38,7 @@ enum {
 
 enum bpf_map_type {
 	BPF_MAP_TYPE_HASH = 1,
+	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_RINGBUF = 27,
 };
 

@@ -254,14 +254,26 @@ static char *slurp(const char *path)
 static void run_as(struct fix *x, bool as_nobody, const char *socket, ...)
 {
 	char outp[128], errp[128];
-	const char *argv[32] = { x->ctl, "--socket", socket ? socket : x->path };
-	size_t n = 3;
+	const char *argv[40] = { 0 };
+	const char *wrapper = getenv("CELLMUX_TEST_WRAPPER");
+	gchar **wargv = NULL;
+	size_t n = 0;
 	va_list ap;
 	pid_t pid;
 	int st;
 
+	/* A cross build's cellmuxctl runs under the emulator the test itself runs under (tests/run.sh
+	 * exports it): without binfmt_misc the kernel cannot exec it. Parsed before the fork. */
+	if (wrapper && wrapper[0]) {
+		assert_true(g_shell_parse_argv(wrapper, NULL, &wargv, NULL));
+		for (gchar **w = wargv; *w && n < 7; w++)
+			argv[n++] = *w;
+	}
+	argv[n++] = x->ctl;
+	argv[n++] = "--socket";
+	argv[n++] = socket ? socket : x->path;
 	va_start(ap, socket);
-	while ((argv[n] = va_arg(ap, const char *)) && n < 31)
+	while ((argv[n] = va_arg(ap, const char *)) && n < 39)
 		n++;
 	va_end(ap);
 	snprintf(outp, sizeof(outp), "%s/out", x->dir);
@@ -277,9 +289,10 @@ static void run_as(struct fix *x, bool as_nobody, const char *socket, ...)
 		if (as_nobody &&
 		    (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0))
 			_exit(101);
-		execv(argv[0], (char *const *)argv);
+		execvp(argv[0], (char *const *)argv);
 		_exit(102);
 	}
+	g_strfreev(wargv);
 	for (;;) {
 		pid_t w = waitpid(pid, &st, WNOHANG);
 

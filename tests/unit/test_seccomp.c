@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/unit/unit_skip.h"
 #include "sandbox/seccomp.h"
 
 static struct sock_fprog prog;
@@ -316,6 +317,8 @@ static void denied_calls_fail(void **state)
 {
 	int bad = 0;
 
+	UNIT_NOT_EMULATED();
+
 	for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
 		int r = run_probe(denied[i].fn, true), want = expected(denied[i].expect);
 
@@ -332,6 +335,8 @@ static void denied_calls_fail(void **state)
 static void ordinary_calls_work(void **state)
 {
 	int bad = 0;
+
+	UNIT_NOT_EMULATED();
 
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
 		int r = run_probe(allowed[i].fn, true), want = 0;
@@ -353,6 +358,7 @@ static void ordinary_calls_work(void **state)
  * filter would), unprivileged. Shows the EPERMs above come from the filter. */
 static void probes_succeed_unfiltered(void **state)
 {
+	UNIT_NOT_EMULATED();
 	assert_int_equal(run_probe(p_unshare_user, false), 0);
 	assert_int_equal(run_probe(p_clone_newuser, false), 0);
 	assert_int_equal(run_probe(p_clone3, false), 0);
@@ -408,5 +414,5 @@ int main(void)
 		cmocka_unit_test(probes_succeed_unfiltered),
 		cmocka_unit_test(filter_fits_and_frees),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return unit_exit(cmocka_run_group_tests(tests, setup, teardown));
 }
