@@ -617,8 +617,17 @@ static void session_remove(struct daemon *d, struct session *s)
 		d->n_sessions--;
 		break;
 	}
-	if (g_hash_table_lookup(d->session_names, s->name) == s)
+	/* Two sessions share a name while a changed one restarts (the old one stopping): the
+	 * name goes on naming whichever is left. */
+	if (g_hash_table_lookup(d->session_names, s->name) == s) {
 		g_hash_table_remove(d->session_names, s->name);
+		for (size_t i = 0; i < d->n_sessions; i++)
+			if (!strcmp(d->sessions[i]->name, s->name)) {
+				g_hash_table_replace(d->session_names, d->sessions[i]->name,
+						     d->sessions[i]);
+				break;
+			}
+	}
 	dm_acct_session_detach(d, s);
 	/* Removed for good (not a daemon stop, a move or a changed session restarting). */
 	if (s->remove_when_stopped)
