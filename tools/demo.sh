@@ -5,6 +5,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 . tests/lablock.sh
 B=$(pwd)/build
+# The binaries: the build tree's by default; tests/dist/test_deb.sh runs the installed ones.
+CELLMUXD=${CELLMUXD:-$B/cellmuxd}
+CELLMUXCTL=${CELLMUXCTL:-$B/cellmuxctl}
+CELLMUX_SIM=${CELLMUX_SIM:-$B/cellmux-sim}
+CELLMUX_PROBE=${CELLMUX_PROBE:-$B/workers/cellmux-probe}
 D=$(mktemp -d /tmp/cellmux-demo.XXXXXX)
 chmod 755 "$D"
 PID=
@@ -17,7 +22,7 @@ cleanup() {
 		for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$PID" 2>/dev/null
 	fi
-	"$B/cellmux-sim" down >/dev/null 2>&1
+	"$CELLMUX_SIM" down >/dev/null 2>&1
 	rm -rf "$D" /sys/fs/bpf/cellmux-demo
 }
 trap cleanup EXIT
@@ -26,13 +31,13 @@ trap 'exit 130' INT TERM
 [ "$(id -u)" = 0 ] || { echo "demo: run as root (sudo make demo)" >&2; exit 1; }
 start=$SECONDS
 # Workers run as nobody, who may not be able to reach a checkout under /root: run a copy.
-cp "$B/workers/cellmux-probe" "$D/cellmux-probe"
+cp "$CELLMUX_PROBE" "$D/cellmux-probe"
 echo "== cellmux-sim up --modems 3: three fake carriers, each with its own public address"
-"$B/cellmux-sim" up --modems 3 >/dev/null || exit 1
-"$B/cellmux-sim" status
+"$CELLMUX_SIM" up --modems 3 >/dev/null || exit 1
+"$CELLMUX_SIM" status
 
 {
-	"$B/cellmux-sim" config
+	"$CELLMUX_SIM" config
 	cat <<EOF2
 [daemon]
 cgroup=/cellmux-demo
@@ -47,8 +52,8 @@ EOF2
 } >"$D/cellmux.conf"
 
 echo
-echo "== cellmuxd -c $D/cellmux.conf (log: $D/daemon.log)"
-"$B/cellmuxd" -c "$D/cellmux.conf" >"$D/daemon.log" 2>&1 &
+echo "== $CELLMUXD -c $D/cellmux.conf (log: $D/daemon.log)"
+"$CELLMUXD" -c "$D/cellmux.conf" >"$D/daemon.log" 2>&1 &
 PID=$!
 
 egress() { awk -v s="session=$1" '$NF == s && $5 == 200 { print $2 }' /run/cellmux-sim/http.log 2>/dev/null | tail -1; }
@@ -75,7 +80,7 @@ done
 
 echo
 echo "== cellmuxctl uplink list (counters from eBPF)"
-"$B/cellmuxctl" --socket "$D/ctl.sock" uplink list
+"$CELLMUXCTL" --socket "$D/ctl.sock" uplink list
 
 echo
 echo "== SIGTERM: workers stop, namespaces go, interfaces return"
@@ -84,7 +89,7 @@ wait "$PID"
 rc=$?
 PID=
 tail -3 "$D/daemon.log" | sed 's/^/   /'
-"$B/cellmux-sim" down
+"$CELLMUX_SIM" down
 left=$(ip netns list | grep -cE '^(cmx-|cmxsim-)')
 echo "namespaces left: $left; took $((SECONDS - start)) s; cellmuxd exit status $rc"
 [ "$rc" -eq 0 ] && [ "$left" -eq 0 ]

@@ -61,6 +61,17 @@ check "cellmuxctl runs" bash -c '/usr/bin/cellmuxctl --help >/dev/null'
 check "the cellmux group exists" bash -c 'getent group cellmux >/dev/null'
 check "state directory 0700 root" [ "$(stat -c '%a %U' /var/lib/cellmux 2>/dev/null)" = "700 root" ]
 check "man cellmux.conf finds the page" bash -c 'man -w cellmux.conf | grep -q cellmux.conf.5'
+# The installed binaries, not the build tree's, run the sim demo: three fake modems, six probe
+# sessions, each seen by the fake internet's server from its own carrier's address.
+CELLMUXD=/usr/sbin/cellmuxd CELLMUXCTL=/usr/bin/cellmuxctl \
+	CELLMUX_SIM=/usr/libexec/cellmux/cellmux-sim CELLMUX_PROBE=/usr/libexec/cellmux/cellmux-probe \
+	timeout 300 "$ROOT/tools/demo.sh" >"$W/demo.log" 2>&1
+rc=$?
+check "the installed binaries run the sim demo (exit $rc)" [ $rc -eq 0 ]
+n=$(grep -cE '^s[1-6] +\| sim[0-2] +\| [0-9]+ +\| 198\.18\.1\.[1-3]$' "$W/demo.log")
+check "... every one of its 6 sessions reached the server from a carrier address ($n)" [ "$n" = 6 ]
+check "... through the installed cellmuxd" grep -q "== /usr/sbin/cellmuxd -c" "$W/demo.log"
+[ $FAILS -eq 0 ] || tail -30 "$W/demo.log"
 
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq cellmux >"$W/purge.log" 2>&1 ||
 	{ cat "$W/purge.log"; fail "apt-get purge"; }
