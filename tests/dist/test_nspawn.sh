@@ -105,6 +105,7 @@ check "systemctl reload with an uplink and a session" in_ct systemctl reload cel
 hello() { in_ct journalctl -u cellmux --no-pager | grep -q 'session s1: worker cellmux-probe .* says hello'; }
 check "the session's worker runs and says hello under the unit" wait_for 60 hello
 check "the uplink's namespace exists" in_ct test -e /run/netns/cmx-veth
+[ $FAILS -eq 0 ] || { echo "--- journal (tail) ---"; in_ct journalctl -u cellmux --no-pager | tail -40; }
 echo 'frobnicate=yes' >>"$R/etc/cellmux/cellmux.conf"
 check "systemctl reload fails on a bad file" bash -c "! nsenter -t $C1 -a systemctl reload cellmux 2>/dev/null"
 check "and the daemon keeps running" [ "$(prop SubState)" = running ]
