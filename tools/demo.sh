@@ -69,6 +69,7 @@ grep -E "uplink .*: up|started on" "$D/daemon.log" | sed 's/^/   /'
 echo
 printf '%-8s | %-7s | %-10s | %s\n' session uplink "worker pid" "egress IP seen by the server"
 printf -- '---------+---------+------------+------------------------------\n'
+seen=0
 for s in 1 2 3 4 5 6; do
 	# The session's init (PID 1 of its PID namespace) is in the cgroup first; the worker is
 	# its child.
@@ -76,6 +77,7 @@ for s in 1 2 3 4 5 6; do
 	pid=$(awk '{ print $1 }' "/proc/$init/task/$init/children" 2>/dev/null)
 	up=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^CELLMUX_UPLINK=//p')
 	printf '%-8s | %-7s | %-10s | %s\n' "s$s" "${up:-?}" "${pid:-?}" "$(egress s$s)"
+	[ -n "$(egress s$s)" ] && seen=$((seen + 1))
 done
 
 echo
@@ -91,5 +93,5 @@ PID=
 tail -3 "$D/daemon.log" | sed 's/^/   /'
 "$CELLMUX_SIM" down
 left=$(ip netns list | grep -cE '^(cmx-|cmxsim-)')
-echo "namespaces left: $left; took $((SECONDS - start)) s; cellmuxd exit status $rc"
-[ "$rc" -eq 0 ] && [ "$left" -eq 0 ]
+echo "namespaces left: $left; took $((SECONDS - start)) s; cellmuxd exit status $rc; $seen of 6 sessions reached the server"
+[ "$rc" -eq 0 ] && [ "$left" -eq 0 ] && [ "$seen" -eq 6 ]
