@@ -181,15 +181,14 @@ static gboolean retransmit_cb(gpointer data)
 	case SELECTING:
 		/* A modem whose server never answers would leave the uplink "connecting" with
 		 * nothing said: the operator gets the reason, once per round of discovery. */
-		if (c->tries++ == NO_OFFER_TRIES && !c->have_lease)
+		if (c->tries++ == NO_OFFER_TRIES) /* SELECTING holds no lease: a STALLED */
 			lost(c, "no offer after " G_STRINGIFY(NO_OFFER_TRIES) " DISCOVERs");
 		send_msg(c, DHCP_DISCOVER, false);
 		timer_arm(c, next_delay(c), retransmit_cb);
 		break;
 	case REQUESTING:
 		if (++c->tries > REQUEST_TRIES) {
-			if (!c->have_lease)
-				lost(c, "no ACK to " G_STRINGIFY(REQUEST_TRIES) " REQUESTs");
+			lost(c, "no ACK to " G_STRINGIFY(REQUEST_TRIES) " REQUESTs"); /* none held */
 			enter(c, SELECTING);
 			break;
 		}

@@ -65,7 +65,8 @@ struct ask {
 	GCancellable *cancel;
 	QmiDevice *dev;
 	QmiClient *dms;
-	bool want_iccid, busy;
+	bool want_iccid;
+	int busy; /* 1 until the chain ends: qmi_ctx_wait()'s pending count */
 	int err;
 	unsigned timeout_s;
 	struct ident_facts f;
@@ -75,7 +76,7 @@ static void ask_done(struct ask *a, int err)
 {
 	if (err && !a->err)
 		a->err = err;
-	a->busy = false;
+	a->busy = 0;
 }
 
 static void close_cb(GObject *src, GAsyncResult *res, gpointer data)
@@ -225,19 +226,18 @@ static gboolean expire_cb(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-/* Runs ctx until a is no longer busy or ms pass; whether it finished. */
-static bool run_until(GMainContext *ctx, struct ask *a, unsigned ms)
+bool qmi_ctx_wait(GMainContext *ctx, const int *pending, unsigned ms)
 {
 	bool expired = false;
 	GSource *t = g_timeout_source_new(ms);
 
 	g_source_set_callback(t, expire_cb, &expired, NULL);
 	g_source_attach(t, ctx);
-	while (a->busy && !expired)
+	while (*pending > 0 && !expired)
 		g_main_context_iteration(ctx, TRUE);
 	g_source_destroy(t);
 	g_source_unref(t);
-	return !a->busy;
+	return *pending <= 0;
 }
 
 int qmi_ident_ask(const char *device, const char *proxy, bool iccid, unsigned timeout_ms,
@@ -254,7 +254,7 @@ int qmi_ident_ask(const char *device, const char *proxy, bool iccid, unsigned ti
 	if (!a)
 		return -ENOMEM;
 	a->want_iccid = iccid;
-	a->busy = true;
+	a->busy = 1;
 	a->timeout_s = MAX(1u, (timeout_ms + 999) / 1000);
 	a->cancel = g_cancellable_new();
 	ctx = g_main_context_new();
@@ -265,9 +265,9 @@ int qmi_ident_ask(const char *device, const char *proxy, bool iccid, unsigned ti
 				   (gboolean)(proxy[0] != '\0'), QMI_DEVICE_PROXY_PATH,
 				   proxy[0] ? proxy : DEFAULT_PROXY, NULL);
 	g_object_unref(file);
-	if (!run_until(ctx, a, timeout_ms)) {
+	if (!qmi_ctx_wait(ctx, &a->busy, timeout_ms)) {
 		g_cancellable_cancel(a->cancel);
-		if (!run_until(ctx, a, DRAIN_MS)) {
+		if (!qmi_ctx_wait(ctx, &a->busy, DRAIN_MS)) {
 			/* libqmi still holds a: leave it to it rather than free it under it. */
 			g_main_context_pop_thread_default(ctx);
 			log_warn("%s: the modem did not answer, nor let go after a cancel", device);
@@ -312,9 +312,8 @@ static void port_facts(const char *root, const char *cls, const char *port,
 	ifname[0] = '\0';
 	if (ident_usb_of_class(root, cls, port, f->usb, sizeof(f->usb)) < 0)
 		f->usb[0] = '\0';
-	if (qmi_ident_netdev(root, port, ifname, len) < 0)
-		ifname[0] = '\0';
-	else if (ident_facts_sysfs(root, ifname, &nf) == 0)
+	if (qmi_ident_netdev(root, port, ifname, len) == 0 &&
+	    ident_facts_sysfs(root, ifname, &nf) == 0)
 		memcpy(f->mac, nf.mac, sizeof(f->mac));
 }
 
@@ -344,7 +343,7 @@ int qmi_ident_find(const char *root, const struct ident_match *m, const char *pr
 			int q;
 
 			snprintf(dev, sizeof(dev), "/dev/%s", names[i]->d_name);
-			if (r != -ENODEV || (taken && taken(dev, data)))
+			if (taken && taken(dev, data))
 				continue;
 			port_facts(root, port_classes[c], names[i]->d_name, &f, ifn, sizeof(ifn));
 			v = ident_match_check(m, &f);
@@ -359,11 +358,12 @@ int qmi_ident_find(const char *root, const struct ident_match *m, const char *pr
 				continue;
 			if (strlen(dev) >= dlen || strlen(ifn) >= ilen) {
 				r = -ENAMETOOLONG;
-				continue;
+				break;
 			}
 			strcpy(device, dev);
 			strcpy(ifname, ifn);
 			r = 0;
+			break;
 		}
 		for (int i = 0; i < n; i++)
 			free(names[i]);

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <glib.h>
 
 #include "netns/ident.h"
 
@@ -21,6 +22,10 @@ int qmi_ident_ask(const char *device, const char *proxy, bool iccid, unsigned ti
 /* Whether something listens on the qmi-proxy abstract socket name. libqmi would start qmi-proxy
  * when nothing does: right for its own (that opens the real port), useless for any other. */
 bool qmi_proxy_listening(const char *name);
+
+/* Runs ctx (a private context, never the daemon's) until *pending drops to 0 or ms pass;
+ * whether it did. The driver's bounded waits and the identity ask share it. */
+bool qmi_ctx_wait(GMainContext *ctx, const int *pending, unsigned ms);
 
 /* Whether port ("/dev/cdc-wdm0") is taken already (another uplink runs on it): not asked. */
 typedef bool (*qmi_ident_taken_fn)(const char *device, void *data);

@@ -1402,26 +1402,6 @@ static void release_cb(GObject *src, GAsyncResult *res, gpointer data)
 	(*pending)--;
 }
 
-static gboolean deadline_cb(gpointer data)
-{
-	*(bool *)data = true;
-	return G_SOURCE_REMOVE;
-}
-
-/* Waits in the private context, never in the daemon's, until pending reaches 0 or time is up. */
-static void ctx_wait(struct qmi *q, int *pending, unsigned ms)
-{
-	bool expired = false;
-	GSource *t = g_timeout_source_new(ms);
-
-	g_source_set_callback(t, deadline_cb, &expired, NULL);
-	g_source_attach(t, q->ctx);
-	while (*pending > 0 && !expired)
-		g_main_context_iteration(q->ctx, TRUE);
-	g_source_destroy(t);
-	g_source_unref(t);
-}
-
 /* Ends the call and releases every client, waiting for the modem's answers (bounded). */
 static void session_release(struct qmi *q)
 {
@@ -1444,7 +1424,7 @@ static void session_release(struct qmi *q)
 		qmi_message_wds_stop_network_input_unref(in);
 		b->handle = 0;
 	}
-	ctx_wait(q, &pending, STOP_WAIT_MS);
+	qmi_ctx_wait(q->ctx, &pending, STOP_WAIT_MS);
 	QmiClient *clients[] = {QMI_CLIENT(q->dms), QMI_CLIENT(q->nas), QMI_CLIENT(q->wda),
 				q->n_b > 0 ? QMI_CLIENT(q->b[0].wds) : NULL,
 				q->n_b > 1 ? QMI_CLIENT(q->b[1].wds) : NULL};
@@ -1455,7 +1435,7 @@ static void session_release(struct qmi *q)
 						  QMI_DEVICE_RELEASE_CLIENT_FLAGS_RELEASE_CID,
 						  REQ_TIMEOUT_S, NULL, release_cb, &pending);
 		}
-	ctx_wait(q, &pending, STOP_WAIT_MS);
+	qmi_ctx_wait(q->ctx, &pending, STOP_WAIT_MS);
 	for (int i = 0; i < q->n_b; i++) {
 		if (q->b[i].wds && q->b[i].ind_id)
 			g_signal_handler_disconnect(q->b[i].wds, q->b[i].ind_id);

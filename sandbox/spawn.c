@@ -333,11 +333,21 @@ static int join_v1(const struct spawn_params *sp, pid_t pid, const char **failed
 	return 0;
 }
 
+static void close_pair(int fd[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (fd[i] >= 0) {
+			close(fd[i]);
+			fd[i] = -1;
+		}
+}
+
 int spawn_worker(const struct spawn_params *sp, struct spawn_result *ret)
 {
 	char procs[PATH_MAX];
 	struct failure f;
-	int p[2], status[2], joined[2] = { -1, -1 }, r, cgroup_fd, pidfd = -1;
+	int p[2] = { -1, -1 }, status[2] = { -1, -1 }, joined[2] = { -1, -1 };
+	int r, cgroup_fd, pidfd = -1;
 	const char *v1_failed = NULL;
 	ssize_t n;
 	pid_t pid;
@@ -345,51 +355,32 @@ int spawn_worker(const struct spawn_params *sp, struct spawn_result *ret)
 	*ret = (struct spawn_result){ .pidfd = -1, .status_fd = -1 };
 	if ((size_t)snprintf(procs, sizeof(procs), "%s/cgroup.procs", sp->cgroup) >= sizeof(procs))
 		return -ENAMETOOLONG;
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return negative_errno();
-	if (pipe2(status, O_CLOEXEC) < 0) {
+	/* joined: a socket, not a pipe: send(MSG_NOSIGNAL) to a child gone already is EPIPE, not
+	 * a SIGPIPE for the caller. */
+	if (pipe2(p, O_CLOEXEC) < 0 || pipe2(status, O_CLOEXEC) < 0 ||
+	    (sp->v1_procs && sp->v1_procs[0] &&
+	     socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, joined) < 0)) {
 		r = negative_errno();
-		close(p[0]);
-		close(p[1]);
-		return r;
-	}
-	/* A socket, not a pipe: send(MSG_NOSIGNAL) to a child gone already is EPIPE, not a
-	 * SIGPIPE for the caller. */
-	if (sp->v1_procs && sp->v1_procs[0] &&
-	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, joined) < 0) {
-		r = negative_errno();
-		close(p[0]);
-		close(p[1]);
-		close(status[0]);
-		close(status[1]);
-		return r;
+		goto fail;
 	}
 	/* Writing cgroup.procs takes the cgroup threadgroup lock for writing, which waits out an
 	 * RCU grace period (measured: 5-25 ms here); a child born in the cgroup does not. */
 	cgroup_fd = open(sp->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cgroup_fd < 0) {
 		r = negative_errno();
-		close(p[0]);
-		close(p[1]);
 		ret->step = step_names[STEP_CGROUP];
-		return r;
+		goto fail;
 	}
 	pid = clone_sandboxed(cgroup_fd, &pidfd);
 	/* Linux 5.3-5.6 have clone3 without CLONE_INTO_CGROUP: join by writing cgroup.procs. */
 	bool in_cgroup = pid >= 0;
 	if (pid < 0 && (errno == EINVAL || errno == E2BIG))
 		pid = clone_sandboxed(-1, &pidfd);
+	r = pid < 0 ? negative_errno() : 0;
 	close(cgroup_fd);
 	if (pid < 0) {
-		r = negative_errno();
-		close(p[0]);
-		close(p[1]);
-		if (joined[0] >= 0) {
-			close(joined[0]);
-			close(joined[1]);
-		}
 		ret->step = r == -ENOSYS ? "clone3 (needs Linux 5.3 or later)" : "clone3";
-		return r;
+		goto fail;
 	}
 	if (pid == 0) {
 		close(p[0]);
@@ -406,21 +397,6 @@ int spawn_worker(const struct spawn_params *sp, struct spawn_result *ret)
 		if (r == 0 && send(joined[1], "j", 1, MSG_NOSIGNAL) != 1)
 			r = negative_errno();
 		close(joined[1]);
-		if (r < 0) {
-			do
-				n = read(p[0], &f, sizeof(f));
-			while (n < 0 && errno == EINTR);
-			close(p[0]);
-			ret->pid = pid;
-			ret->pidfd = pidfd;
-			ret->status_fd = status[0];
-			/* A child that failed first (and so is gone: ESRCH, EPIPE) said why. */
-			if (n == (ssize_t)sizeof(f))
-				return failure_of(&f, ret);
-			ret->step = step_names[STEP_CGROUP];
-			ret->detail = v1_failed;
-			return r;
-		}
 	}
 	do
 		n = read(p[0], &f, sizeof(f));
@@ -429,7 +405,18 @@ int spawn_worker(const struct spawn_params *sp, struct spawn_result *ret)
 	ret->pid = pid;
 	ret->pidfd = pidfd;
 	ret->status_fd = status[0];
+	/* A child that failed first (and so is gone: a join then fails with ESRCH) said why. */
 	if (n == (ssize_t)sizeof(f))
 		return failure_of(&f, ret);
-	return 0;
+	if (r < 0) {
+		ret->step = step_names[STEP_CGROUP];
+		ret->detail = v1_failed;
+	}
+	return r;
+
+fail:
+	close_pair(p);
+	close_pair(status);
+	close_pair(joined);
+	return r;
 }

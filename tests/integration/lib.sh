@@ -155,6 +155,16 @@ http_log() { cat /run/cellmux-sim/http.log 2>/dev/null; }
 # The client addresses the sim's web server saw for a session's requests.
 egress_of() { http_log | awk -v s="session=$1" '$NF == s && $5 == 200 { print $2 }' | sort -u; }
 carrier_addr() { echo "198.18.1.$(($1 + 1))"; }
+# Client addresses of a session's successful requests after http log line $2, and whether any.
+egress_since() { tail -n +$(($2 + 1)) /run/cellmux-sim/http.log | awk -v s="session=$1" '$NF == s && $5 == 200 { print $2 }' | sort -u; }
+seen_since() { [ -n "$(egress_since "$1" "$2")" ]; }
+http_lines() { wc -l </run/cellmux-sim/http.log; }
+# Predicates for wait_for: session $1's worker is in uplink $2's namespace; it has no worker;
+# the daemon's log says $1; cmx-$1 is gone.
+on() { [ "$(uplink_of "$1")" = "$2" ]; }
+no_worker() { [ -z "$(worker_pid "$1")" ]; }
+logged() { grep -q -- "$1" "$T/daemon.log"; }
+ns_gone() { ! ip netns list | grep -q "^cmx-$1\b"; }
 
 # [daemon] section pointing session cgroups, counters and the store (state_dir, unless
 # backend_lib.sh's STATE names one) at test-owned places.

@@ -70,12 +70,6 @@ awk -v iv="$INTERVAL_MS" -v fl="$FAIL" -v c0="${caps[0]}" -v c1="${caps[1]}" -v 
 grep -q '^health_check=tcp:198.18.0.1:80$' "$T/cellmux.conf" || die "config has no health checks"
 start_daemon
 
-on() { [ "$(uplink_of "$1")" = "$2" ]; }
-no_worker() { [ -z "$(worker_pid "$1")" ]; }
-logged() { grep -q -- "$1" "$T/daemon.log"; }
-# Client addresses of a session's successful requests after http log line $2.
-egress_since() { tail -n +$(($2 + 1)) /run/cellmux-sim/http.log | awk -v s="session=$1" '$NF == s && $5 == 200 { print $2 }' | sort -u; }
-seen_since() { [ -n "$(egress_since "$1" "$2")" ]; }
 json_field() { # uplink|session, name, field
 	ctl --json "$1" show "$2" | python3 -c 'import json,sys; v=json.load(sys.stdin)
 v=v[0] if isinstance(v, list) else v

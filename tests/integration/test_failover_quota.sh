@@ -58,8 +58,6 @@ field() { # uplink|session NAME FIELD
 v=v[0] if isinstance(v, list) else v
 x=v.get(sys.argv[1]); print(str(x).lower() if isinstance(x, bool) else x)' "$3"
 }
-on() { [ "$(uplink_of "$1")" = "$2" ]; }
-no_worker() { [ -z "$(worker_pid "$1")" ]; }
 reload() { ctl reload; }
 # Every session's entry in `session list`, as NAME:UPLINK:STATE:REASON lines.
 list_line() {

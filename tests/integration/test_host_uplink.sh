@@ -115,7 +115,6 @@ awk -v iv="$INTERVAL_MS" -v fl="$FAIL" '
 	{ print }' "$T/cellmux.conf" >"$T/c2" && mv "$T/c2" "$T/cellmux.conf"
 start_daemon
 
-on() { [ "$(uplink_of "$1")" = "$2" ]; }
 on_sim() { case $(uplink_of "$1") in sim*) return 0 ;; esac; return 1; }
 json_field() {
 	ctl --json "$1" show "$2" | python3 -c 'import json,sys; v=json.load(sys.stdin)

@@ -44,19 +44,12 @@ sed -i 's/^interface=simwwan\([0-9]\)$/match=mac:02:c3:4d:00:00:0\1/' "$T/cellmu
 [ "$(grep -c '^match=mac:' "$T/cellmux.conf")" = 3 ] || die "config has no match= lines"
 grep -q '^interface=' "$T/cellmux.conf" && die "config still names interfaces"
 
-on() { [ "$(uplink_of "$1")" = "$2" ]; }
-no_worker() { [ -z "$(worker_pid "$1")" ]; }
-logged() { grep -q -- "$1" "$T/daemon.log"; }
-egress_since() { tail -n +$(($2 + 1)) /run/cellmux-sim/http.log | awk -v s="session=$1" '$NF == s && $5 == 200 { print $2 }' | sort -u; }
-seen_since() { [ -n "$(egress_since "$1" "$2")" ]; }
-http_lines() { wc -l </run/cellmux-sim/http.log; }
 # "NAME MAC" of the one non-lo link in cmx-<uplink>, or nothing.
 link_in() {
 	ip -n "cmx-$1" -o link show 2>/dev/null |
 		awk '$2 != "lo:" { sub(/:$/, "", $2); sub(/@.*/, "", $2); for (i = 1; i < NF; i++) if ($i == "link/ether") print $2, $(i + 1) }'
 }
 holds() { [ "$(link_in "$1")" = "$2 $3" ]; }
-ns_gone() { ! ip netns list | grep -q "^cmx-$1\b"; }
 state_of() {
 	ctl --json uplink show "$1" | python3 -c 'import json,sys; v=json.load(sys.stdin)
 v=v[0] if isinstance(v, list) else v

@@ -71,15 +71,8 @@ sed -i "s/^match=imei:$IMEI0$/match=imei:${IMEI0:0:14}$(( (${IMEI0:14:1} + 1) % 
 check "a wrong IMEI check digit is refused with its reason" \
 	grep -q "bad2.conf:[0-9]*: invalid match=imei:.*valid Luhn check digit" "$T/bad2.out"
 
-on() { [ "$(uplink_of "$1")" = "$2" ]; }
-no_worker() { [ -z "$(worker_pid "$1")" ]; }
-logged() { grep -q -- "$1" "$T/daemon.log"; }
-egress_since() { tail -n +$(($2 + 1)) /run/cellmux-sim/http.log | awk -v s="session=$1" '$NF == s && $5 == 200 { print $2 }' | sort -u; }
-seen_since() { [ -n "$(egress_since "$1" "$2")" ]; }
-http_lines() { wc -l </run/cellmux-sim/http.log; }
 link_in() { ip -n "cmx-$1" -o link show 2>/dev/null | awk '$2 != "lo:" { sub(/:$/, "", $2); sub(/@.*/, "", $2); print $2 }'; }
 holds() { [ "$(link_in "$1")" = "$2" ]; }
-ns_gone() { ! ip netns list | grep -q "^cmx-$1\b"; }
 jget() { # uplink, python expression over u (its `uplink show --json`)
 	ctl --json uplink show "$1" >"$T/show.json" 2>/dev/null &&
 		python3 -c 'import json,sys; u=json.load(open(sys.argv[2])); u=u[0] if isinstance(u, list) else u; print(eval(sys.argv[1]))' "$2" "$T/show.json"
