@@ -419,6 +419,17 @@ static int daemon_counters_save(struct parser *p, int line, const char *key, con
 	return 0;
 }
 
+static int daemon_favor_dynmods(struct parser *p, int line, const char *key, const char *value)
+{
+	if (!strcmp(value, "yes"))
+		p->c->daemon.favor_dynmods = true;
+	else if (!strcmp(value, "no"))
+		p->c->daemon.favor_dynmods = false;
+	else
+		return fail(p, line, "cgroup_favor_dynmods=%s: want yes or no", value);
+	return 0;
+}
+
 static const struct key_def daemon_keys[] = {
 	{ "cgroup", daemon_cgroup, 0 },
 	{ "ctl_socket", daemon_ctl_socket, 0 },
@@ -432,6 +443,7 @@ static const struct key_def daemon_keys[] = {
 	{ "inbox_max", daemon_queue_max, 0 },
 	{ "uid_range", daemon_uid_range, 0 },
 	{ "counters_save_interval", daemon_counters_save, 0 },
+	{ "cgroup_favor_dynmods", daemon_favor_dynmods, 0 },
 };
 
 /* ---- [backend] ---- */

@@ -40,6 +40,9 @@ struct cfg_daemon {
 	/* How often counters and quota use are copied to the store (counters_save_interval=):
 	 * what a power cut can cost them. Default CONFIG_DEFAULT_COUNTERS_SAVE_MS. */
 	unsigned counters_save_ms;
+	/* cgroup_favor_dynmods=yes: set favordynmods on the cgroup2 mount when a controller is on
+	 * v1 (sandbox/cgroup.h says what it costs and saves). */
+	bool favor_dynmods;
 	int line;
 };
 #define CONFIG_DEFAULT_COUNTERS_SAVE_MS 60000

@@ -168,6 +168,30 @@ void session_orphans_reap(struct daemon *d)
 	d->n_orphans = 0;
 }
 
+/* A worker is born in its v2 cgroup (CLONE_INTO_CGROUP), but a v1 hierarchy it can only join
+ * by migration, and every migration waits for an RCU grace period unless favordynmods is set. */
+static void favor_dynmods(struct daemon *d)
+{
+	bool v1 = false;
+	int r;
+
+	for (int i = 0; i < CG_N; i++)
+		v1 |= d->cg_layout.v1_root[i] != NULL;
+	if (!v1)
+		return;
+	if (!d->cfg->daemon.favor_dynmods) {
+		log_info("cgroup controllers on v1: a session with a limit on one waits an RCU grace "
+			 "period to join it (cgroup_favor_dynmods=yes removes the wait)");
+		return;
+	}
+	r = cgroup_favor_dynmods();
+	if (r < 0)
+		log_warn("cannot set favordynmods on the cgroup2 mount: %s", strerror(-r));
+	else if (r > 0)
+		log_info("favordynmods set on the cgroup2 mount: joining v1 cgroups no longer waits "
+			 "for an RCU grace period");
+}
+
 int session_sandbox_open(struct daemon *d)
 {
 	const struct cmx_config *c = d->cfg;
@@ -185,6 +209,7 @@ int session_sandbox_open(struct daemon *d)
 	/* Without a pids controller the default pids_max is not enforced: say it. */
 	if (!d->cg_layout.on_v2[CG_PIDS] && !d->cg_layout.v1_root[CG_PIDS])
 		log_warn("no pids cgroup controller: sessions run without a task limit");
+	favor_dynmods(d);
 	cgroup_layout_reap(&d->cg_layout, orphan_kept, d);
 	for (size_t i = 0; i < c->n_profiles; i++)
 		if ((r = limits_supported(d, &c->profiles[i].limits, c->profiles[i].name)) < 0)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,6 +36,77 @@ int cgroup_v2_mount(char *buf, size_t len)
 		return 0;
 	}
 	return -ENOMEDIUM;
+}
+
+/* The cgroup2 line of mountinfo: its mount point and its superblock options (the field after
+ * the source, "rw,nsdelegate,memory_recursiveprot"). */
+static int cgroup_v2_super(char *mnt, size_t mnt_len, char *opts, size_t opts_len)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+
+	if (!f)
+		return negative_errno();
+	while (fgets(line, sizeof(line), f)) {
+		char m[PATH_MAX], o[1024], fstype[64], *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(sep, " - %63s %*s %1023s", fstype, o) != 2 ||
+		    strcmp(fstype, "cgroup2"))
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", m) != 1)
+			continue;
+		if ((size_t)snprintf(mnt, mnt_len, "%s", m) >= mnt_len ||
+		    (size_t)snprintf(opts, opts_len, "%s", o) >= opts_len)
+			return -ENAMETOOLONG;
+		return 0;
+	}
+	return -ENOMEDIUM;
+}
+
+static bool has_option(const char *opts, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = opts; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (!strncmp(p, name, n) && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+int cgroup_favor_dynmods(void)
+{
+	char mnt[PATH_MAX], opts[1024], *save = NULL;
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	if ((r = cgroup_v2_super(mnt, sizeof(mnt), opts, sizeof(opts))) < 0)
+		return r;
+	if (has_option(opts, "favordynmods"))
+		return 0;
+	/* fspick rather than mount(MS_REMOUNT): it changes the superblock alone, where a legacy
+	 * remount also resets the mount's nosuid/nodev/noexec from its flags. The kernel replaces
+	 * the root's flags as a whole, so every one it has now is given again. */
+	fd = fspick(AT_FDCWD, mnt, FSPICK_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	for (char *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(o, "rw") || !strcmp(o, "ro"))
+			continue;
+		if (strchr(o, '=')) {
+			*strchr(o, '=') = '\0';
+			if (fsconfig(fd, FSCONFIG_SET_STRING, o, o + strlen(o) + 1, 0) < 0)
+				return negative_errno();
+		} else if (fsconfig(fd, FSCONFIG_SET_FLAG, o, NULL, 0) < 0) {
+			return negative_errno();
+		}
+	}
+	if (fsconfig(fd, FSCONFIG_SET_FLAG, "favordynmods", NULL, 0) < 0 ||
+	    fsconfig(fd, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0)
+		return negative_errno();
+	/* Outside the initial cgroup namespace the kernel takes the call and changes nothing. */
+	if ((r = cgroup_v2_super(mnt, sizeof(mnt), opts, sizeof(opts))) < 0)
+		return r;
+	return has_option(opts, "favordynmods") ? 1 : -EPERM;
 }
 
 int cgroup_self(char *buf, size_t len)

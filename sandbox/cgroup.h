@@ -9,6 +9,12 @@
 
 /* The cgroup2 mount point, from /proc/self/mountinfo; -ENOMEDIUM when there is none. */
 int cgroup_v2_mount(char *buf, size_t len);
+/* Sets favordynmods on the cgroup2 superblock (Linux 6.0+), keeping its other options: a
+ * migration (a write to cgroup.procs, v1 or v2) then no longer waits out an RCU grace period
+ * (~10 ms here) for the global threadgroup lock, at some cost to every fork and exit. Global to
+ * the machine and left set. 1: set now; 0: it was already; -errno (-EPERM: the kernel ignored
+ * it, as outside the initial cgroup namespace). */
+int cgroup_favor_dynmods(void);
 /* The calling process's cgroup v2 path ("/..."), from /proc/self/cgroup. */
 int cgroup_self(char *buf, size_t len);
 /* Absolute directory of the session root: <mount><path>, or <mount><own cgroup>/cellmux when
