@@ -1,6 +1,6 @@
 /* fake-qmi-modem.c — a stand-in for qmi-proxy with fake modems behind it: speaks QMUX on abstract
  * unix sockets (real qmicli -p and cellmux's qmi driver both talk to it), and takes injections
- * (drop, new address, broken frames, vanish) on a control socket. Test helper, not shipped. */
+ * (drop, new address, broken frames, vanish, mute) on a control socket. Test helper, not shipped. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -138,6 +138,11 @@ struct modem {
 	unsigned resets, offlines;
 	bool reset_due;
 	int64_t back_at_ms; /* 0: not resetting */
+	/* A wedged modem: its port stays open and takes requests, and the services muted here
+	 * answer none of them (nor indicate anything). qmi-proxy's own open is not the modem's
+	 * to answer: the proxy opens the port without a QMI exchange and replies itself. */
+	bool muted[256]; /* by QMI service */
+	unsigned unanswered;
 };
 
 static struct modem modems[MAX_MODEMS];
@@ -256,6 +261,8 @@ static void indicate_status(struct modem *m, struct conn *c, uint8_t cid, uint8_
 	struct qmux_builder b;
 	uint8_t st[2] = {status, reconf};
 
+	if (m->muted[QMI_SVC_WDS])
+		return; /* a wedged modem tells nothing either */
 	qmux_build_begin(&b, buf, sizeof(buf), QMI_SVC_WDS, cid, QMI_SVC_FLAG_INDICATION, 0,
 			 WDS_PACKET_SERVICE_STATUS);
 	qmux_put_tlv(&b, 0x01, st, sizeof(st));
@@ -699,6 +706,14 @@ static bool handle(struct conn *c, const struct qmux_msg *q)
 
 	if (q->qmux_flags & QMUX_FLAG_SERVICE)
 		return true; /* not a request: a confused peer, ignore like a modem would */
+	if (c->modem >= 0 && modems[c->modem].muted[q->service] &&
+	    !(q->service == QMI_SVC_CTL && q->msg_id == CTL_INTERNAL_PROXY_OPEN)) {
+		m = &modems[c->modem];
+		m->unanswered++;
+		log_info("modem %s: muted: no answer to service 0x%02x message 0x%04x", m->path,
+			 q->service, q->msg_id);
+		return true;
+	}
 	reply_begin(&b, buf, sizeof(buf), q);
 	if (q->service == QMI_SVC_CTL) {
 		if (!handle_ctl(c, q, &b))
@@ -847,10 +862,57 @@ static int parse_index(const char *s)
 	return (int)i;
 }
 
+static const struct {
+	const char *name;
+	uint8_t svc;
+} svc_names[] = {
+    {"ctl", QMI_SVC_CTL}, {"wds", QMI_SVC_WDS}, {"dms", QMI_SVC_DMS},
+    {"nas", QMI_SVC_NAS}, {"uim", QMI_SVC_UIM}, {"wda", QMI_SVC_WDA},
+};
+
+/* "all", the muted services' names ("dms,wds"), or "-" */
+static const char *muted_fmt(const struct modem *m, char *buf, size_t size)
+{
+	size_t k = 0;
+
+	if (memchr(m->muted, 0, sizeof(m->muted)) == NULL)
+		return "all";
+	buf[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(svc_names); i++)
+		if (m->muted[svc_names[i].svc] && k < size)
+			k += (size_t)snprintf(buf + k, size - k, "%s%s", k ? "," : "",
+					      svc_names[i].name);
+	return buf[0] ? buf : "-";
+}
+
+/* mute I [all | SERVICE...]: more services muted; none named is all of them */
+static int mute_parse(struct modem *m, int argc, char **argv)
+{
+	bool set[256] = {0};
+
+	if (argc == 0 || (argc == 1 && !strcmp(argv[0], "all"))) {
+		memset(m->muted, 1, sizeof(m->muted));
+		return 0;
+	}
+	for (int k = 0; k < argc; k++) {
+		size_t i;
+
+		for (i = 0; i < ARRAY_SIZE(svc_names); i++)
+			if (!strcmp(argv[k], svc_names[i].name))
+				break;
+		if (i == ARRAY_SIZE(svc_names))
+			return -EINVAL;
+		set[svc_names[i].svc] = true;
+	}
+	for (int s = 0; s < 256; s++)
+		m->muted[s] |= set[s];
+	return 0;
+}
+
 static void status_line(FILE *out, int i)
 {
 	struct modem *m = &modems[i];
-	char a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
+	char a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN], mu[64];
 	int clients = 0;
 
 	for (int k = 0; k < MAX_CONNS; k++)
@@ -862,11 +924,12 @@ static void status_line(FILE *out, int i)
 	    out,
 	    "modem %d path=%s present=%d connected=%d handle=0x%08x address=%s/%u gateway=%s "
 	    "mtu=%u starts=%u stops=%u drops=%u opens=%u refused=%u connections=%d apn=%s auth=%d "
-	    "user=%s family=%d llp=%u pin_verified=%d mode=%u resets=%u offlines=%u\n",
+	    "user=%s family=%d llp=%u pin_verified=%d mode=%u resets=%u offlines=%u muted=%s "
+	    "unanswered=%u\n",
 	    i, m->path, m->present, m->connected, m->handle, a, m->plen, g, m->mtu, m->starts,
 	    m->stops, m->drops, m->opens, m->refused, clients, m->apn[0] ? m->apn : "-", m->auth,
 	    m->user[0] ? m->user : "-", m->family, m->llp, m->pin_verified, m->mode, m->resets,
-	    m->offlines);
+	    m->offlines, muted_fmt(m, mu, sizeof(mu)), m->unanswered);
 }
 
 static int set_key(struct modem *m, const char *key, const char *val)
@@ -986,6 +1049,14 @@ static void ctl_command(char *line, FILE *out)
 		for_each_conn(i, conn_drop);
 	} else if (!strcmp(argv[0], "return")) {
 		m->present = true;
+	} else if (!strcmp(argv[0], "mute")) {
+		if (mute_parse(m, argc - 2, argv + 2) < 0) {
+			fprintf(out, "error: mute I [all | ctl wds dms nas uim wda...]\n");
+			return;
+		}
+	} else if (!strcmp(argv[0], "unmute")) {
+		/* What was asked meanwhile stays unanswered, as after a real modem's hang. */
+		memset(m->muted, 0, sizeof(m->muted));
 	} else {
 		fprintf(out, "error: unknown command '%s'\n", argv[0]);
 		return;
@@ -1238,7 +1309,9 @@ static void usage(FILE *f)
 	    "namespace. Modem i reports 100.64.i.2/24 via 100.64.i.1 (DNS too).\n"
 	    "Commands: status [I] | set I KEY=VALUE... (address gateway dns mtu signal operator\n"
 	    "raw_ip pin fail_starts path) | disconnect I | reconfigure I | garbage I |\n"
-	    "truncated I | oversized I | vanish I | return I\n");
+	    "truncated I | oversized I | vanish I | return I |\n"
+	    "mute I [all|ctl|wds|dms|nas|uim|wda...] (the port stays open, reads requests and\n"
+	    "answers none of those services'; the proxy's own open is still answered) | unmute I\n");
 }
 
 /* Forks away once the sockets listen, so whoever started us may connect at once. */
