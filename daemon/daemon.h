@@ -35,6 +35,10 @@ struct dm_uplink {
 	/* match=: the interface hot-plug found ("" while none matches), and the watch on it */
 	char found_ifname[16];
 	char found_device[64]; /* qmi: its control port, /dev/cdc-wdmN */
+	/* qmi: why the last search found no port, when a modem could not be asked ("no answer
+	 * from /dev/cdc-wdm0 within 2 s"): its last error while down; "" when none */
+	char find_error[200];
+	long long find_error_unix_ms;
 	struct hotplug_watch *hp;
 	bool held_down; /* taken down by the admin: hot-plug does not bring it back */
 };

@@ -12,6 +12,7 @@
 #include <glib-unix.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -90,13 +91,27 @@ static bool port_taken(const char *device, void *data)
  * after a killed daemon, from the namespace that still holds it. */
 static int resolve_qmi(struct dm_uplink *du)
 {
-	char device[sizeof(du->found_device)], ifname[16] = "";
+	char device[sizeof(du->found_device)], ifname[16] = "", why[sizeof(du->find_error)];
+	struct timespec ts;
 	int r;
 
 	r = qmi_ident_find(SYSFS, &du->cfg->match, du->cfg->p.qmi_proxy, QMI_ASK_MS, port_taken,
-			   du, device, sizeof(device), ifname, sizeof(ifname));
-	if (r < 0)
+			   du, device, sizeof(device), ifname, sizeof(ifname), why, sizeof(why));
+	if (r < 0) {
+		/* A modem that does not answer may be this uplink's: say so where the operator
+		 * looks (uplink show), and in the log once per change, not at every search. */
+		if (why[0] && strcmp(why, du->find_error))
+			log_warn("uplink %s: %s; it may be this uplink's modem: searching again at "
+				 "the next hot-plug event or `cellmuxctl uplink up %s`",
+				 du->cfg->p.name, why, du->cfg->p.name);
+		if (strcmp(why, du->find_error)) {
+			memcpy(du->find_error, why, sizeof(why));
+			clock_gettime(CLOCK_REALTIME, &ts);
+			du->find_error_unix_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		}
 		return r;
+	}
+	du->find_error[0] = '\0';
 	memcpy(du->found_device, device, sizeof(device));
 	if (ifname[0]) {
 		memcpy(du->found_ifname, ifname, sizeof(ifname));

@@ -138,6 +138,10 @@ int status_uplink(struct daemon *d, size_t i, struct status_uplink *out)
 		out->device = uplink_params(du->u)->device;
 	if (du->u)
 		fill_live(uplink_live(du->u), out);
+	else if (du->find_error[0]) {
+		out->last_error = du->find_error;
+		out->last_error_unix_ms = du->find_error_unix_ms;
+	}
 	out->sessions = du->n_sessions;
 	out->capacity = du->cfg->capacity;
 	out->reconnects = du->reconnects;

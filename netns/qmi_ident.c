@@ -109,9 +109,14 @@ static void release(struct ask *a, int err)
 				  NULL, release_cb, a);
 }
 
+/* Our deadline (a cancel) and libqmi's own timeout race for a modem that never answers: both
+ * are that modem's silence. */
 static int err_of(GError *e)
 {
-	int r = e && g_error_matches(e, G_IO_ERROR, G_IO_ERROR_CANCELLED) ? -ETIMEDOUT : -EIO;
+	int r = e && (g_error_matches(e, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+		      g_error_matches(e, QMI_CORE_ERROR, QMI_CORE_ERROR_TIMEOUT))
+		    ? -ETIMEDOUT
+		    : -EIO;
 
 	if (e)
 		g_error_free(e);
@@ -317,6 +322,21 @@ static void port_facts(const char *root, const char *cls, const char *port,
 		memcpy(f->mac, nf.mac, sizeof(f->mac));
 }
 
+/* Adds port's failed ask to why: "no answer from /dev/cdc-wdm0 within 2 s", then "..., from
+ * /dev/cdc-wdm2 ..." for the next, or "/dev/cdc-wdm0: Input/output error". */
+static void why_add(char *why, size_t wlen, const char *dev, int err, unsigned timeout_ms)
+{
+	size_t n = strlen(why);
+
+	if (n + 1 >= wlen)
+		return;
+	if (err == -ETIMEDOUT)
+		snprintf(why + n, wlen - n, "%sno answer from %s within %u s", n ? "; " : "", dev,
+			 (timeout_ms + 999) / 1000);
+	else
+		snprintf(why + n, wlen - n, "%s%s: %s", n ? "; " : "", dev, strerror(-err));
+}
+
 static int port_filter(const struct dirent *de)
 {
 	return de->d_name[0] != '.' && !strncmp(de->d_name, "cdc-wdm", 7);
@@ -324,10 +344,13 @@ static int port_filter(const struct dirent *de)
 
 int qmi_ident_find(const char *root, const struct ident_match *m, const char *proxy,
 		   unsigned timeout_ms, qmi_ident_taken_fn taken, void *data, char *device,
-		   size_t dlen, char *ifname, size_t ilen)
+		   size_t dlen, char *ifname, size_t ilen, char *why, size_t wlen)
 {
 	bool modem_terms = wants(m, IDENT_IMEI) || wants(m, IDENT_ICCID);
 	int r = -ENODEV;
+
+	if (wlen)
+		why[0] = '\0';
 
 	for (size_t c = 0; c < ARRAY_SIZE(port_classes) && r == -ENODEV; c++) {
 		struct dirent **names = NULL;
@@ -349,9 +372,11 @@ int qmi_ident_find(const char *root, const struct ident_match *m, const char *pr
 			v = ident_match_check(m, &f);
 			if (v == IDENT_UNKNOWN && modem_terms) {
 				q = qmi_ident_ask(dev, proxy, wants(m, IDENT_ICCID), timeout_ms, &f);
-				if (q < 0)
+				if (q < 0) {
 					log_debug("%s: asking the modem who it is: %s", dev,
 						  strerror(-q));
+					why_add(why, wlen, dev, q, timeout_ms);
+				}
 				v = q < 0 ? IDENT_NO : ident_match_check(m, &f);
 			}
 			if (v != IDENT_YES)

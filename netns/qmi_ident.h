@@ -33,7 +33,9 @@ typedef bool (*qmi_ident_taken_fn)(const char *device, void *data);
 /* The first QMI port under root/class/usbmisc (or the older root/class/usb) whose facts satisfy
  * m: sysfs first (USB path, the data interface's MAC), the modem asked only when that leaves the
  * answer open. Fills device ("/dev/cdc-wdmN") and ifname ("" when sysfs shows none); -ENODEV
- * when no port matches. Ports are tried in name order, each asked at most timeout_ms. */
+ * when no port matches. Ports are tried in name order, each asked at most timeout_ms; why (wlen
+ * 0: not wanted) tells the ports whose modem could not be asked, "" when every one answered:
+ * "no answer from /dev/cdc-wdm0 within 2 s", "...; /dev/cdc-wdm1: Input/output error". */
 int qmi_ident_find(const char *root, const struct ident_match *m, const char *proxy,
 		   unsigned timeout_ms, qmi_ident_taken_fn taken, void *data, char *device,
-		   size_t dlen, char *ifname, size_t ilen);
+		   size_t dlen, char *ifname, size_t ilen, char *why, size_t wlen);
