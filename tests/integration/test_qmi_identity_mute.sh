@@ -80,7 +80,11 @@ ctl_answers_within() {
 fq mute 0 >/dev/null || die "fake-qmi-modem mute 0"
 check "the fake mutes modem 0 (every service)" [ "$(field 0 muted)" = all ]
 check "the fake still answers modem 1" [ "$(field 1 muted)" = - ]
+t0=$(date +%s%N)
 start_daemon_fakesys
+# Figures, not checks: each absent uplink's search at start asks the mute port once.
+echo "  (start to ready: $(( ($(date +%s%N) - t0) / 1000000 )) ms with modem 0 mute;" \
+	"$(field 0 unanswered) requests it left unanswered by then)"
 check "sim1 is found by IMEI on /dev/cdc-wdm1 and holds simwwan1" wait_for 15 holds sim1 simwwan1
 check "uplink show names sim1's port /dev/cdc-wdm1" wait_for 10 device_is sim1 /dev/cdc-wdm1
 check "modem 1 carries a data session" wait_for 15 connected_is 1 1
