@@ -63,6 +63,8 @@ device_is() { [ "$(jget "$1" 'u.get("device")')" = "$2" ]; }
 is_state() { [ "$(jget "$1" 'u.get("state")')" = "$2" ]; }
 last_error_has() { jget "$1" 'u.get("last_error") or ""' | grep -qF -- "$2"; }
 connected_is() { [ "$(field "$1" connected)" = "$2" ]; }
+connections_is() { [ "$(field "$1" connections)" = "$2" ]; }
+unanswered_over() { [ "$(field "$1" unanswered)" -gt "$2" ]; }
 alive_daemon() { kill -0 "$DAEMON_PID" 2>/dev/null; }
 # The admin socket answers `status` within $1 s (the daemon's loop is free, or blocked no longer
 # than one bounded ask); prints how long it took.
@@ -98,7 +100,7 @@ check "sim0's last error: no answer from /dev/cdc-wdm0 within 2 s" \
 	last_error_has sim0 "no answer from /dev/cdc-wdm0 within 2 s"
 check "the log says so for sim0" logged "uplink sim0: no answer from /dev/cdc-wdm0 within 2 s"
 check "sim1, found, has no such error" sh -c "! grep -q 'uplink sim1: no answer' '$T/daemon.log'"
-check "every ask let go of the muted modem's port" wait_for 5 sh -c "[ \"\$('$FQ' --ctl /run/cellmux-sim/qmi.ctl status 0 | tr ' ' '\n' | sed -n 's/^connections=//p')\" = 0 ]"
+check "every ask let go of the muted modem's port" wait_for 5 connections_is 0 0
 check "the admin socket answers after the asks at start" ctl_answers_within 5
 
 # ---- a hot-plug event while the modem is still mute: one more bounded ask ----
@@ -106,7 +108,7 @@ n0=$(field 0 unanswered)
 ip link add "$EV" type veth peer name "${EV}p" || die "ip link add $EV"
 sleep 0.3 # past the daemon's 200 ms settle: the ask is under way when status is asked
 check "the admin socket answers during the ask a hot-plug event starts (within 5 s)" ctl_answers_within 5
-check "the event made the daemon ask the muted modem again" wait_for 10 sh -c "[ \$('$FQ' --ctl /run/cellmux-sim/qmi.ctl status 0 | tr ' ' '\n' | sed -n 's/^unanswered=//p') -gt $n0 ]"
+check "the event made the daemon ask the muted modem again" wait_for 10 unanswered_over 0 "$n0"
 check "sim0 is still down" is_state sim0 down
 check "sim1 is untouched" holds sim1 simwwan1
 # The operator's `uplink up` asks again too, and says what it found.
@@ -115,6 +117,17 @@ rc=$?
 check "uplink up sim0 while the modem is mute is refused" [ $rc -ne 0 ]
 check "... saying no device matches now" grep -q "no device matches uplink 'sim0' now" "$T/up.out"
 check "the daemon is alive" alive_daemon
+
+# ---- only DMS mute: the client ID comes, Get IDs does not; the ask cancels it and still
+# releases the client and closes ----
+fq unmute 0 >/dev/null && fq mute 0 dms >/dev/null || die "fake-qmi-modem mute 0 dms"
+check "the fake mutes only modem 0's DMS" [ "$(field 0 muted)" = dms ]
+n0=$(field 0 unanswered)
+ip link set "$EV" up || die "ip link set $EV up"
+check "a hot-plug event asks it: Get IDs goes unanswered" wait_for 10 unanswered_over 0 "$n0"
+check "the admin socket answers (within 5 s)" ctl_answers_within 5
+check "that ask let go of the port too" wait_for 5 connections_is 0 0
+check "sim0 is still down, and says why" last_error_has sim0 "no answer from /dev/cdc-wdm0 within 2 s"
 
 # ---- the modem answers again: the next search brings sim0 up on the right port ----
 fq unmute 0 >/dev/null || die "fake-qmi-modem unmute 0"
