@@ -1,6 +1,6 @@
 /* fake-qmi-modem.c — a stand-in for qmi-proxy with fake modems behind it: speaks QMUX on abstract
  * unix sockets (real qmicli -p and cellmux's qmi driver both talk to it), and takes injections
- * (drop, new address, broken frames, vanish, mute) on a control socket. Test helper, not shipped. */
+ * (drop, new address, broken frames, vanish, mute) on a control socket. A test helper. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1311,7 +1311,7 @@ static void usage(FILE *f)
 	    "raw_ip pin fail_starts path) | disconnect I | reconfigure I | garbage I |\n"
 	    "truncated I | oversized I | vanish I | return I |\n"
 	    "mute I [all|ctl|wds|dms|nas|uim|wda...] (the port stays open, reads requests and\n"
-	    "answers none of those services'; the proxy's own open is still answered) | unmute I\n");
+	    "answers none of those services'; the proxy's own open still is) | unmute I\n");
 }
 
 /* Forks away once the sockets listen, so whoever started us may connect at once. */
