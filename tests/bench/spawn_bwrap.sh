@@ -31,7 +31,7 @@ cleanup() {
 	python3 "$OPTS" set "$ORIG"
 	[ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && while kill -0 "$PID" 2>/dev/null; do sleep 0.2; done
 	"$B/cellmux-sim" down >/dev/null 2>&1 || true
-	rmdir /sys/fs/cgroup/pids/cellmux-bench-spawn-probe 2>/dev/null
+	rmdir /sys/fs/cgroup/pids/cellmux-bench-spawn-probe 2>/dev/null || true
 	rm -rf "$T" /sys/fs/bpf/cellmux-bench-spawn
 }
 trap cleanup EXIT
