@@ -1179,9 +1179,11 @@ int acct_forget(struct acct *a, enum acct_kind kind, const char *name)
 	if (r < 0)
 		return r;
 	/* The programs first, then the name: a freed id must not be reachable when it is handed
-	 * out again (id_get() zeroes its entries then). A tc filter still running this uplink's
-	 * instance would keep counting into it: detach an uplink before forgetting it. */
-	r = cgroups_unmap(a, id.id, 0);
+	 * out again (id_get() zeroes its entries then). A session's cgroup keeps its id in its
+	 * storage slot as long as our links are on it: they go (a detached session has none left).
+	 * A tc filter still running this uplink's instance would keep counting into it: detach an
+	 * uplink before forgetting it. */
+	r = kind == ACCT_SESSION ? session_unhook(a, name, id.id) : cgroups_unmap(a, id.id, 0);
 	if (r < 0)
 		return r;
 	r = bpf_map_delete_elem(a->names_fd, &key);
