@@ -418,6 +418,19 @@ static int pinned_exists(const char *pin_dir, const char *name)
 	return errno == ENOENT ? 0 : negative_errno();
 }
 
+/* The kernel's id of the map behind fd. */
+static int map_id(int fd, __u32 *ret)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int r = bpf_obj_get_info_by_fd(fd, &info, &len);
+
+	if (r < 0)
+		return r;
+	*ret = info.id;
+	return 0;
+}
+
 /* A skeleton whose pinned maps are (re)used from pin_dir: LIBBPF_PIN_BY_NAME does the rest. */
 static int skel_open(const char *pin_dir, struct acct_bpf **ret)
 {
@@ -480,15 +493,9 @@ int acct_open(const char *pin_dir, struct acct **ret)
 	a->quota_fd = bpf_map__fd(a->skel->maps.cmx_quota);
 	a->cgroups_fd = bpf_map__fd(a->skel->maps.cmx_cgroups);
 	a->cg_session_fd = bpf_map__fd(a->skel->maps.cmx_cg_session);
-	{
-		struct bpf_map_info info = {};
-		__u32 len = sizeof(info);
-
-		r = bpf_obj_get_info_by_fd(a->cg_session_fd, &info, &len);
-		if (r < 0)
-			goto fail;
-		a->cg_session_map_id = info.id;
-	}
+	r = map_id(a->cg_session_fd, &a->cg_session_map_id);
+	if (r < 0)
+		goto fail;
 	id_used_load(a);
 	*ret = a;
 	return 0;
@@ -562,6 +569,15 @@ static int link_remove(const char *path)
 	return unlink(path) < 0 && errno != ENOENT ? negative_errno() : 0;
 }
 
+/* Writes id into the cgroup's cmx_cg_session slot; -ENOENT: the cgroup has none (no link of
+ * ours was ever on it). */
+static int cg_session_set(struct acct *a, __u64 cgid, __u32 id)
+{
+	struct acct_map_cg_session v = { .id = id };
+
+	return bpf_map_update_elem(a->cg_session_fd, &cgid, &v, BPF_EXIST);
+}
+
 /* Whether the program prog_id reads the cgroup storage map map_id. */
 static int prog_uses_map(__u32 prog_id, __u32 map_id)
 {
@@ -585,14 +601,15 @@ static int prog_uses_map(__u32 prog_id, __u32 map_id)
 	return 0;
 }
 
-/* Attaches prog to the cgroup through a link pinned at path; a pinned link of a previous daemon
- * on the same cgroup gets the new program swapped in (one atomic update, no gap, no double).
+/* Attaches prog to the cgroup through a link pinned at path, the cgroup's slot holding id once
+ * it returns 0; a pinned link of a previous daemon on the same cgroup gets the new program
+ * swapped in (one atomic update, no gap, no double).
  * Only a link whose program reads our cmx_cg_session can: the kernel allocates a link's cgroup
  * storage when the link is made, and BPF_LINK_UPDATE keeps the link's slots (none at all for a
  * program that used no storage, the programs before cmx_cg_session: a kernel without the fix
  * then dereferences NULL in bpf_get_local_storage()). Such a link is replaced by a new one. */
 static int cgroup_link(struct acct *a, struct bpf_program *prog, int cgfd, __u64 cgid,
-		       const char *path)
+		       __u32 id, const char *path)
 {
 	struct bpf_link *link;
 	int fd = bpf_obj_get(path), r;
@@ -628,14 +645,16 @@ static int cgroup_link(struct acct *a, struct bpf_program *prog, int cgfd, __u64
 	link = bpf_program__attach_cgroup(prog, cgfd);
 	if (!link)
 		return negative_errno();
-	if (old) {
-		/* For the moment between the two, both count (the old program through
-		 * cmx_cgroups): once, at an upgrade from a daemon before cmx_cg_session. */
+	/* The first attach made the slot (zero: the program counts nothing yet). */
+	r = cg_session_set(a, cgid, id);
+	/* For the moment between the two links both count (the old program through
+	 * cmx_cgroups), rather than neither: once, at an upgrade from a daemon before
+	 * cmx_cg_session. */
+	if (r == 0 && old)
 		r = link_remove(path);
-		if (r < 0) {
-			bpf_link__destroy(link);
-			return r;
-		}
+	if (r < 0) {
+		bpf_link__destroy(link);
+		return r;
 	}
 	r = bpf_link__pin(link, path);
 	bpf_link__destroy(link); /* on success the pin holds it; on failure this detaches */
@@ -643,15 +662,6 @@ static int cgroup_link(struct acct *a, struct bpf_program *prog, int cgfd, __u64
 }
 
 static const char *const link_dirs[] = { "ingress", "egress" };
-
-/* Writes id into the cgroup's cmx_cg_session slot; -ENOENT: the cgroup has none (no link of
- * ours was ever on it). */
-static int cg_session_set(struct acct *a, __u64 cgid, __u32 id)
-{
-	struct acct_map_cg_session v = { .id = id };
-
-	return bpf_map_update_elem(a->cg_session_fd, &cgid, &v, BPF_EXIST);
-}
 
 static int session_unhook(struct acct *a, const char *session, __u32 id)
 {
@@ -702,26 +712,19 @@ int acct_session_attach(struct acct *a, const char *session, const char *cgroup_
 	/* The cgroup's storage slot, if it has one already (a link of ours was, or is, on it):
 	 * written before any program of ours runs on it, so none sees the id of whoever held the
 	 * cgroup before (the slot lives with the cgroup, past a detach). A new slot is made zero by
-	 * the first attach and written after it. */
+	 * the first attach and written right after it (cgroup_link()). */
 	r = cg_session_set(a, cgid, id.id);
 	if (r < 0 && r != -ENOENT)
 		return r;
 	for (size_t i = 0; i < ARRAY_SIZE(progs); i++) {
 		r = link_path(a, session, link_dirs[i], path, sizeof(path));
 		if (r >= 0)
-			r = cgroup_link(a, progs[i], cgfd, cgid, path);
+			r = cgroup_link(a, progs[i], cgfd, cgid, id.id, path);
 		if (r < 0) {
 			log_debug_errno(r, "acct: attaching %s to %s failed: %m", path, cgroup_dir);
 			(void)session_unhook(a, session, id.id);
 			return r;
 		}
-	}
-	r = cg_session_set(a, cgid, id.id);
-	if (r < 0) {
-		log_debug_errno(r, "acct: writing %s's id into %s's storage failed: %m", session,
-				cgroup_dir);
-		(void)session_unhook(a, session, id.id);
-		return r;
 	}
 	/* Keys of the session's earlier cgroups: they are gone, their ids would never recur. */
 	return unmapped ? 0 : cgroups_unmap(a, id.id, cgid);
