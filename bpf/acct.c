@@ -39,7 +39,8 @@
 struct acct {
 	char *pin_dir;
 	struct acct_bpf *skel; /* every program, shared by all sessions and uplinks; the maps */
-	int names_fd, counters_fd, quota_fd, cgroups_fd;
+	int names_fd, counters_fd, quota_fd, cgroups_fd, cg_session_fd;
+	__u32 cg_session_map_id; /* the kernel's id of cmx_cg_session, to know links made with it */
 	/* Uplink threads may create names in parallel; an id is chosen and claimed under it. */
 	pthread_mutex_t id_lock;
 	/* The ids names hold (under id_lock), read from the names map once at open and kept since:
@@ -417,6 +418,19 @@ static int pinned_exists(const char *pin_dir, const char *name)
 	return errno == ENOENT ? 0 : negative_errno();
 }
 
+/* The kernel's id of the map behind fd. */
+static int map_id(int fd, __u32 *ret)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int r = bpf_obj_get_info_by_fd(fd, &info, &len);
+
+	if (r < 0)
+		return r;
+	*ret = info.id;
+	return 0;
+}
+
 /* A skeleton whose pinned maps are (re)used from pin_dir: LIBBPF_PIN_BY_NAME does the rest. */
 static int skel_open(const char *pin_dir, struct acct_bpf **ret)
 {
@@ -478,6 +492,10 @@ int acct_open(const char *pin_dir, struct acct **ret)
 	a->counters_fd = bpf_map__fd(a->skel->maps.cmx_counters);
 	a->quota_fd = bpf_map__fd(a->skel->maps.cmx_quota);
 	a->cgroups_fd = bpf_map__fd(a->skel->maps.cmx_cgroups);
+	a->cg_session_fd = bpf_map__fd(a->skel->maps.cmx_cg_session);
+	r = map_id(a->cg_session_fd, &a->cg_session_map_id);
+	if (r < 0)
+		goto fail;
 	id_used_load(a);
 	*ret = a;
 	return 0;
@@ -551,29 +569,75 @@ static int link_remove(const char *path)
 	return unlink(path) < 0 && errno != ENOENT ? negative_errno() : 0;
 }
 
-/* Attaches prog to the cgroup through a link pinned at path; a pinned link of a previous daemon
- * on the same cgroup gets the new program swapped in (one atomic update, no gap, no double). */
-static int cgroup_link(struct bpf_program *prog, int cgfd, __u64 cgid, const char *path)
+/* Writes id into the cgroup's cmx_cg_session slot; -ENOENT: the cgroup has none (no link of
+ * ours was ever on it). */
+static int cg_session_set(struct acct *a, __u64 cgid, __u32 id)
+{
+	struct acct_map_cg_session v = { .id = id };
+
+	return bpf_map_update_elem(a->cg_session_fd, &cgid, &v, BPF_EXIST);
+}
+
+/* Whether the program prog_id reads the cgroup storage map map_id. */
+static int prog_uses_map(__u32 prog_id, __u32 map_id)
+{
+	__u32 ids[16], len;
+	struct bpf_prog_info info;
+	int fd = bpf_prog_get_fd_by_id(prog_id), r;
+
+	if (fd < 0)
+		return fd;
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = ARRAY_SIZE(ids);
+	info.map_ids = (__u64)(unsigned long)ids;
+	len = sizeof(info);
+	r = bpf_obj_get_info_by_fd(fd, &info, &len);
+	close(fd);
+	if (r < 0)
+		return r;
+	for (__u32 i = 0; i < info.nr_map_ids && i < ARRAY_SIZE(ids); i++)
+		if (ids[i] == map_id)
+			return 1;
+	return 0;
+}
+
+/* Attaches prog to the cgroup through a link pinned at path, the cgroup's slot holding id once
+ * it returns 0; a pinned link of a previous daemon on the same cgroup gets the new program
+ * swapped in (one atomic update, no gap, no double).
+ * Only a link whose program reads our cmx_cg_session can: the kernel allocates a link's cgroup
+ * storage when the link is made, and BPF_LINK_UPDATE keeps the link's slots (none at all for a
+ * program that used no storage, the programs before cmx_cg_session: a kernel without the fix
+ * then dereferences NULL in bpf_get_local_storage()). Such a link is replaced by a new one. */
+static int cgroup_link(struct acct *a, struct bpf_program *prog, int cgfd, __u64 cgid,
+		       __u32 id, const char *path)
 {
 	struct bpf_link *link;
 	int fd = bpf_obj_get(path), r;
+	bool old = false;
 
 	if (fd >= 0) {
 		struct bpf_link_info info = {};
 		__u32 len = sizeof(info);
 
 		r = bpf_obj_get_info_by_fd(fd, &info, &len);
-		if (r == 0 && info.type == BPF_LINK_TYPE_CGROUP && info.cgroup.cgroup_id == cgid)
-			r = bpf_link_update(fd, bpf_program__fd(prog), NULL);
-		else
+		if (r == 0 && info.type == BPF_LINK_TYPE_CGROUP && info.cgroup.cgroup_id == cgid) {
+			r = prog_uses_map(info.prog_id, a->cg_session_map_id);
+			if (r == 1)
+				r = bpf_link_update(fd, bpf_program__fd(prog), NULL);
+			else if (r == 0)
+				old = true; /* the same cgroup: the new link first, then this one goes */
+		} else {
 			r = 1;
+		}
 		close(fd); /* the pin keeps the link */
-		if (r <= 0)
+		if (r < 0 || (r == 0 && !old))
 			return r;
 		/* A link on a cgroup that is gone (a session restarted into a new one). */
-		r = link_remove(path);
-		if (r < 0)
-			return r;
+		if (!old) {
+			r = link_remove(path);
+			if (r < 0)
+				return r;
+		}
 	} else if (fd != -ENOENT) {
 		return fd;
 	}
@@ -581,6 +645,17 @@ static int cgroup_link(struct bpf_program *prog, int cgfd, __u64 cgid, const cha
 	link = bpf_program__attach_cgroup(prog, cgfd);
 	if (!link)
 		return negative_errno();
+	/* The first attach made the slot (zero: the program counts nothing yet). */
+	r = cg_session_set(a, cgid, id);
+	/* For the moment between the two links both count (the old program through
+	 * cmx_cgroups), rather than neither: once, at an upgrade from a daemon before
+	 * cmx_cg_session. */
+	if (r == 0 && old)
+		r = link_remove(path);
+	if (r < 0) {
+		bpf_link__destroy(link);
+		return r;
+	}
 	r = bpf_link__pin(link, path);
 	bpf_link__destroy(link); /* on success the pin holds it; on failure this detaches */
 	return r;
@@ -634,10 +709,17 @@ int acct_session_attach(struct acct *a, const char *session, const char *cgroup_
 	r = bpf_map_update_elem(a->cgroups_fd, &cgid, &id.id, BPF_ANY);
 	if (r < 0)
 		return r;
+	/* The cgroup's storage slot, if it has one already (a link of ours was, or is, on it):
+	 * written before any program of ours runs on it, so none sees the id of whoever held the
+	 * cgroup before (the slot lives with the cgroup, past a detach). A new slot is made zero by
+	 * the first attach and written right after it (cgroup_link()). */
+	r = cg_session_set(a, cgid, id.id);
+	if (r < 0 && r != -ENOENT)
+		return r;
 	for (size_t i = 0; i < ARRAY_SIZE(progs); i++) {
 		r = link_path(a, session, link_dirs[i], path, sizeof(path));
 		if (r >= 0)
-			r = cgroup_link(progs[i], cgfd, cgid, path);
+			r = cgroup_link(a, progs[i], cgfd, cgid, id.id, path);
 		if (r < 0) {
 			log_debug_errno(r, "acct: attaching %s to %s failed: %m", path, cgroup_dir);
 			(void)session_unhook(a, session, id.id);
@@ -1100,9 +1182,11 @@ int acct_forget(struct acct *a, enum acct_kind kind, const char *name)
 	if (r < 0)
 		return r;
 	/* The programs first, then the name: a freed id must not be reachable when it is handed
-	 * out again (id_get() zeroes its entries then). A tc filter still running this uplink's
-	 * instance would keep counting into it: detach an uplink before forgetting it. */
-	r = cgroups_unmap(a, id.id, 0);
+	 * out again (id_get() zeroes its entries then). A session's cgroup keeps its id in its
+	 * storage slot as long as our links are on it: they go (a detached session has none left).
+	 * A tc filter still running this uplink's instance would keep counting into it: detach an
+	 * uplink before forgetting it. */
+	r = kind == ACCT_SESSION ? session_unhook(a, name, id.id) : cgroups_unmap(a, id.id, 0);
 	if (r < 0)
 		return r;
 	r = bpf_map_delete_elem(a->names_fd, &key);

@@ -111,8 +111,9 @@ int acct_quota_reset(struct acct *a, enum acct_kind kind, const char *name, uint
 /* -ENOENT when name has no quota. */
 int acct_quota_state(struct acct *a, enum acct_kind kind, const char *name, struct acct_quota *ret);
 
-/* Drops everything kept for name: counters, quota, id (detach a session first). For a session
- * removed from the config, once its final counters are in the store. */
+/* Drops everything kept for name: counters, quota, id (detach a session first; a session's
+ * links still there are removed, so its id cannot reach a later holder). For a session removed
+ * from the config, once its final counters are in the store. */
 int acct_forget(struct acct *a, enum acct_kind kind, const char *name);
 
 /* ---- Carrying counters over a reboot ----

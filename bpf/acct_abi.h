@@ -11,6 +11,7 @@
 #define ACCT_MAP_COUNTERS "cmx_counters"
 #define ACCT_MAP_QUOTA "cmx_quota"
 #define ACCT_MAP_CGROUPS "cmx_cgroups"
+#define ACCT_MAP_CG_SESSION "cmx_cg_session"
 #define ACCT_MAP_EVENTS "cmx_events"
 
 #define ACCT_MAX_KEYS 8192 /* ids 1..8191: live names (sessions + uplinks); id 0 is unused */
@@ -62,7 +63,15 @@ struct acct_map_quota {
 	__u32 over;   /* set once by a program when used reached limit, cleared by the daemon */
 };
 
-/* cmx_cgroups (hash): cgroup id (u64) -> id, for the cgroup_skb programs. */
+/* cmx_cgroups (hash): cgroup id (u64) -> id. Control plane only since the programs read the
+ * cgroup's local storage; still kept, so that an earlier daemon's programs (swapped back into the
+ * links by a downgrade) find their sessions. */
+
+/* cmx_cg_session (cgroup local storage, key: cgroup id): the session id of the cgroup the
+ * program is attached to; 0 until the control plane has written it. */
+struct acct_map_cg_session {
+	__u32 id;
+};
 
 /* The classid of our tc filters (TCA_BPF_CLASSID), which cls_bpf hands to the program in
  * skb->tc_classid before each run: one loaded program serves every uplink, the filter says whose

@@ -225,6 +225,7 @@ def main():
         a.rounds, a.secs = 1, 1
     modes = ["off", "cellmux", "nft"]
     res = {w: {m: [] for m in modes} for w in workloads}
+    costs = {}  # program -> [(ns per run, runs)], one per round: one sample moved by 10-30 ns
     lab = Lab()
     try:
         lab.up()
@@ -238,8 +239,9 @@ def main():
                         counted = mode_off(m)
                     if m != "off" and counted <= 0:
                         sys.exit(f"{m} counted nothing during {w}: the benchmark is broken")
+            for name, c in datapath_cost(a.secs).items():
+                costs.setdefault(name, []).append(c)
             print(f"round {rnd + 1}/{a.rounds} done", file=sys.stderr)
-        cost = datapath_cost(a.secs)
     finally:
         lab.down()
 
@@ -258,9 +260,11 @@ def main():
         return (max(v) - min(v)) / statistics.median(v)
     print("spread, (max - min) / median: " + "; ".join(
         f"{w} " + " ".join(f"{m} {spread(res[w][m]):.0%}" for m in modes) for w in workloads))
-    print("cellmux programs, ns per run under udp 64B, egress ones while sending, ingress ones "
-          "while receiving (bpf_stats): " +
-          ", ".join(f"{n} {ns:.0f} ({cnt} runs)" for n, (ns, cnt) in sorted(cost.items())))
+    print(f"cellmux programs, ns per run under udp 64B, egress ones while sending, ingress ones "
+          f"while receiving (bpf_stats), median of {a.rounds} (min-max): " +
+          ", ".join(f"{n} {statistics.median(ns for ns, _ in c):.0f} "
+                    f"({min(ns for ns, _ in c):.0f}-{max(ns for ns, _ in c):.0f}, "
+                    f"{sum(cnt for _, cnt in c)} runs)" for n, c in sorted(costs.items())))
     print("ratio cellmux / nft: " + ", ".join(
         f"{w} {statistics.median(res[w]['cellmux']) / statistics.median(res[w]['nft']):.2f}"
         for w in workloads))

@@ -72,7 +72,9 @@ sink_got() {
 	port=$(port_of "$1")
 	[ -n "$port" ] || return 1
 	wait_for 10 grep -q "^$port " "$T/sink.log" || return 1
-	awk -v p="$port" '$1 == p { print $2 }' "$T/sink.log"
+	# The last connection from that port: another namespace's earlier one may have had the same
+	# source port (seen once: s3's 5 MiB read "2097152 5242880").
+	awk -v p="$port" '$1 == p { n = $2 } END { print n }' "$T/sink.log"
 }
 between() { [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; } # value lo hi
 within6() { between "$1" "$2" $(($2 * 106 / 100)); } # value K: K <= value <= 1.06 K
@@ -149,6 +151,24 @@ check "s2 and s3 did not move (download)" [ "$(grep -E '^session s[23] ' "$T/bef
 	"$(grep -E '^session s[23] ' "$T/after")" ]
 urx=$(d uplink ua rx_bytes)
 check "uplink ua ingress >= s1's ($urx >= $rx)" between "$urx" "$rx" $((K * 106 / 100))
+
+# ---- a worker's own child cgroups count into its session ----
+# The programs are attached to the session's cgroup and run for sockets below it too; what they
+# count into must be the session's id, however deep the socket's cgroup (the attached cgroup's
+# storage, not the socket's cgroup).
+mkdir -p "$CG/s1/w/deeper" || die "child cgroups"
+snap >"$T/before"
+in_session s1/w/deeper $NS_A python3 "$PEER" send 198.19.201.1 $K 20 >"$T/send-child" 2>&1 ||
+	fail "upload of $K bytes from s1/w/deeper ($(cat "$T/send-child"))"
+snap >"$T/after"
+got=$(sink_got child)
+check "the sink got exactly K=$K bytes from s1's child cgroup ($got)" [ "$got" = $K ]
+tx=$(d session s1 tx_bytes)
+check "a socket of s1/w/deeper counts into s1: egress within [K, 1.06 K] ($tx)" within6 "$tx" $K
+rx=$(d session s1 rx_bytes)
+check "... and its ACKs into s1's ingress (0 < $rx < 0.06 K)" between "$rx" 1 $((K * 6 / 100))
+check "s2 and s3 did not move (child cgroup)" [ "$(grep -E '^session s[23] ' "$T/before")" = \
+	"$(grep -E '^session s[23] ' "$T/after")" ]
 
 # ---- bpftool, a reader nobody here wrote: the name's id from cmx_names, then its counters ----
 bpftool map dump pinned "$PIN/cmx_names" -j >"$T/names.json"
@@ -321,10 +341,41 @@ check "attach to a missing interface is -ENODEV" \
 	grep -q 'No such device' <(drv attach-uplink ua $NS_A nosuch0 2>&1)
 
 # ---- forget ----
+# id_of NAME: the session's id, from cmx_names.
+id_of() {
+	bpftool map dump pinned "$PIN/cmx_names" -j | python3 -c '
+import json, sys
+for e in json.load(sys.stdin):
+    e = e.get("formatted", e)
+    if e["key"]["kind"] == 1 and e["key"]["name"] == sys.argv[1]:
+        print(e["value"]["id"])' "$1"
+}
+s3_id=$(id_of s3)
 check "forget s3" drv forget session s3
 check "s3 is unknown now" eval '! drv read session s3 2>/dev/null'
 check "bpftool no longer lists s3" \
 	eval "! bpftool map dump pinned $PIN/cmx_names | grep -q '\"s3\"'"
+# s3 was still attached: forgetting it must stop its cgroup counting into its id, which the
+# next new session gets (the lowest free one).
+check "s3's cgroup runs no cmx program after forget" \
+	[ "$(bpftool cgroup show "$CG/s3" | grep -c 'cmx_cg_')" = 0 ]
+mkdir -p "$CG/s4"
+check "attach a new session s4" drv attach-session s4 "$CG/s4"
+check "s4 got s3's freed id ($s3_id)" [ "$(id_of s4)" = "$s3_id" ]
+s4_before=$(drv read session s4)
+send s3 $NS_B 198.19.202.1 $MIB 20 || fail "upload from s3's old cgroup ($(cat "$T/send-s3"))"
+check "s3's old cgroup counts nothing into s4, the id's new holder" \
+	[ "$(drv read session s4)" = "$s4_before" ]
+send s4 $NS_B 198.19.202.1 $MIB 20 || fail "s4 upload ($(cat "$T/send-s4"))"
+check "s4 counts its own upload (within [K, 1.06 K])" within6 "$(get session s4 tx_bytes)" $MIB
+check "detach s4" eval "drv detach-session s4 >/dev/null"
+# s1b was s1's cgroup (its storage slot still says s1): taken over by s4, it counts into s4 only.
+check "attach s4 to s1b, once s1's cgroup" drv attach-session s4 "$CG/s1b"
+t0=$(get session s4 tx_bytes) s1_before=$(drv read session s1)
+send s1b $NS_A 198.19.201.1 $MIB 20 || fail "upload from s1b, now s4's ($(cat "$T/send-s1b"))"
+check "s1b now counts into s4 (within [K, 1.06 K])" \
+	within6 $(($(get session s4 tx_bytes) - t0)) $MIB
+check "... and not into s1, its earlier holder" [ "$(drv read session s1)" = "$s1_before" ]
 
 # ---- what a machine lacks, named, and nothing created ----
 out=$(unshare -m sh -c "mount -t tmpfs none /sys/kernel/btf && exec $DRV -p $T/none/pins open" 2>&1)
@@ -353,7 +404,7 @@ bad_quota 5 "\\[session s\\] has quota_action= or quota_period= but no quota=" \
 	'[profile p]\nexec=/bin/true\n[session s]\nprofile=p\nquota_action=notify\n'
 
 # ---- nothing left behind ----
-for s in s1 s2; do drv detach-session $s >/dev/null || fail "detach $s"; done
+for s in s1 s2 s4; do drv detach-session $s >/dev/null || fail "detach $s"; done
 rm -rf "$PIN"
 check "the pin directory is gone" [ ! -e "$PIN" ]
 kill $SERVER_PID
