@@ -211,6 +211,20 @@ int status_session(struct daemon *d, size_t i, struct status_session *out)
 	return 0;
 }
 
+int status_session_usage(struct daemon *d, size_t i, struct status_session *out)
+{
+	const struct session *s;
+
+	if (i >= d->n_sessions)
+		return -ENOENT;
+	s = d->sessions[i];
+	out->have_usage = false;
+	if (s->pid > 0 && s->cg_ready && s->cgroup[0])
+		out->have_usage =
+			cgroup_session_usage(&d->cg_layout, s->cgroup, &s->cg, &out->usage) == 0;
+	return 0;
+}
+
 int status_session_sandbox(struct daemon *d, size_t i, struct status_session *out)
 {
 	const struct session *s;
@@ -219,13 +233,8 @@ int status_session_sandbox(struct daemon *d, size_t i, struct status_session *ou
 		return -ENOENT;
 	s = d->sessions[i];
 	out->have_sandbox = false;
-	out->have_usage = false;
-	if (s->pid <= 0)
-		return 0;
 	/* A worker that just went reads as gone: absent, not an error. */
-	out->have_sandbox = sandbox_inspect(s->pid, &out->sandbox) == 0;
-	if (s->cg_ready && s->cgroup[0])
-		out->have_usage =
-			cgroup_session_usage(&d->cg_layout, s->cgroup, &s->cg, &out->usage) == 0;
-	return 0;
+	if (s->pid > 0)
+		out->have_sandbox = sandbox_inspect(s->pid, &out->sandbox) == 0;
+	return status_session_usage(d, i, out);
 }

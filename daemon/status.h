@@ -89,5 +89,8 @@ size_t status_n_sessions(struct daemon *d);
 int status_session(struct daemon *d, size_t i, struct status_session *out);
 /* Adds the sandbox view and cgroup limits and use to out (filled by status_session() for the
  * same i). Apart from status_session() because it reads procfs and cgroupfs: the backend's
- * once-a-second status poll has no use for it; `session show` and /metrics do. */
+ * once-a-second status poll has no use for it; `session show` does. */
 int status_session_sandbox(struct daemon *d, size_t i, struct status_session *out);
+/* The cgroup limits and use alone (have_usage, usage), without the sandbox view: what /metrics
+ * shows of a session's kernel side, and no more read per scrape. */
+int status_session_usage(struct daemon *d, size_t i, struct status_session *out);

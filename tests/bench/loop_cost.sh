@@ -12,6 +12,9 @@
 # measures the idle rate (IDLE_S seconds of nothing) and subtracts it over each measurement's
 # own wall time. Medians of ROUNDS rounds. Figures only: nothing here asserts a time.
 # --quick: 2 against 8 sessions, a few scrapes and events, one round (the smoke test).
+# BENCH_ROUNDS=, BENCH_SCRAPES=, BENCH_EVENTS= in the environment override the counts (either form).
+# Beside the per-scrape figures: the cost per emitted series (sample lines) and per output byte,
+# at both sizes and their ratio, which says what part of a scrape's growth is its text's growth.
 # PERF_DIR=DIR: perf record -g of cellmuxd during round 1's scrapes and stream, per configuration
 # (DIR/scrape.N.data, DIR/events.N.data; `perf report -i`); the figures of that round include
 # perf's overhead.
@@ -29,6 +32,7 @@ if [ "${1:-}" = --quick ]; then
 	SMALL_UPLINKS=1 LARGE_UPLINKS=2 PER_UPLINK=4
 	SMALL_PER_UPLINK=2
 fi
+ROUNDS=${BENCH_ROUNDS:-$ROUNDS} SCRAPES=${BENCH_SCRAPES:-$SCRAPES} EVENTS=${BENCH_EVENTS:-$EVENTS}
 SMALL_PER_UPLINK=${SMALL_PER_UPLINK:-$PER_UPLINK}
 
 # Every session holds descriptors in the daemon (control socket, pidfd, output pipe).
@@ -167,5 +171,17 @@ for c in "$NS $SMALL_UPLINKS" "$NL $LARGE_UPLINKS"; do
 done
 printf '  ratio %d / %d per scrape    %6.2f   (aim: <= 1.2)\n' "$NL" "$NS" \
 	"$(awk -v a="$(col "$NL" 2)" -v b="$(col "$NS" 2)" 'BEGIN { print a / b }')"
+# What a scrape costs per line of output: the part of its growth that is not the text's.
+series_of() { grep -vc '^#' "$T/scrape.$1"; }
+per_series() { awk -v x="$(col "$1" 2)" -v k="$(series_of "$1")" 'BEGIN { print x * 1000 / k }'; }
+per_kb() { awk -v x="$(col "$1" 2)" -v k="$(wc -c <"$T/scrape.$1")" 'BEGIN { print x * 1024 / k }'; }
+printf '  %8s %10s %16s %16s\n' sessions series "per series" "per kB of text"
+for n in "$NS" "$NL"; do
+	printf '  %8d %10d %13.1f ns %13.2f us\n' "$n" "$(series_of "$n")" "$(per_series "$n")" \
+		"$(per_kb "$n")"
+done
+printf '  ratio %d / %d per series    %6.2f   per kB %6.2f\n' "$NL" "$NS" \
+	"$(awk -v a="$(per_series "$NL")" -v b="$(per_series "$NS")" 'BEGIN { print a / b }')" \
+	"$(awk -v a="$(per_kb "$NL")" -v b="$(per_kb "$NS")" 'BEGIN { print a / b }')"
 printf '  ratio %d / %d per message   %6.2f   (aim: <= 1.2)\n' "$NL" "$NS" \
 	"$(awk -v a="$(col "$NL" 3)" -v b="$(col "$NS" 3)" 'BEGIN { print a / b }')"
