@@ -1144,6 +1144,31 @@ int acct_quota_reset(struct acct *a, enum acct_kind kind, const char *name, uint
 	return bpf_map_update_elem(a->quota_fd, &id.id, &q, BPF_ANY);
 }
 
+int acct_read_all(struct acct *a, enum acct_kind kind, const char *name, struct acct_counters *c,
+		  struct acct_quota *q)
+{
+	struct acct_map_counters mc;
+	struct acct_map_quota mq;
+	struct acct_map_id id;
+	int r = id_lookup(a, kind, name, &id);
+
+	if (r < 0)
+		return r;
+	r = bpf_map_lookup_elem(a->counters_fd, &id.id, &mc);
+	if (r < 0)
+		return r;
+	counters_from_map(&mc, c);
+	memset(q, 0, sizeof(*q));
+	if (bpf_map_lookup_elem(a->quota_fd, &id.id, &mq) == 0 && mq.action)
+		*q = (struct acct_quota){
+			.limit_bytes = mq.limit,
+			.used_bytes = total_bytes(&mc) - mq.base,
+			.action = (enum acct_quota_action)mq.action,
+			.over = mq.over != 0,
+		};
+	return 0;
+}
+
 int acct_quota_state(struct acct *a, enum acct_kind kind, const char *name, struct acct_quota *ret)
 {
 	struct acct_map_counters c;

@@ -350,9 +350,5 @@ bool dm_acct_read(struct daemon *d, enum acct_kind kind, const char *name,
 		  struct acct_counters *c, struct acct_quota *q)
 {
 	loaded(d);
-	if (!d->acct || acct_read(d->acct, kind, name, c) < 0)
-		return false;
-	if (acct_quota_state(d->acct, kind, name, q) < 0)
-		memset(q, 0, sizeof(*q));
-	return true;
+	return d->acct && acct_read_all(d->acct, kind, name, c, q) == 0;
 }

@@ -465,6 +465,7 @@ static void worker_gone(struct session *s, bool failed)
 	if (cgroup_populated(s->cgroup))
 		cgroup_kill(s->cgroup);
 	s->pid = 0;
+	cgroup_session_usage_close(&s->cg);
 	runtime_dir_remove(s);
 	if (s->state == SESSION_STOPPING || s->d->stopping) {
 		timer_clear(s);
@@ -530,7 +531,7 @@ static void worker_exited(struct session *s, int status, bool known)
 	/* The kernel's count, not a guess from the exit status: the OOM killer's SIGKILL looks
 	 * like any other. */
 	struct cgroup_usage use;
-	if (cgroup_session_usage(&s->d->cg_layout, s->cgroup, &s->cg, &use) == 0 &&
+	if (cgroup_session_usage(&s->d->cg_layout, s->cgroup, &s->cg, false, &use) == 0 &&
 	    use.oom_kills > s->oom_kills) {
 		log_warn("session %s: out of memory: the kernel killed %llu process(es) at "
 			 "memory_max", s->name, (unsigned long long)(use.oom_kills - s->oom_kills));

@@ -211,17 +211,24 @@ int status_session(struct daemon *d, size_t i, struct status_session *out)
 	return 0;
 }
 
-int status_session_usage(struct daemon *d, size_t i, struct status_session *out)
+int status_session_usage(struct daemon *d, size_t i, uint64_t *spare, struct status_session *out)
 {
-	const struct session *s;
+	struct session *s;
+	int before, after;
+	bool keep;
 
 	if (i >= d->n_sessions)
 		return -ENOENT;
 	s = d->sessions[i];
+	before = __builtin_popcount(s->cg.kept);
+	keep = spare && *spare >= CGF_N;
 	out->have_usage = false;
 	if (s->pid > 0 && s->cg_ready && s->cgroup[0])
 		out->have_usage =
-			cgroup_session_usage(&d->cg_layout, s->cgroup, &s->cg, &out->usage) == 0;
+			cgroup_session_usage(&d->cg_layout, s->cgroup, &s->cg, keep, &out->usage) == 0;
+	after = __builtin_popcount(s->cg.kept);
+	if (keep && after > before)
+		*spare -= (uint64_t)(after - before);
 	return 0;
 }
 
@@ -236,5 +243,5 @@ int status_session_sandbox(struct daemon *d, size_t i, struct status_session *ou
 	/* A worker that just went reads as gone: absent, not an error. */
 	if (s->pid > 0)
 		out->have_sandbox = sandbox_inspect(s->pid, &out->sandbox) == 0;
-	return status_session_usage(d, i, out);
+	return status_session_usage(d, i, NULL, out);
 }

@@ -92,5 +92,7 @@ int status_session(struct daemon *d, size_t i, struct status_session *out);
  * once-a-second status poll has no use for it; `session show` does. */
 int status_session_sandbox(struct daemon *d, size_t i, struct status_session *out);
 /* The cgroup limits and use alone (have_usage, usage), without the sandbox view: what /metrics
- * shows of a session's kernel side, and no more read per scrape. */
-int status_session_usage(struct daemon *d, size_t i, struct status_session *out);
+ * shows of a session's kernel side, and no more read per scrape. spare: descriptors the call
+ * may keep open for the next one while the worker runs (cgroup_session_usage()), less those
+ * it opened; while it is under CGF_N none are kept. NULL: none. */
+int status_session_usage(struct daemon *d, size_t i, uint64_t *spare, struct status_session *out);

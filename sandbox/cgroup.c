@@ -443,6 +443,7 @@ fail:
 
 void cgroup_session_remove(struct cgroup_session *s)
 {
+	cgroup_session_usage_close(s);
 	for (int c = 0; c < CG_N; c++) {
 		if (s->v1[c])
 			rmdir(s->v1[c]);
@@ -455,10 +456,58 @@ void cgroup_session_remove(struct cgroup_session *s)
 	}
 }
 
-static int read_u64(const char *dir, const char *file, uint64_t *ret)
+void cgroup_session_usage_close(struct cgroup_session *s)
+{
+	for (int f = 0; f < CGF_N; f++)
+		if (s->kept & 1u << f)
+			close(s->fd[f]);
+	s->kept = 0;
+}
+
+/* One file's text, by its kept descriptor when there is one, else by its path (and kept with
+ * keep). A kept descriptor that fails (the directory was removed behind us: ENODEV) is dropped
+ * and the path tried, so what is read is the directory that has the name now. */
+static int usage_read(struct cgroup_session *s, enum cgroup_file f, const char *dir,
+		      const char *file, bool keep, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	if (s->kept & 1u << f) {
+		n = pread(s->fd[f], buf, len - 1, 0);
+		if (n >= 0) {
+			buf[n] = 0;
+			return 0;
+		}
+		close(s->fd[f]);
+		s->kept &= ~(1u << f);
+	}
+	if (!keep)
+		return read_file(dir, file, buf, len);
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, file) >= sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	n = pread(fd, buf, len - 1, 0);
+	if (n < 0) {
+		int r = negative_errno();
+
+		close(fd);
+		return r;
+	}
+	buf[n] = 0;
+	s->fd[f] = fd;
+	s->kept |= 1u << f;
+	return 0;
+}
+
+static int read_u64(struct cgroup_session *s, enum cgroup_file f, const char *dir,
+		    const char *file, bool keep, uint64_t *ret)
 {
 	char buf[64];
-	int r = read_file(dir, file, buf, sizeof(buf));
+	int r = usage_read(s, f, dir, file, keep, buf, sizeof(buf));
 
 	if (r < 0)
 		return r;
@@ -471,17 +520,18 @@ static int read_u64(const char *dir, const char *file, uint64_t *ret)
 }
 
 /* "oom_kill N" out of memory.events (v2) or memory.oom_control (v1). */
-static uint64_t oom_kills(const char *dir, const char *file)
+static uint64_t oom_kills(struct cgroup_session *s, const char *dir, const char *file, bool keep)
 {
 	char buf[1024], *p;
 
-	if (read_file(dir, file, buf, sizeof(buf)) < 0 || !(p = strstr(buf, "oom_kill ")))
+	if (usage_read(s, CGF_MEMORY_EVENTS, dir, file, keep, buf, sizeof(buf)) < 0 ||
+	    !(p = strstr(buf, "oom_kill ")))
 		return 0;
 	return strtoull(p + 9, NULL, 10);
 }
 
 int cgroup_session_usage(const struct cgroup_layout *l, const char *v2_dir,
-			 const struct cgroup_session *s, struct cgroup_usage *ret)
+			 struct cgroup_session *s, bool keep, struct cgroup_usage *ret)
 {
 	const char *mem = l->on_v2[CG_MEMORY] ? v2_dir : s->v1[CG_MEMORY];
 	const char *pids = l->on_v2[CG_PIDS] ? v2_dir : s->v1[CG_PIDS];
@@ -493,22 +543,28 @@ int cgroup_session_usage(const struct cgroup_layout *l, const char *v2_dir,
 		bool v2 = l->on_v2[CG_MEMORY];
 
 		ret->have_memory =
-			read_u64(mem, v2 ? "memory.current" : "memory.usage_in_bytes",
+			read_u64(s, CGF_MEMORY_CURRENT, mem,
+				 v2 ? "memory.current" : "memory.usage_in_bytes", keep,
 				 &ret->memory_current) == 0 &&
-			read_u64(mem, v2 ? "memory.max" : "memory.limit_in_bytes", &ret->memory_max) == 0;
+			read_u64(s, CGF_MEMORY_MAX, mem, v2 ? "memory.max" : "memory.limit_in_bytes",
+				 keep, &ret->memory_max) == 0;
 		/* v1 says "no limit" as the largest page-aligned long. */
 		if (!v2 && ret->memory_max >= (uint64_t)INT64_MAX - 4096 * 2)
 			ret->memory_max = CGROUP_MAX;
-		ret->oom_kills = oom_kills(mem, v2 ? "memory.events" : "memory.oom_control");
+		ret->oom_kills = oom_kills(s, mem, v2 ? "memory.events" : "memory.oom_control", keep);
 	}
 	if (pids)
-		ret->have_pids = read_u64(pids, "pids.current", &ret->pids_current) == 0 &&
-				 read_u64(pids, "pids.max", &ret->pids_max) == 0;
+		ret->have_pids =
+			read_u64(s, CGF_PIDS_CURRENT, pids, "pids.current", keep,
+				 &ret->pids_current) == 0 &&
+			read_u64(s, CGF_PIDS_MAX, pids, "pids.max", keep, &ret->pids_max) == 0;
 	if (cpu) {
-		if (l->on_v2[CG_CPU] && read_u64(cpu, "cpu.weight", &v) == 0)
-			ret->cpu_weight = (unsigned)v, ret->have_cpu = true;
-		else if (!l->on_v2[CG_CPU] && read_u64(cpu, "cpu.shares", &v) == 0)
-			ret->cpu_weight = (unsigned)(v * 100 / 1024), ret->have_cpu = true;
+		bool v2 = l->on_v2[CG_CPU];
+
+		if (read_u64(s, CGF_CPU_WEIGHT, cpu, v2 ? "cpu.weight" : "cpu.shares", keep, &v) == 0) {
+			ret->cpu_weight = v2 ? (unsigned)v : (unsigned)(v * 100 / 1024);
+			ret->have_cpu = true;
+		}
 	}
 	return 0;
 }
