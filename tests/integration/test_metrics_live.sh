@@ -8,10 +8,10 @@
 #
 #   curl ── 127.0.0.1:$PORT ── cellmuxd ── cmx-sim0: hog (python3, pids_max=64, memory_max=512M)
 #
-# Seen failing: the kept descriptor read with read() instead of pread(..., 0) (the second read of
-# a kept file is at its end, an empty text) → "grown: memory", "grown: tasks" and the later
-# checks failed; cgroup_session_usage_close() left out of worker_gone() → "no descriptors once
-# the worker is gone" failed.
+# Seen failing: the kept descriptor read with read() instead of pread(..., 0) (from its second
+# read on, at the end of the text: empty, read as 0) → "grown 2: memory", "grown 2: tasks" and
+# "pids.max rewritten" failed; cgroup_session_usage_close() left out of worker_gone() → "no
+# descriptors once the worker is gone" failed (5).
 . "$(dirname "$0")/lib.sh"
 
 command -v python3 >/dev/null || die "python3 is missing"
