@@ -1144,8 +1144,71 @@ int acct_quota_reset(struct acct *a, enum acct_kind kind, const char *name, uint
 	return bpf_map_update_elem(a->quota_fd, &id.id, &q, BPF_ANY);
 }
 
-int acct_read_all(struct acct *a, enum acct_kind kind, const char *name, struct acct_counters *c,
-		  struct acct_quota *q)
+/* The array maps' entries below the highest id in use, two system calls in all: a scrape read
+ * them one by one, three calls per name. */
+struct acct_snapshot {
+	__u32 n; /* ids 0..n-1 */
+	__u32 *keys;
+	struct acct_map_counters *c;
+	struct acct_map_quota *q;
+};
+
+static int batch_read(int fd, __u32 n, __u32 *keys, void *values)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 count = n, next;
+	int r = bpf_map_lookup_batch(fd, NULL, &next, keys, values, &count, &opts);
+
+	/* -ENOENT: the map's end came within the batch, everything was read. */
+	if (r < 0 && r != -ENOENT)
+		return r;
+	return count == n ? 0 : -EIO;
+}
+
+int acct_snapshot_take(struct acct *a, struct acct_snapshot **ret)
+{
+	struct acct_snapshot *sn;
+	__u32 n = 0;
+	int r;
+
+	pthread_mutex_lock(&a->id_lock);
+	for (__u32 id = ACCT_MAX_KEYS; id-- > 0;)
+		if (a->used[id / 8] & (1u << (id % 8))) {
+			n = id + 1;
+			break;
+		}
+	pthread_mutex_unlock(&a->id_lock);
+	sn = calloc(1, sizeof(*sn));
+	if (!sn)
+		return -ENOMEM;
+	sn->n = n;
+	sn->keys = calloc(n, sizeof(*sn->keys));
+	sn->c = calloc(n, sizeof(*sn->c));
+	sn->q = calloc(n, sizeof(*sn->q));
+	if (!sn->keys || !sn->c || !sn->q)
+		r = -ENOMEM;
+	else if ((r = batch_read(a->counters_fd, n, sn->keys, sn->c)) == 0)
+		r = batch_read(a->quota_fd, n, sn->keys, sn->q);
+	if (r < 0) {
+		acct_snapshot_free(sn);
+		return r;
+	}
+	*ret = sn;
+	return 0;
+}
+
+void acct_snapshot_free(struct acct_snapshot *sn)
+{
+	if (!sn)
+		return;
+	free(sn->keys);
+	free(sn->c);
+	free(sn->q);
+	free(sn);
+}
+
+int acct_read_all(struct acct *a, const struct acct_snapshot *sn, enum acct_kind kind,
+		  const char *name, struct acct_counters *c, struct acct_quota *q)
 {
 	struct acct_map_counters mc;
 	struct acct_map_quota mq;
@@ -1154,12 +1217,20 @@ int acct_read_all(struct acct *a, enum acct_kind kind, const char *name, struct 
 
 	if (r < 0)
 		return r;
-	r = bpf_map_lookup_elem(a->counters_fd, &id.id, &mc);
-	if (r < 0)
-		return r;
+	if (sn && id.id < sn->n) {
+		mc = sn->c[id.id];
+		mq = sn->q[id.id];
+	} else {
+		/* No snapshot, or a name made after it. */
+		r = bpf_map_lookup_elem(a->counters_fd, &id.id, &mc);
+		if (r < 0)
+			return r;
+		if (bpf_map_lookup_elem(a->quota_fd, &id.id, &mq) < 0)
+			mq.action = 0;
+	}
 	counters_from_map(&mc, c);
 	memset(q, 0, sizeof(*q));
-	if (bpf_map_lookup_elem(a->quota_fd, &id.id, &mq) == 0 && mq.action)
+	if (mq.action)
 		*q = (struct acct_quota){
 			.limit_bytes = mq.limit,
 			.used_bytes = total_bytes(&mc) - mq.base,

@@ -350,5 +350,20 @@ bool dm_acct_read(struct daemon *d, enum acct_kind kind, const char *name,
 		  struct acct_counters *c, struct acct_quota *q)
 {
 	loaded(d);
-	return d->acct && acct_read_all(d->acct, kind, name, c, q) == 0;
+	return d->acct && acct_read_all(d->acct, d->acct_snap, kind, name, c, q) == 0;
+}
+
+void dm_acct_snapshot_begin(struct daemon *d)
+{
+	loaded(d);
+	dm_acct_snapshot_end(d);
+	/* Without one (an old kernel without batch lookups), each name is read from the maps. */
+	if (d->acct && acct_snapshot_take(d->acct, &d->acct_snap) < 0)
+		d->acct_snap = NULL;
+}
+
+void dm_acct_snapshot_end(struct daemon *d)
+{
+	acct_snapshot_free(d->acct_snap);
+	d->acct_snap = NULL;
 }

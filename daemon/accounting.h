@@ -34,3 +34,8 @@ int dm_acct_removed_total(struct daemon *d, const char *uplink, struct store_rem
 void dm_acct_apply_quotas(struct daemon *d);
 bool dm_acct_read(struct daemon *d, enum acct_kind kind, const char *name,
 		  struct acct_counters *c, struct acct_quota *q);
+/* Between the two, dm_acct_read() takes the values of a copy of the maps made at begin (one read
+ * of them all, not three lookups per name): for the reads of one /metrics scrape, in one turn of
+ * the loop. */
+void dm_acct_snapshot_begin(struct daemon *d);
+void dm_acct_snapshot_end(struct daemon *d);

@@ -71,6 +71,7 @@ struct daemon {
 	unsigned auto_name_seq; /* for sessions started without a name */
 	struct metrics *metrics;
 	struct acct *acct; /* NULL: this machine cannot count (see accounting.h) */
+	struct acct_snapshot *acct_snap; /* between dm_acct_snapshot_begin() and _end() */
 	GThread *acct_loader; /* loading the programs while the uplinks come up; then NULL */
 	int acct_err;         /* the load's outcome for dm_acct_wait() */
 	guint acct_watch, quota_timer;

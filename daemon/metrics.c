@@ -25,6 +25,7 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "daemon/accounting.h"
 #include "daemon/daemon.h"
 #include "daemon/metrics_text.h"
 #include "daemon/status.h"
@@ -242,6 +243,7 @@ static int render(struct metrics *m, struct snapshot **ret)
 	    ensure((void **)&m->sessions, &m->sessions_cap, ns, sizeof(*m->sessions)) < 0)
 		return -ENOMEM;
 	status_daemon(m->d, &ds);
+	dm_acct_snapshot_begin(m->d);
 	for (size_t i = 0; i < nu; i++)
 		ku += status_uplink(m->d, i, &m->uplinks[ku]) == 0;
 	/* The exposition has a session's cgroup figures but nothing of its sandbox view (ids,
@@ -254,6 +256,7 @@ static int render(struct metrics *m, struct snapshot **ret)
 	for (size_t i = 0; i < ns; i++)
 		ks += status_session(m->d, i, &m->sessions[ks]) == 0 &&
 		      status_session_usage(m->d, i, &spare, &m->sessions[ks]) == 0;
+	dm_acct_snapshot_end(m->d);
 	in = (struct metrics_input){
 		.daemon = &ds,
 		.uplinks = m->uplinks,
