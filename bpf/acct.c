@@ -1144,14 +1144,70 @@ int acct_quota_reset(struct acct *a, enum acct_kind kind, const char *name, uint
 	return bpf_map_update_elem(a->quota_fd, &id.id, &q, BPF_ANY);
 }
 
-/* The array maps' entries below the highest id in use, two system calls in all: a scrape read
- * them one by one, three calls per name. */
+/* The names map and the array maps' entries below the highest id in use, in a few batch
+ * lookups: a scrape read them one by one, three system calls per name. */
 struct acct_snapshot {
 	__u32 n; /* ids 0..n-1 */
 	__u32 *keys;
 	struct acct_map_counters *c;
 	struct acct_map_quota *q;
+	struct snap_name *names; /* sorted by key; NULL: look each name up in the map */
+	__u32 n_names;
 };
+
+struct snap_name {
+	struct acct_map_name key;
+	__u32 id;
+};
+
+static int snap_name_cmp(const void *a, const void *b)
+{
+	return memcmp(&((const struct snap_name *)a)->key, &((const struct snap_name *)b)->key,
+		      sizeof(struct acct_map_name));
+}
+
+/* Every name and its id, in batches (a hash map's batch ends at a bucket boundary). cap: the
+ * names this process made, plus room. */
+static int names_read(struct acct *a, struct acct_snapshot *sn, __u32 cap)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct acct_map_name *keys = calloc(cap, sizeof(*keys));
+	struct acct_map_id *vals = calloc(cap, sizeof(*vals));
+	__u32 total = 0, in = 0, out = 0;
+	bool started = false;
+	int r = keys && vals ? 0 : -ENOMEM;
+
+	while (r == 0) {
+		__u32 count = cap - total;
+
+		if (count == 0) {
+			r = -ENOSPC;
+			break;
+		}
+		r = bpf_map_lookup_batch(a->names_fd, started ? &in : NULL, &out, keys + total,
+					 vals + total, &count, &opts);
+		if (r < 0 && r != -ENOENT)
+			break;
+		total += count;
+		if (r == -ENOENT) {
+			r = 0;
+			break;
+		}
+		in = out;
+		started = true;
+	}
+	if (r == 0 && !(sn->names = calloc(total ? total : 1, sizeof(*sn->names))))
+		r = -ENOMEM;
+	if (r == 0) {
+		for (__u32 i = 0; i < total; i++)
+			sn->names[i] = (struct snap_name){ keys[i], vals[i].id };
+		sn->n_names = total;
+		qsort(sn->names, total, sizeof(*sn->names), snap_name_cmp);
+	}
+	free(keys);
+	free(vals);
+	return r;
+}
 
 static int batch_read(int fd, __u32 n, __u32 *keys, void *values)
 {
@@ -1168,14 +1224,14 @@ static int batch_read(int fd, __u32 n, __u32 *keys, void *values)
 int acct_snapshot_take(struct acct *a, struct acct_snapshot **ret)
 {
 	struct acct_snapshot *sn;
-	__u32 n = 0;
+	__u32 n = 0, used = 0;
 	int r;
 
 	pthread_mutex_lock(&a->id_lock);
-	for (__u32 id = ACCT_MAX_KEYS; id-- > 0;)
+	for (__u32 id = 0; id < ACCT_MAX_KEYS; id++)
 		if (a->used[id / 8] & (1u << (id % 8))) {
 			n = id + 1;
-			break;
+			used++;
 		}
 	pthread_mutex_unlock(&a->id_lock);
 	sn = calloc(1, sizeof(*sn));
@@ -1193,6 +1249,12 @@ int acct_snapshot_take(struct acct *a, struct acct_snapshot **ret)
 		acct_snapshot_free(sn);
 		return r;
 	}
+	/* Room for names made meanwhile by uplink threads; without the copy, each name is looked
+	 * up in the map. */
+	if (names_read(a, sn, used + 64) < 0) {
+		free(sn->names);
+		sn->names = NULL;
+	}
 	*ret = sn;
 	return 0;
 }
@@ -1204,6 +1266,7 @@ void acct_snapshot_free(struct acct_snapshot *sn)
 	free(sn->keys);
 	free(sn->c);
 	free(sn->q);
+	free(sn->names);
 	free(sn);
 }
 
@@ -1213,9 +1276,18 @@ int acct_read_all(struct acct *a, const struct acct_snapshot *sn, enum acct_kind
 	struct acct_map_counters mc;
 	struct acct_map_quota mq;
 	struct acct_map_id id;
-	int r = id_lookup(a, kind, name, &id);
+	struct snap_name want, *hit = NULL;
+	int r;
 
-	if (r < 0)
+	if (sn && sn->names) {
+		r = name_key(kind, name, &want.key);
+		if (r < 0)
+			return r;
+		hit = bsearch(&want, sn->names, sn->n_names, sizeof(want), snap_name_cmp);
+	}
+	if (hit)
+		id.id = hit->id;
+	else if ((r = id_lookup(a, kind, name, &id)) < 0) /* made after the copy, or none */
 		return r;
 	if (sn && id.id < sn->n) {
 		mc = sn->c[id.id];
