@@ -171,6 +171,8 @@ for c in "$NS $SMALL_UPLINKS" "$NL $LARGE_UPLINKS"; do
 done
 printf '  ratio %d / %d per scrape    %6.2f   (aim: <= 1.2)\n' "$NL" "$NS" \
 	"$(awk -v a="$(col "$NL" 2)" -v b="$(col "$NS" 2)" 'BEGIN { print a / b }')"
+printf '  ratio %d / %d per message   %6.2f   (aim: <= 1.2)\n' "$NL" "$NS" \
+	"$(awk -v a="$(col "$NL" 3)" -v b="$(col "$NS" 3)" 'BEGIN { print a / b }')"
 # What a scrape costs per line of output: the part of its growth that is not the text's.
 series_of() { grep -vc '^#' "$T/scrape.$1"; }
 per_series() { awk -v x="$(col "$1" 2)" -v k="$(series_of "$1")" 'BEGIN { print x * 1000 / k }'; }
@@ -183,5 +185,3 @@ done
 printf '  ratio %d / %d per series    %6.2f   per kB %6.2f\n' "$NL" "$NS" \
 	"$(awk -v a="$(per_series "$NL")" -v b="$(per_series "$NS")" 'BEGIN { print a / b }')" \
 	"$(awk -v a="$(per_kb "$NL")" -v b="$(per_kb "$NS")" 'BEGIN { print a / b }')"
-printf '  ratio %d / %d per message   %6.2f   (aim: <= 1.2)\n' "$NL" "$NS" \
-	"$(awk -v a="$(col "$NL" 3)" -v b="$(col "$NS" 3)" 'BEGIN { print a / b }')"
