@@ -1752,10 +1752,46 @@ static struct cfg_session *cur_session(struct parser *p)
 
 int config_find_session(const struct cmx_config *c, const char *name)
 {
-	for (size_t i = 0; i < c->n_sessions; i++)
-		if (!strcmp(c->sessions[i].name, name))
+	size_t lo = 0, hi = c->n_sessions;
+
+	if (!c->session_order) { /* still parsing */
+		for (size_t i = 0; i < c->n_sessions; i++)
+			if (!strcmp(c->sessions[i].name, name))
+				return (int)i;
+		return -ENOENT;
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint32_t i = c->session_order[mid];
+		int k = strcmp(name, c->sessions[i].name);
+
+		if (!k)
 			return (int)i;
+		if (k < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
 	return -ENOENT;
+}
+
+static int by_session_name(const void *a, const void *b, void *arg)
+{
+	const struct cmx_config *c = arg;
+
+	return strcmp(c->sessions[*(const uint32_t *)a].name,
+		      c->sessions[*(const uint32_t *)b].name);
+}
+
+static int index_sessions(struct cmx_config *c)
+{
+	c->session_order = malloc((c->n_sessions + 1) * sizeof(*c->session_order));
+	if (!c->session_order)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_sessions; i++)
+		c->session_order[i] = (uint32_t)i;
+	qsort_r(c->session_order, c->n_sessions, sizeof(*c->session_order), by_session_name, c);
+	return 0;
 }
 
 static int session_begin(struct parser *p, int line, const char *name)
@@ -2076,6 +2112,7 @@ void config_free(struct cmx_config *c)
 	free(c->uplinks);
 	free(c->profiles);
 	free(c->sessions);
+	free(c->session_order);
 	free(c->path);
 	free(c);
 }
@@ -2122,6 +2159,8 @@ int config_parse_string(const char *path, const char *text, struct cmx_config **
 		r = ini_parse_string(text, &config_ini_ops, &p);
 	if (r >= 0)
 		r = section_end(&p);
+	if (r >= 0)
+		r = index_sessions(c);
 	if (r >= 0)
 		r = resolve(&p);
 	if (r >= 0)

@@ -211,6 +211,9 @@ struct cmx_config {
 	size_t n_profiles;
 	struct cfg_session *sessions;
 	size_t n_sessions;
+	/* sessions' indices in name order, once the file is parsed: config_find_session() is
+	 * asked once a second per session (the router's plan), a linear search was O(n²). */
+	uint32_t *session_order;
 	/* The first key holding a secret (password=, pin=), 0 if none: such a file must be
 	 * root's alone, which preflight checks. */
 	int secret_line;

@@ -1576,6 +1576,30 @@ ERROR_TEST(test_health_interval_below_100ms_is_rejected,
 ERROR_TEST(test_health_fail_zero_is_rejected, UPLINK_A "health_fail=0\n",
 	   "t.conf:5: invalid health_fail=0 (1-100 rounds in a row)")
 
+/* Sessions are found by name through the sorted index built after parsing: each one at its
+ * own position in the file, whatever the order of names; a name not there, or one that sorts
+ * before or after every name, is not found. */
+static void test_find_session_by_name(void **state)
+{
+	static const char *names[] = { "m", "b", "z9", "a", "zz", "b2", "k", "c" };
+	char text[4096];
+	size_t off = (size_t)snprintf(text, sizeof(text), UPLINK_A PROFILE_P);
+	struct cmx_config *c;
+
+	for (size_t i = 0; i < N(names); i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off, "[session %s]\nprofile=p\n",
+					names[i]);
+	c = parse_ok(text);
+	assert_int_equal(c->n_sessions, N(names));
+	for (size_t i = 0; i < N(names); i++)
+		assert_int_equal(config_find_session(c, names[i]), (int)i);
+	assert_int_equal(config_find_session(c, "0"), -ENOENT);
+	assert_int_equal(config_find_session(c, "b1"), -ENOENT);
+	assert_int_equal(config_find_session(c, "zzz"), -ENOENT);
+	assert_int_equal(config_find_session(c, ""), -ENOENT);
+	config_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1812,6 +1836,7 @@ int main(void)
 		cmocka_unit_test(test_match_and_interface_exclude_each_other),
 		cmocka_unit_test(test_match_imei_on_netdev_is_rejected),
 		cmocka_unit_test(test_one_identity_in_two_uplinks_is_rejected),
+		cmocka_unit_test(test_find_session_by_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
