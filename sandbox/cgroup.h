@@ -12,7 +12,8 @@ int cgroup_v2_mount(char *buf, size_t len);
 /* Sets favordynmods on the cgroup2 superblock (Linux 6.0+), keeping its other options: a
  * migration (a write to cgroup.procs, v1 or v2) then no longer waits out an RCU grace period
  * (~10 ms here) for the global threadgroup lock, at some cost to every fork and exit. Global to
- * the machine and left set. 1: set now; 0: it was already; -errno (-EPERM: the kernel ignored
+ * the machine and left set (since Linux 6.18 the faster lock stays until reboot even if the
+ * option is cleared). 1: set now; 0: it was already; -errno (-EPERM: the kernel ignored
  * it, as outside the initial cgroup namespace). */
 int cgroup_favor_dynmods(void);
 /* The calling process's cgroup v2 path ("/..."), from /proc/self/cgroup. */

@@ -3,7 +3,9 @@
 # hybrid host, like this one), cellmuxd sets favordynmods on the cgroup2 superblock so that a
 # worker's v1 join does not wait an RCU grace period; it keeps the superblock's other options
 # and the mount's own flags, does nothing without the setting, and a bad value is a config error.
-# The superblock is the machine's: its options are saved first and put back by the cleanup.
+# The superblock is the machine's: its options are saved first and put back by the cleanup. On
+# Linux 6.18+ the kernel's faster lock stays until reboot even so ("per threadgroup rwsem
+# mechanism can't be disabled"): the option reads as before, later migrations stay fast.
 . "$(dirname "$0")/lib.sh"
 OPTS=tests/integration/cgroup2_opts.py
 ORIG=$(python3 "$OPTS" get) || die "cannot read the cgroup2 options"
