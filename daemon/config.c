@@ -419,13 +419,18 @@ static int daemon_counters_save(struct parser *p, int line, const char *key, con
 	return 0;
 }
 
+/* yes or no, the only spellings of a boolean key; -EINVAL otherwise. */
+static int parse_yes_no(const char *value, bool *ret)
+{
+	if (strcmp(value, "yes") && strcmp(value, "no"))
+		return -EINVAL;
+	*ret = !strcmp(value, "yes");
+	return 0;
+}
+
 static int daemon_favor_dynmods(struct parser *p, int line, const char *key, const char *value)
 {
-	if (!strcmp(value, "yes"))
-		p->c->daemon.favor_dynmods = true;
-	else if (!strcmp(value, "no"))
-		p->c->daemon.favor_dynmods = false;
-	else
+	if (parse_yes_no(value, &p->c->daemon.favor_dynmods) < 0)
 		return fail(p, line, "cgroup_favor_dynmods=%s: want yes or no", value);
 	return 0;
 }
@@ -531,11 +536,7 @@ static int backend_gateway_id(struct parser *p, int line, const char *key, const
 
 static int backend_insecure(struct parser *p, int line, const char *key, const char *value)
 {
-	if (!strcmp(value, "yes"))
-		p->c->backend.insecure = true;
-	else if (!strcmp(value, "no"))
-		p->c->backend.insecure = false;
-	else
+	if (parse_yes_no(value, &p->c->backend.insecure) < 0)
 		return fail(p, line, "insecure=%s: want yes or no", value);
 	return 0;
 }
@@ -1684,14 +1685,11 @@ static int key_on_uplink_down(struct parser *p, int line, const char *key, const
 
 static int key_move_back(struct parser *p, int line, const char *key, const char *value)
 {
-	struct cfg_failover *f = cur_failover(p);
+	bool yes;
 
-	if (!strcmp(value, "yes"))
-		f->move_back = 1;
-	else if (!strcmp(value, "no"))
-		f->move_back = 0;
-	else
+	if (parse_yes_no(value, &yes) < 0)
 		return fail(p, line, "invalid move_back=%s (yes or no)", value);
+	cur_failover(p)->move_back = yes; /* -1 (unset) until given */
 	return 0;
 }
 

@@ -15,62 +15,48 @@
 
 #include "common/macro.h"
 
-int cgroup_v2_mount(char *buf, size_t len)
+static bool word_in(const char *list, const char *word)
 {
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096];
+	size_t n = strlen(word);
 
-	if (!f)
-		return negative_errno();
-	while (fgets(line, sizeof(line), f)) {
-		/* "36 25 0:31 / /sys/fs/cgroup/unified rw,... shared:10 - cgroup2 cgroup2 rw" */
-		char mnt[PATH_MAX], *sep = strstr(line, " - ");
-		char fstype[64];
-
-		if (!sep || sscanf(sep, " - %63s", fstype) != 1 || strcmp(fstype, "cgroup2"))
-			continue;
-		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
-			continue;
-		if ((size_t)snprintf(buf, len, "%s", mnt) >= len)
-			return -ENAMETOOLONG;
-		return 0;
-	}
-	return -ENOMEDIUM;
-}
-
-/* The cgroup2 line of mountinfo: its mount point and its superblock options (the field after
- * the source, "rw,nsdelegate,memory_recursiveprot"). */
-static int cgroup_v2_super(char *mnt, size_t mnt_len, char *opts, size_t opts_len)
-{
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096];
-
-	if (!f)
-		return negative_errno();
-	while (fgets(line, sizeof(line), f)) {
-		char m[PATH_MAX], o[1024], fstype[64], *sep = strstr(line, " - ");
-
-		if (!sep || sscanf(sep, " - %63s %*s %1023s", fstype, o) != 2 ||
-		    strcmp(fstype, "cgroup2"))
-			continue;
-		if (sscanf(line, "%*s %*s %*s %*s %4095s", m) != 1)
-			continue;
-		if ((size_t)snprintf(mnt, mnt_len, "%s", m) >= mnt_len ||
-		    (size_t)snprintf(opts, opts_len, "%s", o) >= opts_len)
-			return -ENAMETOOLONG;
-		return 0;
-	}
-	return -ENOMEDIUM;
-}
-
-static bool has_option(const char *opts, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = opts; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-		if (!strncmp(p, name, n) && (p[n] == ',' || p[n] == '\0'))
+	for (const char *p = list; (p = strstr(p, word)); p += n)
+		if ((p == list || p[-1] == ' ' || p[-1] == ',') &&
+		    (p[n] == 0 || p[n] == ' ' || p[n] == ',' || p[n] == '\n'))
 			return true;
 	return false;
+}
+
+/* The first mount of fstype (with option opt among its superblock options, unless NULL) in
+ * /proc/self/mountinfo: its mount point, and those options when opts is given. -ENOENT: none.
+ * "36 25 0:31 / /sys/fs/cgroup/unified rw,... shared:10 - cgroup2 cgroup2 rw,nsdelegate" */
+static int mountinfo_find(const char *fstype, const char *opt, char *mnt, size_t mlen, char *opts,
+			  size_t olen)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+
+	if (!f)
+		return negative_errno();
+	while (fgets(line, sizeof(line), f)) {
+		char m[PATH_MAX], t[64], o[1024], *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(sep, " - %63s %*s %1023s", t, o) != 2 || strcmp(t, fstype))
+			continue;
+		if ((opt && !word_in(o, opt)) || sscanf(line, "%*s %*s %*s %*s %4095s", m) != 1)
+			continue;
+		if ((size_t)snprintf(mnt, mlen, "%s", m) >= mlen ||
+		    (opts && (size_t)snprintf(opts, olen, "%s", o) >= olen))
+			return -ENAMETOOLONG;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int cgroup_v2_mount(char *buf, size_t len)
+{
+	int r = mountinfo_find("cgroup2", NULL, buf, len, NULL, 0);
+
+	return r == -ENOENT ? -ENOMEDIUM : r;
 }
 
 int cgroup_favor_dynmods(void)
@@ -79,9 +65,9 @@ int cgroup_favor_dynmods(void)
 	_cleanup_close_ int fd = -1;
 	int r;
 
-	if ((r = cgroup_v2_super(mnt, sizeof(mnt), opts, sizeof(opts))) < 0)
-		return r;
-	if (has_option(opts, "favordynmods"))
+	if ((r = mountinfo_find("cgroup2", NULL, mnt, sizeof(mnt), opts, sizeof(opts))) < 0)
+		return r == -ENOENT ? -ENOMEDIUM : r;
+	if (word_in(opts, "favordynmods"))
 		return 0;
 	/* fspick rather than mount(MS_REMOUNT): it changes the superblock alone, where a legacy
 	 * remount also resets the mount's nosuid/nodev/noexec from its flags. The kernel replaces
@@ -104,9 +90,9 @@ int cgroup_favor_dynmods(void)
 	    fsconfig(fd, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0)
 		return negative_errno();
 	/* Outside the initial cgroup namespace the kernel takes the call and changes nothing. */
-	if ((r = cgroup_v2_super(mnt, sizeof(mnt), opts, sizeof(opts))) < 0)
+	if ((r = mountinfo_find("cgroup2", NULL, mnt, sizeof(mnt), opts, sizeof(opts))) < 0)
 		return r;
-	return has_option(opts, "favordynmods") ? 1 : -EPERM;
+	return word_in(opts, "favordynmods") ? 1 : -EPERM;
 }
 
 int cgroup_self(char *buf, size_t len)
@@ -261,17 +247,6 @@ static int write_file(const char *dir, const char *file, const char *value)
 	return n < 0 ? negative_errno() : 0;
 }
 
-static bool word_in(const char *list, const char *word)
-{
-	size_t n = strlen(word);
-
-	for (const char *p = list; (p = strstr(p, word)); p += n)
-		if ((p == list || p[-1] == ' ' || p[-1] == ',') &&
-		    (p[n] == 0 || p[n] == ' ' || p[n] == ',' || p[n] == '\n'))
-			return true;
-	return false;
-}
-
 /* Enables c from the v2 mount down to root's own subtree_control; false when any level
  * refuses (an ancestor with processes, or no such controller on v2). */
 static bool v2_enable(const char *mnt, const char *root, const char *c)
@@ -304,22 +279,7 @@ static bool v2_enable(const char *mnt, const char *root, const char *c)
 
 static int v1_mount_of(const char *c, char *buf, size_t len)
 {
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096];
-
-	if (!f)
-		return negative_errno();
-	while (fgets(line, sizeof(line), f)) {
-		char mnt[PATH_MAX], fstype[64], opts[1024], *sep = strstr(line, " - ");
-
-		if (!sep || sscanf(sep, " - %63s %*s %1023s", fstype, opts) != 2 ||
-		    strcmp(fstype, "cgroup"))
-			continue;
-		if (!word_in(opts, c) || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
-			continue;
-		return (size_t)snprintf(buf, len, "%s", mnt) >= len ? -ENAMETOOLONG : 0;
-	}
-	return -ENOENT;
+	return mountinfo_find("cgroup", c, buf, len, NULL, 0);
 }
 
 int cgroup_layout_prepare(const char *v2_root, struct cgroup_layout *ret)
