@@ -329,11 +329,10 @@ static void dm_plan_free(struct dm_plan *p)
 
 /* A session's preference list, by index into d->uplinks: its [session]'s uplink=, or the one
  * it was started on over the admin socket; none: any uplink. */
-static void dm_session_prefs(const struct daemon *d, const struct session *s,
+/* ci: the session's index in d->cfg, -1 when it is not from the config (the caller has it). */
+static void dm_session_prefs(const struct daemon *d, const struct session *s, int ci,
 			     struct router_session *rs)
 {
-	int ci = s->from_config ? config_find_session(d->cfg, s->name) : -1;
-
 	rs->n_prefs = 0;
 	if (ci >= 0) {
 		const struct cfg_session *cs = &d->cfg->sessions[ci];
@@ -366,7 +365,8 @@ static int dm_plan_build(struct daemon *d, struct dm_plan *p)
 	}
 	for (size_t k = 0; k < nl; k++) {
 		struct dm_uplink *du = d->uplinks[k];
-		struct status_uplink st;
+		struct acct_counters c;
+		struct acct_quota q;
 
 		p->links[k] = (struct router_link){
 			.capacity = du->cfg->capacity,
@@ -378,8 +378,9 @@ static int dm_plan_build(struct daemon *d, struct dm_plan *p)
 			.draining = du->draining || !du->u || !uplink_connected(du->u),
 			.priority = du->cfg->priority,
 		};
-		if (status_uplink(d, k, &st) == 0)
-			p->links[k].quota_reached = st.quota_reached;
+		/* The quota alone, not the whole status_uplink(): this runs every second. */
+		if (dm_acct_read(d, ACCT_UPLINK, du->cfg->p.name, &c, &q))
+			p->links[k].quota_reached = q.over;
 	}
 	for (size_t i = 0; i < ns; i++) {
 		struct session *s = d->sessions[i];
@@ -397,7 +398,7 @@ static int dm_plan_build(struct daemon *d, struct dm_plan *p)
 		rs->move_back = f.move_back == 1;
 		rs->hold_down = f.hold_down_ms;
 		rs->last_move = s->last_move_us ? s->last_move_us / 1000 : ROUTER_NEVER;
-		dm_session_prefs(d, s, rs);
+		dm_session_prefs(d, s, ci, rs);
 		/* Leaving for good or moving now: no further orders for it. */
 		if (s->remove_when_stopped || s->move_to || d->stopping)
 			rs->on_down = ROUTER_ON_DOWN_WAIT, rs->move_back = false;

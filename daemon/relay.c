@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "common/version.h"
+#include "daemon/accounting.h"
 #include "daemon/backend.h"
 #include "daemon/daemon.h"
 #include "daemon/session.h"
@@ -751,7 +752,7 @@ static void on_connected(void *userdata)
 		struct relay_worker *w;
 
 		cellmux__backend__session__init(&s[i]);
-		if (status_session(r->d, i, &ss[i]) < 0)
+		if (status_session_state(r->d, i, &ss[i]) < 0)
 			break;
 		fill_session(r, &s[i], &ss[i]);
 		sp[h.n_sessions++] = &s[i];
@@ -866,7 +867,8 @@ static gboolean status_tick(gpointer data)
 		struct relay_worker *w;
 		char key[96];
 
-		if (status_session(r->d, i, &ss) < 0)
+		/* State only: a change of it is what is sent, and counters go in usage reports. */
+		if (status_session_state(r->d, i, &ss) < 0)
 			break;
 		w = worker_of(r, ss.name);
 		session_status_key(&ss, key, sizeof(key));
@@ -897,6 +899,8 @@ static gboolean usage_tick(gpointer data)
 	if (!backend_link_is_up(r->link))
 		goto out;
 	usage.unix_time_ms = (uint64_t)now_ms();
+	/* Every counter of one report from one read of each map, not lookups per name. */
+	dm_acct_snapshot_begin(r->d);
 	for (size_t i = 0; i < nu && status_uplink(r->d, i, &stu[i]) == 0; i++) {
 		cellmux__backend__uplink_usage__init(&uu[i]);
 		uu[i].name = (char *)stu[i].name;
@@ -923,6 +927,7 @@ static gboolean usage_tick(gpointer data)
 		su[i].tx_packets = sts[i].tx_packets;
 		sp[usage.n_sessions++] = &su[i];
 	}
+	dm_acct_snapshot_end(r->d);
 	usage.uplinks = up;
 	usage.sessions = sp;
 	m.msg_case = CELLMUX__BACKEND__GATEWAY_MESSAGE__MSG_USAGE;

@@ -182,7 +182,7 @@ size_t status_n_sessions(struct daemon *d)
 	return d->n_sessions;
 }
 
-int status_session(struct daemon *d, size_t i, struct status_session *out)
+int status_session_state(struct daemon *d, size_t i, struct status_session *out)
 {
 	const struct session *s;
 
@@ -199,15 +199,24 @@ int status_session(struct daemon *d, size_t i, struct status_session *out)
 	out->restarts = s->restarts;
 	out->moves = s->moves;
 	out->wait_reason = s->wait_reason && s->parked ? router_reason_str(s->wait_reason) : NULL;
-	fill_counters(d, ACCT_SESSION, s->name, &out->counters_valid, &out->rx_bytes,
-		      &out->tx_bytes, &out->rx_packets, &out->tx_packets, &out->quota_bytes,
-		      &out->quota_used_bytes, &out->quota_reached);
 	if (s->pid > 0)
 		out->uptime_ms = (uint64_t)(g_get_monotonic_time() - s->started_us) / 1000;
 	if (s->have_status) {
 		out->worker_status = &s->status.w;
 		out->worker_status_unix_ms = s->status.at_us / 1000;
 	}
+	return 0;
+}
+
+int status_session(struct daemon *d, size_t i, struct status_session *out)
+{
+	int r = status_session_state(d, i, out);
+
+	if (r < 0)
+		return r;
+	fill_counters(d, ACCT_SESSION, out->name, &out->counters_valid, &out->rx_bytes,
+		      &out->tx_bytes, &out->rx_packets, &out->tx_packets, &out->quota_bytes,
+		      &out->quota_used_bytes, &out->quota_reached);
 	return 0;
 }
 

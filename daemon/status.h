@@ -87,6 +87,9 @@ size_t status_n_uplinks(struct daemon *d);
 int status_uplink(struct daemon *d, size_t i, struct status_uplink *out); /* -ENOENT past the end */
 size_t status_n_sessions(struct daemon *d);
 int status_session(struct daemon *d, size_t i, struct status_session *out);
+/* The same without the counters and quota (left zero, counters_valid false): what the relay's
+ * once-a-second look for changes of state needs, without a map read per session. */
+int status_session_state(struct daemon *d, size_t i, struct status_session *out);
 /* Adds the sandbox view and cgroup limits and use to out (filled by status_session() for the
  * same i). Apart from status_session() because it reads procfs and cgroupfs: the backend's
  * once-a-second status poll has no use for it; `session show` does. */

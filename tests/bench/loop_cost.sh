@@ -12,12 +12,15 @@
 # measures the idle rate (IDLE_S seconds of nothing) and subtracts it over each measurement's
 # own wall time. Medians of ROUNDS rounds. Figures only: nothing here asserts a time.
 # --quick: 2 against 8 sessions, a few scrapes and events, one round (the smoke test).
-# BENCH_ROUNDS=, BENCH_SCRAPES=, BENCH_EVENTS= in the environment override the counts (either form).
+# BENCH_ROUNDS=, BENCH_SCRAPES=, BENCH_EVENTS=, BENCH_IDLE_S= in the environment override the
+# counts (either form).
 # Beside the per-scrape figures: the cost per emitted series (sample lines) and per output byte,
 # at both sizes and their ratio, which says what part of a scrape's growth is its text's growth.
-# PERF_DIR=DIR: perf record -g of cellmuxd during round 1's scrapes and stream, per configuration
-# (DIR/scrape.N.data, DIR/events.N.data; `perf report -i`); the figures of that round include
-# perf's overhead.
+# The floor: both texts served again from memory by tests/bench/static_scrape.py, scraped by the
+# same curl loop: what sending that output costs a process that does nothing else.
+# PERF_DIR=DIR: perf record -g of cellmuxd during round 1's idle wait, scrapes and stream, per
+# configuration (DIR/idle.N.data, DIR/scrape.N.data, DIR/events.N.data; `perf report -i`); the
+# figures of that round include perf's overhead.
 cd "$(dirname "$0")/../.." || exit 1
 export BUILD=${BUILD:-build}
 . tests/integration/lib.sh
@@ -32,7 +35,7 @@ if [ "${1:-}" = --quick ]; then
 	SMALL_UPLINKS=1 LARGE_UPLINKS=2 PER_UPLINK=4
 	SMALL_PER_UPLINK=2
 fi
-ROUNDS=${BENCH_ROUNDS:-$ROUNDS} SCRAPES=${BENCH_SCRAPES:-$SCRAPES} EVENTS=${BENCH_EVENTS:-$EVENTS}
+IDLE_S=${BENCH_IDLE_S:-$IDLE_S} ROUNDS=${BENCH_ROUNDS:-$ROUNDS} SCRAPES=${BENCH_SCRAPES:-$SCRAPES} EVENTS=${BENCH_EVENTS:-$EVENTS}
 SMALL_PER_UPLINK=${SMALL_PER_UPLINK:-$PER_UPLINK}
 
 # Every session holds descriptors in the daemon (control socket, pidfd, output pipe).
@@ -118,9 +121,11 @@ run_config() { # uplinks per-uplink
 	: >"$out"
 	local r c0 c1 t0 t1 idle rate scrape ev off logged
 	for r in $(seq 1 "$ROUNDS"); do
+		perf_start "idle.$n"
 		c0=$(cpu_us) t0=$(now_us)
 		sleep "$IDLE_S"
 		c1=$(cpu_us) t1=$(now_us)
+		perf_stop
 		rate=$(awk -v c=$((c1 - c0)) -v t=$((t1 - t0)) 'BEGIN { print c / t }')
 
 		perf_start "scrape.$n"
@@ -157,6 +162,30 @@ NS=$((SMALL_UPLINKS * SMALL_PER_UPLINK)) NL=$((LARGE_UPLINKS * PER_UPLINK))
 run_config "$SMALL_UPLINKS" "$SMALL_PER_UPLINK"
 run_config "$LARGE_UPLINKS" "$PER_UPLINK"
 
+# The floor: the same two texts served from memory by a process that does nothing else
+# (static_scrape.py), scraped by the same curl loop: what sending that much output costs alone.
+STATIC_PID=
+CLEANUP_EXTRA+=('[ -n "$STATIC_PID" ] && kill "$STATIC_PID" 2>/dev/null')
+static_us() { # n -> STATIC_US: CPU microseconds per scrape of T/scrape.n served as it is
+	local out=$T/static.$1 port
+	python3 tests/bench/static_scrape.py "$T/scrape.$1" >"$out" &
+	STATIC_PID=$!
+	wait_for 30 grep -q '^port ' "$out" || die "static_scrape.py did not listen"
+	port=$(awk '$1 == "port" { print $2 }' "$out")
+	for _ in $(seq "$SCRAPES"); do
+		curl -sf -o /dev/null "http://127.0.0.1:$port/metrics" || die "static scrape failed"
+	done
+	kill -TERM "$STATIC_PID"
+	wait "$STATIC_PID"
+	STATIC_PID=
+	STATIC_US=$(awk -v k="$SCRAPES" '$1 == "served" && $2 == k { print $4 / k }' "$out")
+	[ -n "$STATIC_US" ] || die "static_scrape.py: $(cat "$out")"
+}
+static_us "$NS"
+STATIC_NS=$STATIC_US
+static_us "$NL"
+STATIC_NL=$STATIC_US
+
 col() { awk -v c="$2" '{ print $c }' "$T/res.$1" | median; }
 echo
 echo "loop_cost: cellmuxd CPU (its cgroup's usage_usec, idle rate subtracted), medians of $ROUNDS rounds;"
@@ -171,6 +200,15 @@ for c in "$NS $SMALL_UPLINKS" "$NL $LARGE_UPLINKS"; do
 done
 printf '  ratio %d / %d per scrape    %6.2f   (aim: <= 1.2)\n' "$NL" "$NS" \
 	"$(awk -v a="$(col "$NL" 2)" -v b="$(col "$NS" 2)" 'BEGIN { print a / b }')"
+printf '  floor: the same text served from memory (static_scrape.py): %.3f ms at %d, %.3f ms at %d, ratio %.2f\n' \
+	"$(awk -v x="$STATIC_NS" 'BEGIN { print x / 1000 }')" "$NS" \
+	"$(awk -v x="$STATIC_NL" 'BEGIN { print x / 1000 }')" "$NL" \
+	"$(awk -v a="$STATIC_NL" -v b="$STATIC_NS" 'BEGIN { print a / b }')"
+printf '  floor at %d / cellmuxd at %d        %6.2f   (above 1.2: no exporter of this text meets the aim)\n' \
+	"$NL" "$NS" "$(awk -v a="$STATIC_NL" -v b="$(col "$NS" 2)" 'BEGIN { print a / b }')"
+printf '  cellmuxd / floor, per scrape   %6.2f at %d, %6.2f at %d\n' \
+	"$(awk -v a="$(col "$NS" 2)" -v b="$STATIC_NS" 'BEGIN { print a / b }')" "$NS" \
+	"$(awk -v a="$(col "$NL" 2)" -v b="$STATIC_NL" 'BEGIN { print a / b }')" "$NL"
 printf '  ratio %d / %d per message   %6.2f   (aim: <= 1.2)\n' "$NL" "$NS" \
 	"$(awk -v a="$(col "$NL" 3)" -v b="$(col "$NS" 3)" 'BEGIN { print a / b }')"
 # What a scrape costs per line of output: the part of its growth that is not the text's.
