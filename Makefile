@@ -98,7 +98,8 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 # Programs only the integration tests run; outside build/tests so run.sh never takes them for
 # unit tests.
 HELPERS   := $(B)/helpers/acct-driver $(B)/helpers/fake-qmi-modem $(B)/helpers/cellmux-hostile \
-             $(B)/helpers/start-stamp $(B)/helpers/seccomp-export $(B)/helpers/state-worker
+             $(B)/helpers/start-stamp $(B)/helpers/seccomp-export $(B)/helpers/state-worker \
+             $(B)/helpers/static-scrape
 
 # tools/cellmux-backend uses Python code protoc generates from the same schema.
 PYGEN     := $(B)/gen/py/backend_pb2.py
@@ -138,6 +139,9 @@ $(B)/helpers/cellmux-hostile: LDLIBS =
 # spawn_bwrap.sh hands bwrap a filter like the sandbox's.
 $(B)/helpers/seccomp-export: $(call obj,tests/bench/seccomp-export.c) $(B)/libsandbox.a $(B)/libcommon.a
 $(B)/helpers/seccomp-export: LDLIBS = $(call PKG_LIBS,libseccomp)
+# loop_cost.sh's floor under a scrape: plain libc.
+$(B)/helpers/static-scrape: $(call obj,tests/bench/static-scrape.c)
+$(B)/helpers/static-scrape: LDLIBS =
 # The fake QMI modem's QMUX codec is unit-tested where it lives, outside the libraries.
 $(B)/tests/test_qmux: $(call obj,tests/fakeqmi/qmux.c)
 $(B)/tests/test_proxy_proto: $(call obj,tools/workers/proxy_proto.c)

@@ -16,8 +16,8 @@
 # counts (either form).
 # Beside the per-scrape figures: the cost per emitted series (sample lines) and per output byte,
 # at both sizes and their ratio, which says what part of a scrape's growth is its text's growth.
-# The floor: both texts served again from memory by tests/bench/static_scrape.py, scraped by the
-# same curl loop: what sending that output costs a process that does nothing else.
+# The floor: each text served again by build/helpers/static-scrape after reading the cgroup files
+# cellmuxd keeps open, by the same curl loop: what no exporter of the same output can go below.
 # PERF_DIR=DIR: perf record -g of cellmuxd during round 1's idle wait, scrapes and stream, per
 # configuration (DIR/idle.N.data, DIR/scrape.N.data, DIR/events.N.data; `perf report -i`); the
 # figures of that round include perf's overhead.
@@ -83,6 +83,31 @@ running() { # N: every one of N sessions up, by the daemon's own metrics
 }
 backend_has() { [ "$(events_logged)" -ge "$1" ]; }
 log_has_from() { tail -c +"$1" "$T/daemon.log" | grep -q "$2"; }
+
+# The floor (build/helpers/static-scrape): the text of this configuration's scrape served as it
+# is, after a pread of each cgroup file cellmuxd holds open for its sessions (the kernel's part
+# of the live values), by a process that does nothing else; the same curl loop. Run while the
+# sessions, and so their files, exist.
+STATIC_PID=
+CLEANUP_EXTRA+=('[ -n "$STATIC_PID" ] && kill "$STATIC_PID" 2>/dev/null')
+static_us() { # n -> STATIC_US, STATIC_FILES: CPU microseconds per scrape; files read per scrape
+	local out=$T/static.$1 port
+	find "/proc/$DAEMON_PID/fd" -mindepth 1 -maxdepth 1 -exec readlink {} + |
+		grep '^/sys/fs/cgroup/' >"$T/files.$1"
+	"$BUILD/helpers/static-scrape" "$T/scrape.$1" "$T/files.$1" >"$out" &
+	STATIC_PID=$!
+	wait_for 30 grep -q '^port ' "$out" || die "static-scrape did not listen"
+	port=$(awk '$1 == "port" { print $2 }' "$out")
+	for _ in $(seq "$SCRAPES"); do
+		curl -sf -o /dev/null "http://127.0.0.1:$port/metrics" || die "static scrape failed"
+	done
+	kill -TERM "$STATIC_PID"
+	wait "$STATIC_PID"
+	STATIC_PID=
+	STATIC_US=$(awk -v k="$SCRAPES" '$1 == "served" && $2 == k { print $4 / k }' "$out")
+	STATIC_FILES=$(awk '$1 == "served" { print $6 }' "$out")
+	[ -n "$STATIC_US" ] || die "static-scrape: $(cat "$out")"
+}
 
 # One daemon configuration: UPLINKS x PER sessions, session b0 (the last) the echo worker.
 run_config() { # uplinks per-uplink
@@ -154,6 +179,8 @@ run_config() { # uplinks per-uplink
 		echo "$rate $scrape $ev" >>"$out"
 	done
 	running "$n" || die "sessions stopped running during the benchmark"
+	static_us "$n"
+	echo "$STATIC_US $STATIC_FILES" >"$T/static.res.$n"
 	bench_stop
 	mkdir "$CPUCG" || die "cannot make $CPUCG again"
 }
@@ -162,31 +189,9 @@ NS=$((SMALL_UPLINKS * SMALL_PER_UPLINK)) NL=$((LARGE_UPLINKS * PER_UPLINK))
 run_config "$SMALL_UPLINKS" "$SMALL_PER_UPLINK"
 run_config "$LARGE_UPLINKS" "$PER_UPLINK"
 
-# The floor: the same two texts served from memory by a process that does nothing else
-# (static_scrape.py), scraped by the same curl loop: what sending that much output costs alone.
-STATIC_PID=
-CLEANUP_EXTRA+=('[ -n "$STATIC_PID" ] && kill "$STATIC_PID" 2>/dev/null')
-static_us() { # n -> STATIC_US: CPU microseconds per scrape of T/scrape.n served as it is
-	local out=$T/static.$1 port
-	python3 tests/bench/static_scrape.py "$T/scrape.$1" >"$out" &
-	STATIC_PID=$!
-	wait_for 30 grep -q '^port ' "$out" || die "static_scrape.py did not listen"
-	port=$(awk '$1 == "port" { print $2 }' "$out")
-	for _ in $(seq "$SCRAPES"); do
-		curl -sf -o /dev/null "http://127.0.0.1:$port/metrics" || die "static scrape failed"
-	done
-	kill -TERM "$STATIC_PID"
-	wait "$STATIC_PID"
-	STATIC_PID=
-	STATIC_US=$(awk -v k="$SCRAPES" '$1 == "served" && $2 == k { print $4 / k }' "$out")
-	[ -n "$STATIC_US" ] || die "static_scrape.py: $(cat "$out")"
-}
-static_us "$NS"
-STATIC_NS=$STATIC_US
-static_us "$NL"
-STATIC_NL=$STATIC_US
 
 col() { awk -v c="$2" '{ print $c }' "$T/res.$1" | median; }
+STATIC_NS=$(awk '{ print $1 }' "$T/static.res.$NS") STATIC_NL=$(awk '{ print $1 }' "$T/static.res.$NL")
 echo
 echo "loop_cost: cellmuxd CPU (its cgroup's usage_usec, idle rate subtracted), medians of $ROUNDS rounds;"
 echo "  $SCRAPES sequential /metrics scrapes (curl), $EVENTS events from one worker (others idle)"
@@ -200,7 +205,9 @@ for c in "$NS $SMALL_UPLINKS" "$NL $LARGE_UPLINKS"; do
 done
 printf '  ratio %d / %d per scrape    %6.2f   (aim: <= 1.2)\n' "$NL" "$NS" \
 	"$(awk -v a="$(col "$NL" 2)" -v b="$(col "$NS" 2)" 'BEGIN { print a / b }')"
-printf '  floor: the same text served from memory (static_scrape.py): %.3f ms at %d, %.3f ms at %d, ratio %.2f\n' \
+printf '  floor: the same text sent after a pread of each kept cgroup file (%d, %d files; static-scrape):\n' \
+	"$(awk '{ print $2 }' "$T/static.res.$NS")" "$(awk '{ print $2 }' "$T/static.res.$NL")"
+printf '         %.3f ms at %d, %.3f ms at %d, ratio %.2f\n' \
 	"$(awk -v x="$STATIC_NS" 'BEGIN { print x / 1000 }')" "$NS" \
 	"$(awk -v x="$STATIC_NL" 'BEGIN { print x / 1000 }')" "$NL" \
 	"$(awk -v a="$STATIC_NL" -v b="$STATIC_NS" 'BEGIN { print a / b }')"
