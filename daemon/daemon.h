@@ -10,6 +10,7 @@
 #include "router/recovery.h"
 #include <linux/filter.h>
 #include "sandbox/cgroup.h"
+#include "sandbox/identity.h"
 
 struct uplink;
 struct session;
@@ -53,6 +54,7 @@ struct daemon {
 	/* Every session's descriptors (control socket, output pipe) behind one GSource. */
 	struct esource *esrc;
 	char *state_root;   /* state_dir/sessions: one directory per session, kept */
+	struct identity_owners state_owners; /* uids owning one there (sandbox/identity.h) */
 	char *runtime_root; /* next to the admin socket: sessions/NAME, removed at stop */
 	struct dm_uplink **uplinks;
 	size_t n_uplinks;

@@ -226,6 +226,9 @@ int session_sandbox_open(struct daemon *d)
 	/* Only root walks these: each session's own directory is bound into its sandbox. */
 	if (mkdir(c->daemon.state_dir, 0700) < 0 && errno != EEXIST)
 		return log_error_errno(negative_errno(), "creating %s: %m", c->daemon.state_dir);
+	/* The one read of the state root: from here on the daemon keeps its owners. */
+	if ((r = identity_owners_load(&d->state_owners, d->state_root)) < 0)
+		return log_error_errno(r, "reading %s: %m", d->state_root);
 	if (slash && slash != sock) {
 		char dir[PATH_MAX];
 
@@ -240,6 +243,7 @@ void session_sandbox_close(struct daemon *d)
 {
 	cgroup_layout_clear(&d->cg_layout);
 	sandbox_seccomp_free(&d->seccomp);
+	identity_owners_free(&d->state_owners);
 	if (d->runtime_root)
 		rmdir(d->runtime_root);
 	free(d->state_root);
@@ -597,8 +601,16 @@ static int identity_resolve(struct session *s)
 
 	if (s->profile->user[0])
 		return identity_of_user(s->profile->user, &s->id);
-	return identity_dynamic(s->d->state_root, s->name, cd->uid_min, cd->uid_max, uid_taken, s,
-				&s->id);
+	return identity_dynamic(s->d->state_root, s->name, cd->uid_min, cd->uid_max,
+				&s->d->state_owners, uid_taken, s, &s->id);
+}
+
+/* The session's state directory, and its owner in the index identity_dynamic() reads. */
+static int state_dir_make(struct session *s, char *dir, size_t len)
+{
+	int r = identity_dir(s->d->state_root, s->name, &s->id, dir, len);
+
+	return r < 0 ? r : identity_owners_add(&s->d->state_owners, s->id.uid);
 }
 
 /* Files of the daemon's a worker must not read even where the system trees are visible. */
@@ -741,7 +753,7 @@ static int session_adopt(struct session *s)
 	}
 	if (!why && (r = identity_resolve(s)) < 0)
 		why = "its identity cannot be resolved";
-	if (!why && (r = identity_dir(s->d->state_root, s->name, &s->id, dir, sizeof(dir))) >= 0) {
+	if (!why && (r = state_dir_make(s, dir, sizeof(dir))) >= 0) {
 		free(s->state_dir);
 		s->state_dir = strdup(dir);
 		r = identity_dir(s->d->runtime_root, s->name, &s->id, dir, sizeof(dir));
@@ -845,7 +857,7 @@ int session_start(struct session *s)
 		step = p->user[0] ? "look up user" : "allocate a uid";
 		goto fail;
 	}
-	if ((r = identity_dir(s->d->state_root, s->name, &s->id, dir, sizeof(dir))) < 0) {
+	if ((r = state_dir_make(s, dir, sizeof(dir))) < 0) {
 		step = "state directory";
 		goto fail;
 	}

@@ -73,8 +73,78 @@ static bool owns_other_state(const char *state_root, const char *name, uid_t uid
 	return found;
 }
 
+static int uid_cmp(const void *a, const void *b)
+{
+	uid_t x = *(const uid_t *)a, y = *(const uid_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+bool identity_owners_has(const struct identity_owners *o, uid_t uid)
+{
+	return o->n && bsearch(&uid, o->v, o->n, sizeof(*o->v), uid_cmp);
+}
+
+int identity_owners_add(struct identity_owners *o, uid_t uid)
+{
+	size_t lo = 0, hi = o->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (o->v[mid] == uid)
+			return 0;
+		if (o->v[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 64;
+		uid_t *v = realloc(o->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		o->v = v;
+		o->cap = cap;
+	}
+	memmove(o->v + lo + 1, o->v + lo, (o->n - lo) * sizeof(*o->v));
+	o->v[lo] = uid;
+	o->n++;
+	return 0;
+}
+
+void identity_owners_free(struct identity_owners *o)
+{
+	free(o->v);
+	*o = (struct identity_owners){ 0 };
+}
+
+int identity_owners_load(struct identity_owners *o, const char *state_root)
+{
+	DIR *d = opendir(state_root);
+	struct dirent *de;
+	int r = 0;
+
+	identity_owners_free(o);
+	if (!d)
+		return errno == ENOENT ? 0 : negative_errno();
+	while (r >= 0 && (de = readdir(d))) {
+		struct stat st;
+
+		if (de->d_name[0] != '.' && fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISDIR(st.st_mode))
+			r = identity_owners_add(o, st.st_uid);
+	}
+	closedir(d);
+	if (r < 0)
+		identity_owners_free(o);
+	return r;
+}
+
 int identity_dynamic(const char *state_root, const char *name, uint32_t min, uint32_t max,
-		     identity_taken_fn taken, void *arg, struct identity *ret)
+		     const struct identity_owners *owners, identity_taken_fn taken, void *arg,
+		     struct identity *ret)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -95,8 +165,12 @@ int identity_dynamic(const char *state_root, const char *name, uint32_t min, uin
 	for (uint64_t i = 0; i < span; i++) {
 		uid_t uid = (uid_t)(min + (name_hash(name) + i) % span);
 
-		if ((taken && taken(uid, arg)) || getpwuid(uid) || getgrgid((gid_t)uid) ||
-		    owns_other_state(state_root, name, uid))
+		/* The index holds the owner of name's own directory too: a uid that reached this
+		 * loop (out of range or taken) is skipped either way, so "another" holds. */
+		if ((taken && taken(uid, arg)) ||
+		    (owners ? identity_owners_has(owners, uid)
+			    : owns_other_state(state_root, name, uid)) ||
+		    getpwuid(uid) || getgrgid((gid_t)uid))
 			continue;
 		ret->uid = uid;
 		ret->gid = (gid_t)uid;
