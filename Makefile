@@ -48,7 +48,7 @@ LIB_proto  := $(wildcard proto/*.c) $(PROTO_GEN)
 LIB_daemon := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 # sandbox/: how a worker is started and confined (clone, namespaces, mounts, credentials,
 # seccomp, limits); kernel-touching, no daemon state.
-LIB_sandbox := $(wildcard sandbox/*.c)
+LIB_sandbox := $(filter-out sandbox/init.c,$(wildcard sandbox/*.c))
 # bpf/ builds libacct.a: "libbpf.a" would read as the real libbpf.
 LIB_acct   := $(filter-out %.bpf.c,$(wildcard bpf/*.c))
 LIBS       := daemon sandbox acct router netns proto common
@@ -90,7 +90,7 @@ $(B)/libcellmux-worker.a: $(B)/obj/worker/cellmux-worker.o
 	rm -f $@ && $(AR) rcs $@ $^
 LDLIBS    := $(call PKG_LIBS,$(PKGS)) -lelf -lz
 
-PROGRAMS  := $(B)/cellmuxd $(B)/cellmux-sim $(B)/workers/cellmux-probe $(B)/cellmuxctl \
+PROGRAMS  := $(B)/cellmuxd $(B)/cellmux-init $(B)/cellmux-sim $(B)/workers/cellmux-probe $(B)/cellmuxctl \
              $(B)/workers/cellmux-echo $(B)/workers/cellmux-proxy \
              $(B)/workers/cellmux-worker-example
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
@@ -145,6 +145,11 @@ $(B)/helpers/static-scrape: LDLIBS =
 # The fake QMI modem's QMUX codec is unit-tested where it lives, outside the libraries.
 $(B)/tests/test_qmux: $(call obj,tests/fakeqmi/qmux.c)
 $(B)/tests/test_proxy_proto: $(call obj,tools/workers/proxy_proto.c)
+# The session init (sandbox/init.c): plain libc, linked statically, so that what each session
+# keeps for its life is a few pages of its own, and its exec loads nothing.
+$(B)/cellmux-init: $(call obj,sandbox/init.c)
+$(B)/cellmux-init: LDLIBS =
+$(B)/cellmux-init: LDFLAGS += -static-pie
 $(B)/cellmuxctl: $(call obj,$(wildcard tools/cellmuxctl/*.c)) $(B)/libproto.a $(B)/libcommon.a
 # An admin tool on every gateway: it needs libmnl, not the daemon's libraries.
 $(B)/cellmuxctl: LDLIBS = $(call PKG_LIBS,libmnl)
@@ -300,7 +305,7 @@ completiondir ?= $(datadir)/bash-completion/completions
 INSTALL       ?= install
 PKGLIBEXEC    := $(libexecdir)/cellmux
 PKGDATA       := $(datadir)/cellmux
-INST_LIBEXEC  := $(B)/workers/cellmux-probe $(B)/workers/cellmux-echo $(B)/cellmux-sim \
+INST_LIBEXEC  := $(B)/cellmux-init $(B)/workers/cellmux-probe $(B)/workers/cellmux-echo $(B)/cellmux-sim \
                  $(B)/helpers/fake-qmi-modem
 INST_EXAMPLES := $(wildcard dist/examples/*.conf)
 # The unit names its programs by their installed paths.

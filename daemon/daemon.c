@@ -1190,6 +1190,7 @@ int daemon_new(struct cmx_config *cfg, struct daemon **ret)
 		return -ENOMEM;
 	}
 	d->cfg = cfg;
+	d->init_fd = -1;
 	d->session_ops = &dm_session_ops;
 	d->session_names = g_hash_table_new(g_str_hash, g_str_equal);
 	d->loop = g_main_loop_new(NULL, FALSE);

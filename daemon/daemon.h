@@ -55,6 +55,7 @@ struct daemon {
 	struct esource *esrc;
 	char *state_root;   /* state_dir/sessions: one directory per session, kept */
 	struct identity_owners state_owners; /* uids owning one there (sandbox/identity.h) */
+	int init_fd; /* cellmux-init (sandbox/spawn.h), or -1 */
 	char *runtime_root; /* next to the admin socket: sessions/NAME, removed at stop */
 	struct dm_uplink **uplinks;
 	size_t n_uplinks;

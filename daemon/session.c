@@ -220,6 +220,13 @@ int session_sandbox_open(struct daemon *d)
 	r = sandbox_seccomp_build(&d->seccomp);
 	if (r < 0)
 		return log_error_errno(r, "building the session seccomp filter: %m");
+	char init_path[PATH_MAX];
+	d->init_fd = spawn_init_open(init_path, sizeof(init_path));
+	if (d->init_fd < 0)
+		log_warn("no %s: each session's init will be a copy of cellmuxd (its memory, ~300 kB "
+			 "a session, and a slower start)", init_path);
+	else
+		log_debug("session init: %s", init_path);
 	if (asprintf(&d->state_root, "%s/sessions", c->daemon.state_dir) < 0 ||
 	    asprintf(&d->runtime_root, "%.*s/sessions", (int)(slash ? slash - sock : 0), sock) < 0)
 		return log_error_errno(-ENOMEM, "out of memory");
@@ -244,6 +251,9 @@ void session_sandbox_close(struct daemon *d)
 	cgroup_layout_clear(&d->cg_layout);
 	sandbox_seccomp_free(&d->seccomp);
 	identity_owners_free(&d->state_owners);
+	if (d->init_fd >= 0)
+		close(d->init_fd);
+	d->init_fd = -1;
 	if (d->runtime_root)
 		rmdir(d->runtime_root);
 	free(d->state_root);
@@ -950,6 +960,7 @@ int session_start(struct session *s)
 		.groups = s->id.groups,
 		.n_groups = s->id.n_groups,
 		.seccomp = &s->d->seccomp,
+		.init_fd = s->d->init_fd,
 	};
 	s->started_us = g_get_monotonic_time();
 	r = spawn_worker(&sp, &res);

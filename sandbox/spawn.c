@@ -12,8 +12,10 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -23,51 +25,30 @@
 
 #include "common/macro.h"
 #include "sandbox/fs.h"
+#include "sandbox/init_abi.h"
 #include "sandbox/seccomp.h"
 
-enum step {
-	STEP_SIGNALS,
-	STEP_CGROUP,
-	STEP_NETNS,
-	STEP_FS,
-	STEP_SETSID,
-	STEP_FDS,
-	STEP_CAPS,
-	STEP_GROUPS,
-	STEP_UID,
-	STEP_NNP,
-	STEP_SECCOMP,
-	STEP_FORK,
-	STEP_EXEC,
-};
-
-static const char *const step_names[] = {
-	[STEP_SIGNALS] = "reset signals",
-	[STEP_CGROUP] = "join cgroup",
-	[STEP_NETNS] = "join network namespace",
-	[STEP_FS] = "private filesystem",
-	[STEP_SETSID] = "new session",
-	[STEP_FDS] = "set up file descriptors",
-	[STEP_CAPS] = "drop capabilities",
-	[STEP_GROUPS] = "set groups",
-	[STEP_UID] = "set uid/gid",
-	[STEP_NNP] = "set no_new_privs",
-	[STEP_SECCOMP] = "seccomp filter",
-	[STEP_FORK] = "fork the worker",
-	[STEP_EXEC] = "exec",
-};
-
-struct failure {
-	int step;
-	int err;
-	/* A string of the parent's (plan path or literal): the child's memory is a copy of the
-	 * parent's, so the pointer means the same thing there. */
-	const char *what;
+#define STEP(x) SPAWN_STEP_##x
+static const char *const step_names[SPAWN_STEP_N] = {
+	[STEP(SIGNALS)] = "reset signals",
+	[STEP(CGROUP)] = "join cgroup",
+	[STEP(NETNS)] = "join network namespace",
+	[STEP(FS)] = "private filesystem",
+	[STEP(SETSID)] = "new session",
+	[STEP(FDS)] = "set up file descriptors",
+	[STEP(CAPS)] = "drop capabilities",
+	[STEP(GROUPS)] = "set groups",
+	[STEP(UID)] = "set uid/gid",
+	[STEP(NNP)] = "set no_new_privs",
+	[STEP(SECCOMP)] = "seccomp filter",
+	[STEP(INIT)] = "exec the session init",
+	[STEP(FORK)] = "fork the worker",
+	[STEP(EXEC)] = "exec",
 };
 
 static _Noreturn void child_fail(int pipefd, int step, int err, const char *what)
 {
-	struct failure f = { step, err ? err : EIO, what };
+	struct spawn_failure f = { step, err ? err : EIO, what };
 
 	(void)!write(pipefd, &f, sizeof(f));
 	_exit(127);
@@ -130,7 +111,7 @@ static int exec_worker(void *arg)
 
 	sigprocmask(SIG_SETMASK, ea->mask, NULL);
 	execve(ea->sp->argv[0], ea->sp->argv, ea->sp->envp);
-	child_fail(ea->pipefd, STEP_EXEC, errno, ea->sp->argv[0]);
+	child_fail(ea->pipefd, SPAWN_STEP_EXEC, errno, ea->sp->argv[0]);
 }
 
 /* Runs in the child between clone3 and exec. The daemon is multi-threaded and clone3 skips
@@ -140,8 +121,14 @@ static int exec_worker(void *arg)
  * mount, prctl, ...) or through syscall() where the wrapper does more (setresuid and friends,
  * fork) — on memory the parent prepared: every path, the mount plan, the groups, the seccomp
  * program. tests/integration/test_spawn_syscalls.sh holds it to an allow-list under strace. */
+/* How the child ends when cellmux-init is the session's init: exec it (init_abi.h). */
+struct init_exec {
+	int fd;              /* cellmux-init, O_PATH */
+	char *const *argv;   /* "cellmux-init" N_LISTEN JOINED -- worker argv, made by the parent */
+};
+
 static _Noreturn void child(const struct spawn_params *sp, int pipefd, const int status[2],
-			    const char *cgroup_procs, int joined_fd)
+			    const char *cgroup_procs, int joined_fd, const struct init_exec *ie)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t all, none;
@@ -158,16 +145,17 @@ static _Noreturn void child(const struct spawn_params *sp, int pipefd, const int
 		sigaction(sig, &dfl, NULL);
 
 	if (cgroup_procs && (r = write_str(cgroup_procs, "0")) < 0)
-		child_fail(pipefd, STEP_CGROUP, -r, cgroup_procs);
+		child_fail(pipefd, SPAWN_STEP_CGROUP, -r, cgroup_procs);
 
 	if (setns(sp->nsfd, CLONE_NEWNET) < 0)
-		child_fail(pipefd, STEP_NETNS, errno, NULL);
+		child_fail(pipefd, SPAWN_STEP_NETNS, errno, NULL);
 	/* After setns: sysfs shows the namespace of whoever mounts it. */
 	if (sp->fs && (r = fs_apply(sp->fs, &what)) < 0)
-		child_fail(pipefd, STEP_FS, -r, what);
+		child_fail(pipefd, SPAWN_STEP_FS, -r, what);
 	/* The parent moves us into the v1 hierarchies meanwhile (see spawn_worker()); nothing
-	 * runs that could fork before it says it has. EOF: it could not, and reports why. */
-	if (joined_fd >= 0) {
+	 * runs that could fork before it says it has. EOF: it could not, and reports why. With
+	 * cellmux-init the parent waits for its exec first (CLONE_VFORK): the init reads it. */
+	if (joined_fd >= 0 && !ie) {
 		char ok;
 
 		if (read(joined_fd, &ok, 1) != 1)
@@ -176,19 +164,19 @@ static _Noreturn void child(const struct spawn_params *sp, int pipefd, const int
 	}
 	/* No controlling terminal: nothing to TIOCSTI into, no SIGHUP from the daemon's tty. */
 	if (setsid() < 0)
-		child_fail(pipefd, STEP_SETSID, errno, NULL);
+		child_fail(pipefd, SPAWN_STEP_SETSID, errno, NULL);
 
 	/* fds: 0 = /dev/null, 1 and 2 = the daemon's output pipe(s), 3.. = the listeners, then
 	 * the control socket, then the failure pipe until exec. Targets 0-2 are the daemon's own
 	 * std fds, so none of sp's descriptors (all above 2) is overwritten by these. */
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null < 0 || dup2(null, 0) < 0)
-		child_fail(pipefd, STEP_FDS, errno, "/dev/null");
+		child_fail(pipefd, SPAWN_STEP_FDS, errno, "/dev/null");
 	if (dup2(sp->stdout_fd >= 0 ? sp->stdout_fd : null, 1) < 0 ||
 	    dup2(sp->stderr_fd >= 0 ? sp->stderr_fd : sp->stdout_fd >= 0 ? sp->stdout_fd : null, 2) < 0)
-		child_fail(pipefd, STEP_FDS, errno, "stdout");
+		child_fail(pipefd, SPAWN_STEP_FDS, errno, "stdout");
 	if (sp->n_listen > SPAWN_LISTEN_MAX)
-		child_fail(pipefd, STEP_FDS, E2BIG, "listeners");
+		child_fail(pipefd, SPAWN_STEP_FDS, E2BIG, "listeners");
 	/* Every source is lifted above every target first: then no dup2 below can overwrite a
 	 * descriptor that has yet to move, whatever numbers the daemon's fds happen to have. */
 	int ctl_target = spawn_control_fd(sp->n_listen), pipe_target = ctl_target + 1;
@@ -196,61 +184,88 @@ static _Noreturn void child(const struct spawn_params *sp, int pipefd, const int
 	int p = fcntl(pipefd, F_DUPFD_CLOEXEC, pipe_target + 1);
 
 	if (p < 0)
-		child_fail(pipefd, STEP_FDS, errno, "pipe");
+		child_fail(pipefd, SPAWN_STEP_FDS, errno, "pipe");
 	pipefd = p;
 	for (size_t i = 0; i < sp->n_listen; i++)
 		if ((lifted[i] = fcntl(sp->listen_fds[i], F_DUPFD_CLOEXEC, pipe_target + 1)) < 0)
-			child_fail(pipefd, STEP_FDS, errno, "listener");
+			child_fail(pipefd, SPAWN_STEP_FDS, errno, "listener");
 	ctl = fcntl(sp->control_fd >= 0 ? sp->control_fd : null, F_DUPFD_CLOEXEC, pipe_target + 1);
 	if (ctl < 0)
-		child_fail(pipefd, STEP_FDS, errno, "control socket");
+		child_fail(pipefd, SPAWN_STEP_FDS, errno, "control socket");
 	/* CLOEXEC: the worker's exec drops them; the init moves them down after the fork. */
 	enum { NKEEP = SPAWN_INIT_HOLD_N + 2 };
 	const int src[NKEEP] = { sp->hold_fds[0], sp->hold_fds[1], status[0], status[1] };
-	int keep[NKEEP];
+	int keep[NKEEP], joined_l = -1, init_l = -1;
 	for (int i = 0; i < NKEEP; i++)
 		if ((keep[i] = fcntl(src[i] >= 0 ? src[i] : null, F_DUPFD_CLOEXEC,
 				     pipe_target + 1)) < 0)
-			child_fail(pipefd, STEP_FDS, errno, "held descriptor");
+			child_fail(pipefd, SPAWN_STEP_FDS, errno, "held descriptor");
+	/* For cellmux-init, lifted after the kept ones and so above them all: the init binary
+	 * last, so that no move below lands on it. */
+	if (ie && joined_fd >= 0 &&
+	    (joined_l = fcntl(joined_fd, F_DUPFD_CLOEXEC, pipe_target + 1)) < 0)
+		child_fail(pipefd, SPAWN_STEP_FDS, errno, "joined socket");
+	if (ie && (init_l = fcntl(ie->fd, F_DUPFD_CLOEXEC, pipe_target + 1)) < 0)
+		child_fail(pipefd, SPAWN_STEP_FDS, errno, "cellmux-init");
 	/* dup2 leaves the targets without CLOEXEC: they are the worker's. */
 	for (size_t i = 0; i < sp->n_listen; i++)
 		if (dup2(lifted[i], SPAWN_LISTEN_FDS_START + (int)i) < 0)
-			child_fail(pipefd, STEP_FDS, errno, "listener");
+			child_fail(pipefd, SPAWN_STEP_FDS, errno, "listener");
 	if (dup2(ctl, ctl_target) < 0)
-		child_fail(pipefd, STEP_FDS, errno, "control socket");
-	if (dup3(pipefd, pipe_target, O_CLOEXEC) < 0)
-		child_fail(pipefd, STEP_FDS, errno, "pipe");
+		child_fail(pipefd, SPAWN_STEP_FDS, errno, "control socket");
+	/* Open across cellmux-init's exec, which makes it close-on-exec again before the worker's. */
+	if (dup3(pipefd, pipe_target, ie ? 0 : O_CLOEXEC) < 0)
+		child_fail(pipefd, SPAWN_STEP_FDS, errno, "pipe");
 	pipefd = pipe_target;
-	/* The init lives on without exec: nothing else the daemon holds (database, BPF maps,
-	 * sockets) may stay open in it; only the kept ones, closed around (they are the highest
-	 * fds here, in ascending order, the lowest free ones above pipe_target when made). */
-	unsigned from = (unsigned)pipe_target + 1;
-	for (int i = 0; i < NKEEP; i++) {
-		if ((unsigned)keep[i] > from && close_range(from, (unsigned)keep[i] - 1, 0) < 0)
-			for (unsigned fd = from; fd < (unsigned)keep[i]; fd++)
+	if (ie) {
+		/* cellmux-init's layout (init_abi.h). Bottom-up is safe: every source was lifted
+		 * above pipe_target in ascending order, so keep[i] >= pipe_target + 1 + i and no
+		 * target is a source still to move; joined_l and init_l are above them all. */
+		for (int i = 0; i < NKEEP; i++)
+			if (dup2(keep[i], ctl_target + SPAWN_INIT_KEEP_OFF + i) < 0)
+				child_fail(pipefd, SPAWN_STEP_FDS, errno, "held descriptor");
+		if (joined_l >= 0 && dup2(joined_l, ctl_target + SPAWN_INIT_JOINED_OFF) < 0)
+			child_fail(pipefd, SPAWN_STEP_FDS, errno, "joined socket");
+		unsigned last = (unsigned)ctl_target + (joined_l >= 0 ? SPAWN_INIT_JOINED_OFF
+								      : SPAWN_INIT_KEEP_OFF + NKEEP - 1);
+		if ((unsigned)init_l > last + 1 && close_range(last + 1, (unsigned)init_l - 1, 0) < 0)
+			child_fail(pipefd, SPAWN_STEP_FDS, errno, "close_range");
+		if (close_range((unsigned)init_l + 1, ~0U, 0) < 0)
+			child_fail(pipefd, SPAWN_STEP_FDS, errno, "close_range");
+	} else {
+		/* The init lives on without exec: nothing else the daemon holds (database, BPF
+		 * maps, sockets) may stay open in it; only the kept ones, closed around (they are
+		 * the highest fds here, in ascending order, the lowest free ones above
+		 * pipe_target when made). */
+		unsigned from = (unsigned)pipe_target + 1;
+		for (int i = 0; i < NKEEP; i++) {
+			if ((unsigned)keep[i] > from &&
+			    close_range(from, (unsigned)keep[i] - 1, 0) < 0)
+				for (unsigned fd = from; fd < (unsigned)keep[i]; fd++)
+					close((int)fd);
+			from = (unsigned)keep[i] + 1;
+		}
+		if (close_range(from, ~0U, 0) < 0)
+			for (unsigned fd = from; fd < 65536; fd++)
 				close((int)fd);
-		from = (unsigned)keep[i] + 1;
 	}
-	if (close_range(from, ~0U, 0) < 0)
-		for (unsigned fd = from; fd < 65536; fd++)
-			close((int)fd);
 
 	/* Capabilities: empty the bounding and ambient sets; setresuid() to a non-zero uid then
 	 * clears the permitted and effective ones. */
 	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-			child_fail(pipefd, STEP_CAPS, errno, NULL);
+			child_fail(pipefd, SPAWN_STEP_CAPS, errno, NULL);
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	/* Raw system calls: glibc's wrappers would broadcast the change to every thread they
 	 * know of (its setxid protocol: signals and futex waits) — the daemon's threads, which
 	 * do not exist in this process. The kernel's calls change this process alone. */
 	if (syscall(SYS_setgroups, sp->n_groups, sp->groups) < 0)
-		child_fail(pipefd, STEP_GROUPS, errno, NULL);
+		child_fail(pipefd, SPAWN_STEP_GROUPS, errno, NULL);
 	if (syscall(SYS_setresgid, sp->gid, sp->gid, sp->gid) < 0 ||
 	    syscall(SYS_setresuid, sp->uid, sp->uid, sp->uid) < 0)
-		child_fail(pipefd, STEP_UID, errno, NULL);
+		child_fail(pipefd, SPAWN_STEP_UID, errno, NULL);
 	if (sp->uid == 0 || syscall(SYS_setuid, 0) == 0 || syscall(SYS_setresuid, -1, 0, -1) == 0)
-		child_fail(pipefd, STEP_UID, EPERM, "root");
+		child_fail(pipefd, SPAWN_STEP_UID, EPERM, "root");
 	/* No PDEATHSIG: the session outlives its daemon and the next one adopts it. But a daemon
 	 * that died while this start was under way never recorded it: the failure pipe has no
 	 * reader then, and a worker nobody knows of must not run on. */
@@ -262,11 +277,16 @@ static _Noreturn void child(const struct spawn_params *sp, int pipefd, const int
 	 * daemon with CAP_SYS_PTRACE can take them back (pidfd_getfd). execve makes the worker
 	 * dumpable again as usual. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		child_fail(pipefd, STEP_NNP, errno, "dumpable");
+		child_fail(pipefd, SPAWN_STEP_NNP, errno, "dumpable");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		child_fail(pipefd, STEP_NNP, errno, NULL);
+		child_fail(pipefd, SPAWN_STEP_NNP, errno, NULL);
 	if (sp->seccomp && (r = sandbox_seccomp_apply(sp->seccomp)) < 0)
-		child_fail(pipefd, STEP_SECCOMP, -r, NULL);
+		child_fail(pipefd, SPAWN_STEP_SECCOMP, -r, NULL);
+	if (ie) {
+		/* By descriptor: the binary need not be inside the new root. */
+		syscall(SYS_execveat, init_l, "", ie->argv, sp->envp, AT_EMPTY_PATH);
+		child_fail(pipefd, SPAWN_STEP_INIT, errno, "cellmux-init");
+	}
 
 	/* vfork semantics (CLONE_VM | CLONE_VFORK) on a stack of our own: no copy of the
 	 * daemon-sized address space for a process that only execs (measured: 1.2 ms a start),
@@ -275,7 +295,7 @@ static _Noreturn void child(const struct spawn_params *sp, int pipefd, const int
 	worker = clone(exec_worker, worker_stack + sizeof(worker_stack),
 		       CLONE_VM | CLONE_VFORK | SIGCHLD, &ea);
 	if (worker < 0)
-		child_fail(pipefd, STEP_FORK, errno, NULL);
+		child_fail(pipefd, SPAWN_STEP_FORK, errno, NULL);
 	/* The worker's copy of the pipe closes at its exec and tells the daemon. */
 	close(pipefd);
 	for (int fd = 0; fd <= spawn_control_fd(sp->n_listen); fd++)
@@ -307,7 +327,135 @@ static pid_t clone_sandboxed(int cgroup_fd, int *pidfd)
 	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
-static int failure_of(const struct failure *f, struct spawn_result *ret)
+/* clone3 with CLONE_VM on a stack of the caller's: the child runs fn(arg) there and exits with
+ * what it returns. Assembly because the child must never return through a C frame: its stack
+ * is not the one the call was made on (glibc has the same in clone3.S, and does not export it).
+ * Returns the pid, or -errno. Elsewhere the init stays a copy of the daemon (clone_sandboxed). */
+#if defined(__x86_64__)
+#define HAVE_CLONE3_VM 1
+/* rdi = args, rsi = size, rdx = fn, rcx = arg; syscall keeps r8/r9, clobbers rcx/r11 */
+__asm__(".text\n"
+	".type cmx_clone3_vm, @function\n"
+	"cmx_clone3_vm:\n"
+	"	mov %rdx, %r8\n"
+	"	mov %rcx, %r9\n"
+	"	mov $435, %eax\n" /* __NR_clone3 */
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jz 1f\n"
+	"	ret\n"
+	"1:	xor %ebp, %ebp\n" /* the child: rsp is the new stack's top, 16-aligned */
+	"	mov %r9, %rdi\n"
+	"	call *%r8\n"
+	"	mov %eax, %edi\n"
+	"	mov $60, %eax\n" /* __NR_exit */
+	"	syscall\n"
+	"	hlt\n"
+	".size cmx_clone3_vm, .-cmx_clone3_vm\n");
+#elif defined(__aarch64__)
+#define HAVE_CLONE3_VM 1
+/* x0 = args, x1 = size, x2 = fn, x3 = arg; svc keeps every register but x0 */
+__asm__(".text\n"
+	".type cmx_clone3_vm, %function\n"
+	"cmx_clone3_vm:\n"
+	"	mov x9, x2\n"
+	"	mov x10, x3\n"
+	"	mov x8, #435\n" /* __NR_clone3 */
+	"	svc #0\n"
+	"	cbz x0, 1f\n"
+	"	ret\n"
+	"1:	mov x29, xzr\n"
+	"	mov x30, xzr\n"
+	"	mov x0, x10\n"
+	"	blr x9\n"
+	"	mov x8, #93\n" /* __NR_exit */
+	"	svc #0\n"
+	"	brk #0\n"
+	".size cmx_clone3_vm, .-cmx_clone3_vm\n");
+#endif
+
+#ifdef HAVE_CLONE3_VM
+long cmx_clone3_vm(struct clone_args *args, size_t size, int (*fn)(void *), void *arg)
+	__attribute__((visibility("hidden")));
+
+/* The child's stack while it builds the sandbox on the daemon's memory: one spawn at a time
+ * (the parent waits, CLONE_VFORK), and fs_apply()'s buffers need a few kB. */
+static char vm_stack[256 * 1024] __attribute__((aligned(16)));
+
+struct vm_child_args {
+	const struct spawn_params *sp;
+	int p[2], joined[2];
+	const int *status;
+	const struct init_exec *ie;
+};
+
+static int vm_child(void *arg)
+{
+	const struct vm_child_args *a = arg;
+
+	close(a->p[0]);
+	if (a->joined[1] >= 0)
+		close(a->joined[1]);
+	child(a->sp, a->p[1], a->status, NULL, a->joined[0], a->ie);
+}
+
+/* Kernels or emulators without clone3's CLONE_VM + CLONE_INTO_CGROUP get the copied init. */
+static bool vm_clone_broken;
+
+/* The child runs on this thread's memory, this thread suspended until its exec (CLONE_VFORK):
+ * signals blocked around it, as posix_spawn() does, so that no handler of the daemon's runs in
+ * the child before it resets them. */
+static pid_t clone_via_init(const struct spawn_params *sp, int cgroup_fd, int *pidfd,
+			    struct vm_child_args *va)
+{
+	struct clone_args args = {
+		.flags = SANDBOX_NS_FLAGS | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_INTO_CGROUP,
+		.pidfd = (uint64_t)(uintptr_t)pidfd,
+		.exit_signal = SIGCHLD,
+		.cgroup = (uint64_t)cgroup_fd,
+		.stack = (uint64_t)(uintptr_t)vm_stack,
+		.stack_size = sizeof(vm_stack),
+	};
+	sigset_t all, old;
+	long pid;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = cmx_clone3_vm(&args, sizeof(args), vm_child, va);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid == -ENOSYS || pid == -EINVAL || pid == -E2BIG)
+		vm_clone_broken = true;
+	return (pid_t)pid;
+}
+#endif
+
+int spawn_init_open(char *path, size_t len)
+{
+	char exe[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	/* Beside the daemon (a build tree), or where `make install` puts it for any prefix. */
+	static const char *const rel[] = { "/cellmux-init", "/../libexec/cellmux/cellmux-init" };
+
+	if (n <= 0)
+		return -ENOENT;
+	exe[n] = 0;
+	if (!(slash = strrchr(exe, '/')))
+		return -ENOENT;
+	*slash = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(rel); i++) {
+		int fd;
+
+		if ((size_t)snprintf(path, len, "%s%s", exe, rel[i]) >= len)
+			continue;
+		fd = open(path, O_PATH | O_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+	}
+	snprintf(path, len, "%s/cellmux-init", exe);
+	return -ENOENT;
+}
+
+static int failure_of(const struct spawn_failure *f, struct spawn_result *ret)
 {
 	ret->step = f->step >= 0 && (size_t)f->step < ARRAY_SIZE(step_names) ? step_names[f->step]
 									      : "?";
@@ -345,12 +493,13 @@ static void close_pair(int fd[2])
 int spawn_worker(const struct spawn_params *sp, struct spawn_result *ret)
 {
 	char procs[PATH_MAX];
-	struct failure f;
+	struct spawn_failure f;
 	int p[2] = { -1, -1 }, status[2] = { -1, -1 }, joined[2] = { -1, -1 };
 	int r, cgroup_fd, pidfd = -1;
+	pid_t pid = -1;
+	bool in_cgroup = false;
 	const char *v1_failed = NULL;
 	ssize_t n;
-	pid_t pid;
 
 	*ret = (struct spawn_result){ .pidfd = -1, .status_fd = -1 };
 	if ((size_t)snprintf(procs, sizeof(procs), "%s/cgroup.procs", sp->cgroup) >= sizeof(procs))
@@ -368,14 +517,49 @@ int spawn_worker(const struct spawn_params *sp, struct spawn_result *ret)
 	cgroup_fd = open(sp->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cgroup_fd < 0) {
 		r = negative_errno();
-		ret->step = step_names[STEP_CGROUP];
+		ret->step = step_names[SPAWN_STEP_CGROUP];
 		goto fail;
 	}
-	pid = clone_sandboxed(cgroup_fd, &pidfd);
+#ifdef HAVE_CLONE3_VM
+	if (sp->init_fd >= 0 && !vm_clone_broken) {
+		size_t na = 0;
+		char nl[12], *fixed[] = { "cellmux-init", nl, joined[0] >= 0 ? "1" : "0", "--" };
+
+		while (sp->argv[na])
+			na++;
+		char **iargv = calloc(ARRAY_SIZE(fixed) + na + 1, sizeof(*iargv));
+		if (!iargv) {
+			close(cgroup_fd);
+			r = -ENOMEM;
+			goto fail;
+		}
+		snprintf(nl, sizeof(nl), "%zu", sp->n_listen);
+		memcpy(iargv, fixed, sizeof(fixed));
+		memcpy(iargv + ARRAY_SIZE(fixed), sp->argv, na * sizeof(*iargv));
+		struct init_exec ie = { sp->init_fd, iargv };
+		struct vm_child_args va = { sp, { p[0], p[1] }, { joined[0], joined[1] }, status, &ie };
+
+		pid = clone_via_init(sp, cgroup_fd, &pidfd, &va);
+		free(iargv);
+		if (pid < 0 && !vm_clone_broken) {
+			r = pid;
+			close(cgroup_fd);
+			ret->step = "clone3";
+			goto fail;
+		}
+		in_cgroup = pid > 0;
+	}
+#endif
+	if (pid < 0)
+		pid = clone_sandboxed(cgroup_fd, &pidfd);
+	else
+		errno = 0;
 	/* Linux 5.3-5.6 have clone3 without CLONE_INTO_CGROUP: join by writing cgroup.procs. */
-	bool in_cgroup = pid >= 0;
-	if (pid < 0 && (errno == EINVAL || errno == E2BIG))
-		pid = clone_sandboxed(-1, &pidfd);
+	if (!in_cgroup) {
+		in_cgroup = pid >= 0;
+		if (pid < 0 && (errno == EINVAL || errno == E2BIG))
+			pid = clone_sandboxed(-1, &pidfd);
+	}
 	r = pid < 0 ? negative_errno() : 0;
 	close(cgroup_fd);
 	if (pid < 0) {
@@ -386,7 +570,7 @@ int spawn_worker(const struct spawn_params *sp, struct spawn_result *ret)
 		close(p[0]);
 		if (joined[1] >= 0)
 			close(joined[1]);
-		child(sp, p[1], status, in_cgroup ? NULL : procs, joined[0]);
+		child(sp, p[1], status, in_cgroup ? NULL : procs, joined[0], NULL);
 	}
 	close(p[1]);
 	close(status[1]);
@@ -409,7 +593,7 @@ int spawn_worker(const struct spawn_params *sp, struct spawn_result *ret)
 	if (n == (ssize_t)sizeof(f))
 		return failure_of(&f, ret);
 	if (r < 0) {
-		ret->step = step_names[STEP_CGROUP];
+		ret->step = step_names[SPAWN_STEP_CGROUP];
 		ret->detail = v1_failed;
 	}
 	return r;

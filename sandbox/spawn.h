@@ -1,7 +1,8 @@
 /* spawn.h — starting one session worker in its sandbox: clone3 into its cgroup and new PID,
  * mount, IPC, UTS and cgroup namespaces, join the uplink's network namespace, build a private
  * root (sandbox/fs.h), drop to the session's uid with no capabilities, no_new_privs and the
- * seccomp filter, then run a tiny init as PID 1 that execs the worker and reaps. */
+ * seccomp filter, then exec cellmux-init (sandbox/init.c) as PID 1, which starts the worker and
+ * reaps. */
 #pragma once
 
 #include <linux/filter.h>
@@ -34,6 +35,11 @@ struct spawn_params {
 	const gid_t *groups;  /* supplementary groups, resolved by the caller (no NSS here) */
 	size_t n_groups;
 	const struct sock_fprog *seccomp; /* NULL: none */
+	/* cellmux-init (spawn_init_open()), the session's init: the child that builds the sandbox
+	 * runs on the caller's memory (CLONE_VM) and execs it, so no copy of the caller stays for
+	 * the session's life. -1 (or a kernel without clone3's CLONE_VM): the init is a copy of the
+	 * caller, as before. */
+	int init_fd;
 };
 
 #define SPAWN_LISTEN_FDS_START 3 /* sd_listen_fds(3)'s SD_LISTEN_FDS_START */
@@ -59,6 +65,11 @@ static inline int spawn_control_fd(size_t n_listen)
 #define SPAWN_INIT_HOLD_N 2
 #define SPAWN_INIT_STATUS_FD 5
 #define SPAWN_INIT_STATUS_WFD 6
+
+/* cellmux-init, O_PATH: beside the running program (a build tree), else in
+ * ../libexec/cellmux/ from it (where `make install` puts it, for any prefix). The path tried
+ * first goes to path either way. -ENOENT when neither is there. */
+int spawn_init_open(char *path, size_t len);
 
 struct spawn_result {
 	pid_t pid;          /* the session's init (host pid); 0 if none was created */

@@ -16,7 +16,7 @@ mkdir "$D"
 P=$D/usr
 inst() { make -s -C "$ROOT" "$@" prefix="$P" sysconfdir="$D/etc" >"$W/make.log" 2>&1; }
 inst install || { cat "$W/make.log"; die "make install"; }
-for f in sbin/cellmuxd bin/cellmuxctl libexec/cellmux/cellmux-probe libexec/cellmux/cellmux-echo \
+for f in sbin/cellmuxd bin/cellmuxctl libexec/cellmux/cellmux-init libexec/cellmux/cellmux-probe libexec/cellmux/cellmux-echo \
 	libexec/cellmux/cellmux-sim libexec/cellmux/cellmux-backend share/cellmux/py/backend_pb2.py \
 	share/man/man8/cellmuxd.8 share/man/man8/cellmuxctl.8 share/man/man5/cellmux.conf.5 \
 	share/cellmux/grafana/cellmux-dashboard.json share/cellmux/examples/hilink5-qmi1.conf \
@@ -27,6 +27,9 @@ for f in sbin/cellmuxd bin/cellmuxctl libexec/cellmux/cellmux-probe libexec/cell
 done
 check "the default config is installed under sysconfdir" [ -f "$D/etc/cellmux/cellmux.conf" ]
 check "programs are executable" [ -x "$P/sbin/cellmuxd" -a -x "$P/libexec/cellmux/cellmux-probe" ]
+# cellmuxd looks for it at ../libexec/cellmux/ from itself; a worker's uid execs it.
+check "cellmux-init is where cellmuxd looks, executable by any uid" \
+	[ "$(( $(stat -c '%#a' "$P/sbin/../libexec/cellmux/cellmux-init") & 1 ))" = 1 ]
 check "the installed cellmuxd accepts the installed default config" \
 	"$P/sbin/cellmuxd" --check-config -c "$D/etc/cellmux/cellmux.conf"
 for ex in "$P"/share/cellmux/examples/*.conf; do

@@ -41,7 +41,7 @@ check "the worker's exec was traced" [ -n "$worker_tr" ]
 ALLOW="rt_sigprocmask rt_sigaction openat write close setns mount mount_setattr mkdir lstat
 newfstatat fstat symlink chdir pivot_root umount2 setsid dup2 dup3 fcntl close_range prctl
 setgroups setresgid setresuid setuid geteuid poll seccomp clone clone3 rt_sigtimedwait read
-wait4 kill exit_group execve"
+wait4 kill exit_group execve execveat"
 calls() { # trace file, last syscall to include -> the names of the calls up to it
 	awk -v stop="$2" '/^[a-z_0-9]+\(/ { n = $0; sub(/\(.*/, "", n); print n; if (n == stop) exit }' "$1"
 }
@@ -51,8 +51,11 @@ outside() { # trace file, stop -> calls not on the allow-list
 		case " $(echo $ALLOW) " in *" $c "*) ;; *) echo "$c" ;; esac
 	done
 }
-bad=$(outside "$init_tr" rt_sigtimedwait)
-check "the init calls nothing outside the allow-list before waiting (outside: ${bad:-none})" \
+# The child that builds the sandbox runs on the daemon's memory until it execs cellmux-init: the
+# allow-list holds up to that exec. cellmux-init is a process of its own from there.
+check "the sandbox's child ends in an exec of cellmux-init" grep -q '^execveat(' "$init_tr"
+bad=$(outside "$init_tr" execveat)
+check "the child calls nothing outside the allow-list before that exec (outside: ${bad:-none})" \
 	[ -z "$bad" ]
 bad=$(outside "$worker_tr" execve)
 check "the worker calls nothing outside the allow-list before exec (outside: ${bad:-none})" \
@@ -60,6 +63,18 @@ check "the worker calls nothing outside the allow-list before exec (outside: ${b
 check "no shared library or NSS file is opened before exec" \
 	sh -c "! awk '/^execve\\(\"\\/bin\\/sleep\"/ { exit } { print }' '$init_tr' '$worker_tr' |
 		grep -E 'openat\\(.*(\\.so|nsswitch|/etc/passwd|/etc/group)'"
+# What stays for the session's life is cellmux-init alone: no copy of the daemon's memory (its
+# libraries, heap, keys), and not dumpable, so the worker (same uid) cannot open the daemon's
+# ends of the session's channels through /proc/1/fd.
+init_pid=$(session_init_pid a)
+check "the session's init is cellmux-init" \
+	[ "$(readlink "/proc/$init_pid/exe")" = "$(readlink -f "$BUILD/cellmux-init")" ]
+check "the init maps no shared library (none of cellmuxd's memory)" \
+	sh -c "! grep -q '\\.so' '/proc/$init_pid/maps'"
+check "the init runs as the worker's uid" \
+	[ "$(awk '/^Uid:/ { print $2 }' "/proc/$init_pid/status")" = "$(id -u nobody)" ]
+check "the init is not dumpable (its /proc files are root's)" \
+	[ "$(stat -c %u "/proc/$init_pid/fd")" = 0 ]
 [ -n "${KEEP_TRACE:-}" ] && cp -r "$T/tr" "$KEEP_TRACE"
 check "the init ends in its signal wait, not elsewhere" grep -q '^rt_sigtimedwait(' "$init_tr"
 
