@@ -96,6 +96,18 @@ running || {
 	exit 1
 }
 
+# What the sessions' inits (PID 1 of each session) hold of their own: the private pages in
+# smaps_rollup, which for an init that is a copy of cellmuxd include every daemon page it kept.
+CG2=$(findmnt -n -t cgroup2 -o TARGET | head -1)
+init_n=0 init_kb=0
+for p in $(cat "$CG2"/cellmux-bench/*/cgroup.procs 2>/dev/null); do
+	[ "$(awk '/^NSpid:/ { print $NF }' "/proc/$p/status" 2>/dev/null)" = 1 ] || continue
+	kb=$(awk '$1 ~ /^Private_(Clean|Dirty):$/ { k += $2 } END { print k + 0 }' "/proc/$p/smaps_rollup")
+	init_n=$((init_n + 1)) init_kb=$((init_kb + kb))
+done
+[ "$init_n" = "$SESSIONS" ] || { echo "found $init_n session inits of $SESSIONS" >&2; exit 1; }
+init_exe=$(basename "$(readlink "/proc/$p/exe")")
+
 echo "metrics scrape, $UPLINKS uplinks x $PER_UPLINK sessions ($SESSIONS running), ${SECONDS_EACH}s per wrk run:"
 printf '  exposition                     %9d bytes, %d series\n' "$bytes" "$series"
 printf '  curl, new connection, median   %9s ms   (of 21)\n' "$curl_median"
@@ -105,3 +117,5 @@ printf '  cellmuxd RSS                   %9s MiB before wrk, %.1f during, %s aft
 	"$rss_idle" "$(awk -v k="$rss_max" 'BEGIN { print k / 1024 }')" "$rss_after"
 printf '  cellmuxd peak RSS (VmHWM)      %9s MiB before wrk (start-up), %s after\n' \
 	"$peak_idle" "$rss_peak"
+printf '  session inits (%s)  %9.1f MiB private in all, %.0f kB each\n' "$init_exe" \
+	"$(awk -v k="$init_kb" 'BEGIN { print k / 1024 }')" "$(awk -v k="$init_kb" -v n="$init_n" 'BEGIN { print k / n }')"
