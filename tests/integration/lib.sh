@@ -29,8 +29,15 @@ cleanup() {
 	set +e
 	for c in "${CLEANUP_EXTRA[@]}"; do eval "$c"; done
 	if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
-		kill -TERM "$DAEMON_PID"
-		wait_for 20 daemon_gone || kill -KILL "$DAEMON_PID"
+		# Under strace (stop_traced) DAEMON_PID is the tracer, which a signal only detaches:
+		# the daemon itself is its child.
+		local traced
+		if traced=$(pgrep -P "$DAEMON_PID" -x cellmuxd); then
+			kill -TERM $traced # strace exits with it
+		else
+			kill -TERM "$DAEMON_PID"
+		fi
+		wait_for 20 daemon_gone || kill -KILL $traced "$DAEMON_PID"
 	fi
 	# A daemon killed by force leaves its namespaces: take them down the way an operator would.
 	for ns in $(ip netns list | awk '/^cmx-/ { print $1 }'); do
