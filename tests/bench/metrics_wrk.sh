@@ -99,14 +99,14 @@ running || {
 # What the sessions' inits (PID 1 of each session) hold of their own: the private pages in
 # smaps_rollup, which for an init that is a copy of cellmuxd include every daemon page it kept.
 CG2=$(findmnt -n -t cgroup2 -o TARGET | head -1)
-init_n=0 init_kb=0
+init_n=0 init_kb=0 init_exe=
 for p in $(cat "$CG2"/cellmux-bench/*/cgroup.procs 2>/dev/null); do
 	[ "$(awk '/^NSpid:/ { print $NF }' "/proc/$p/status" 2>/dev/null)" = 1 ] || continue
 	kb=$(awk '$1 ~ /^Private_(Clean|Dirty):$/ { k += $2 } END { print k + 0 }' "/proc/$p/smaps_rollup")
 	init_n=$((init_n + 1)) init_kb=$((init_kb + kb))
+	init_exe=$(basename "$(readlink "/proc/$p/exe")")
 done
 [ "$init_n" = "$SESSIONS" ] || { echo "found $init_n session inits of $SESSIONS" >&2; exit 1; }
-init_exe=$(basename "$(readlink "/proc/$p/exe")")
 
 echo "metrics scrape, $UPLINKS uplinks x $PER_UPLINK sessions ($SESSIONS running), ${SECONDS_EACH}s per wrk run:"
 printf '  exposition                     %9d bytes, %d series\n' "$bytes" "$series"
