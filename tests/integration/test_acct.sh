@@ -40,7 +40,7 @@ cleanup() {
 		sleep 0.2
 		find "$CG" -depth -type d -exec rmdir {} + 2>/dev/null
 	fi
-	rm -rf "$PIN"
+	rm -rf "$PIN" "$PIN-nobtf"
 	# Unmount only a bpffs this test mounted, and only while nobody else pinned anything.
 	if [ -n "$BPFFS_MOUNTED" ] && [ -z "$(ls /sys/fs/bpf | grep -v '\.debug$')" ]; then
 		umount /sys/fs/bpf
@@ -378,8 +378,11 @@ check "s1b now counts into s4 (within [K, 1.06 K])" \
 check "... and not into s1, its earlier holder" [ "$(drv read session s1)" = "$s1_before" ]
 
 # ---- what a machine lacks, named, and nothing created ----
-out=$(unshare -m sh -c "mount -t tmpfs none /sys/kernel/btf && exec $DRV -p $T/none/pins open" 2>&1)
-check "no BTF: a clear error ($out)" grep -q 'kernel BTF is missing' <<<"$out"
+# No kernel BTF (the Raspberry Pi's stock kernels): the programs carry no CO-RE relocation, so
+# they load all the same.
+out=$(unshare -m sh -c "mount -t tmpfs none /sys/kernel/btf && exec $DRV -p $PIN-nobtf open" 2>&1)
+check "no kernel BTF: the programs load and pin all the same ($out)" test -e "$PIN-nobtf/cmx_counters"
+rm -rf "$PIN-nobtf"
 out=$(unshare -m sh -c "umount -l $CG2 && exec $DRV -p $PIN-x open" 2>&1)
 check "no cgroup v2: a clear error ($out)" grep -q 'no cgroup v2' <<<"$out"
 out=$("$DRV" -p "$T/none/pins" open 2>&1)

@@ -1,6 +1,6 @@
 #!/bin/bash
-# test_bpf_one_load.sh — one BPF load per daemon start: with 8 uplinks cellmuxd reads and parses
-# the kernel's BTF (/sys/kernel/btf/vmlinux) once and loads each tc program once, yet every
+# test_bpf_one_load.sh — one BPF load per daemon start: with 8 uplinks cellmuxd never reads the
+# kernel's BTF (/sys/kernel/btf/vmlinux: no CO-RE relocation) and loads each tc program once, yet every
 # uplink gets its filters and its own counters (the uplink's id rides on the filter's classid);
 # a load that fails on its thread still stops a daemon with quotas before it is ready.
 #
@@ -8,7 +8,8 @@
 # Seen failing: with a skeleton loaded per uplink again (the code before this test), the trace
 # held 9 opens of the BTF file (1 + one per uplink) and 8–9 loads of each tc program; with every
 # filter given id 1, sim3's datagrams were not counted on sim3; with dm_acct_wait() returning
-# 0, the daemon with a quota and a failed load became ready and ran on.
+# 0, the daemon with a quota and a failed load became ready and ran on; built with CO-RE again
+# (without BPF_NO_PRESERVE_ACCESS_INDEX), the BTF file was opened once.
 . "$(dirname "$0")/lib.sh"
 
 N=8
@@ -26,8 +27,9 @@ strace -f -ff -qq -e trace=openat,bpf -s 64 -o "$T/tr/t" "$CELLMUXD" -c "$T/cell
 DAEMON_PID=$!
 wait_for 60 grep -q "ready:" "$T/daemon.log" || die "daemon not ready under strace"
 
+# The objects carry no CO-RE relocation (BPF_CFLAGS: __sk_buff is UAPI): nothing to parse.
 btf=$(cat "$T"/tr/t.* | grep -c 'openat(.*"/sys/kernel/btf/vmlinux".* = [0-9]')
-check "the kernel's BTF was opened exactly once for $N uplinks (opened: $btf)" [ "$btf" -eq 1 ]
+check "the kernel's BTF was never opened for $N uplinks (opened: $btf)" [ "$btf" -eq 0 ]
 loads() { cat "$T"/tr/t.* | grep 'BPF_PROG_LOAD' | grep 'prog_name="'"$1"'"' | grep -c ' = [0-9]'; }
 check "cmx_tc_ingress was loaded once ($(loads cmx_tc_ingress))" [ "$(loads cmx_tc_ingress)" -eq 1 ]
 check "cmx_tc_egress was loaded once ($(loads cmx_tc_egress))" [ "$(loads cmx_tc_egress)" -eq 1 ]
